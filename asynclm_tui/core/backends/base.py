@@ -1,0 +1,94 @@
+"""The small interface the decoding engine needs from a model backend.
+
+A backend holds one token sequence (the KV cache) and can append tokens to it,
+sample the next token from the current logits, and roll back to a prefix.
+Everything is called from the engine's decode thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Sampling knobs, fixed for one turn."""
+
+    temperature: float = 0.2
+    top_k: int = 40
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What ``asynclm doctor`` and the status bar show."""
+
+    model: str
+    n_ctx: int
+    n_params: int
+    n_layers: int
+    n_gpu_layers: int
+    gpu_available: bool
+    n_threads: int
+    extra: dict[str, Any]
+
+
+ProgressFn = Callable[[float], None]
+
+
+class Backend(Protocol):
+    """A token-level model: the engine's only view of llama.cpp."""
+
+    info: BackendInfo
+
+    @property
+    def n_past(self) -> int:
+        """Tokens currently in the KV cache."""
+
+    @property
+    def tokens(self) -> Sequence[int]:
+        """The tokens in the KV cache, in order."""
+
+    @property
+    def n_vocab(self) -> int:
+        """Vocabulary size."""
+
+    def eos_tokens(self) -> frozenset[int]:
+        """Tokens that end the assistant's turn."""
+
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        """Tokens for ``text`` (no BOS added)."""
+
+    def piece(self, token: int) -> bytes:
+        """The bytes one token decodes to."""
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """The model's own chat template applied, generation prompt added."""
+
+    def truncate(self, n: int) -> None:
+        """Drop KV entries after the first ``n`` tokens."""
+
+    def append(self, tokens: Sequence[int]) -> None:
+        """Evaluate ``tokens`` on top of the KV cache (one decode call)."""
+
+    def start_sampling(self, params: SamplingParams) -> None:
+        """Set up a sampler for a new turn."""
+
+    def sample(self) -> int:
+        """Sample the next token from the current logits."""
+
+    def logits(self) -> npt.NDArray[np.float32]:
+        """A writable view of the current logits (for masking)."""
+
+    def accept(self, token: int) -> None:
+        """Tell the sampler a token was chosen outside it (penalty history)."""
+
+    def close(self) -> None:
+        """Free the model."""

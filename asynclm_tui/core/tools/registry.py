@@ -1,0 +1,102 @@
+"""Finding, loading and validating tools from YAML directories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from asynclm_tui.core.tools.spec import ToolSpec, load_tool_file
+from asynclm_tui.core.yamlsrc import UserFileError
+
+
+class ArgumentError(ValueError):
+    """Arguments that do not fit the tool's schema."""
+
+
+def tool_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand directories to their ``*.yaml``/``*.yml`` files, sorted."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        elif path.exists():
+            files.append(path)
+    return files
+
+
+@dataclass
+class ToolRegistry:
+    """The tools a session may call, by name."""
+
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
+    errors: list[UserFileError] = field(default_factory=list)
+    """Files that failed to load; the others still loaded."""
+
+    @classmethod
+    def load(cls, paths: Iterable[Path], disabled: Iterable[str] = ()) -> ToolRegistry:
+        """Load every tool file under ``paths``; later files override earlier
+        ones with the same tool name (user tools override shipped ones)."""
+        reg = cls()
+        off = set(disabled)
+        for file in tool_files(paths):
+            try:
+                specs = load_tool_file(file)
+            except UserFileError as exc:
+                reg.errors.append(exc)
+                continue
+            for spec in specs:
+                if spec.name not in off:
+                    reg.tools[spec.name] = spec
+        return reg
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tools
+
+    def __len__(self) -> int:
+        return len(self.tools)
+
+    def get(self, name: str) -> ToolSpec | None:
+        """The tool called ``name``, if registered."""
+        return self.tools.get(name)
+
+    def bind(
+        self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Map positional and keyword arguments to parameter names and
+        validate them against the tool's schema.
+
+        Raises:
+            KeyError: unknown tool.
+            ArgumentError: too many arguments, or a schema violation.
+        """
+        spec = self.tools[name]
+        params = spec.param_names
+        if len(args) > len(params):
+            raise ArgumentError(
+                f"{name} takes at most {len(params)} positional argument(s)"
+            )
+        bound: dict[str, Any] = dict(zip(params, args, strict=False))
+        for key, value in kwargs.items():
+            if key in bound:
+                raise ArgumentError(f"argument {key!r} given twice")
+            bound[key] = value
+        validate_args(spec, bound)
+        return bound
+
+
+def validate_args(spec: ToolSpec, args: Mapping[str, Any]) -> None:
+    """Validate ``args`` against ``spec.parameters``.
+
+    Raises:
+        ArgumentError: the first schema violation, in one line.
+    """
+    validator = jsonschema.Draft202012Validator(spec.parameters)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(args)))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
+        prefix = f"argument {where!r}: " if where else ""
+        raise ArgumentError(f"{prefix}{error.message}")

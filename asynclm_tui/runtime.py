@@ -1,0 +1,76 @@
+"""Glue shared by the CLI commands: settings -> engine, scripts, doctor."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from asynclm_tui.core.backends import llama_factory, model_path
+from asynclm_tui.core.backends.llama_cpp import (
+    LlamaCppBackend,
+    ModelLoadError,
+    gpu_offload_supported,
+)
+from asynclm_tui.core.config import Settings
+from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.script import Script
+from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.core.yamlsrc import UserFileError
+
+
+def build_engine(
+    settings: Settings, *, script: Script | None = None, interactive: bool = False
+) -> Engine:
+    """Load tools and create (not start) the engine for ``settings``."""
+    registry = ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
+    engine = Engine(
+        settings, registry, llama_factory(settings), script=script, interactive=interactive
+    )
+    return engine
+
+
+def load_script(path: Path | None, fail: Callable[[str], NoReturn]) -> Script | None:
+    """Read ``--script``; exits through ``fail`` with a one-line message."""
+    if path is None:
+        return None
+    try:
+        return Script.load(path)
+    except UserFileError as exc:
+        fail(str(exc))
+
+
+def doctor_report(settings: Settings) -> tuple[int, str]:
+    """What ``asynclm doctor`` prints, and its exit code."""
+    lines = []
+    gpu = gpu_offload_supported()
+    lines.append(f"llama.cpp GPU offload available: {'yes' if gpu else 'no (CPU-only build)'}")
+    try:
+        path = model_path(settings)
+    except ModelLoadError as exc:
+        return 1, "\n".join([*lines, f"model: {exc}"])
+    lines.append(f"model: {path}")
+    cfg = settings.model
+    try:
+        backend = LlamaCppBackend(
+            path,
+            n_ctx=cfg.n_ctx,
+            n_gpu_layers=cfg.n_gpu_layers,
+            n_threads=cfg.n_threads,
+            n_batch=cfg.n_batch,
+        )
+    except ModelLoadError as exc:
+        return 1, "\n".join([*lines, f"error: {exc}"])
+    info = backend.info
+    backend.close()
+    used = f"{info.n_gpu_layers}/{info.n_layers + 1} layers on GPU" if info.n_gpu_layers else "no (CPU)"
+    lines += [
+        f"parameters: {info.n_params / 1e6:.0f} M, {info.n_layers} layers",
+        f"GPU offload used: {used}",
+        f"threads: {info.n_threads} (of {os.cpu_count()} CPUs)",
+        f"context size: {info.n_ctx} tokens",
+        f"config file: {settings.source or 'none (defaults)'}",
+        f"system: {info.extra.get('system', '').strip()}",
+    ]
+    return 0, "\n".join(lines)
