@@ -232,6 +232,23 @@ def bench_decode(
     raise typer.Exit(run_decode_bench(settings, tokens=tokens, rounds=rounds, as_json=as_json))
 
 
+@bench_app.command("ui")
+def bench_ui(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    chars: Annotated[
+        int, typer.Option("--chars", min=200, help="Characters of forced text per turn.")
+    ] = 1500,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Measured rounds.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Decoding tok/s with the TUI attached vs headless, and key-to-input latency."""
+    from asynclm_tui.bench.ui import run_ui_bench
+
+    settings = build_settings(config, model)
+    raise typer.Exit(run_ui_bench(settings, chars=chars, rounds=rounds, as_json=as_json))
+
+
 def entry() -> None:
     """Console-script entry point."""
     try:

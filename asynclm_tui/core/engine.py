@@ -85,7 +85,12 @@ class Engine:
         """Tool files that failed to load (shown to the user, never fatal)."""
         self.busy = False
         """True while a turn is being decoded."""
+        self.injection = "kv"
+        """How interrupts reach the model: ``kv`` appends them to the live KV
+        cache (AsyncLM); ``reprefill`` re-evaluates the whole context instead,
+        as a stateless chat API would (the benchmarks' naive baselines)."""
         self._factory = backend_factory
+        self._forced_next: list[int] | None = None
         self._sinks: list[Sink] = []
         self._t0 = time.perf_counter()
         self._host = ToolHost()
@@ -129,6 +134,22 @@ class Engine:
             if inp.mode not in MODES:
                 raise ValueError(f"unknown mode {inp.mode!r}; use one of {', '.join(MODES)}")
             self.mode = inp.mode  # type: ignore[assignment]
+
+    def reset_session(self) -> None:
+        """Forget the conversation (the KV cache prefix is reused if it fits)."""
+        if self.busy:
+            raise RuntimeError("cannot reset while a turn is running")
+        self.session = Session()
+
+    def force_next_turn(self, tokens: list[int]) -> None:
+        """Teacher-force the next turn with these exact token ids (benchmarks);
+        takes precedence over the script for that one turn."""
+        self._forced_next = list(tokens)
+
+    def set_tools(self, registry: ToolRegistry) -> None:
+        """Replace the tool set (takes effect for a new session)."""
+        self.registry = registry
+        self.executor.registry = registry
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until the model loaded (or failed); True when it loaded."""
@@ -256,8 +277,8 @@ class Engine:
         t_start = time.perf_counter()
         n_prompt, n_eval = self._prefill(backend)
         self._emit(Prefilled(self.elapsed(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000))
-        forced = None
-        if self.script is not None:
+        forced, self._forced_next = self._forced_next, None
+        if forced is None and self.script is not None:
             script_text = self.script.next_turn()
             forced = backend.tokenize(script_text) if script_text is not None else []
         shapes = self._shapes() if self.constrain_calls() else None
@@ -274,6 +295,7 @@ class Engine:
             clock=self.elapsed,
             seed=self.settings.model.seed + session.turns,
             forced=forced,
+            reprefill=self.injection == "reprefill",
         )
         self._collected: list[CallRequest] = []
         t_decode = time.perf_counter()

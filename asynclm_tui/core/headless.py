@@ -20,14 +20,15 @@ from asynclm_tui.core.events import (
     SendMessage,
     StopGeneration,
     Token,
+    Prefilled,
     TurnDone,
-    TurnStarted,
 )
 
 
 @dataclass(frozen=True)
 class TimedMessage:
-    """``--user-at MS:TEXT``: a user interrupt posted MS ms after the turn starts."""
+    """``--user-at MS:TEXT``: a user interrupt posted MS ms after decoding
+    starts (after the prompt's prefill, so a slow prefill cannot swallow it)."""
 
     ms: float
     text: str
@@ -80,7 +81,7 @@ def run_headless(
                 stopping = True
                 engine.post(StopGeneration())
                 continue
-            if isinstance(event, TurnStarted):
+            if isinstance(event, Prefilled):
                 for msg in user_at:
                     timer = threading.Timer(msg.ms / 1000, engine.post, (SendMessage(msg.text),))
                     timer.daemon = True

@@ -76,6 +76,7 @@ class Turn:
         clock: Callable[[], float],
         seed: int,
         forced: list[int] | None = None,
+        reprefill: bool = False,
     ) -> None:
         self.b = backend
         self.mailbox = mailbox
@@ -89,6 +90,7 @@ class Turn:
         self.clock = clock
         self.picker = TokenPicker(backend, gen.temperature, seed)
         self.forced = deque(forced) if forced is not None else None
+        self.reprefill = reprefill
         self.outstanding: set[str] = set()  # ids whose result is not injected
         self.collected: list[str] = []  # parallel mode: issued at the next trap
         self.stats = TurnStats()
@@ -162,11 +164,21 @@ class Turn:
                 self.emit(EngineError(self.clock(), f"the context window ({n_ctx} tokens) is full"))
                 break
             t_append = time.perf_counter()
-            b.append(batch)
+            self._append(batch, bool(injected))
             if injected:
                 self._announce(injected, t_append)
         self._finish(decoder)
         return st
+
+    def _append(self, batch: list[int], has_interrupt: bool) -> None:
+        """Extend the KV cache; with ``reprefill`` an interrupt instead costs
+        a full re-evaluation of the context, as over a stateless API."""
+        if has_interrupt and self.reprefill:
+            history = [*self.b.tokens, *batch]
+            self.b.truncate(0)
+            self.b.append(history)
+        else:
+            self.b.append(batch)
 
     def _pick(self, tail: str) -> int:
         if self.forced is not None:
@@ -251,7 +263,7 @@ class Turn:
                 return []
             injected = self._inject_into(batch)
             t_append = time.perf_counter()
-            self.b.append(batch)
+            self._append(batch, True)
             self._announce(injected, t_append)
             return []
         return self._inject_into(batch)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,28 @@ class ToolRegistry:
                 if spec.name not in off:
                     reg.tools[spec.name] = spec
         return reg
+
+    def add_function(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        description: str,
+        parameters: dict[str, Any] | None = None,
+        estimated_ms: float = 500.0,
+        timeout_s: float = 30.0,
+    ) -> ToolSpec:
+        """Register a Python callable (sync or async) as a tool."""
+        spec = ToolSpec(
+            name=name,
+            description=description,
+            parameters=parameters or {"type": "object", "properties": {}},
+            estimated_ms=estimated_ms,
+            timeout_s=timeout_s,
+            handler=fn,
+        )
+        self.tools[name] = spec
+        return spec
 
     def __contains__(self, name: object) -> bool:
         return name in self.tools

@@ -184,8 +184,7 @@ def resolve_python(ref: str) -> Callable[..., Any]:
 async def run_python(spec: ToolSpec, args: Mapping[str, Any]) -> str:
     """Call the tool's Python function (async ones awaited, sync ones in a
     thread so they never block the event loop)."""
-    assert spec.python is not None
-    func = resolve_python(spec.python)
+    func = spec.handler if spec.handler is not None else resolve_python(spec.python or "")
     if inspect.iscoroutinefunction(func):
         result = await func(**args)
     else:

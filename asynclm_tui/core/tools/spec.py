@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 import jsonschema
@@ -73,6 +74,8 @@ class ToolSpec(BaseModel):
 
     source: Path | None = Field(default=None, exclude=True)
     """File the tool came from."""
+    handler: Callable[..., Any] | None = Field(default=None, exclude=True)
+    """Runner for tools registered from Python (benchmarks, embedding apps)."""
 
     @field_validator("name")
     @classmethod
@@ -114,7 +117,7 @@ class ToolSpec(BaseModel):
     @property
     def runner(self) -> str:
         """Which runner the tool uses: command, http or python."""
-        for kind in ("command", "http", "python"):
+        for kind in ("command", "http", "python", "handler"):
             if getattr(self, kind) is not None:
                 return kind
         raise AssertionError("validated specs have a runner")

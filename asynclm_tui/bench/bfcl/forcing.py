@@ -1,0 +1,90 @@
+"""A backend wrapper that teacher-forces the replay oracle's tokens.
+
+The engine's ``--script`` teacher forcing fixes a turn's whole text in advance,
+which cannot express "trap, and after whichever result lands next, continue
+accordingly".  This wrapper keeps the engine untouched: every ``sample()``
+still runs the real llama.cpp sampler (the same cost as free generation and as
+``--script``), then returns the oracle's token instead.  Everything else is
+delegated to the real backend, so every token is a real decode step and every
+interrupt a real KV-cache append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from asynclm_tui.bench.bfcl.oracle import Oracle
+from asynclm_tui.core.backends.base import Backend, BackendInfo, SamplingParams
+
+
+class ForcingBackend:
+    """Delegates to ``inner``; ``oracle`` (when set) picks every token."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.info: BackendInfo = inner.info
+        self.oracle: Oracle | None = None
+
+    @property
+    def n_past(self) -> int:
+        """Tokens in the KV cache."""
+        return self.inner.n_past
+
+    @property
+    def tokens(self) -> Sequence[int]:
+        """The KV cache's tokens."""
+        return self.inner.tokens
+
+    @property
+    def n_vocab(self) -> int:
+        """Vocabulary size."""
+        return self.inner.n_vocab
+
+    def eos_tokens(self) -> frozenset[int]:
+        """End-of-turn tokens."""
+        return self.inner.eos_tokens()
+
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        """Tokens for ``text``."""
+        return self.inner.tokenize(text, special=special)
+
+    def piece(self, token: int) -> bytes:
+        """Bytes of one token."""
+        return self.inner.piece(token)
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """The model's chat template applied."""
+        return self.inner.render_chat(messages)
+
+    def truncate(self, n: int) -> None:
+        """Drop the KV cache after ``n`` tokens."""
+        self.inner.truncate(n)
+
+    def append(self, tokens: Sequence[int]) -> None:
+        """Evaluate ``tokens`` on top of the KV cache."""
+        self.inner.append(tokens)
+
+    def start_sampling(self, params: SamplingParams) -> None:
+        """Set up the real sampler chain."""
+        self.inner.start_sampling(params)
+
+    def sample(self) -> int:
+        """Run the real sampler, then return the oracle's token if forcing."""
+        token = self.inner.sample()
+        oracle = self.oracle
+        return token if oracle is None else oracle.next_token()
+
+    def logits(self) -> npt.NDArray[np.float32]:
+        """Current logits."""
+        return self.inner.logits()
+
+    def accept(self, token: int) -> None:
+        """Record a token chosen outside the sampler."""
+        self.inner.accept(token)
+
+    def close(self) -> None:
+        """Free the model."""
+        self.inner.close()

@@ -1,0 +1,361 @@
+"""Drive the real engine through one task under one strategy and time it.
+
+One :class:`BenchSession` owns one engine (one model load) for the whole
+benchmark.  Per run it installs the task's tools, resets the session, sets the
+engine's mode and injection, arms the replay oracle, posts the user's request
+(and, for ``multi_step_user``, the later requests at 200 and 400 ms) and
+records every event.  Latency is the paper's: first decoded token to last.
+"""
+
+from __future__ import annotations
+
+import keyword
+import random
+import re
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from asynclm_tui.bench.bfcl.data import BenchError, Task
+from asynclm_tui.bench.bfcl.forcing import ForcingBackend
+from asynclm_tui.bench.bfcl.latency import LatencyModel
+from asynclm_tui.bench.bfcl.oracle import Oracle, Order, Policy
+from asynclm_tui.bench.bfcl.tools import TaskTools
+from asynclm_tui.core.backends import llama_factory
+from asynclm_tui.core.backends.base import Backend, ProgressFn
+from asynclm_tui.core.cml import RESERVED_IDS
+from asynclm_tui.core.config import Settings
+from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.events import (
+    CallFinished,
+    CallIssued,
+    EngineError,
+    Event,
+    Interrupt,
+    Resumed,
+    SendMessage,
+    Token,
+    Trapped,
+    TurnDone,
+    TurnStarted,
+)
+from asynclm_tui.core.tools.registry import ToolRegistry
+
+Driver = Literal["replay", "model"]
+STRATEGIES: dict[str, tuple[str, str]] = {
+    "sync": ("sync", "kv"),
+    "parallel": ("parallel", "kv"),
+    "async": ("async", "kv"),
+    "naive": ("async", "reprefill"),
+    "sync_api": ("sync", "reprefill"),
+}
+"""Strategy -> (engine mode, engine injection)."""
+USER_ARRIVALS_MS = (0.0, 200.0, 400.0)
+"""multi_step_user: when each of the three requests arrives (paper Figure 8)."""
+RUN_TIMEOUT_S = 180.0
+_WORD = re.compile(r" [a-z]{3,8}\Z")
+
+
+class IdPool:
+    """Call ids that are one token each and never repeat within the engine.
+
+    Unique ids across the whole benchmark are needed because the engine's
+    mailbox remembers completed ids across sessions; a reused id would make
+    sync and parallel modes stop waiting for their calls.  One-token words keep
+    every call block the same length in every strategy.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        words: list[str] = []
+        for token in range(backend.n_vocab):
+            text = backend.piece(token).decode("utf-8", errors="replace")
+            word = text[1:]
+            if (
+                _WORD.match(text)
+                and not keyword.iskeyword(word)
+                and word not in RESERVED_IDS
+                and backend.tokenize(text) == [token]
+            ):
+                words.append(word)
+        if not words:
+            raise BenchError("the model's vocabulary has no one-token words for call ids")
+        self.words = words
+        self._next = 0
+
+    def take(self, n: int) -> list[str]:
+        """``n`` fresh ids."""
+        out = []
+        for _ in range(n):
+            cycle, k = divmod(self._next, len(self.words))
+            out.append(self.words[k] + (str(cycle) if cycle else ""))
+            self._next += 1
+        return out
+
+
+@dataclass
+class RunResult:
+    """Everything measured in one run of one task under one strategy."""
+
+    task_id: str
+    dataset: str
+    strategy: str
+    order: str
+    latency_ms: float = 0.0
+    n_generated: int = 0
+    n_injected: int = 0
+    n_interrupts: int = 0
+    inject_ms: float = 0.0
+    """Total time of the decode calls that appended interrupts."""
+    tau_ms: float = 0.0
+    """Median time between consecutive tokens (one decode step)."""
+    durations: list[float] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    timeline: list[tuple[str, float, float, str]] = field(default_factory=list)
+    """(kind, start ms, end ms, label) relative to the first token."""
+    segment_tokens: dict[str, int] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class _Recorder:
+    """Event sink for one run (called on engine threads)."""
+
+    def __init__(self, engine: Engine, oracle: Oracle | None, later: list[tuple[float, str]]) -> None:
+        self.engine = engine
+        self.oracle = oracle
+        self.later = later
+        self.tokens: list[float] = []
+        self.events: list[Event] = []
+        self.timers: list[threading.Timer] = []
+        self.n_generated = 0
+        self.n_injected = 0
+        self.error: str | None = None
+        self.armed = threading.Event()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Token):
+            if event.text:
+                self.tokens.append(event.t)
+            if len(self.tokens) == 1 and not self.armed.is_set():
+                self._arm()
+            return
+        self.events.append(event)
+        oracle = self.oracle
+        if isinstance(event, Interrupt) and oracle is not None:
+            if event.kind == "user":
+                oracle.user_arrived(event.value)
+            else:
+                oracle.result_in(event.id)
+        elif isinstance(event, TurnStarted) and oracle is not None:
+            oracle.user_arrived(event.text)
+        elif isinstance(event, TurnDone):
+            self.n_generated += event.n_generated
+            self.n_injected += event.n_injected
+        elif isinstance(event, EngineError):
+            self.error = event.message
+
+    def _arm(self) -> None:
+        # Later user requests are timed from the first decoded token, the
+        # same origin as the latency measure.
+        for ms, text in self.later:
+            timer = threading.Timer(ms / 1000, self.engine.post, (SendMessage(text),))
+            timer.daemon = True
+            timer.start()
+            self.timers.append(timer)
+        self.armed.set()
+
+
+class BenchSession:
+    """One engine, loaded once, reused for every run."""
+
+    def __init__(self, settings: Settings, latency: LatencyModel) -> None:
+        self.settings = settings
+        self.latency = latency
+        self.backend: ForcingBackend | None = None
+        factory = llama_factory(settings)
+
+        def build(progress: ProgressFn) -> Backend:
+            self.backend = ForcingBackend(factory(progress))
+            return self.backend
+
+        self.engine = Engine(settings, ToolRegistry(), build)
+        self._sink: _Recorder | None = None
+        self.engine.subscribe(self._dispatch)
+        self.ids: IdPool | None = None
+
+    def _dispatch(self, event: Event) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink(event)
+
+    def start(self) -> None:
+        """Load the model.
+
+        Raises:
+            BenchError: the model could not be loaded.
+        """
+        self.engine.start()
+        if not self.engine.wait_loaded() or self.backend is None:
+            raise BenchError(self.engine.load_error or "the model failed to load")
+        self.ids = IdPool(self.backend)
+
+    def close(self) -> None:
+        """Free the model and the tool loop."""
+        self.engine.close()
+
+    def run(
+        self,
+        task: Task,
+        strategy: str,
+        *,
+        driver: Driver = "replay",
+        order: Order = "lpt",
+        seed: int = 0,
+        cheat_sheet: str = "",
+    ) -> RunResult:
+        """Run ``task`` once under ``strategy`` and return the measurements."""
+        engine, backend, ids = self.engine, self.backend, self.ids
+        assert backend is not None and ids is not None, "call start() first"
+        tools = TaskTools(task, self.latency, strict_schemas=driver == "model")
+        names = None if driver == "model" else {c.name for c in task.calls}
+        engine.set_tools(tools.registry(names))
+        engine.reset_session()
+        engine.mode, engine.injection = STRATEGIES[strategy]  # type: ignore[assignment]
+        gen = self.settings.generation
+        user_mode = task.dataset == "multi_step_user"
+        call_ids = ids.take(len(task.calls))
+        oracle: Oracle | None = None
+        if driver == "replay":
+            gen.constrain_calls = False  # the oracle picks every token
+            gen.system_prompt = ""
+            policy = Policy(
+                task,
+                tools.durations(),
+                call_ids,
+                order,
+                known_groups={0} if user_mode else set(range(len(task.subtasks))),
+                rng=random.Random(f"order:{seed}:{task.id}"),
+            )
+            oracle = Oracle(policy, backend.tokenize, min(backend.eos_tokens()))
+        else:
+            gen.constrain_calls = None
+            gen.system_prompt = cheat_sheet
+        backend.oracle = oracle
+        first = task.subtasks[0].prompt if user_mode else task.prompt
+        later = (
+            [(ms, s.prompt) for ms, s in zip(USER_ARRIVALS_MS[1:], task.subtasks[1:], strict=False)]
+            if user_mode
+            else []
+        )
+        rec = _Recorder(engine, oracle, later)
+        self._sink = rec
+        try:
+            engine.post(SendMessage(first))
+            self._wait(rec)
+        finally:
+            for timer in rec.timers:
+                timer.cancel()
+            self._sink = None
+            backend.oracle = None
+        return self._result(task, strategy, order, rec, tools, oracle, call_ids)
+
+    def _wait(self, rec: _Recorder) -> None:
+        engine = self.engine
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            engine.wait_idle(timeout=0.5)
+            timers_done = not rec.later or (
+                rec.armed.is_set() and all(not t.is_alive() for t in rec.timers)
+            )
+            # Re-check busy and the inbox: a message posted just as a turn
+            # ended can leave the idle flag set while it still waits.
+            idle = not engine.busy and not engine.mailbox.has_ready()
+            if idle and rec.error:
+                return
+            if idle and timers_done and (rec.oracle is None or rec.oracle.finished):
+                return
+            if idle and not rec.tokens and rec.later:
+                return  # ended before any token: the timers never started
+        rec.error = rec.error or f"timed out after {RUN_TIMEOUT_S:.0f} s"
+        engine.mailbox.request_stop()
+        engine.wait_idle(timeout=10)
+
+    def _result(
+        self,
+        task: Task,
+        strategy: str,
+        order: str,
+        rec: _Recorder,
+        tools: TaskTools,
+        oracle: Oracle | None,
+        call_ids: list[str],
+    ) -> RunResult:
+        res = RunResult(task.id, task.dataset, strategy, order, ids=call_ids)
+        res.error = rec.error
+        res.durations = tools.durations()
+        res.n_generated, res.n_injected = rec.n_generated, rec.n_injected
+        if oracle is not None:
+            res.segment_tokens = {k: len(v) for k, v in oracle.tokens.items()}
+            if not oracle.finished and res.error is None:
+                res.error = "the oracle did not finish"
+        toks = rec.tokens
+        if len(toks) >= 2:
+            res.latency_ms = (toks[-1] - toks[0]) * 1000
+            res.tau_ms = statistics.median(b - a for a, b in zip(toks, toks[1:], strict=False)) * 1000
+        origin = toks[0] if toks else 0.0
+        res.timeline = _timeline(rec.events, toks, origin)
+        for ev in rec.events:
+            if isinstance(ev, Interrupt):
+                res.n_interrupts += 1
+                res.inject_ms += ev.inject_ms / max(1, _same_step(rec.events, ev))
+            elif isinstance(ev, CallIssued):
+                res.calls.append((ev.fn, ev.args))
+        return res
+
+
+def _same_step(events: list[Event], ev: Interrupt) -> int:
+    """How many interrupts shared ``ev``'s decode call (they report the same
+    ``inject_ms``), so the total is not counted twice."""
+    return sum(
+        1 for e in events if isinstance(e, Interrupt) and e.t == ev.t and e.inject_ms == ev.inject_ms
+    )
+
+
+def _timeline(
+    events: list[Event], tokens: list[float], origin: float
+) -> list[tuple[str, float, float, str]]:
+    """Spans for the example-timeline plot, in ms from the first token."""
+    out: list[tuple[str, float, float, str]] = []
+
+    def ms(t: float) -> float:
+        return (t - origin) * 1000
+
+    # Decode activity: runs of tokens without a gap longer than 4 steps.
+    if tokens:
+        gaps = [b - a for a, b in zip(tokens, tokens[1:], strict=False)]
+        step = statistics.median(gaps) if gaps else 0.0
+        start = prev = tokens[0]
+        for t in tokens[1:]:
+            if t - prev > 4 * step:
+                out.append(("decode", ms(start), ms(prev), ""))
+                start = t
+            prev = t
+        out.append(("decode", ms(start), ms(prev), ""))
+    issued: dict[str, tuple[float, str]] = {}
+    pause: float | None = None
+    for ev in events:
+        if isinstance(ev, CallIssued):
+            issued[ev.id] = (ev.t, ev.fn)
+        elif isinstance(ev, CallFinished) and ev.id in issued:
+            t0, fn = issued.pop(ev.id)
+            out.append(("call", ms(t0), ms(ev.t), fn))
+        elif isinstance(ev, Interrupt):
+            out.append(("inject", ms(ev.t) - ev.inject_ms, ms(ev.t), ev.id))
+        elif isinstance(ev, Trapped):
+            pause = ev.t
+        elif isinstance(ev, Resumed) and pause is not None:
+            out.append(("wait", ms(pause), ms(ev.t), ""))
+            pause = None
+    return out

