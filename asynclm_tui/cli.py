@@ -38,9 +38,7 @@ ToolsOpt = Annotated[
     list[Path] | None,
     typer.Option("--tools", "-t", help="Extra tool folder or YAML file (repeatable)."),
 ]
-ModeOpt = Annotated[
-    str | None, typer.Option("--mode", help="Scheduling: async, sync or parallel.")
-]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="Scheduling: async, sync or parallel.")]
 ScriptOpt = Annotated[
     Path | None,
     typer.Option("--script", help="Teacher-force the assistant's text from this file."),
@@ -200,8 +198,10 @@ def tools_check(
     for err in reg.errors:
         typer.echo(str(err), err=True)
     n_files = len(tool_files(targets))
-    typer.echo(f"{len(reg.tools)} tool(s) OK in {n_files - len(reg.errors)} file(s); "
-               f"{len(reg.errors)} file(s) with errors")
+    typer.echo(
+        f"{len(reg.tools)} tool(s) OK in {n_files - len(reg.errors)} file(s); "
+        f"{len(reg.errors)} file(s) with errors"
+    )
     if reg.errors:
         raise typer.Exit(2)
 
@@ -247,6 +247,71 @@ def bench_ui(
 
     settings = build_settings(config, model)
     raise typer.Exit(run_ui_bench(settings, chars=chars, rounds=rounds, as_json=as_json))
+
+
+@bench_app.command("bfcl")
+def bench_bfcl(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", "-d", help="Dataset (repeatable; default all).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Tasks per dataset.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Latency and scenario seed.")] = 0,
+    strategy: Annotated[
+        list[str] | None, typer.Option("--strategy", "-s", help="Strategy (repeatable; default all).")
+    ] = None,
+    driver: Annotated[str, typer.Option("--driver", help="replay (oracle) or model.")] = "replay",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot.")] = None,
+    lpt_ablation: Annotated[
+        bool, typer.Option("--lpt-ablation", help="Also run async with random issue order.")
+    ] = False,
+    backend: Annotated[str, typer.Option("--backend", help="Model backend (llama).")] = "llama",
+) -> None:
+    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api."""
+    from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
+    from asynclm_tui.bench.bfcl.data import DATASETS, BenchError
+    from asynclm_tui.bench.bfcl.runner import STRATEGIES
+
+    opts = BfclOptions(
+        datasets=list(dataset or DATASETS),
+        strategies=list(strategy or STRATEGIES),
+        limit=limit,
+        seed=seed,
+        driver=driver,
+        json_path=json_path,
+        plot_path=plot,
+        lpt_ablation=lpt_ablation,
+        backend=backend,
+    )
+    try:
+        opts.validate()
+        settings = build_settings(config, model)
+        code = run_bfcl(settings, opts)
+    except BenchError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
+def traces(
+    count: Annotated[int, typer.Option("--count", help="Traces to write.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="JSONL file to write.")] = Path("traces.jsonl"),
+    user_interrupts: Annotated[
+        float, typer.Option("--user-interrupts", help="Share of traces with a user interrupt.")
+    ] = 0.3,
+) -> None:
+    """Export AsyncLM fine-tuning traces (paper section 4.2) as chat JSONL."""
+    from asynclm_tui.bench.bfcl.data import BenchError
+    from asynclm_tui.bench.traces import write_traces
+
+    try:
+        n = write_traces(out, count=count, seed=seed, user_share=user_interrupts)
+    except BenchError as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {n} traces to {out}")
 
 
 def entry() -> None:

@@ -64,7 +64,11 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
         return 1, "\n".join([*lines, f"error: {exc}"])
     info = backend.info
     backend.close()
-    used = f"{info.n_gpu_layers}/{info.n_layers + 1} layers on GPU" if info.n_gpu_layers else "no (CPU)"
+    used = (
+        f"{info.n_gpu_layers}/{info.n_layers + 1} layers on GPU"
+        if info.n_gpu_layers
+        else "no (CPU)"
+    )
     lines += [
         f"parameters: {info.n_params / 1e6:.0f} M, {info.n_layers} layers",
         f"GPU offload used: {used}",

@@ -22,7 +22,9 @@ Hook = Callable[[Event, Engine], None]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never read the developer's own config, tools or themes."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
@@ -35,7 +37,12 @@ def small_settings(**overrides: object) -> Settings:
     tools = shipped_tools_dir()
     settings = load_settings(None, {"model.n_ctx": 2048, **overrides})
     settings.tools.shipped = False
-    settings.tools.dirs = [tools / "sleep.yaml", tools / "calc.yaml", tools / "echo.yaml", FIXTURE_TOOLS]
+    settings.tools.dirs = [
+        tools / "sleep.yaml",
+        tools / "calc.yaml",
+        tools / "echo.yaml",
+        FIXTURE_TOOLS,
+    ]
     return settings
 
 

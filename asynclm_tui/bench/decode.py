@@ -44,7 +44,9 @@ def _rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def _reference(backend: LlamaCppBackend, prompt: list[int], n: int, settings: Settings) -> tuple[float, list[int]]:
+def _reference(
+    backend: LlamaCppBackend, prompt: list[int], n: int, settings: Settings
+) -> tuple[float, list[int]]:
     gen = settings.generation
     llm = backend.llm
     llm.reset()
@@ -110,7 +112,8 @@ def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
             seed=settings.model.seed,
         )
         system = system_prompt(
-            engine.registry.tools.values(), engine.executor.estimate_ms,
+            engine.registry.tools.values(),
+            engine.executor.estimate_ms,
             settings.generation.system_prompt,
         )
         prompt_text = ref.render_chat(
@@ -147,18 +150,26 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
     eng = statistics.median(r.engine_tok_s for r in results)
     ratio = eng / ref if ref else 0.0
     if as_json:
-        print(json.dumps({
-            "engine_tok_s": round(eng, 2),
-            "reference_tok_s": round(ref, 2),
-            "ratio": round(ratio, 4),
-            "tokens": results[0].n_tokens if results else 0,
-            "rounds": [r.__dict__ for r in results],
-        }))
+        print(
+            json.dumps(
+                {
+                    "engine_tok_s": round(eng, 2),
+                    "reference_tok_s": round(ref, 2),
+                    "ratio": round(ratio, 4),
+                    "tokens": results[0].n_tokens if results else 0,
+                    "rounds": [r.__dict__ for r in results],
+                }
+            )
+        )
         return 0
-    print(f"{'round':>5}  {'tokens':>6}  {'reference tok/s':>15}  {'engine tok/s':>12}  {'ratio':>6}")
+    print(
+        f"{'round':>5}  {'tokens':>6}  {'reference tok/s':>15}  {'engine tok/s':>12}  {'ratio':>6}"
+    )
     for i, r in enumerate(results, 1):
-        print(f"{i:>5}  {r.n_tokens:>6}  {r.reference_tok_s:>15.1f}  {r.engine_tok_s:>12.1f}  "
-              f"{r.engine_tok_s / r.reference_tok_s:>6.3f}")
+        print(
+            f"{i:>5}  {r.n_tokens:>6}  {r.reference_tok_s:>15.1f}  {r.engine_tok_s:>12.1f}  "
+            f"{r.engine_tok_s / r.reference_tok_s:>6.3f}"
+        )
     print(f"{'median':>5}  {'':>6}  {ref:>15.1f}  {eng:>12.1f}  {ratio:>6.3f}")
     print(f"engine/reference ratio {ratio:.3f} (target >= 0.97)")
     return 0

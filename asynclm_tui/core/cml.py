@@ -105,9 +105,7 @@ def _literal(node: ast.expr) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise CallSyntaxError(
-            f"argument {ast.unparse(node)!r} is not a literal value"
-        ) from None
+        raise CallSyntaxError(f"argument {ast.unparse(node)!r} is not a literal value") from None
 
 
 # ---------------------------------------------------------------- events
@@ -297,16 +295,13 @@ class CMLParser:
             if HEAD in body:
                 return BlockError(None, "a call may have only one [HEAD]", raw)
             if not _IDENT.match(call_id):
-                return BlockError(
-                    None, f"call id {call_id!r} is not a valid identifier", raw
-                )
+                return BlockError(None, f"call id {call_id!r} is not a valid identifier", raw)
             if call_id in RESERVED_IDS:
                 return BlockError(None, f"call id {call_id!r} is reserved", raw)
             if call_id in self.known_ids:
                 return BlockError(
                     call_id,
-                    f"id {call_id!r} was already used in this session; "
-                    "the call was not run",
+                    f"id {call_id!r} was already used in this session; the call was not run",
                     raw,
                 )
             self.known_ids.add(call_id)

@@ -120,8 +120,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     tools = data.get("tools")
     if isinstance(tools, dict) and isinstance(tools.get("dirs"), list):
         tools["dirs"] = [
-            str(base / Path(p).expanduser()) if isinstance(p, str) else p
-            for p in tools["dirs"]
+            str(base / Path(p).expanduser()) if isinstance(p, str) else p for p in tools["dirs"]
         ]
 
 

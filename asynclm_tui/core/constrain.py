@@ -36,6 +36,10 @@ _TYPE_STARTS: dict[str, frozenset[str]] = {
 }
 _ANY_START = frozenset("'\"-0123456789.TFN[({")
 _CLOSERS = {"[": "]", "(": ")", "{": "}"}
+MAX_WHITESPACE = 2
+"""Consecutive whitespace characters allowed outside string literals."""
+MAX_STRING_CHARS = 1000
+"""Longest string literal a constrained call may write."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class _State:
     quote: str = ""
     escape: bool = False
     num: str = ""  # number sub-state
+    ws: int = 0  # consecutive whitespace outside strings
+    chars: int = 0  # length of the current string literal
 
     def copy(self) -> _State:
         return _State(
@@ -80,6 +86,8 @@ class _State:
             self.quote,
             self.escape,
             self.num,
+            self.ws,
+            self.chars,
         )
 
 
@@ -121,7 +129,22 @@ class BlockGrammar:
 
     # ------------------------------------------------------------- automaton
 
-    def _step(self, s: _State, ch: str) -> bool:  # noqa: C901 - one FSM
+    def _step(self, s: _State, ch: str) -> bool:
+        # Bounded whitespace and string length: without them a small model can
+        # loop on spaces or an endless string and never close the call.
+        if s.mode == "string":
+            s.chars += 1
+            if s.chars > MAX_STRING_CHARS:
+                return False
+        elif ch in _WS:
+            s.ws += 1
+            if s.ws > MAX_WHITESPACE:
+                return False
+        else:
+            s.ws = 0
+        return self._step_fsm(s, ch)
+
+    def _step_fsm(self, s: _State, ch: str) -> bool:  # noqa: C901 - one FSM
         mode = s.mode
         if mode in ("pre", "trap_ws", "post_call", "post_head"):
             if ch in _WS:
@@ -262,7 +285,7 @@ class BlockGrammar:
         if ch not in allowed:
             return False
         if ch in "'\"":
-            s.mode, s.quote, s.escape = "string", ch, False
+            s.mode, s.quote, s.escape, s.chars = "string", ch, False, 0
         elif ch in "-0123456789.":
             s.mode, s.num = "number", ("sign" if ch == "-" else "")
             if ch != "-":

@@ -8,6 +8,7 @@ Sinks are called from engine threads and must be thread-safe (Textual's
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -171,10 +172,8 @@ class Engine:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         fut = self._host.submit(self.executor.aclose())
-        try:
+        with contextlib.suppress(Exception):  # shutting down regardless
             fut.result(timeout=5)
-        except Exception:  # noqa: BLE001 - shutting down regardless
-            pass
         self._host.close()
 
     def constrain_calls(self) -> bool:
@@ -208,9 +207,7 @@ class Engine:
         cfg = self.settings.model
         start = time.perf_counter()
         try:
-            self.backend = self._factory(
-                lambda p: self._emit(ModelLoading(self.elapsed(), p))
-            )
+            self.backend = self._factory(lambda p: self._emit(ModelLoading(self.elapsed(), p)))
         except ModelLoadError as exc:
             self.load_error = str(exc)
             self._emit(EngineError(self.elapsed(), str(exc)))
@@ -268,7 +265,9 @@ class Engine:
         session = self.session
         if not session.messages:
             tools = list(self.registry.tools.values())
-            system = system_prompt(tools, self.executor.estimate_ms, self.settings.generation.system_prompt)
+            system = system_prompt(
+                tools, self.executor.estimate_ms, self.settings.generation.system_prompt
+            )
             session.messages.append({"role": "system", "content": system})
         session.messages.append({"role": "user", "content": text})
         session.turns += 1
@@ -276,7 +275,9 @@ class Engine:
         self._emit(TurnStarted(self.elapsed(), session.turns, mode, text))
         t_start = time.perf_counter()
         n_prompt, n_eval = self._prefill(backend)
-        self._emit(Prefilled(self.elapsed(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000))
+        self._emit(
+            Prefilled(self.elapsed(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000)
+        )
         forced, self._forced_next = self._forced_next, None
         if forced is None and self.script is not None:
             script_text = self.script.next_turn()

@@ -8,11 +8,11 @@ engine's queue and are also plain dataclasses.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 
-class CallStatus(str, Enum):
+class CallStatus(StrEnum):
     """Life cycle of one function call, as shown in the calls panel."""
 
     COLLECTED = "collected"  # parallel mode: held until the model traps or ends

@@ -17,10 +17,10 @@ from asynclm_tui.core.events import (
     Interrupt,
     ModelLoaded,
     ModelLoading,
+    Prefilled,
     SendMessage,
     StopGeneration,
     Token,
-    Prefilled,
     TurnDone,
 )
 

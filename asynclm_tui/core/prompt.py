@@ -30,15 +30,22 @@ How to call a tool:
 EXAMPLE = """\
 Example.
 User: What time is it in Tokyo, and what is 12*7?
-Assistant: [CALL] t [HEAD] clock(timezone='Asia/Tokyo') [END] [CALL] m [HEAD] calc(expression='12*7') [END] Checking both now. [TRAP][END]
+Assistant: [CALL] t [HEAD] clock(timezone='Asia/Tokyo') [END] \
+[CALL] m [HEAD] calc(expression='12*7') [END] Checking both now. [TRAP][END]
 [INTR] m [HEAD] 84 [END]
 12*7 is 84. [TRAP][END]
 [INTR] t [HEAD] 2025-05-01 21:04:11 JST (Thursday) [END]
 In Tokyo it is 21:04 on Thursday, and 12*7 = 84."""
 
 
-_TYPE_NAMES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool",
-               "array": "list", "object": "dict"}
+_TYPE_NAMES = {
+    "integer": "int",
+    "number": "float",
+    "string": "str",
+    "boolean": "bool",
+    "array": "list",
+    "object": "dict",
+}
 
 
 def signature(spec: ToolSpec) -> str:

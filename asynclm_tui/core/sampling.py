@@ -38,9 +38,7 @@ class TokenPicker:
         """The token's piece as text (partial UTF-8 shown as U+FFFD)."""
         text = self._text.get(token)
         if text is None:
-            text = self._text[token] = self.backend.piece(token).decode(
-                "utf-8", errors="replace"
-            )
+            text = self._text[token] = self.backend.piece(token).decode("utf-8", errors="replace")
         return text
 
     def free(self, tail: str) -> int:

@@ -251,6 +251,7 @@ class Turn:
 
             def ready() -> bool:
                 return mailbox.has_ready()
+
         pending = tuple(sorted(self.outstanding))
         start = time.perf_counter()
         self.emit(Trapped(self.clock(), reason, pending))

@@ -55,7 +55,17 @@ def test_split_into_small_pieces(size: int) -> None:
 
 
 def test_fused_markers_and_newlines() -> None:
-    pieces = ["ok [", "CALL", "]\n", "x [HE", "AD]\nsleep(ms=5)\n[", "END", "][", "TRAP", "][END]\n"]
+    pieces = [
+        "ok [",
+        "CALL",
+        "]\n",
+        "x [HE",
+        "AD]\nsleep(ms=5)\n[",
+        "END",
+        "][",
+        "TRAP",
+        "][END]\n",
+    ]
     visible, events, _ = feed_all(pieces)
     assert visible == "ok \n"
     assert isinstance(events[0], CallBlock) and events[0].call.kwargs == {"ms": 5}
@@ -121,8 +131,34 @@ def test_interrupt_values_cannot_close_the_block() -> None:
 
 
 PIECES = st.sampled_from(
-    ["[", "]", "CALL", "TRAP", "INTR", "HEAD", "END", "[CALL]", "[END]", "[HEAD]", "[TRAP]",
-     " ", "\n", "a", "f(", ")", "x=1", "'s'", "][", "[E", "ND]", "(", ",", "é", "[[", "]]"]
+    [
+        "[",
+        "]",
+        "CALL",
+        "TRAP",
+        "INTR",
+        "HEAD",
+        "END",
+        "[CALL]",
+        "[END]",
+        "[HEAD]",
+        "[TRAP]",
+        " ",
+        "\n",
+        "a",
+        "f(",
+        ")",
+        "x=1",
+        "'s'",
+        "][",
+        "[E",
+        "ND]",
+        "(",
+        ",",
+        "é",
+        "[[",
+        "]]",
+    ]
 )
 
 

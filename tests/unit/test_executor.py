@@ -69,10 +69,20 @@ def registry() -> ToolRegistry:
     def boom() -> str:
         raise RuntimeError("kaboom")
 
-    reg.add_function("short", slow, description="short", estimated_ms=10,
-                     parameters={"type": "object", "properties": {"ms": {"type": "integer"}}})
-    reg.add_function("long", slow, description="long", estimated_ms=900,
-                     parameters={"type": "object", "properties": {"ms": {"type": "integer"}}})
+    reg.add_function(
+        "short",
+        slow,
+        description="short",
+        estimated_ms=10,
+        parameters={"type": "object", "properties": {"ms": {"type": "integer"}}},
+    )
+    reg.add_function(
+        "long",
+        slow,
+        description="long",
+        estimated_ms=900,
+        parameters={"type": "object", "properties": {"ms": {"type": "integer"}}},
+    )
     reg.add_function("boom", boom, description="raises")
     return reg
 

@@ -40,14 +40,23 @@ def test_shipped_tools_load_cleanly() -> None:
         ("name: x\ndescription: d\ncommand: [echo, '{nope}']\n", 3, "{nope}"),
         ("name: 1bad\ndescription: d\npython: a:b\n", 1, "name:"),
         ("name: x\ndescription: d\npython: a:b\ntimeout_s: -1\n", 4, "timeout_s:"),
-        ("name: x\ndescription: d\npython: a:b\nparameters: {type: object, properties: 3}\n", 4,
-         "invalid JSON Schema"),
+        (
+            "name: x\ndescription: d\npython: a:b\nparameters: {type: object, properties: 3}\n",
+            4,
+            "invalid JSON Schema",
+        ),
         ("name: x\n  description: [\n", 2, "invalid YAML"),
-        ("- name: ok\n  description: d\n  python: a:b\n- name: x\n  description: d\n  command: []\n",
-         6, "command"),
+        (
+            "- name: ok\n  description: d\n  python: a:b\n"
+            "- name: x\n  description: d\n  command: []\n",
+            6,
+            "command",
+        ),
     ],
 )
-def test_bad_files_report_path_and_line(tmp_path: Path, body: str, line: int, fragment: str) -> None:
+def test_bad_files_report_path_and_line(
+    tmp_path: Path, body: str, line: int, fragment: str
+) -> None:
     path = write(tmp_path, "t.yaml", body)
     with pytest.raises(UserFileError) as info:
         load_tool_file(path)
@@ -75,7 +84,9 @@ def test_bind_validates_against_schema() -> None:
 
 
 def test_argv_substitution_is_per_element() -> None:
-    argv = build_argv(["printf", "%s", "{text}", "{{literal}}", "{opt}"], {"text": "a; rm -rf / $(x)"})
+    argv = build_argv(
+        ["printf", "%s", "{text}", "{{literal}}", "{opt}"], {"text": "a; rm -rf / $(x)"}
+    )
     assert argv == ["printf", "%s", "a; rm -rf / $(x)", "{literal}"]
 
 

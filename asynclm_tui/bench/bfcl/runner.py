@@ -230,6 +230,7 @@ class BenchSession:
         if driver == "replay":
             gen.constrain_calls = False  # the oracle picks every token
             gen.system_prompt = ""
+            gen.max_tokens = 4096
             policy = Policy(
                 task,
                 tools.durations(),
@@ -242,6 +243,7 @@ class BenchSession:
         else:
             gen.constrain_calls = None
             gen.system_prompt = cheat_sheet
+            gen.max_tokens = 64 + 48 * len(task.calls)  # a small model may loop
         backend.oracle = oracle
         first = task.subtasks[0].prompt if user_mode else task.prompt
         later = (

@@ -128,7 +128,10 @@ class LlamaCppBackend:
             n_gpu_layers=offloaded,
             gpu_available=gpu,
             n_threads=self.llm.n_threads,
-            extra={"path": str(path), "system": llama_cpp.llama_print_system_info().decode(errors="replace")},
+            extra={
+                "path": str(path),
+                "system": llama_cpp.llama_print_system_info().decode(errors="replace"),
+            },
         )
         self._n_vocab = int(self.llm.n_vocab())
         self._sampler: Any = None
@@ -241,4 +244,3 @@ class ContextFullError(Exception):
 
     def __init__(self, n_ctx: int) -> None:
         super().__init__(f"the context window ({n_ctx} tokens) is full")
-

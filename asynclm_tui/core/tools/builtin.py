@@ -46,8 +46,23 @@ _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
 _FUNCS: dict[str, Callable[..., Any]] = {
     name: getattr(math, name)
     for name in (
-        "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "log", "log10",
-        "log2", "exp", "floor", "ceil", "factorial", "gcd", "hypot", "radians",
+        "sqrt",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "log",
+        "log10",
+        "log2",
+        "exp",
+        "floor",
+        "ceil",
+        "factorial",
+        "gcd",
+        "hypot",
+        "radians",
         "degrees",
     )
 } | {"abs": abs, "round": round, "min": min, "max": max}

@@ -66,9 +66,7 @@ class ToolHost:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name="asynclm-tools", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="asynclm-tools", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -169,11 +167,11 @@ class Executor:
             self._finish(req, t0, CallStatus.FAILED, f"bad arguments: {exc}")
             return
         if spec.confirm and req.name not in self.allowed_always:
-            if self.approval == "never" or (
-                self.approval == "ask" and not self.interactive
-            ):
-                why = "approval policy is never" if self.approval == "never" else (
-                    "it needs approval and nobody can approve here (use --yes)"
+            if self.approval == "never" or (self.approval == "ask" and not self.interactive):
+                why = (
+                    "approval policy is never"
+                    if self.approval == "never"
+                    else ("it needs approval and nobody can approve here (use --yes)")
                 )
                 self._finish(req, t0, CallStatus.DENIED, f"not run: {why}")
                 return

@@ -85,9 +85,7 @@ class ToolRegistry:
         """The tool called ``name``, if registered."""
         return self.tools.get(name)
 
-    def bind(
-        self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def bind(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Map positional and keyword arguments to parameter names and
         validate them against the tool's schema.
 
@@ -98,9 +96,7 @@ class ToolRegistry:
         spec = self.tools[name]
         params = spec.param_names
         if len(args) > len(params):
-            raise ArgumentError(
-                f"{name} takes at most {len(params)} positional argument(s)"
-            )
+            raise ArgumentError(f"{name} takes at most {len(params)} positional argument(s)")
         bound: dict[str, Any] = dict(zip(params, args, strict=False))
         for key, value in kwargs.items():
             if key in bound:

@@ -42,9 +42,7 @@ def fill(template: str, args: Mapping[str, Any], encode: bool = False) -> str:
         return quote(text, safe="") if encode else text
 
     parts = template.split("{{")
-    filled = [
-        "}".join(PLACEHOLDER.sub(one, p) for p in part.split("}}")) for part in parts
-    ]
+    filled = ["}".join(PLACEHOLDER.sub(one, p) for p in part.split("}}")) for part in parts]
     return "{".join(filled)
 
 
@@ -129,9 +127,7 @@ def _json_fill(value: Any, args: Mapping[str, Any]) -> Any:
     return value
 
 
-async def run_http(
-    spec: ToolSpec, args: Mapping[str, Any], client: httpx.AsyncClient
-) -> str:
+async def run_http(spec: ToolSpec, args: Mapping[str, Any], client: httpx.AsyncClient) -> str:
     """Make the tool's HTTP request; the (capped) body is the result."""
     http = spec.http
     assert http is not None

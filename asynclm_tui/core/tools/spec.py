@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
@@ -53,9 +53,7 @@ class ToolSpec(BaseModel):
     """Name the model calls (dotted names allowed)."""
     description: str
     """What the tool does; shown to the model."""
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     """JSON Schema (type object) the arguments are validated against."""
     estimated_ms: float = Field(default=500.0, gt=0)
     """Expected duration, shown to the model for longest-first ordering."""

@@ -1,0 +1,90 @@
+"""The ``model`` driver's accuracy: BFCL-style AST match of the calls made.
+
+A task counts as correct when the model made exactly the expected calls:
+every expected call is matched by a distinct issued call with the same
+function name and acceptable arguments, no call is left over, and within each
+sub-task the calls came in the expected order (the paper's "correct execution
+order" on the multi-step set; parallel sets are order-free).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from asynclm_tui.bench.bfcl.data import PlannedCall, Task
+
+
+def cheat_sheet(task: Task) -> str:
+    """The ground truth put in the system prompt, as the paper did."""
+    calls = "; ".join(c.render() for c in task.calls)
+    return (
+        "Answer key: make exactly these calls, each in its own [CALL] block with an id, "
+        f"then answer in one sentence: {calls}"
+    )
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_norm(v) for v in value]
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return value.strip().lower()
+    return value
+
+
+def _bind(args: dict[str, Any], params: Sequence[str]) -> dict[str, Any]:
+    """Map the engine's ``*args`` entry to parameter names."""
+    out = {k: v for k, v in args.items() if k != "*args"}
+    for name, value in zip(params, args.get("*args") or [], strict=False):
+        out.setdefault(name, value)
+    return out
+
+
+def call_matches(expected: PlannedCall, name: str, args: dict[str, Any], params: Sequence[str]) -> bool:
+    """Whether one issued call satisfies one expected call."""
+    if name != expected.name:
+        return False
+    got = {k: _norm(v) for k, v in _bind(args, params).items()}
+    if expected.allowed is not None:  # single-turn: BFCL's allowed-value lists
+        for param, allowed in expected.allowed.items():
+            if param not in got:
+                if "" not in allowed:
+                    return False
+                continue
+            if got[param] not in [_norm(a) for a in allowed if a != ""]:
+                return False
+        return set(got) <= set(expected.allowed)
+    want = {k: _norm(v) for k, v in _bind(
+        {**expected.kwargs, "*args": list(expected.args)}, params
+    ).items()}
+    return got == want
+
+
+def ast_match(task: Task, issued: Sequence[tuple[str, dict[str, Any]]]) -> bool:
+    """Whether ``issued`` (name, args) calls solve ``task`` exactly."""
+    if len(issued) != len(task.calls):
+        return False
+    params = {
+        f["name"]: list((f.get("parameters") or {}).get("properties", {})) for f in task.functions
+    }
+    used: set[int] = set()
+    position: dict[int, int] = {}
+    for i, exp in enumerate(task.calls):
+        for j, (name, args) in enumerate(issued):
+            if j not in used and call_matches(exp, name, args, params.get(exp.name, [])):
+                used.add(j)
+                position[i] = j
+                break
+        else:
+            return False
+    if task.dataset.startswith("multi_step"):
+        for i, exp in enumerate(task.calls):
+            if any(position[d] > position[i] for d in exp.deps):
+                return False
+    return True

@@ -1,0 +1,190 @@
+"""Aggregate runs into the results table, the JSON file and the plot."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asynclm_tui.bench.bfcl.runner import RunResult
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (``q`` in [0, 100])."""
+    data = sorted(values)
+    if not data:
+        return math.nan
+    pos = (len(data) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+@dataclass
+class Row:
+    """One dataset x strategy line of the table."""
+
+    dataset: str
+    strategy: str
+    n: int
+    mean_ms: float
+    median_ms: float
+    p90_ms: float
+    speedup_vs_sync: float | None
+    speedup_vs_parallel: float | None
+    speedup_vs_sync_api: float | None
+    ratio_to_ideal: float | None
+    ideal_mean_ms: float | None
+    tokens_decoded: float
+    tokens_injected: float
+    interrupts: float
+    inject_ms: float
+    tau_ms: float
+    accuracy: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``results`` entry for ``--json``."""
+        out = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        out.update(self.extra)
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0 or math.isnan(a) or math.isnan(b):
+        return None
+    return a / b
+
+
+def build_rows(
+    dataset: str,
+    runs: Sequence[RunResult],
+    ideal: dict[str, float],
+    accuracy: dict[str, float] | None = None,
+) -> list[Row]:
+    """One row per strategy over the tasks where every strategy succeeded."""
+    strategies = list(dict.fromkeys(r.strategy for r in runs))
+    failed = {r.task_id for r in runs if r.error}
+    by: dict[str, list[RunResult]] = {s: [] for s in strategies}
+    for r in runs:
+        if r.task_id not in failed:
+            by[r.strategy].append(r)
+    means = {s: statistics.fmean(r.latency_ms for r in rs) if rs else math.nan for s, rs in by.items()}
+    rows: list[Row] = []
+    for s, rs in by.items():
+        if not rs:
+            continue
+        lat = [r.latency_ms for r in rs]
+        ideals = [ideal[r.task_id] for r in rs if r.task_id in ideal]
+        ideal_mean = statistics.fmean(ideals) if len(ideals) == len(rs) else None
+        per_task = [r.latency_ms / ideal[r.task_id] for r in rs if ideal.get(r.task_id)]
+        rows.append(
+            Row(
+                dataset=dataset,
+                strategy=s,
+                n=len(rs),
+                mean_ms=means[s],
+                median_ms=statistics.median(lat),
+                p90_ms=percentile(lat, 90),
+                speedup_vs_sync=_ratio(means.get("sync"), means[s]),
+                speedup_vs_parallel=_ratio(means.get("parallel"), means[s]),
+                speedup_vs_sync_api=_ratio(means.get("sync_api"), means[s]),
+                ratio_to_ideal=_ratio(means[s], ideal_mean),
+                ideal_mean_ms=ideal_mean,
+                tokens_decoded=statistics.fmean(r.n_generated for r in rs),
+                tokens_injected=statistics.fmean(r.n_injected for r in rs),
+                interrupts=statistics.fmean(r.n_interrupts for r in rs),
+                inject_ms=statistics.fmean(r.inject_ms for r in rs),
+                tau_ms=statistics.fmean(r.tau_ms for r in rs),
+                accuracy=(accuracy or {}).get(s),
+                extra={
+                    "failed_tasks": len(failed),
+                    "ratio_to_ideal_task_mean": statistics.fmean(per_task) if per_task else None,
+                },
+            )
+        )
+    return rows
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The plain-text table printed to stdout."""
+    head = (
+        f"{'dataset':<23} {'strategy':<12} {'n':>4} {'mean':>7} {'median':>7} {'p90':>7} "
+        f"{'xsync':>6} {'xpar':>6} {'xapi':>6} {'/ideal':>6} {'tok':>5} {'inj':>5} {'acc':>5}"
+    )
+    lines = [head, "-" * len(head)]
+    last = None
+    for r in rows:
+        if last is not None and r.dataset != last:
+            lines.append("")
+        last = r.dataset
+        lines.append(
+            f"{r.dataset:<23} {r.strategy:<12} {r.n:>4} {r.mean_ms:>7.0f} {r.median_ms:>7.0f} "
+            f"{r.p90_ms:>7.0f} {_fmt(r.speedup_vs_sync, '6.2f')} {_fmt(r.speedup_vs_parallel, '6.2f')} "
+            f"{_fmt(r.speedup_vs_sync_api, '6.2f')} {_fmt(r.ratio_to_ideal, '6.3f')} "
+            f"{r.tokens_decoded:>5.0f} {r.tokens_injected:>5.0f} "
+            f"{_fmt(None if r.accuracy is None else 100 * r.accuracy, '5.1f')}"
+        )
+    lines.append(
+        "latency in ms, first to last decoded token; x* = speedup (mean over mean); "
+        "/ideal = mean over the zero-overhead bound's mean"
+    )
+    return "\n".join(lines)
+
+
+def write_json(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
+    """Write ``--json``: ``{"results": [...], ...meta}``."""
+    data = {**meta, "results": [r.to_json() for r in rows]}
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+_COLORS = {"decode": "#4c72b0", "call": "#dd8452", "inject": "#c44e52", "wait": "#bbbbbb"}
+
+
+def write_plot(path: Path, rows: Sequence[Row], example: Sequence[RunResult]) -> None:
+    """Bars of mean latency per dataset and strategy (ideal marked), and the
+    timeline of one example task under each strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(r.dataset for r in rows))
+    strategies = list(dict.fromkeys(r.strategy for r in rows))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 8.5))
+    width = 0.8 / max(1, len(strategies))
+    for k, s in enumerate(strategies):
+        xs, ys = [], []
+        for d, ds in enumerate(datasets):
+            row = next((r for r in rows if r.dataset == ds and r.strategy == s), None)
+            if row is not None:
+                xs.append(d + k * width)
+                ys.append(row.mean_ms)
+        ax1.bar(xs, ys, width, label=s)
+    for d, ds in enumerate(datasets):
+        ideal = next((r.ideal_mean_ms for r in rows if r.dataset == ds and r.ideal_mean_ms), None)
+        if ideal:
+            ax1.hlines(ideal, d - width / 2, d + 0.8 - width / 2, colors="k", linestyles="--")
+    ax1.set_xticks([d + 0.4 - width / 2 for d in range(len(datasets))], datasets)
+    ax1.set_ylabel("mean latency (ms)")
+    ax1.set_title("BFCL: first-to-last-token latency (dashed: ideal bound)")
+    ax1.legend(ncols=len(strategies), fontsize=8)
+    for y, run in enumerate(example):
+        for kind, t0, t1, _label in run.timeline:
+            height = 0.6 if kind in ("decode", "wait") else 0.25
+            offset = 0.0 if kind in ("decode", "wait") else 0.35
+            ax2.barh(y + offset, max(t1 - t0, 1.0), left=t0, height=height, color=_COLORS[kind])
+    ax2.set_yticks(range(len(example)), [r.strategy for r in example])
+    ax2.set_xlabel("ms from the first token")
+    title = example[0].task_id if example else ""
+    ax2.set_title(f"example timeline: {title} (blue decode, orange call, red inject, grey wait)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
