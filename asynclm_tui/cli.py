@@ -259,7 +259,8 @@ def bench_bfcl(
     limit: Annotated[int | None, typer.Option("--limit", help="Tasks per dataset.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Latency and scenario seed.")] = 0,
     strategy: Annotated[
-        list[str] | None, typer.Option("--strategy", "-s", help="Strategy (repeatable; default all).")
+        list[str] | None,
+        typer.Option("--strategy", "-s", help="Strategy (repeatable; default all)."),
     ] = None,
     driver: Annotated[str, typer.Option("--driver", help="replay (oracle) or model.")] = "replay",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results JSON.")] = None,

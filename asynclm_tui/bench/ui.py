@@ -18,6 +18,7 @@ import asyncio
 import json
 import queue
 import statistics
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -174,6 +175,9 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
                 await pilot.pause(0.2)
                 app.chat.prompt.clear()
                 sent.clear()
+                # Each round is a fresh chat on both sides (the engines reset too),
+                # so every round renders the same transcript.
+                await app.chat.action_new_chat()
                 if r == 0:
                     latencies.clear()  # warm-up: prefill of the system prompt, first render
                     continue
@@ -201,6 +205,10 @@ def run_ui_bench(
     settings: Settings, *, chars: int = 1500, rounds: int = 3, as_json: bool = False
 ) -> int:
     """Run the benchmark and print a table (or JSON); returns the exit code."""
+    from asynclm_tui.ui.app import SWITCH_INTERVAL_S
+
+    # Same process-wide setting as `asynclm chat` (it affects both sides).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         result = asyncio.run(_run(settings, chars, rounds))
     except RuntimeError as exc:

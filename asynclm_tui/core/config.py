@@ -35,7 +35,7 @@ class ModelSettings(_Section):
     n_gpu_layers: int | None = Field(default=None, ge=-1)
     """Layers to offload; empty means all when llama.cpp has GPU support, else 0."""
     n_threads: int | None = Field(default=None, ge=1, le=1024)
-    """CPU threads; empty lets llama.cpp choose."""
+    """CPU threads; empty means one per CPU, at most 8."""
     n_batch: int = Field(default=512, ge=1, le=65536)
     """Prompt evaluation batch size."""
     seed: int = Field(default=0, ge=0)

@@ -11,14 +11,16 @@
 from __future__ import annotations
 
 import random
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from asynclm_tui.core.backends.base import Backend
 from asynclm_tui.core.cml import INTR
 from asynclm_tui.core.constrain import BlockGrammar
 
 FORBIDDEN = INTR[:-1]  # "[INTR": the model may never complete this
+if TYPE_CHECKING:
+    import numpy as np
+
 _TOP = 64
 _MAX_CHOICES = 8
 _MAX_RESAMPLES = 32
@@ -33,6 +35,9 @@ class TokenPicker:
         self._rng = random.Random(seed)
         self._text: dict[int, str] = {}
         self._eos = backend.eos_tokens()
+        import numpy  # only once a backend exists: llama_cpp must load first
+
+        self._np = numpy
 
     def text_of(self, token: int) -> str:
         """The token's piece as text (partial UTF-8 shown as U+FFFD)."""
@@ -48,7 +53,7 @@ class TokenPicker:
             return token
         logits = self.backend.logits()
         for _ in range(_MAX_RESAMPLES):
-            logits[token] = -np.inf
+            logits[token] = -self._np.inf
             token = self.backend.sample()
             if token in self._eos or FORBIDDEN not in tail + self.text_of(token):
                 return token
@@ -57,6 +62,7 @@ class TokenPicker:
     def constrained(self, grammar: BlockGrammar) -> int | None:
         """Pick a token that keeps the block viable; None if none exists."""
         logits = self.backend.logits()
+        np = self._np
         top = np.argpartition(-logits, _TOP)[:_TOP]
         order = top[np.argsort(-logits[top])]
         choices = self._viable(order, grammar)

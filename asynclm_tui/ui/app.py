@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from asynclm_tui.core.engine import Engine
 
 
+SWITCH_INTERVAL_S = 0.0005
+"""GIL switch interval while the TUI runs (Python's default is 5 ms)."""
+
+
 def model_label(settings: Settings) -> str:
     """The model file name for the loading screen (before it loads)."""
     if settings.model.path is not None:
@@ -198,6 +202,9 @@ def create_app(
 def run_app(settings: Settings, engine: Engine) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
     app = create_app(settings, engine)
+    # The decode thread needs the GIL briefly between llama.cpp calls; a short
+    # switch interval stops a long UI render from delaying every token by 5 ms.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         app.run()
     finally:

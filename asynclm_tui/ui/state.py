@@ -88,6 +88,8 @@ class TurnRecord:
     interrupts: list[tuple[float, str, str]] = field(default_factory=list)
     """(t, id, kind) of each interrupt that landed."""
     n_tokens: int = 0
+    n_prompt: int = 0
+    n_injected: int = 0
     done: TurnDone | None = None
 
     def waited_ms(self, now: float) -> float:
@@ -143,6 +145,7 @@ class ChatState:
             return
         elif isinstance(event, Prefilled):
             turn.prefill_t = event.t
+            turn.n_prompt = event.n_prompt
         elif isinstance(event, Token):
             if event.text:
                 turn.n_tokens += 1
@@ -173,6 +176,7 @@ class ChatState:
                 call.value = event.value
         elif isinstance(event, Interrupt):
             turn.interrupts.append((event.t, event.id, event.kind))
+            turn.n_injected += event.n_tokens
             call = self.calls.get(event.id)
             if call is not None and event.kind != "user":
                 call.landed_t = event.t

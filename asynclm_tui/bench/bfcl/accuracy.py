@@ -46,7 +46,9 @@ def _bind(args: dict[str, Any], params: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def call_matches(expected: PlannedCall, name: str, args: dict[str, Any], params: Sequence[str]) -> bool:
+def call_matches(
+    expected: PlannedCall, name: str, args: dict[str, Any], params: Sequence[str]
+) -> bool:
     """Whether one issued call satisfies one expected call."""
     if name != expected.name:
         return False

@@ -186,15 +186,19 @@ def load_tasks(dataset: str, *, limit: int | None = None, seed: int = 0) -> list
     root = data_dir()
     if dataset in SINGLE_TURN:
         entries = read_jsonl(root / f"BFCL_v4_{dataset}.json")
-        answers = {a["id"]: a for a in read_jsonl(root / "possible_answer" / f"BFCL_v4_{dataset}.json")}
-        tasks = [_single_turn_task(e, answers[e["id"]], dataset) for e in entries if e["id"] in answers]
+        answer_file = root / "possible_answer" / f"BFCL_v4_{dataset}.json"
+        answers = {a["id"]: a for a in read_jsonl(answer_file)}
+        tasks = [
+            _single_turn_task(e, answers[e["id"]], dataset) for e in entries if e["id"] in answers
+        ]
         return tasks[:limit] if limit is not None else tasks
     return _multi_step_tasks(root, dataset, limit, seed)
 
 
 def _multi_step_tasks(root: Path, dataset: str, limit: int | None, seed: int) -> list[Task]:
     entries = read_jsonl(root / "BFCL_v4_multi_turn_base.json")
-    answers = {a["id"]: a for a in read_jsonl(root / "possible_answer" / "BFCL_v4_multi_turn_base.json")}
+    answer_file = root / "possible_answer" / "BFCL_v4_multi_turn_base.json"
+    answers = {a["id"]: a for a in read_jsonl(answer_file)}
     pool = [e for e in entries if e["id"] in answers and answers[e["id"]]["ground_truth"][0]]
     count = len(pool) if limit is None else limit
     # The scenario list does not depend on the dataset name, so multi_step and

@@ -122,7 +122,9 @@ class RunResult:
 class _Recorder:
     """Event sink for one run (called on engine threads)."""
 
-    def __init__(self, engine: Engine, oracle: Oracle | None, later: list[tuple[float, str]]) -> None:
+    def __init__(
+        self, engine: Engine, oracle: Oracle | None, later: list[tuple[float, str]]
+    ) -> None:
         self.engine = engine
         self.oracle = oracle
         self.later = later
@@ -305,7 +307,8 @@ class BenchSession:
         toks = rec.tokens
         if len(toks) >= 2:
             res.latency_ms = (toks[-1] - toks[0]) * 1000
-            res.tau_ms = statistics.median(b - a for a, b in zip(toks, toks[1:], strict=False)) * 1000
+            gaps = [b - a for a, b in zip(toks, toks[1:], strict=False)]
+            res.tau_ms = statistics.median(gaps) * 1000
         origin = toks[0] if toks else 0.0
         res.timeline = _timeline(rec.events, toks, origin)
         for ev in rec.events:
@@ -321,7 +324,9 @@ def _same_step(events: list[Event], ev: Interrupt) -> int:
     """How many interrupts shared ``ev``'s decode call (they report the same
     ``inject_ms``), so the total is not counted twice."""
     return sum(
-        1 for e in events if isinstance(e, Interrupt) and e.t == ev.t and e.inject_ms == ev.inject_ms
+        1
+        for e in events
+        if isinstance(e, Interrupt) and e.t == ev.t and e.inject_ms == ev.inject_ms
     )
 
 

@@ -165,7 +165,7 @@ class TaskTools:
                 ms = self.latency.duration_ms(self.task.id, len(self.task.calls) + self._extra)
             self.executed.append((index if index is not None else -1, ms))
             start = time.perf_counter()
-            value = self._execute(group, name, kwargs)
+            value = self.execute(group, name, kwargs)
             left = ms / 1000 - (time.perf_counter() - start)
             if left > 0:
                 await asyncio.sleep(left)
@@ -173,7 +173,8 @@ class TaskTools:
 
         return run
 
-    def _execute(self, group: int, name: str, kwargs: dict[str, Any]) -> str:
+    def execute(self, group: int, name: str, kwargs: dict[str, Any]) -> str:
+        """Run one call on the backend instances (group first); its result text."""
         for instances in (self._instances[group], *self._instances):
             for instance in instances.values():
                 method = getattr(instance, name, None)
@@ -182,7 +183,11 @@ class TaskTools:
                         result = method(**kwargs)
                     except Exception as exc:  # noqa: BLE001 - a tool error is a result
                         return f"error: {type(exc).__name__}: {exc}"
-                    return result if isinstance(result, str) else json.dumps(result)
+                    # Compact JSON, as the HTTP runner does: every injected token costs a
+                    # prefill step, whatever the strategy.
+                    return result if isinstance(result, str) else json.dumps(
+                        result, separators=(",", ":"), ensure_ascii=False
+                    )
         return SIMULATED_RESULT
 
 

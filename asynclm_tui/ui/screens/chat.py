@@ -60,8 +60,13 @@ from asynclm_tui.ui.widgets.transcript import (
 if TYPE_CHECKING:
     from asynclm_tui.core.engine import Engine
 
-FLUSH_INTERVAL_S = 0.1
-"""Streamed text is rendered at most this often (10 Hz reads as smooth)."""
+FLUSH_MIN_S = 0.1
+"""Streamed text is rendered at most this often (10 Hz reads as smooth)..."""
+FLUSH_MAX_S = 0.5
+"""...and at least this often, however slow rendering gets."""
+FLUSH_DUTY = 0.1
+"""Target share of time the UI spends rendering the stream: the interval
+adapts to the measured cost so the decode thread keeps the CPU and the GIL."""
 
 TRAP_REASONS = {
     "trap": "waiting",
@@ -106,6 +111,8 @@ class ChatScreen(Screen[None]):
         self._loading: LoadingEntry | None = None
         self._flush_timer: Timer | None = None
         self._last_flush = 0.0
+        self._flush_interval = FLUSH_MIN_S
+        self._n_ctx = 0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -148,6 +155,10 @@ class ChatScreen(Screen[None]):
     def status(self) -> StatusBar:
         """The status bar."""
         return self.query_one(StatusBar)
+
+    def status_text(self, part: str) -> str:
+        """Plain text of a status bar part (``state``, ``model``, ``mode`` ...)."""
+        return str(self.query_one(f"#sb-{part}", Static).content)
 
     # ------------------------------------------------------------ events
 
@@ -215,14 +226,15 @@ class ChatScreen(Screen[None]):
         if info is not None and not event.gpu:
             device = f"CPU {info.n_threads} threads"
         self.status.set_model(event.model, device)
+        self._n_ctx = event.n_ctx
         self.status.set_context(0, event.n_ctx)
         self.status.set_speed(None)
         self.status.set_state("ready", "idle")
         tools = ", ".join(sorted(self.engine.registry.tools)) or "none"
         await self.transcript.mount(
             NoticeEntry(
-                f"{event.model} is ready ({device}, {event.n_ctx:,} tokens of context, "
-                f"loaded in {fmt_seconds(event.load_ms)}). Tools: {tools}.\n"
+                f"{event.model} is ready ({device}, {event.n_ctx:,} tokens of context). "
+                f"Tools: {tools}.\n"
                 "Type a message and press Enter. Keep typing while it answers: Enter then "
                 "sends your words into its context. Esc stops, F1 shows every key.",
                 "ready",
@@ -251,7 +263,7 @@ class ChatScreen(Screen[None]):
     async def _on_turn_started(self, event: TurnStarted) -> None:
         self.generating = True
         await self.transcript.mount(UserEntry(event.text))
-        await self.transcript.mount(AssistantEntry(event.turn, raw=self.raw))
+        await self.transcript.add_turn(AssistantEntry(event.turn, raw=self.raw))
         self.status.set_state("reading prompt", "busy")
         self.status.set_mode(event.mode)
         self.prompt.border_title = "message · Enter sends it into the answer as an interrupt"
@@ -295,7 +307,7 @@ class ChatScreen(Screen[None]):
         """Render buffered tokens now if the last render is old, else shortly."""
         if self._flush_timer is not None:
             return
-        wait = FLUSH_INTERVAL_S - (time.monotonic() - self._last_flush)
+        wait = self._flush_interval - (time.monotonic() - self._last_flush)
         if wait <= 0:
             await self._flush()
         else:
@@ -303,10 +315,17 @@ class ChatScreen(Screen[None]):
 
     async def _flush(self) -> None:
         self._flush_timer = None
-        self._last_flush = time.monotonic()
+        start = self._last_flush = time.monotonic()
         entry = self.transcript.current
         if entry is not None:
             await entry.flush()
+            self.call_after_refresh(self._measure_flush, start)
+        self._tick_speed()
+
+    def _measure_flush(self, start: float) -> None:
+        """Adapt the interval to what the last render cost (update to refresh)."""
+        cost = time.monotonic() - start
+        self._flush_interval = min(FLUSH_MAX_S, max(FLUSH_MIN_S, cost / FLUSH_DUTY))
 
     def _tick_speed(self) -> None:
         """Live tokens/s of the running turn (decode time only)."""
@@ -317,6 +336,9 @@ class ChatScreen(Screen[None]):
         decoding = now - turn.prefill_t - turn.waited_ms(now) / 1000
         if decoding > 0.2:
             self.status.set_speed(turn.n_tokens / decoding)
+        if self.engine.backend is not None or self._n_ctx:
+            used = turn.n_prompt + turn.n_tokens + turn.n_injected
+            self.status.set_context(used, self._n_ctx)
 
     # ------------------------------------------------------------ inputs
 
@@ -393,7 +415,7 @@ class ChatScreen(Screen[None]):
         self.engine.reset_session()
         self.state.turns.clear()
         self.state.calls.clear()
-        await self.transcript.remove_children()
+        await self.transcript.clear()
         await self.calls.clear_calls()
         await self.transcript.mount(NoticeEntry("New chat.", "ready"))
         self.status.set_context(0, self.engine.backend.info.n_ctx if self.engine.backend else 0)

@@ -35,7 +35,7 @@ STATUS_ICONS = {
     CallStatus.DENIED: "⊘",
 }
 
-BAR_WIDTH = 16
+BAR_WIDTH = 12
 
 
 def progress_bar(elapsed_ms: float, estimate_ms: float, width: int = BAR_WIDTH) -> tuple[str, str]:
@@ -85,17 +85,24 @@ class CallRow(Vertical):
         text.append(rec.id if rec.wants_result else "·", style="bold")
         text.append(f"  {rec.fn}", style="italic")
         text.append(f"({short_args(rec.args, 40)})\n", style="dim")
-        bar, over = progress_bar(elapsed, rec.estimate_ms)
-        text.append(bar)
-        text.append(over, style="bold")
         est = f" / ~{fmt_seconds(rec.estimate_ms)}" if rec.estimate_ms > 0 else ""
-        text.append(f" {fmt_seconds(elapsed)}{est}  {rec.status.value}")
-        if rec.status.finished:
-            preview = " ".join(rec.value.split()) or "(no output)"
-            arrow = "→" if rec.landed_t is not None or not rec.wants_result else "⋯"
-            text.append(f"\n{arrow} {preview}", style="dim" if rec.ok else "bold")
-        elif rec.status is CallStatus.AWAITING_APPROVAL:
-            text.append("\nneeds approval: a once · A always · d deny", style="bold")
+        if rec.status in (CallStatus.AWAITING_APPROVAL, CallStatus.QUEUED, CallStatus.COLLECTED):
+            # Not running yet: a bar against the estimate would mislead.
+            text.append(f"{rec.status.value} for {fmt_seconds(elapsed)}")
+            if rec.status is CallStatus.AWAITING_APPROVAL:
+                text.append("\nneeds approval: a once · A always · d deny", style="bold")
+        else:
+            bar, over = progress_bar(elapsed, rec.estimate_ms)
+            text.append(bar)
+            text.append(over, style="bold")
+            text.append(f" {fmt_seconds(elapsed)}{est}\n")
+            if rec.status.finished:
+                preview = " ".join(rec.value.split()) or "(no output)"
+                landed = rec.landed_t is not None or not rec.wants_result
+                text.append(f"{rec.status.value} " + ("→ " if landed else "⋯ "))
+                text.append(preview, style="dim" if rec.ok else "bold")
+            else:
+                text.append(rec.status.value)
         self._body.update(text)
 
     @on(Button.Pressed)

@@ -9,6 +9,10 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 
+MAX_LINES = 8
+"""The box grows up to this many lines, then scrolls."""
+
+
 class PromptInput(TextArea):
     """A multi-line input that submits on Enter.
 
@@ -49,6 +53,18 @@ class PromptInput(TextArea):
             placeholder="Message the model · Enter sends · Ctrl+J new line",
             **kwargs,  # type: ignore[arg-type]
         )
+        self._height = 3
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """Grow with the text (1-8 lines), touching layout only when the line count changes.
+
+        A height of ``auto`` would re-lay-out the whole screen on every key.
+        """
+        lines = max(1, min(MAX_LINES, self.wrapped_document.height or self.document.line_count))
+        height = lines + 2  # the border
+        if self._height != height:
+            self._height = height
+            self.styles.height = height
 
     def action_submit(self) -> None:
         """Send the text (if any) and clear the box."""

@@ -200,15 +200,24 @@ class AssistantEntry(Vertical):
 class Transcript(VerticalScroll):
     """The scrolling conversation, pinned to the bottom while streaming."""
 
+    def __init__(self, **kwargs: str) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.current: AssistantEntry | None = None
+        """The latest assistant turn (cached: a DOM query per token is costly)."""
+
     def on_mount(self) -> None:
         """Follow new output until the user scrolls up."""
         self.anchor()
 
-    @property
-    def current(self) -> AssistantEntry | None:
-        """The latest assistant turn, if any."""
-        entries = self.query(AssistantEntry)
-        return entries.last() if entries else None
+    async def add_turn(self, entry: AssistantEntry) -> None:
+        """Append a new assistant turn and make it current."""
+        await self.mount(entry)
+        self.current = entry
+
+    async def clear(self) -> None:
+        """Remove everything (new chat)."""
+        self.current = None
+        await self.remove_children()
 
     def set_raw(self, raw: bool) -> None:
         """Switch every turn between raw CML and rendered chips."""

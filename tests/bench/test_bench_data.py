@@ -1,0 +1,123 @@
+"""BFCL data loading, tools, accuracy and the report, without the model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from asynclm_tui.bench.bfcl import data as data_mod
+from asynclm_tui.bench.bfcl.accuracy import ast_match
+from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError, PlannedCall, load_tasks
+from asynclm_tui.bench.bfcl.report import build_rows, format_table, write_json
+from asynclm_tui.bench.bfcl.runner import RunResult
+from asynclm_tui.bench.bfcl.tools import json_schema
+
+needs_bfcl = pytest.mark.skipif(
+    importlib.util.find_spec("bfcl_eval") is None, reason=f"needs {INSTALL_HINT}"
+)
+
+
+def test_missing_wheel_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data_mod.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(BenchError, match=r"pip install --no-deps bfcl-eval==2026\.3\.23"):
+        load_tasks("parallel")
+
+
+def test_unknown_dataset_is_a_bench_error() -> None:
+    with pytest.raises(BenchError, match="unknown dataset 'nope'"):
+        load_tasks("nope")
+
+
+@needs_bfcl
+def test_parallel_sets_have_the_documented_sizes() -> None:
+    assert len(load_tasks("parallel")) == 200
+    assert len(load_tasks("parallel_multiple")) == 200
+    assert len(load_tasks("live_parallel")) == 16
+    assert len(load_tasks("live_parallel_multiple")) == 24
+    assert all(len(t.calls) >= 2 for t in load_tasks("parallel"))
+
+
+@needs_bfcl
+def test_multi_step_joins_three_seeded_first_turns() -> None:
+    a = load_tasks("multi_step", limit=5, seed=1)
+    b = load_tasks("multi_step", limit=5, seed=1)
+    c = load_tasks("multi_step", limit=5, seed=2)
+    assert [t.calls for t in a] == [t.calls for t in b]
+    assert [t.calls for t in a] != [t.calls for t in c]
+    for task in a:
+        assert len(task.subtasks) == 3
+        assert len({s.source_id for s in task.subtasks}) == 3
+        # Each sub-task is a chain: every call after a group's first depends
+        # on the call before it.
+        for i, call in enumerate(task.calls):
+            if call.deps:
+                assert call.deps == (i - 1,)
+                assert task.calls[i - 1].group == call.group
+    user = load_tasks("multi_step_user", limit=5, seed=1)
+    assert [t.calls for t in user] == [t.calls for t in a]
+
+
+def test_bfcl_types_become_json_schema() -> None:
+    schema = json_schema(
+        {"type": "dict", "properties": {"x": {"type": "float"}, "y": {"type": "any"}},
+         "required": ["x"]}
+    )
+    assert schema == {"type": "object", "properties": {"x": {"type": "number"}, "y": {}},
+                      "required": ["x"]}
+
+
+def test_ast_match_single_turn_is_order_free() -> None:
+    from asynclm_tui.bench.bfcl.data import SubTask, Task
+
+    calls = (
+        PlannedCall("f", {"a": 1}, allowed={"a": [1], "b": ["", 2]}),
+        PlannedCall("g", {"c": "x"}, allowed={"c": ["x", "X"]}),
+    )
+    task = Task("t", "parallel", (SubTask("t", "p"),), (), calls)
+    assert ast_match(task, [("g", {"c": "X"}), ("f", {"a": 1.0})])
+    assert ast_match(task, [("f", {"a": 1, "b": 2}), ("g", {"c": "x"})])
+    assert not ast_match(task, [("f", {"a": 2}), ("g", {"c": "x"})])
+    assert not ast_match(task, [("f", {"a": 1})])
+    assert not ast_match(task, [("f", {"a": 1, "zz": 1}), ("g", {"c": "x"})])
+
+
+def _run(task: str, strategy: str, ms: float) -> RunResult:
+    r = RunResult(task, "parallel", strategy, "lpt", latency_ms=ms)
+    r.n_generated, r.n_injected, r.tau_ms = 70, 20, 12.0
+    return r
+
+
+def test_rows_speedups_ideal_and_json(tmp_path: Path) -> None:
+    runs = [
+        _run("a", "sync", 1000), _run("a", "parallel", 800), _run("a", "async", 500),
+        _run("b", "sync", 3000), _run("b", "parallel", 2400), _run("b", "async", 1500),
+    ]
+    rows = build_rows("parallel", runs, {"a": 450.0, "b": 1350.0})
+    by = {r.strategy: r for r in rows}
+    assert by["async"].speedup_vs_sync == pytest.approx(2.0)
+    assert by["async"].speedup_vs_parallel == pytest.approx(1.6)
+    assert by["async"].ratio_to_ideal == pytest.approx(1000 / 900)
+    assert by["ideal"].ratio_to_ideal == 1.0
+    assert by["sync"].p90_ms == pytest.approx(2800.0)
+    assert "async" in format_table(rows)
+    out = tmp_path / "o.json"
+    write_json(out, rows, {"seed": 0})
+    data = json.loads(out.read_text())
+    keys = {"dataset", "strategy", "n", "mean_ms", "median_ms", "p90_ms", "speedup_vs_sync",
+            "speedup_vs_parallel", "ratio_to_ideal"}
+    assert all(keys <= set(entry) for entry in data["results"])
+    ideal = next(e for e in data["results"] if e["strategy"] == "ideal")
+    assert ideal["tokens_decoded"] is None  # NaN is written as null
+
+
+def test_failed_task_is_left_out_of_every_strategy() -> None:
+    bad = _run("b", "async", 10)
+    bad.error = "boom"
+    runs = [_run("a", "sync", 1000), _run("a", "async", 500), _run("b", "sync", 900), bad]
+    rows = build_rows("parallel", runs, {})
+    assert {r.n for r in rows} == {1}
+    assert all(not math.isnan(r.mean_ms) for r in rows)

@@ -1,0 +1,130 @@
+"""Deterministic app states for snapshots: a fixed event stream, a frozen clock.
+
+The UI is a function of the engine's events, so replaying a recorded-style
+stream (with fixed times and durations) gives the same screen on every run,
+while everything from the event handlers down is the real code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from asynclm_tui.core.config import Settings, load_settings
+from asynclm_tui.core.events import (
+    CallFinished,
+    CallIssued,
+    CallStatus,
+    CallUpdated,
+    Event,
+    Interrupt,
+    ModelLoaded,
+    Prefilled,
+    Resumed,
+    Token,
+    Trapped,
+    TurnDone,
+    TurnStarted,
+    UserMessage,
+)
+from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.runtime import build_engine
+from asynclm_tui.ui.app import AsyncLMApp, create_app
+from asynclm_tui.ui.messages import EngineEvent
+
+SIZE = (130, 36)
+FROZEN_NOW = 5.0
+"""The frozen clock: running calls show ``now - started``."""
+
+
+def settings() -> Settings:
+    """Three tools, default theme; nothing from the developer's machine."""
+    tools = shipped_tools_dir()
+    s = load_settings(None, {"model.n_ctx": 2048})
+    s.tools.shipped = False
+    s.tools.dirs = [tools / "sleep.yaml", tools / "echo.yaml", tools / "save_note.yaml"]
+    return s
+
+
+def _text(t: float, text: str) -> list[Event]:
+    return [Token(t + i * 0.01, word, word) for i, word in enumerate(text.split(" ")) for word in
+            [word if i == 0 else " " + word]]
+
+
+LOADED = [ModelLoaded(0.3, "SmolLM2-135M-Instruct.Q4_1.gguf", 2048, 0, False, 300.0)]
+
+MID_TURN: list[Event] = [
+    *LOADED,
+    TurnStarted(1.0, 1, "async", "How long is a short nap? Save a note to buy tea."),
+    Prefilled(1.5, 512, 512, 500.0),
+    *_text(1.6, "Let me time one."),
+    Token(1.9, " [CALL] t [HEAD] sleep(ms=3000) [END]", ""),
+    CallIssued(2.0, "t", "sleep", {"ms": 3000}, True, 1000.0),
+    CallUpdated(2.0, "t", CallStatus.QUEUED),
+    CallUpdated(2.01, "t", CallStatus.RUNNING),
+    *_text(2.1, "While that runs, a nap is **short** when it is:"),
+    Token(2.3, "\n\n- under 20 minutes\n- before 3 pm\n", "\n\n- under 20 minutes\n- before 3 pm\n"),
+    Token(2.4, "[CALL] n [HEAD] save_note(text='buy tea') [END]", ""),
+    CallIssued(2.5, "n", "save_note", {"text": "buy tea"}, True, 10.0),
+    CallUpdated(2.5, "n", CallStatus.AWAITING_APPROVAL),
+    Token(2.55, " [CALL] e [HEAD] echo(text='hi') [END]", ""),
+    CallIssued(2.6, "e", "echo", {"text": "hi"}, True, 20.0),
+    CallUpdated(2.6, "e", CallStatus.RUNNING),
+    CallFinished(2.65, "e", True, 48.0, CallStatus.DONE, "hi"),
+    Interrupt(2.9, "e", "hi", 8, 250.0, 12.0, "tool"),
+    *_text(3.0, "Echo said hi."),
+    UserMessage(3.5, "also mention coffee"),
+    Interrupt(3.5, "user", "also mention coffee", 9, 0.0, 11.0, "user"),
+    *_text(3.6, "Coffee before a nap helps too."),
+]
+
+FINISHED: list[Event] = [
+    *LOADED,
+    TurnStarted(1.0, 1, "async", "How long is a short nap?"),
+    Prefilled(1.5, 512, 512, 500.0),
+    *_text(1.6, "Let me time one."),
+    Token(1.9, " [CALL] t [HEAD] sleep(ms=1500) [END]", ""),
+    CallIssued(2.0, "t", "sleep", {"ms": 1500}, True, 1000.0),
+    CallUpdated(2.0, "t", CallStatus.RUNNING),
+    Token(2.05, " [CALL] e [HEAD] echo(text='hi') [END]", ""),
+    CallIssued(2.1, "e", "echo", {"text": "hi"}, True, 20.0),
+    CallUpdated(2.1, "e", CallStatus.RUNNING),
+    *_text(2.2, "Meanwhile: naps under 20 minutes avoid deep sleep."),
+    CallFinished(2.3, "e", True, 150.0, CallStatus.DONE, "hi"),
+    Interrupt(2.4, "e", "hi", 8, 100.0, 12.0, "tool"),
+    Token(2.9, " [TRAP][END]", ""),
+    Trapped(3.0, "trap", ("t",)),
+    CallFinished(3.5, "t", True, 1500.0, CallStatus.DONE, "slept 1500 ms"),
+    Resumed(3.5, 500.0),
+    Interrupt(3.55, "t", "slept 1500 ms", 12, 1.0, 20.0, "tool"),
+    *_text(3.6, "Done: the nap timer rang after 1.5 s."),
+    TurnDone(4.0, "eos", 512, 60, 20, 592, 2048, 3000.0, 2000.0, 30.0, ""),
+]
+
+
+def replay_app(events: Sequence[Event], cfg: Settings | None = None) -> AsyncLMApp:
+    """The real app on an engine that is never started; ``events`` are replayed."""
+    cfg = cfg or settings()
+    engine = build_engine(cfg, interactive=True)
+    app = create_app(cfg, engine, clock=lambda: FROZEN_NOW, start_engine=False)
+    app._replay = list(events)  # type: ignore[attr-defined]
+    return app
+
+
+async def play(pilot: Pilot[None]) -> None:
+    """Post the app's replay events through the same path as live events."""
+    app = pilot.app
+    app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
+    for event in app._replay:  # type: ignore[attr-defined]
+        app.post_message(EngineEvent(event))
+    await pilot.pause(0.6)  # the stream is flushed on a timer
+    await pilot.wait_for_scheduled_animations()
+
+
+def missing_model_app() -> AsyncLMApp:
+    """A real engine pointed at a model file that does not exist."""
+    cfg = settings()
+    cfg.model.path = Path("/nonexistent/model.gguf")
+    return create_app(cfg, build_engine(cfg, interactive=True), clock=lambda: FROZEN_NOW)

@@ -1,0 +1,75 @@
+"""Snapshots of the main screen states (fixed size, frozen clock, replayed events).
+
+Update with ``pytest tests/snapshots --snapshot-update`` after checking the
+report that a failing run writes (snapshot_report.html).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from replay import FINISHED, MID_TURN, SIZE, missing_model_app, play, replay_app  # noqa: E402
+
+
+def test_mid_turn_running_and_awaiting_approval(snap_compare: Any) -> None:
+    """Chips inline, a running call with its timer bar, an approval with buttons."""
+    assert snap_compare(replay_app(MID_TURN), terminal_size=SIZE, run_before=play)
+
+
+def test_finished_turn_raw_cml_view(snap_compare: Any) -> None:
+    """The same turn as the raw CML the model's context received."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await play(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.3)
+
+    assert snap_compare(replay_app(FINISHED), terminal_size=SIZE, run_before=run_before)
+
+
+def test_timeline_of_finished_turn(snap_compare: Any) -> None:
+    """Decoding vs calls on one axis and the time saved against sync."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await play(pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.3)
+
+    assert snap_compare(replay_app(FINISHED), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen_in_light_theme(snap_compare: Any) -> None:
+    """Every key with its id; the light theme from themes/asynclm-light.yaml."""
+    from replay import settings
+
+    cfg = settings()
+    cfg.ui.theme = "asynclm-light"
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await play(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+    assert snap_compare(replay_app([], cfg), terminal_size=SIZE, run_before=run_before)
+
+
+def test_model_missing(snap_compare: Any) -> None:
+    """A clear error in the transcript instead of a crash or a frozen screen."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        pilot.app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
+        while not pilot.app.chat.load_failed:  # type: ignore[attr-defined]
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    app = missing_model_app()
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    finally:
+        app.engine.close()

@@ -1,0 +1,184 @@
+"""Pilot tests of the chat screen driving the real engine and bundled model.
+
+Assistant turns are teacher-forced (``--script`` style) so the text, calls
+and traps are deterministic while every token still goes through llama.cpp.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from asynclm_tui.core.events import CallStatus
+from asynclm_tui.ui.screens.timeline import TimelineScreen
+from asynclm_tui.ui.widgets.calls_panel import CallRow
+from asynclm_tui.ui.widgets.transcript import Chip, UserEntry
+
+from uiharness import running_app, type_text, ui_settings, wait_until
+
+pytestmark = pytest.mark.model
+
+LONG = " ".join(f"Sentence number {i} keeps the model talking for a while." for i in range(80))
+
+
+def chips(app, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Labels of the transcript's chips of one kind."""
+    return [str(c.content) for c in app.chat.query(Chip) if c.kind == kind]
+
+
+async def test_loads_and_shows_model_in_status_bar() -> None:
+    async with running_app() as (app, pilot, engine):
+        assert engine.backend is not None
+        assert app.chat.status_text("model") == engine.backend.info.model
+        assert app.chat.status_text("device").startswith(("CPU", "GPU"))
+        assert "ctx 0/2,048" in app.chat.status_text("ctx")
+        assert app.chat.status_text("mode") == "mode: async"
+        assert app.focused is app.chat.prompt
+
+
+async def test_slow_call_runs_in_panel_while_tokens_stream() -> None:
+    script = (
+        "Checking. [CALL] a [HEAD] sleep(ms=2500) [END] While it sleeps I keep "
+        f"writing. {LONG[:120]} [TRAP][END] It returned."
+    )
+    async with running_app(script) as (app, pilot, engine):
+        await type_text(pilot, "hello")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "a" in app.state.calls, what="call issued")
+        rec = app.state.calls["a"]
+        await wait_until(pilot, lambda: rec.status is CallStatus.RUNNING, 10, "running")
+        tokens_at_start = app.state.current.n_tokens  # type: ignore[union-attr]
+        row = app.chat.calls.query_one(CallRow)
+        await wait_until(pilot, lambda: "running" in str(row._body.content), 5, "row")
+        first = str(row._body.content)
+        await pilot.pause(0.4)
+        # The timer moved and the model kept writing while the call ran.
+        assert str(row._body.content) != first or rec.status.finished
+        assert app.state.current.n_tokens > tokens_at_start  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: not app.chat.generating, 90, "turn done")
+        assert any(c.startswith("⚙ a = sleep(ms=2500)") for c in chips(app, "call"))
+        assert any(c.startswith("↩ a → slept") and "took" in c for c in chips(app, "result"))
+        assert chips(app, "trap")
+        assert rec.status is CallStatus.DONE and rec.landed_t is not None
+        # The same turn as raw CML.
+        await pilot.press("ctrl+r")
+        entry = app.chat.transcript.current
+        assert entry is not None and "[CALL] a [HEAD] sleep(ms=2500) [END]" in entry.raw_text
+        assert "[INTR] a [HEAD] slept" in entry.raw_text
+        assert entry._raw.display and not entry._rendered.display
+        await pilot.press("ctrl+r")
+        assert entry._rendered.display
+        # Timeline: one lane per call and a savings line.
+        await pilot.press("ctrl+t")
+        assert isinstance(app.screen, TimelineScreen)
+        savings = app.state.savings(app.state.turns[-1], app.clock())
+        assert savings.calls_ms >= 2500 and savings.saved_ms > 0
+        await pilot.press("escape")
+        assert app.screen is app.chat
+
+
+async def test_enter_while_generating_sends_user_interrupt() -> None:
+    async with running_app(f"Here is a long answer. {LONG}") as (app, pilot, engine):
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: (app.state.current is not None
+                                         and app.state.current.n_tokens > 5), 60, "streaming")
+        assert app.chat.generating
+        await type_text(pilot, "tea")  # real key presses reach the box mid-answer
+        assert app.chat.prompt.text == "tea"
+        app.chat.prompt.insert(", please")  # (pilot key presses are slow while streaming)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: bool(chips(app, "user")), 60, "user chip")
+        assert chips(app, "user") == ["✉ you, mid-answer: tea, please"]
+        entry = app.chat.transcript.current
+        assert entry is not None and "[INTR] user [HEAD] tea, please [END]" in entry.raw_text
+        assert len(app.chat.query(UserEntry)) == 1  # not a new turn
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.chat.generating, 30, "stop")
+
+
+async def test_escape_stops_but_keeps_partial_output_and_app() -> None:
+    async with running_app(f"Partial answer. {LONG}") as (app, pilot, engine):
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: (app.state.current is not None
+                                         and app.state.current.n_tokens > 10), 60, "tokens")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.chat.generating, 10, "stopped")
+        turn = app.state.current
+        assert turn is not None and turn.done is not None and turn.done.reason == "stopped"
+        assert turn.done.n_generated < 200
+        assert chips(app, "stop")
+        assert app.is_running and app.chat.status_text("state") == "ready"
+
+
+async def test_cancel_selected_call_from_keyboard() -> None:
+    script = f"Start. [CALL] s [HEAD] sleep(ms=20000) [END] {LONG[:600]} [TRAP][END] Ok."
+    async with running_app(script) as (app, pilot, engine):
+        await type_text(pilot, "go")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "s" in app.state.calls
+                         and app.state.calls["s"].status is CallStatus.RUNNING, 60, "running")
+        await pilot.press("ctrl+l")
+        assert app.focused is app.chat.calls
+        await pilot.press("x")
+        rec = app.state.calls["s"]
+        await wait_until(pilot, lambda: rec.status is CallStatus.CANCELLED, 10, "cancelled")
+        # The cancellation reaches the model as an error interrupt.
+        await wait_until(pilot, lambda: rec.landed_t is not None, 60, "landed")
+        entry = app.chat.transcript.current
+        assert entry is not None and "[INTR] s [HEAD]" in entry.raw_text
+        assert any(c.startswith("✗ s →") for c in chips(app, "error"))
+        await pilot.press("escape")
+
+
+async def test_approval_in_panel_while_model_keeps_writing() -> None:
+    script = f"Saving. [CALL] n [HEAD] save_note(text='hi') [END] {LONG[:900]} [TRAP][END] Done."
+    async with running_app(script) as (app, pilot, engine):
+        await type_text(pilot, "save")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "n" in app.state.calls and app.state.calls["n"].status
+                         is CallStatus.AWAITING_APPROVAL, 60, "awaiting approval")
+        before = app.state.current.n_tokens  # type: ignore[union-attr]
+        row = app.chat.calls.query_one(CallRow)
+        assert row.query_one(".approval").display
+        await pilot.pause(0.5)
+        assert app.state.current.n_tokens > before  # type: ignore[union-attr]
+        await pilot.press("ctrl+l", "d")
+        rec = app.state.calls["n"]
+        await wait_until(pilot, lambda: rec.status is CallStatus.DENIED, 10, "denied")
+        await wait_until(pilot, lambda: rec.landed_t is not None, 60, "landed")
+        entry = app.chat.transcript.current
+        assert entry is not None and "[INTR] n [HEAD]" in entry.raw_text
+        await pilot.press("escape")
+
+
+async def test_mode_switch_and_help_and_keymap() -> None:
+    settings = ui_settings()
+    settings.ui.keymap = {"timeline": "f3", "nonsense": "f9"}
+    async with running_app(settings=settings) as (app, pilot, engine):
+        await pilot.press("ctrl+o")
+        assert engine.mode == "sync"
+        assert app.chat.status_text("mode") == "mode: sync"
+        await pilot.click("#sb-mode")
+        assert engine.mode == "parallel"
+        await pilot.press("f3")  # remapped from ctrl+t
+        assert isinstance(app.screen, TimelineScreen)
+        await pilot.press("escape", "f1")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert app.screen is app.chat
+        assert any("nonsense" in str(n.message) for n in app._notifications)
+
+
+async def test_missing_model_reports_and_exits_non_zero(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "nope.gguf"
+    settings = ui_settings()
+    settings.model.path = missing
+    async with running_app(settings=settings) as (app, pilot, engine):
+        await wait_until(pilot, lambda: app.chat.load_failed, 10, "load failure")
+        notices = [str(n.content) for n in app.chat.query(".notice-error")]
+        assert notices and "Could not load the model" in notices[0] and "nope.gguf" in notices[0]
+        await type_text(pilot, "hi")
+        await pilot.press("enter")  # does not crash; says why
+        await pilot.press("ctrl+q")
+    assert app.return_code == 1
