@@ -58,6 +58,8 @@ class Session:
 
     messages: list[dict[str, str]] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+    outstanding: set[str] = field(default_factory=set)
+    """Calls whose results have not been injected yet (across turns)."""
     turns: int = 0
     anonymous: int = 0
 
@@ -239,7 +241,7 @@ class Engine:
             finally:
                 self.busy = False
                 self.mailbox.stop.clear()
-                if not self.mailbox.has_ready():
+                if not self.mailbox.has_messages():
                     self._idle.set()
         self.backend.close()
 
@@ -297,6 +299,7 @@ class Engine:
             seed=self.settings.model.seed + session.turns,
             forced=forced,
             reprefill=self.injection == "reprefill",
+            outstanding=session.outstanding,
         )
         self._collected: list[CallRequest] = []
         t_decode = time.perf_counter()

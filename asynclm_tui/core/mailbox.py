@@ -74,6 +74,10 @@ class Mailbox:
         """Cheap check on the hot path (a deque's length is atomic)."""
         return bool(self._ready) or bool(self._inbox)
 
+    def has_messages(self) -> bool:
+        """Whether user messages are queued (a turn is due)."""
+        return bool(self._inbox)
+
     def completed(self, call_id: str) -> bool:
         """Whether ``call_id`` has finished (its result may not be injected yet)."""
         return call_id in self._completed

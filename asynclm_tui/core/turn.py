@@ -77,6 +77,7 @@ class Turn:
         seed: int,
         forced: list[int] | None = None,
         reprefill: bool = False,
+        outstanding: set[str] | None = None,
     ) -> None:
         self.b = backend
         self.mailbox = mailbox
@@ -91,7 +92,9 @@ class Turn:
         self.picker = TokenPicker(backend, gen.temperature, seed)
         self.forced = deque(forced) if forced is not None else None
         self.reprefill = reprefill
-        self.outstanding: set[str] = set()  # ids whose result is not injected
+        # Ids whose result is not injected yet; owned by the session, so calls
+        # left running by a stopped turn are still awaited by the next one.
+        self.outstanding: set[str] = outstanding if outstanding is not None else set()
         self.collected: list[str] = []  # parallel mode: issued at the next trap
         self.stats = TurnStats()
         self._seed = seed
@@ -119,6 +122,14 @@ class Turn:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         tail = ""
         n_ctx = b.info.n_ctx
+        if mailbox.has_ready():
+            # Results that finished between turns, or messages typed ahead:
+            # the prompt's end is a safe point, so they go in before any token.
+            early: list[int] = []
+            injected = self._inject_into(early)
+            t_append = time.perf_counter()
+            self._append(early, True)
+            self._announce(injected, t_append)
         while True:
             if mailbox.stop.is_set():
                 st.reason = "stopped"

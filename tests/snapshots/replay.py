@@ -53,6 +53,7 @@ def _text(t: float, text: str) -> list[Event]:
             [word if i == 0 else " " + word]]
 
 
+LIST = "\n\n- under 20 minutes\n- before 3 pm\n"
 LOADED = [ModelLoaded(0.3, "SmolLM2-135M-Instruct.Q4_1.gguf", 2048, 0, False, 300.0)]
 
 MID_TURN: list[Event] = [
@@ -65,7 +66,7 @@ MID_TURN: list[Event] = [
     CallUpdated(2.0, "t", CallStatus.QUEUED),
     CallUpdated(2.01, "t", CallStatus.RUNNING),
     *_text(2.1, "While that runs, a nap is **short** when it is:"),
-    Token(2.3, "\n\n- under 20 minutes\n- before 3 pm\n", "\n\n- under 20 minutes\n- before 3 pm\n"),
+    Token(2.3, LIST, LIST),
     Token(2.4, "[CALL] n [HEAD] save_note(text='buy tea') [END]", ""),
     CallIssued(2.5, "n", "save_note", {"text": "buy tea"}, True, 10.0),
     CallUpdated(2.5, "n", CallStatus.AWAITING_APPROVAL),
@@ -119,7 +120,11 @@ async def play(pilot: Pilot[None]) -> None:
     app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
     for event in app._replay:  # type: ignore[attr-defined]
         app.post_message(EngineEvent(event))
-    await pilot.pause(0.6)  # the stream is flushed on a timer
+    await pilot.pause(0.2)
+    # Streamed text is normally flushed on a timer; do it now so a slow
+    # machine cannot catch the screen between two flushes.
+    await app.chat.flush_now()  # type: ignore[attr-defined]
+    await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
 
 

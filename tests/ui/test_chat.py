@@ -7,13 +7,12 @@ and traps are deterministic while every token still goes through llama.cpp.
 from __future__ import annotations
 
 import pytest
+from uiharness import running_app, type_text, ui_settings, wait_until
 
 from asynclm_tui.core.events import CallStatus
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.widgets.calls_panel import CallRow
 from asynclm_tui.ui.widgets.transcript import Chip, UserEntry
-
-from uiharness import running_app, type_text, ui_settings, wait_until
 
 pytestmark = pytest.mark.model
 

@@ -209,10 +209,8 @@ class ChatScreen(Screen[None]):
                 chip.pending = what
             self.status.set_state(f"waiting for {', '.join(event.pending) or 'results'}", "wait")
         elif isinstance(event, Resumed):
-            chip = entry.chip("trap", "open") if entry is not None else None
-            if chip is not None:
-                chip.set_text("trap", f"waited {fmt_seconds(event.waited_ms)} for {chip.pending}")
-                entry._chips.pop("trap:open", None)  # noqa: SLF001 - own widget
+            if entry is not None:
+                entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}")
             self.status.set_state("generating", "busy")
         elif isinstance(event, TurnDone):
             await self._on_turn_done(event, entry)
@@ -309,11 +307,12 @@ class ChatScreen(Screen[None]):
             return
         wait = self._flush_interval - (time.monotonic() - self._last_flush)
         if wait <= 0:
-            await self._flush()
+            await self.flush_now()
         else:
-            self._flush_timer = self.set_timer(wait, self._flush)
+            self._flush_timer = self.set_timer(wait, self.flush_now)
 
-    async def _flush(self) -> None:
+    async def flush_now(self) -> None:
+        """Render buffered stream text immediately."""
         self._flush_timer = None
         start = self._last_flush = time.monotonic()
         entry = self.transcript.current
@@ -380,7 +379,6 @@ class ChatScreen(Screen[None]):
         """Switch between rendered chips and the raw CML the model saw."""
         self.raw = not self.raw
         self.transcript.set_raw(self.raw)
-        self.notify("Raw CML view" if self.raw else "Rendered view", timeout=1.5)
 
     def action_timeline(self) -> None:
         """Open the timeline of every turn."""

@@ -63,8 +63,7 @@ class CallRow(Vertical):
     def __init__(self, record: CallRecord) -> None:
         super().__init__(classes="call-row", id=f"call-{_css_id(record.id)}")
         self.record = record
-        self._body = Static("", classes="call-body")
-        self._body.markup = False
+        self._body = Static("", classes="call-body", markup=False)
 
     def compose(self) -> ComposeResult:
         yield self._body

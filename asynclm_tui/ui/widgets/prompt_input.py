@@ -8,7 +8,6 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
-
 MAX_LINES = 8
 """The box grows up to this many lines, then scrolls."""
 

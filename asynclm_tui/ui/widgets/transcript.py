@@ -45,13 +45,14 @@ class Chip(Static):
     """A one-line marker for a CML block (call, result, trap, user interrupt)."""
 
     def __init__(self, kind: str, text: str, *, chip_id: str | None = None) -> None:
-        super().__init__(f"{CHIP_ICONS.get(kind, '•')} {text}", classes=f"chip chip-{kind}")
+        super().__init__(
+            f"{CHIP_ICONS.get(kind, '•')} {text}", classes=f"chip chip-{kind}", markup=False
+        )
         self.kind = kind
         self.chip_id = chip_id
         """The call id this chip belongs to, so a later event can update it."""
         self.pending = ""
         """For trap chips: the ids being waited for."""
-        self.markup = False
 
     def set_text(self, kind: str, text: str) -> None:
         """Change the chip's kind and label (e.g. a trap that has resumed)."""
@@ -107,8 +108,7 @@ class AssistantEntry(Vertical):
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
         self._rendered = Vertical(classes="rendered")
-        self._raw = Static("", classes="raw")
-        self._raw.markup = False
+        self._raw = Static("", classes="raw", markup=False)
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._rendered
@@ -126,6 +126,7 @@ class AssistantEntry(Vertical):
     def set_raw(self, raw: bool) -> None:
         """Show the raw CML (True) or the rendered Markdown and chips."""
         self._raw_mode = raw
+        self.border_title = f"assistant · turn {self.turn}" + (" · raw CML" if raw else "")
         self._rendered.display = not raw
         self._raw.display = raw
         if raw:
@@ -190,6 +191,12 @@ class AssistantEntry(Vertical):
     def chip(self, kind: str, chip_id: str) -> Chip | None:
         """A chip added earlier with ``chip_id`` (e.g. the open trap)."""
         return self._chips.get(f"{kind}:{chip_id}")
+
+    def resume_trap(self, label: str) -> None:
+        """Turn the open trap chip ("waiting for ...") into "waited ... for ..."."""
+        chip = self._chips.pop("trap:open", None)
+        if chip is not None:
+            chip.set_text("trap", f"{label} for {chip.pending}")
 
     async def finish(self) -> None:
         """Stop streaming; the text stays."""
