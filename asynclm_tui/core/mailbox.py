@@ -43,17 +43,20 @@ class Mailbox:
             self._inbox.append(text)
             self._cv.notify_all()
 
-    def post_result(self, call_id: str, value: str | None, kind: str = "tool") -> None:
+    def post_result(self, call_id: str, value: str | None) -> None:
         """A call finished; ``value`` None means nobody wants the result."""
         with self._cv:
             self._completed.add(call_id)
             if value is not None:
-                self._ready.append(Pending(call_id, value, kind, time.perf_counter()))
+                self._ready.append(Pending(call_id, value, "tool", time.perf_counter()))
             self._cv.notify_all()
 
     def post_error(self, call_id: str, value: str) -> None:
-        """An error interrupt that is ready at once (malformed block, ...)."""
-        self.post_result(call_id, value, kind="error")
+        """An error interrupt about a block (malformed, duplicate id): ready at
+        once, and it completes no call."""
+        with self._cv:
+            self._ready.append(Pending(call_id, value, "error", time.perf_counter()))
+            self._cv.notify_all()
 
     def request_stop(self) -> None:
         """Ask the decode loop to stop; wakes any wait."""

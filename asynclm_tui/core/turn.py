@@ -126,10 +126,10 @@ class Turn:
             # Results that finished between turns, or messages typed ahead:
             # the prompt's end is a safe point, so they go in before any token.
             early: list[int] = []
-            injected = self._inject_into(early)
+            landed = self._inject_into(early)
             t_append = time.perf_counter()
             self._append(early, True)
-            self._announce(injected, t_append)
+            self._announce(landed, t_append)
         while True:
             if mailbox.stop.is_set():
                 st.reason = "stopped"
@@ -292,7 +292,8 @@ class Turn:
             batch.extend(tokens)
             self.stats.n_injected += len(tokens)
             self.stats.text.append(text)
-            self.outstanding.discard(item.id)
+            if item.kind == "tool":  # an error about a duplicate id settles nothing
+                self.outstanding.discard(item.id)
             done.append((item, len(tokens), value))
         return done
 
