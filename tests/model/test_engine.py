@@ -239,3 +239,12 @@ def test_pending_calls_from_a_stopped_turn_are_awaited_by_the_next() -> None:
         hook=stop_at_first_call,
     )
     assert any(isinstance(e, Interrupt) and e.id == "slow" for e in events)
+
+
+def test_duplicate_id_error_does_not_drop_the_original_result() -> None:
+    events = run_engine(
+        "[CALL] a [HEAD] sleep(ms=300) [END] [CALL] a [HEAD] calc(expression='1') [END] Bye."
+    )
+    values = [e.value for e in events if isinstance(e, Interrupt) and e.id == "a"]
+    assert len(values) == 2
+    assert "already used" in values[0] and values[1].startswith("slept")
