@@ -247,4 +247,5 @@ def test_duplicate_id_error_does_not_drop_the_original_result() -> None:
     )
     values = [e.value for e in events if isinstance(e, Interrupt) and e.id == "a"]
     assert len(values) == 2
-    assert "already used" in values[0] and values[1].startswith("slept")
+    assert any("already used" in v for v in values)
+    assert any(v.startswith("slept") for v in values)
