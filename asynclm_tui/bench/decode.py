@@ -22,7 +22,6 @@ from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import Event, SendMessage, Token, TurnDone
-from asynclm_tui.core.prompt import system_prompt
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
@@ -111,13 +110,11 @@ def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
             n_gpu_layers=settings.model.n_gpu_layers,
             seed=settings.model.seed,
         )
-        system = system_prompt(
-            engine.registry.tools.values(),
-            engine.executor.estimate_ms,
-            settings.generation.system_prompt,
-        )
         prompt_text = ref.render_chat(
-            [{"role": "system", "content": system}, {"role": "user", "content": PROMPT}]
+            [
+                {"role": "system", "content": engine.system_text()},
+                {"role": "user", "content": PROMPT},
+            ]
         )
         prompt = ref.tokenize(prompt_text, special=True)
         results: list[Round] = []

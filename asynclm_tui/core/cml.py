@@ -324,8 +324,12 @@ def escape_value(value: str) -> str:
 
 
 def format_interrupt(call_id: str, value: str) -> str:
-    """Render the system-written interrupt block for ``value``."""
-    return f"\n{INTR} {call_id} {HEAD} {escape_value(value)} {END}\n"
+    """Render the system-written interrupt block for ``value``.
+
+    One leading space and no newlines: every token of the frame costs a
+    prefill step, and newlines would add two per interrupt.
+    """
+    return f" {INTR} {call_id} {HEAD} {escape_value(value)} {END}"
 
 
 def is_identifier(text: str) -> bool:

@@ -64,6 +64,9 @@ class GenerationSettings(_Section):
     """Longer tool results are cut before injection."""
     system_prompt: str = ""
     """Extra instructions added to the system prompt."""
+    prompt_style: Literal["full", "compact"] = "full"
+    """full: CML rules with a worked example; compact: a few lines, for small
+    context windows and for benchmarks whose baselines re-prefill it often."""
 
 
 class ToolSettings(_Section):

@@ -107,8 +107,6 @@ class Engine:
             interactive=interactive,
         )
         self._loaded = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
         self._thread = threading.Thread(target=self._main, name="asynclm-decode", daemon=True)
 
     # ------------------------------------------------------------ public API
@@ -124,7 +122,6 @@ class Engine:
     def post(self, inp: Input) -> None:
         """Hand an input to the engine (thread-safe, never blocks)."""
         if isinstance(inp, SendMessage):
-            self._idle.clear()
             self.mailbox.post_user(inp.text)
         elif isinstance(inp, StopGeneration):
             if self.busy:
@@ -139,10 +136,23 @@ class Engine:
             self.mode = inp.mode  # type: ignore[assignment]
 
     def reset_session(self) -> None:
-        """Forget the conversation (the KV cache prefix is reused if it fits)."""
+        """Forget the conversation: cancel its calls and drop their results
+        (the KV cache prefix is still reused where the new prompt matches)."""
         if self.busy:
             raise RuntimeError("cannot reset while a turn is running")
+        self.executor.cancel(None)
         self.session = Session()
+        self.mailbox.reset()
+
+    def system_text(self) -> str:
+        """The system message a new session starts with."""
+        gen = self.settings.generation
+        return system_prompt(
+            self.registry.tools.values(),
+            self.executor.estimate_ms,
+            gen.system_prompt,
+            gen.prompt_style,
+        )
 
     def force_next_turn(self, tokens: list[int]) -> None:
         """Teacher-force the next turn with these exact token ids (benchmarks);
@@ -161,7 +171,7 @@ class Engine:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no turn is running or queued."""
-        return self._idle.wait(timeout)
+        return self.mailbox.idle.wait(timeout)
 
     def elapsed(self) -> float:
         """Seconds since the engine was created (the ``t`` of events)."""
@@ -214,7 +224,7 @@ class Engine:
             self.load_error = str(exc)
             self._emit(EngineError(self.elapsed(), str(exc)))
             self._loaded.set()
-            self._idle.set()
+            self.mailbox.mark_idle()
             return
         info = self.backend.info
         self._emit(
@@ -241,8 +251,7 @@ class Engine:
             finally:
                 self.busy = False
                 self.mailbox.stop.clear()
-                if not self.mailbox.has_messages():
-                    self._idle.set()
+                self.mailbox.mark_idle()
         self.backend.close()
 
     def _prefill(self, backend: Backend) -> tuple[int, int]:
@@ -266,11 +275,7 @@ class Engine:
         assert backend is not None
         session = self.session
         if not session.messages:
-            tools = list(self.registry.tools.values())
-            system = system_prompt(
-                tools, self.executor.estimate_ms, self.settings.generation.system_prompt
-            )
-            session.messages.append({"role": "system", "content": system})
+            session.messages.append({"role": "system", "content": self.system_text()})
         session.messages.append({"role": "user", "content": text})
         session.turns += 1
         mode = self.mode

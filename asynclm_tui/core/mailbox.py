@@ -33,6 +33,9 @@ class Mailbox:
         self._completed: set[str] = set()
         self.stop = threading.Event()
         """Set to end the current turn within one token."""
+        self.idle = threading.Event()
+        """Set while no turn runs and no message waits to start one."""
+        self.idle.set()
         self.closing = False
 
     # --------------------------------------------------------- producers
@@ -40,8 +43,22 @@ class Mailbox:
     def post_user(self, text: str) -> None:
         """A message typed by the user (starts a turn or interrupts one)."""
         with self._cv:
+            self.idle.clear()
             self._inbox.append(text)
             self._cv.notify_all()
+
+    def mark_idle(self) -> None:
+        """After a turn: idle unless a message arrived meanwhile (checked under
+        the lock, so a message posted concurrently is never stranded)."""
+        with self._cv:
+            if not self._inbox:
+                self.idle.set()
+
+    def reset(self) -> None:
+        """Forget completions and undelivered results (a new session)."""
+        with self._cv:
+            self._completed.clear()
+            self._ready.clear()
 
     def post_result(self, call_id: str, value: str | None) -> None:
         """A call finished; ``value`` None means nobody wants the result."""
@@ -76,10 +93,6 @@ class Mailbox:
     def has_ready(self) -> bool:
         """Cheap check on the hot path (a deque's length is atomic)."""
         return bool(self._ready) or bool(self._inbox)
-
-    def has_messages(self) -> bool:
-        """Whether user messages are queued (a turn is due)."""
-        return bool(self._inbox)
 
     def completed(self, call_id: str) -> bool:
         """Whether ``call_id`` has finished (its result may not be injected yet)."""

@@ -62,6 +62,12 @@ def signature(spec: ToolSpec) -> str:
     return f"{spec.name}({', '.join(parts)})"
 
 
+COMPACT_RULES = """\
+Call tools with [CALL] id [HEAD] tool(arg=value) [END] and keep writing; longest \
+estimated_ms first. Results arrive as [INTR] id [HEAD] value [END]. \
+Write [TRAP][END] to wait for a result."""
+
+
 def tool_docs(tools: Iterable[ToolSpec], estimate: Callable[[str], float]) -> str:
     """One line per tool: signature, estimated duration, description.
 
@@ -79,12 +85,13 @@ def system_prompt(
     tools: Iterable[ToolSpec],
     estimate: Callable[[str], float],
     extra: str = "",
+    style: str = "full",
 ) -> str:
-    """The full system message for a session."""
+    """The full system message for a session (``style`` full or compact)."""
     docs = tool_docs(tools, estimate)
-    parts = [RULES]
+    parts = [RULES if style == "full" else COMPACT_RULES]
     parts.append("Tools:\n" + docs if docs else "No tools are available right now.")
-    if docs:
+    if docs and style == "full":
         parts.append(EXAMPLE)
     if extra.strip():
         parts.append(extra.strip())

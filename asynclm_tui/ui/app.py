@@ -143,6 +143,10 @@ class AsyncLMApp(App[None]):
                 timeout=10,
             )
         self.set_keymap({k: v for k, v in keymap.items() if k in known})
+        self.chat.prompt.set_keys(
+            keymap.get("send", "enter"),
+            keymap.get("newline", "ctrl+j,alt+enter,shift+enter"),
+        )
 
     @staticmethod
     def binding_groups() -> list[tuple[str, list[Binding]]]:

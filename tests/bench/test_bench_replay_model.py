@@ -49,7 +49,7 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
         assert row["tokens_injected"] > 0
         # Nothing runs faster than the zero-overhead bound (small slack for
         # the median-based per-token time).
-        assert row["ratio_to_ideal"] > 0.9
+        assert row["ratio_to_ideal"] > 0.8
     # The same text is forced in every strategy: sync never traps, the others
     # trap at least once, so they decode a few more tokens, never fewer.
     assert rows["async"]["tokens_decoded"] >= rows["sync"]["tokens_decoded"]

@@ -82,9 +82,7 @@ def test_chat_in_tmux_streams_runs_slow_tool_and_stops(session: tuple[str, Path]
         check=True, env=env,
     )
     wait_for(name, lambda s: "is ready" in s, 90, "the model to load")
-    send(name, "hello")
-    time.sleep(0.5)  # keys and Enter in one burst can arrive as one chunk
-    send(name, "Enter")
+    send(name, "hello", "Enter")  # one burst: Enter must still see "hello"
     screen = wait_for(name, lambda s: "sleep(ms=30000)" in s and "running" in s, 120,
                       "the slow call in the panel")
     assert "s = sleep(ms=30000)" in screen  # the call chip in the transcript

@@ -229,7 +229,7 @@ def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
     assert intr > second and tokens_between(events, second, intr) == 0
     d = done(events)
     assert d.n_past == d.n_prompt + d.n_generated + d.n_injected
-    assert d.text.startswith("\n[INTR] late [HEAD] opened [END]")
+    assert d.text.startswith(" [INTR] late [HEAD] opened [END]")
 
 
 def test_pending_calls_from_a_stopped_turn_are_awaited_by_the_next() -> None:

@@ -7,6 +7,7 @@ and traps are deterministic while every token still goes through llama.cpp.
 from __future__ import annotations
 
 import pytest
+from textual import events
 from uiharness import running_app, type_text, ui_settings, wait_until
 
 from asynclm_tui.core.events import CallStatus
@@ -127,7 +128,9 @@ async def test_cancel_selected_call_from_keyboard() -> None:
         entry = app.chat.transcript.current
         assert entry is not None and "[INTR] s [HEAD]" in entry.raw_text
         assert any(c.startswith("✗ s →") for c in chips(app, "error"))
-        await pilot.press("escape")
+        await pilot.press("escape")  # leaves the panel; the model keeps going
+        assert app.focused is app.chat.prompt
+        await pilot.press("escape")  # now stops
 
 
 async def test_approval_in_panel_while_model_keeps_writing() -> None:
@@ -149,6 +152,26 @@ async def test_approval_in_panel_while_model_keeps_writing() -> None:
         entry = app.chat.transcript.current
         assert entry is not None and "[INTR] n [HEAD]" in entry.raw_text
         await pilot.press("escape")
+
+
+async def test_multiline_and_burst_typing() -> None:
+    settings = ui_settings()
+    settings.ui.keymap = {"newline": "ctrl+j,f4"}
+    async with running_app("Fine.", settings) as (app, pilot, engine):
+        prompt = app.chat.prompt
+        await pilot.press("a", "ctrl+j", "b", "f4")  # f4: remapped extra newline key
+        assert prompt.text == "a\nb\n"
+        assert prompt.styles.height is not None and prompt.styles.height.value == 5
+        prompt.clear()
+        # Keys arriving in one read (a fast typist, tmux send-keys): Enter must
+        # see every character typed before it.
+        for ch in "hey":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_until(pilot, lambda: app.state.current is not None, 30, "turn")
+        assert app.state.current.user_text == "hey"  # type: ignore[union-attr]
+        assert prompt.text == ""
+        await wait_until(pilot, lambda: not app.chat.generating, 60, "turn done")
 
 
 async def test_mode_switch_and_help_and_keymap() -> None:

@@ -152,12 +152,12 @@ def run_bfcl(
             + "\n"
         )
     session = BenchSession(bench_settings(settings), LatencyModel(opts.seed))
-    session.start()
     rows: list[Row] = []
     example: list[RunResult] = []
     failures: list[dict[str, Any]] = []
     progress = Progress(total, err)
     try:
+        session.start()
         for dataset, ts in tasks.items():
             runs, ideal, correct = _run_dataset(session, ts, plan, opts, progress)
             for r in runs:

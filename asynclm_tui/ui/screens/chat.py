@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -157,8 +158,12 @@ class ChatScreen(Screen[None]):
         return self.query_one(StatusBar)
 
     def status_text(self, part: str) -> str:
-        """Plain text of a status bar part (``state``, ``model``, ``mode`` ...)."""
-        return str(self.query_one(f"#sb-{part}", Static).content)
+        """Plain text of a status bar part (``state``, ``model``, ``mode`` ...);
+        empty before the screen is composed."""
+        try:
+            return str(self.query_one(f"#sb-{part}", Static).content)
+        except NoMatches:
+            return ""
 
     # ------------------------------------------------------------ events
 
@@ -186,6 +191,7 @@ class ChatScreen(Screen[None]):
             await self._on_call(event, entry)
         elif isinstance(event, CallUpdated | CallFinished):
             self.calls.update_call(event.id)
+            self._update_calls_title()
             if isinstance(event, CallUpdated) and event.status is CallStatus.AWAITING_APPROVAL:
                 rec = self.state.calls[event.id]
                 self.notify(
@@ -272,6 +278,18 @@ class ChatScreen(Screen[None]):
             tail = "" if event.wants_result else "  (no result wanted)"
             await entry.add_chip("call", f"{name}{event.fn}({short_args(event.args)}){tail}")
         await self.calls.add_call(self.state.calls[event.id])
+        self._update_calls_title()
+
+    def _update_calls_title(self) -> None:
+        """``calls · 2 running · 1 to approve``: the panel at a glance."""
+        counts: dict[str, int] = {}
+        for call in self.state.active_calls():
+            waiting = call.status is CallStatus.AWAITING_APPROVAL
+            label = "to approve" if waiting else call.status.value
+            counts[label] = counts.get(label, 0) + 1
+        parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+        hint = " (ctrl+l)" if counts else ""
+        self.query_one("#calls-title", Static).update(" · ".join(["calls", *parts]) + hint)
 
     async def _on_interrupt(self, event: Interrupt, entry: AssistantEntry | None) -> None:
         if entry is None:
@@ -415,5 +433,6 @@ class ChatScreen(Screen[None]):
         self.state.calls.clear()
         await self.transcript.clear()
         await self.calls.clear_calls()
+        self._update_calls_title()
         await self.transcript.mount(NoticeEntry("New chat.", "ready"))
         self.status.set_context(0, self.engine.backend.info.n_ctx if self.engine.backend else 0)

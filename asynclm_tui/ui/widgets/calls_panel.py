@@ -64,20 +64,25 @@ class CallRow(Vertical):
         super().__init__(classes="call-row", id=f"call-{_css_id(record.id)}")
         self.record = record
         self._body = Static("", classes="call-body", markup=False)
+        self._lines = -1
+        # Held directly: refresh_row may run (timer) before compose has mounted them.
+        self._approval = Horizontal(
+            Button("Allow once", id="approve-once", compact=True, variant="success"),
+            Button("Always", id="approve-always", compact=True, variant="primary"),
+            Button("Deny", id="approve-deny", compact=True, variant="error"),
+            classes="approval",
+        )
 
     def compose(self) -> ComposeResult:
         yield self._body
-        with Horizontal(classes="approval"):
-            yield Button("Allow once", id="approve-once", compact=True, variant="success")
-            yield Button("Always", id="approve-always", compact=True, variant="primary")
-            yield Button("Deny", id="approve-deny", compact=True, variant="error")
+        yield self._approval
 
     def refresh_row(self, now: float) -> None:
         """Redraw from the record (``now`` in engine seconds)."""
         rec = self.record
         for status in CallStatus:
             self.set_class(rec.status is status, f"status-{slug(status)}")
-        self.query_one(".approval").display = rec.status is CallStatus.AWAITING_APPROVAL
+        self._approval.display = rec.status is CallStatus.AWAITING_APPROVAL
         elapsed = rec.elapsed_ms(now)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{STATUS_ICONS[rec.status]} ", style="bold")
@@ -102,7 +107,11 @@ class CallRow(Vertical):
                 text.append(preview, style="dim" if rec.ok else "bold")
             else:
                 text.append(rec.status.value)
-        self._body.update(text)
+        # While a call runs only its timer changes; same line count means
+        # same size, so skip the layout pass (this runs 10 times a second).
+        lines = text.plain.count("\n")
+        self._body.update(text, layout=lines != self._lines)
+        self._lines = lines
 
     @on(Button.Pressed)
     def _approve(self, event: Button.Pressed) -> None:
@@ -126,6 +135,9 @@ class CallsPanel(VerticalScroll, can_focus=True):
         Binding("a", "decide('once')", "Allow once", id="calls.allow_once"),
         Binding("A,shift+a", "decide('always')", "Allow always", id="calls.allow_always"),
         Binding("d", "decide('deny')", "Deny", id="calls.deny"),
+        # Escape leaves the panel rather than stopping the model: a user who
+        # just cancelled or approved a call wants the input back, not a stop.
+        Binding("escape", "back", "Back to input", id="calls.back"),
     ]
 
     selected: reactive[int] = reactive(-1)
@@ -170,8 +182,8 @@ class CallsPanel(VerticalScroll, can_focus=True):
         """Add a row for a newly issued call and select it."""
         self._empty.display = False
         row = CallRow(record)
-        self._rows[record.id] = row
         await self.mount(row)
+        self._rows[record.id] = row  # only after mounting: tick() redraws rows
         row.refresh_row(self._clock())
         if self.selected < 0 or not self.has_focus:
             self.selected = len(self._rows) - 1
@@ -238,6 +250,10 @@ class CallsPanel(VerticalScroll, can_focus=True):
             self.notify("The selected call is not awaiting approval.", severity="warning")
             return
         self.post_message(self.Decision(rec.id, decision))
+
+    def action_back(self) -> None:
+        """Return focus to the message box."""
+        self.screen.query_one("#prompt").focus()
 
     def first_awaiting(self) -> CallRecord | None:
         """The oldest call waiting for approval."""

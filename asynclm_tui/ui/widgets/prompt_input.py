@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -20,15 +21,10 @@ class PromptInput(TextArea):
     """
 
     BINDINGS = [
-        # Priority so TextArea's own Enter handling (insert a newline) never runs first.
-        Binding("enter", "submit", "Send", priority=True, id="send"),
-        Binding(
-            "ctrl+j,alt+enter,shift+enter",
-            "newline",
-            "New line",
-            priority=True,
-            id="newline",
-        ),
+        # Listed for the footer, the help screen and ``ui.keymap``; the keys are
+        # acted on in ``_on_key`` (see there for why not as bindings).
+        Binding("enter", "submit", "Send", id="send"),
+        Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", id="newline"),
     ]
 
     @dataclass
@@ -53,6 +49,29 @@ class PromptInput(TextArea):
             **kwargs,  # type: ignore[arg-type]
         )
         self._height = 3
+        self._send_keys = {"enter"}
+        self._newline_keys = {"ctrl+j", "alt+enter", "shift+enter"}
+
+    def set_keys(self, send: str, newline: str) -> None:
+        """Keys (comma-separated) that send and that insert a line break."""
+        self._send_keys = {k.strip() for k in send.split(",") if k.strip()}
+        self._newline_keys = {k.strip() for k in newline.split(",") if k.strip()}
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Handled here, in the input's own queue, rather than as (priority)
+        # bindings: the app checks those as soon as a key arrives, before this
+        # widget has inserted the characters typed just before it, so a fast
+        # burst ("hi" + Enter in one read) would send an empty box.
+        if event.key in self._send_keys:
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+        elif event.key in self._newline_keys:
+            event.stop()
+            event.prevent_default()
+            self.action_newline()
+        else:
+            await super()._on_key(event)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """Grow with the text (1-8 lines), touching layout only when the line count changes.

@@ -35,10 +35,13 @@ class StatusBar(Horizontal):
         yield Static("", id="sb-ctx")
         yield ModeChip("", id="sb-mode")
 
-    def _set(self, part: str, text: str) -> None:
+    def _set(self, part: str, text: str, fixed: bool = False) -> None:
         widget = self.query_one(f"#sb-{part}", Static)
-        widget.update(text)
-        widget.display = bool(text)
+        shown = bool(text)
+        # Fixed-width parts (tok/s, context) change several times a second:
+        # skip the screen-wide layout pass when only their text changes.
+        widget.update(text, layout=not (fixed and widget.display == shown))
+        widget.display = shown
 
     def set_state(self, text: str, kind: str) -> None:
         """Run state, e.g. ``generating`` (``kind`` picks its colour)."""
@@ -54,12 +57,12 @@ class StatusBar(Horizontal):
 
     def set_speed(self, tok_s: float | None) -> None:
         """Decoding speed of the current or last turn."""
-        self._set("speed", "— tok/s" if tok_s is None else f"{tok_s:.1f} tok/s")
+        self._set("speed", "— tok/s" if tok_s is None else f"{tok_s:.1f} tok/s", fixed=True)
 
     def set_context(self, used: int, total: int) -> None:
         """Context tokens used of the window."""
         pct = used / total * 100 if total else 0.0
-        self._set("ctx", f"ctx {used:,}/{total:,} ({pct:.0f}%)")
+        self._set("ctx", f"ctx {used:,}/{total:,} ({pct:.0f}%)", fixed=True)
 
     def set_mode(self, mode: str, pending: bool = False) -> None:
         """Scheduling mode; ``pending`` when it applies from the next turn."""

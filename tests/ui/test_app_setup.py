@@ -1,0 +1,56 @@
+"""App start-up without a model turn: themes, bad theme files, unknown theme names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uiharness import SIZE, ui_settings
+
+from asynclm_tui.core import paths
+from asynclm_tui.runtime import build_engine
+from asynclm_tui.ui.app import create_app
+
+
+def notes(app: Any) -> list[str]:
+    """Messages of the app's current notifications."""
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_bad_user_theme_is_reported_and_skipped() -> None:
+    themes = paths.user_themes_dir()  # under the test's own XDG_CONFIG_HOME
+    themes.mkdir(parents=True)
+    (themes / "broken.yaml").write_text("name: broken\nprimary: '#12345'\n")
+    (themes / "mine.yaml").write_text("name: mine\ndark: false\nprimary: '#224488'\n")
+    settings = ui_settings()
+    settings.ui.theme = "mine"
+    engine = build_engine(settings, interactive=True)
+    app = create_app(settings, engine, start_engine=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.theme == "mine"
+            assert {"asynclm-dark", "asynclm-light", "asynclm-high-contrast"} <= set(
+                app.available_themes
+            )
+            assert "broken" not in app.available_themes
+            [note] = [n for n in notes(app) if "Theme skipped" in n]
+            assert f"{themes / 'broken.yaml'}:2: primary:" in note
+            app.theme = "asynclm-high-contrast"  # what the command palette does
+            await pilot.pause()
+            assert app.current_theme.name == "asynclm-high-contrast"
+    finally:
+        engine.close()
+
+
+async def test_unknown_theme_falls_back_with_a_warning() -> None:
+    settings = ui_settings()
+    settings.ui.theme = "no-such-theme"
+    engine = build_engine(settings, interactive=True)
+    app = create_app(settings, engine, start_engine=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert app.theme == "asynclm-dark"
+            assert any("Unknown theme 'no-such-theme'" in n for n in notes(app))
+    finally:
+        engine.close()
