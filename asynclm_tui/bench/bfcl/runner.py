@@ -232,6 +232,9 @@ class BenchSession:
         if driver == "replay":
             gen.constrain_calls = False  # the oracle picks every token
             gen.system_prompt = ""
+            # The oracle writes every token, so the long rules would only add
+            # prefill (and re-prefill for the naive baselines).
+            gen.prompt_style = "compact"
             gen.max_tokens = 4096
             policy = Policy(
                 task,
@@ -245,6 +248,7 @@ class BenchSession:
         else:
             gen.constrain_calls = None
             gen.system_prompt = cheat_sheet
+            gen.prompt_style = "full"
             gen.max_tokens = 64 + 48 * len(task.calls)  # a small model may loop
         backend.oracle = oracle
         first = task.subtasks[0].prompt if user_mode else task.prompt
