@@ -288,7 +288,8 @@ class Engine:
         forced, self._forced_next = self._forced_next, None
         if forced is None and self.script is not None:
             script_text = self.script.next_turn()
-            forced = backend.tokenize(script_text) if script_text is not None else []
+            if script_text is not None:  # once the script is used up, generate freely
+                forced = backend.tokenize(script_text)
         shapes = self._shapes() if self.constrain_calls() else None
         turn = Turn(
             backend=backend,

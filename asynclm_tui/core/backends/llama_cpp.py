@@ -64,21 +64,18 @@ def _progress_hook(llama_cpp: Any, progress: ProgressFn | None) -> Iterator[None
 
 
 def import_llama_cpp() -> Any:
-    """Import llama_cpp with OpenMP set to sleep, not spin, between steps.
+    """Import llama_cpp, making sure its native libraries load before numpy.
 
-    llama.cpp's CPU build uses OpenMP, whose worker threads busy-wait by
-    default.  With the UI thread, tool threads or any other process competing
-    for a few cores, spinning workers starve them: on 2 shared cores we
-    measured decode falling from ~50 to 0.5-7 tok/s.  The policy is read when
-    the OpenMP runtime loads, so it must be set before the first import; a
-    value the user set is kept.
+    On a CUDA build we saw llama.cpp's tokenizer segfault during model load
+    whenever numpy had been imported first (numpy's bundled libraries bound
+    first), so the core imports numpy only after this function ran.
 
-    llama.cpp's native libraries must also load before numpy's: on a CUDA
-    build we saw llama.cpp's tokenizer segfault during model load whenever
-    numpy had been imported first (its bundled libraries bound first).  So the
-    core imports numpy only after this function ran.
+    OpenMP's wait policy is left to the user on purpose.  Measured on 2 idle
+    cores: 116 tok/s with the default (spin, then sleep) against 21 tok/s with
+    ``OMP_WAIT_POLICY=PASSIVE``; but with two busy processes on those cores the
+    default collapsed to 0.4 tok/s while PASSIVE kept 26-51.  Set it yourself on
+    an oversubscribed machine (README, "Performance notes").
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import llama_cpp
 
     return llama_cpp
