@@ -33,6 +33,22 @@ def _check_colour(value: str) -> str:
     raise ValueError(f"{value!r} is not a colour (use #rrggbb, rgb(r, g, b) or hsl(h, s%, l%))")
 
 
+COLOUR_FIELDS = (
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
+"""The colour fields of a theme file (all optional but ``primary``)."""
+
+
 class ThemeSpec(BaseModel):
     """One theme file, validated.
 
@@ -80,19 +96,7 @@ class ThemeSpec(BaseModel):
             raise ValueError("use lower-case letters, digits and '-' (e.g. my-theme)")
         return value
 
-    @field_validator(
-        "primary",
-        "secondary",
-        "accent",
-        "warning",
-        "error",
-        "success",
-        "foreground",
-        "background",
-        "surface",
-        "panel",
-        "boost",
-    )
+    @field_validator(*COLOUR_FIELDS)
     @classmethod
     def _colour(cls, value: str | None) -> str | None:
         return None if value is None else _check_colour(value)

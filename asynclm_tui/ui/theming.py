@@ -10,25 +10,12 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from asynclm_tui.core import paths
-from asynclm_tui.core.themes import ThemeSpec, load_theme_specs
+from asynclm_tui.core.themes import COLOUR_FIELDS, ThemeSpec, load_theme_specs
 from asynclm_tui.core.yamlsrc import UserFileError
 
 DEFAULT_THEME = "asynclm-dark"
 """Used when the configured theme is unknown."""
 
-_COLOUR_FIELDS = (
-    "primary",
-    "secondary",
-    "accent",
-    "warning",
-    "error",
-    "success",
-    "foreground",
-    "background",
-    "surface",
-    "panel",
-    "boost",
-)
 
 
 @dataclass
@@ -47,7 +34,7 @@ def to_textual_theme(spec: ThemeSpec) -> Theme:
         ValueError: a colour the core's syntax check accepted but Textual cannot parse.
     """
     colours: dict[str, str | None] = {}
-    for name in _COLOUR_FIELDS:
+    for name in COLOUR_FIELDS:
         value = getattr(spec, name)
         if value is not None:
             try:
