@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,12 @@ ROOT = Path(__file__).parent.parent
 FIXTURE_TOOLS = Path(__file__).parent / "fixtures" / "tools"
 
 Hook = Callable[[Event, Engine], None]
+
+
+def needs(missing: bool, why: str) -> pytest.MarkDecorator:
+    """Skip when a prerequisite is missing, except under CI: CI installs
+    everything (.ci/run), so there a missing piece must fail, not hide."""
+    return pytest.mark.skipif(missing and not os.environ.get("CI"), reason=why)
 
 
 @pytest.fixture(autouse=True)

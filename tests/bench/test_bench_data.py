@@ -15,10 +15,9 @@ from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError, PlannedCall, l
 from asynclm_tui.bench.bfcl.report import build_rows, format_table, write_json
 from asynclm_tui.bench.bfcl.runner import RunResult
 from asynclm_tui.bench.bfcl.tools import json_schema
+from tests.conftest import needs
 
-needs_bfcl = pytest.mark.skipif(
-    importlib.util.find_spec("bfcl_eval") is None, reason=f"needs {INSTALL_HINT}"
-)
+needs_bfcl = needs(importlib.util.find_spec("bfcl_eval") is None, f"needs {INSTALL_HINT}")
 
 
 def test_missing_wheel_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:

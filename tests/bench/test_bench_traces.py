@@ -10,10 +10,9 @@ import pytest
 
 from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError
 from asynclm_tui.bench.traces import Trace, build_traces, check_trace, write_traces
+from tests.conftest import needs
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("bfcl_eval") is None, reason=f"needs {INSTALL_HINT}"
-)
+pytestmark = needs(importlib.util.find_spec("bfcl_eval") is None, f"needs {INSTALL_HINT}")
 
 
 def test_twenty_traces_parse_with_the_engine_parser(tmp_path: Path) -> None:
