@@ -182,11 +182,6 @@ class CMLParser:
         return self._block
 
     @property
-    def block_text(self) -> str:
-        """Text written since the open block's marker."""
-        return self._body
-
-    @property
     def block_tail(self) -> str:
         """Everything written since the open block's marker, held-back
         partial markers included."""
@@ -330,11 +325,6 @@ def format_interrupt(call_id: str, value: str) -> str:
     prefill step, and newlines would add two per interrupt.
     """
     return f" {INTR} {call_id} {HEAD} {escape_value(value)} {END}"
-
-
-def is_identifier(text: str) -> bool:
-    """True when ``text`` is a valid CML call id."""
-    return bool(_IDENT.match(text))
 
 
 def is_dotted_name(text: str) -> bool:

@@ -14,7 +14,7 @@ state is cheap to copy, so candidate tokens can be tested one at a time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,8 +371,3 @@ class BlockGrammar:
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"BlockGrammar({self.state!r})"
-
-
-def shapes_for(tools: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, ToolShape]:
-    """Build the grammar's tool table from ``(name, parameters schema)`` pairs."""
-    return {name: tool_shape(schema) for name, schema in tools}

@@ -120,8 +120,3 @@ class Mailbox:
         """Block until ``predicate()`` holds, a stop is requested, or timeout."""
         with self._cv:
             self._cv.wait_for(lambda: predicate() or self.stop.is_set(), timeout)
-
-    def ready_ids(self) -> set[str]:
-        """Ids of results waiting for injection."""
-        with self._cv:
-            return {p.id for p in self._ready}

@@ -124,6 +124,9 @@ class AsyncLMApp(App[None]):
         # here or posts a new EventsPending; it is never stranded.
         self._drain_posted = False
         while self._pending:
+            if self._exit:  # shutting down: the screen may already be gone
+                self._pending.clear()
+                return
             await self.chat.apply(self._pending.popleft())
         await self.chat.flush_soon()
 

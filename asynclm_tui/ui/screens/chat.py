@@ -104,6 +104,7 @@ class ChatScreen(Screen[None]):
         self.engine = engine
         self.state = state
         self.clock = clock
+        self._status_bar = StatusBar(id="status")
         self.raw = raw
         self.generating = False
         """True from TurnStarted to TurnDone (as the UI has seen it)."""
@@ -123,7 +124,7 @@ class ChatScreen(Screen[None]):
             with Vertical(id="side"):
                 yield Static("calls", id="calls-title")
                 yield CallsPanel(self.clock, id="calls")
-        yield StatusBar(id="status")
+        yield self._status_bar
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -154,8 +155,9 @@ class ChatScreen(Screen[None]):
 
     @property
     def status(self) -> StatusBar:
-        """The status bar."""
-        return self.query_one(StatusBar)
+        """The status bar (held, not queried: engine events may still arrive
+        while the app tears the screen down)."""
+        return self._status_bar
 
     def status_text(self, part: str) -> str:
         """Plain text of a status bar part (``state``, ``model``, ``mode`` ...);
