@@ -186,7 +186,8 @@ def tools_check(
     config: ConfigOpt = None,
 ) -> None:
     """Validate tool files; bad ones print path:line: message (exit 2)."""
-    from asynclm_tui.core.tools.registry import ToolRegistry, tool_files
+    from asynclm_tui.core.tools.registry import ToolRegistry
+    from asynclm_tui.core.yamlsrc import yaml_files
 
     targets = list(paths or [])
     if not targets:
@@ -197,7 +198,7 @@ def tools_check(
     reg = ToolRegistry.load(targets)
     for err in reg.errors:
         typer.echo(str(err), err=True)
-    n_files = len(tool_files(targets))
+    n_files = len(yaml_files(targets))
     typer.echo(
         f"{len(reg.tools)} tool(s) OK in {n_files - len(reg.errors)} file(s); "
         f"{len(reg.errors)} file(s) with errors"

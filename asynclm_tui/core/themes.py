@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from asynclm_tui.core.yamlsrc import UserFileError, load_yaml, pydantic_problem
+from asynclm_tui.core.yamlsrc import UserFileError, load_yaml, pydantic_problem, yaml_files
 
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})\Z")
 _FUNC = re.compile(r"(?:rgb|rgba|hsl|hsla)\(\s*[-0-9.%]+(?:\s*,\s*[-0-9.%]+){2,3}\s*\)\Z")
@@ -122,19 +122,6 @@ class ThemeLoad:
     """Files that were skipped, as ``path:line: message``."""
 
 
-def theme_files(dirs: Iterable[Path]) -> list[Path]:
-    """YAML files in ``dirs`` (missing dirs are skipped), sorted per dir."""
-    found: list[Path] = []
-    for folder in dirs:
-        if folder.is_file():
-            found.append(folder)
-        elif folder.is_dir():
-            found += sorted(
-                p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
-    return found
-
-
 def load_theme_file(path: Path) -> ThemeSpec:
     """Read and validate one theme file.
 
@@ -153,7 +140,7 @@ def load_theme_file(path: Path) -> ThemeSpec:
 def load_theme_specs(dirs: Iterable[Path]) -> ThemeLoad:
     """Load every theme file in ``dirs``; bad files are reported, not raised."""
     result = ThemeLoad()
-    for path in theme_files(dirs):
+    for path in yaml_files(dirs):
         try:
             spec = load_theme_file(path)
         except UserFileError as exc:

@@ -125,11 +125,7 @@ class Turn:
         if mailbox.has_ready():
             # Results that finished between turns, or messages typed ahead:
             # the prompt's end is a safe point, so they go in before any token.
-            early: list[int] = []
-            landed = self._inject_into(early)
-            t_append = time.perf_counter()
-            self._append(early, True)
-            self._announce(landed, t_append)
+            self._inject_now()
         while True:
             if mailbox.stop.is_set():
                 st.reason = "stopped"
@@ -271,14 +267,19 @@ class Turn:
         self.stats.waited_s += waited
         self.emit(Resumed(self.clock(), waited * 1000))
         if reason == "eos":
-            if not mailbox.has_ready():
-                return []
-            injected = self._inject_into(batch)
-            t_append = time.perf_counter()
-            self._append(batch, True)
-            self._announce(injected, t_append)
+            # No token to append with them: inject on their own.
+            if mailbox.has_ready():
+                self._inject_now()
             return []
         return self._inject_into(batch)
+
+    def _inject_now(self) -> None:
+        """Append every queued interrupt by itself (no token in the batch)."""
+        batch: list[int] = []
+        landed = self._inject_into(batch)
+        t_append = time.perf_counter()
+        self._append(batch, True)
+        self._announce(landed, t_append)
 
     def _inject_into(self, batch: list[int]) -> list[Injected]:
         done: list[Injected] = []

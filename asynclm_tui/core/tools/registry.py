@@ -10,22 +10,11 @@ from typing import Any
 import jsonschema
 
 from asynclm_tui.core.tools.spec import ToolSpec, load_tool_file
-from asynclm_tui.core.yamlsrc import UserFileError
+from asynclm_tui.core.yamlsrc import UserFileError, yaml_files
 
 
 class ArgumentError(ValueError):
     """Arguments that do not fit the tool's schema."""
-
-
-def tool_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand directories to their ``*.yaml``/``*.yml`` files, sorted."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
-        elif path.exists():
-            files.append(path)
-    return files
 
 
 @dataclass
@@ -42,7 +31,7 @@ class ToolRegistry:
         ones with the same tool name (user tools override shipped ones)."""
         reg = cls()
         off = set(disabled)
-        for file in tool_files(paths):
+        for file in yaml_files(paths):
             try:
                 specs = load_tool_file(file)
             except UserFileError as exc:
