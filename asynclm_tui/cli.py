@@ -240,7 +240,7 @@ def bench_ui(
     chars: Annotated[
         int, typer.Option("--chars", min=200, help="Characters of forced text per turn.")
     ] = 1500,
-    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Measured rounds.")] = 3,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Measured rounds.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Decoding tok/s with the TUI attached vs headless, and key-to-input latency."""

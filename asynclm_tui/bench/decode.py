@@ -5,7 +5,8 @@ generated tokens: the reference is ``Llama.create_completion(stream=True)``;
 the engine then teacher-forces exactly the tokens the reference produced, so
 each step costs the same sampler call and decode, plus the engine's CML parser
 and interrupt checks.  Rounds alternate the order to cancel drift on a noisy
-machine; the reported ratio is of the median rates.
+machine; the reported ratio is of the median rates.  The reference runs in a
+child process (see :mod:`asynclm_tui.bench.sidecar`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from asynclm_tui.bench.sidecar import Sidecar, SidecarError
 from asynclm_tui.core.backends import llama_factory
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
 from asynclm_tui.core.config import Settings
@@ -43,26 +45,44 @@ def _rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def _reference(
-    backend: LlamaCppBackend, prompt: list[int], n: int, settings: Settings
-) -> tuple[float, list[int]]:
-    gen = settings.generation
-    llm = backend.llm
-    llm.reset()
-    times: list[float] = []
-    for _chunk in llm.create_completion(
-        prompt,
-        max_tokens=n,
-        stream=True,
-        temperature=gen.temperature,
-        top_k=gen.top_k,
-        top_p=gen.top_p,
-        repeat_penalty=gen.repeat_penalty,
-        seed=settings.model.seed or 1,
-    ):
-        times.append(time.perf_counter())
-    produced = llm.input_ids[len(prompt) : llm.n_tokens].tolist()
-    return _rate(times), produced
+class ReferenceSide:
+    """llama-cpp-python's own streaming completion on a second context
+    (run in a :class:`~asynclm_tui.bench.sidecar.Sidecar`)."""
+
+    def __init__(self, settings: Settings, path: Path, n_ctx: int, prompt_text: str) -> None:
+        self.settings = settings
+        self.backend = LlamaCppBackend(
+            path,
+            n_ctx=n_ctx,
+            n_threads=settings.model.n_threads,
+            n_gpu_layers=settings.model.n_gpu_layers,
+            seed=settings.model.seed,
+        )
+        self.prompt = self.backend.tokenize(prompt_text, special=True)
+
+    def __call__(self, n: int) -> tuple[float, list[int]]:
+        """Generate ``n`` tokens; the rate and the tokens produced."""
+        gen = self.settings.generation
+        llm = self.backend.llm
+        llm.reset()
+        times: list[float] = []
+        for _chunk in llm.create_completion(
+            self.prompt,
+            max_tokens=n,
+            stream=True,
+            temperature=gen.temperature,
+            top_k=gen.top_k,
+            top_p=gen.top_p,
+            repeat_penalty=gen.repeat_penalty,
+            seed=self.settings.model.seed or 1,
+        ):
+            times.append(time.perf_counter())
+        produced: list[int] = llm.input_ids[len(self.prompt) : llm.n_tokens].tolist()
+        return _rate(times), produced
+
+    def close(self) -> None:
+        """Free the context."""
+        self.backend.close()
 
 
 class _Recorder:
@@ -101,36 +121,28 @@ def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
             raise ModelLoadError(engine.load_error or "model failed to load")
         assert engine.backend is not None
         info = engine.backend.info
-        # A second context on the same file for the reference, owned by this
-        # thread: one thread per llama context, as everywhere else.
-        ref = LlamaCppBackend(
-            Path(info.extra["path"]),
-            n_ctx=info.n_ctx,
-            n_threads=settings.model.n_threads,
-            n_gpu_layers=settings.model.n_gpu_layers,
-            seed=settings.model.seed,
-        )
-        prompt_text = ref.render_chat(
+        prompt_text = engine.backend.render_chat(
             [
                 {"role": "system", "content": engine.system_text()},
                 {"role": "user", "content": PROMPT},
             ]
         )
-        prompt = ref.tokenize(prompt_text, special=True)
-        results: list[Round] = []
-        # Warm-up, and the token sequence both sides produce (same seed).
-        _, produced = _reference(ref, prompt, tokens, settings)
-        _engine_round(engine, rec, produced)
-        for i in range(rounds):
-            # Alternate which side goes first so drift hits both equally.
-            if i % 2 == 0:
-                ref_rate, _ = _reference(ref, prompt, tokens, settings)
-                eng_rate = _engine_round(engine, rec, produced)
-            else:
-                eng_rate = _engine_round(engine, rec, produced)
-                ref_rate, _ = _reference(ref, prompt, tokens, settings)
-            results.append(Round(ref_rate, eng_rate, len(produced)))
-        ref.close()
+        # A second context on the same file, in a child process (see sidecar).
+        with Sidecar(ReferenceSide, settings, Path(info.extra["path"]), info.n_ctx,
+                     prompt_text) as reference:
+            results: list[Round] = []
+            # Warm-up, and the token sequence both sides produce (same seed).
+            _, produced = reference(tokens)
+            _engine_round(engine, rec, produced)
+            for i in range(rounds):
+                # Alternate which side goes first so drift hits both equally.
+                if i % 2 == 0:
+                    ref_rate, _ = reference(tokens)
+                    eng_rate = _engine_round(engine, rec, produced)
+                else:
+                    eng_rate = _engine_round(engine, rec, produced)
+                    ref_rate, _ = reference(tokens)
+                results.append(Round(ref_rate, eng_rate, len(produced)))
         return results
     finally:
         engine.close()
@@ -140,7 +152,7 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
     """Print the table (or JSON); exit code 0, or 1 if the model fails to load."""
     try:
         results = measure(settings, tokens, rounds)
-    except ModelLoadError as exc:
+    except (ModelLoadError, SidecarError) as exc:
         print(f"asynclm: {exc}")
         return 1
     ref = statistics.median(r.reference_tok_s for r in results)

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from asynclm_tui.core.config import MODES, Settings
-from asynclm_tui.core.events import Event
+from asynclm_tui.core.events import Event, Token
 from asynclm_tui.ui.messages import EngineEvent, EventsPending
 from asynclm_tui.ui.screens.chat import ChatScreen
 from asynclm_tui.ui.screens.help import HelpScreen
@@ -73,7 +73,8 @@ class AsyncLMApp(App[None]):
         """Engine-time clock for live timers (tests pass a frozen one)."""
         self._start_engine = start_engine
         self._pending: deque[Event] = deque()
-        self._drain_posted = False
+        self._wake_posted = False
+        self._urgent_posted = False
         self._startup_notes: list[tuple[str, str]] = []
         loaded = load_themes(theme_dirs)
         for theme in loaded.themes:
@@ -94,6 +95,7 @@ class AsyncLMApp(App[None]):
             self.clock,
             model_label=model_label(settings),
             raw=settings.ui.show_raw,
+            drain=self.drain_events,
         )
 
     async def on_mount(self) -> None:
@@ -112,23 +114,34 @@ class AsyncLMApp(App[None]):
 
     def _sink(self, event: Event) -> None:
         # Called on engine threads.  deque.append is atomic; post_message is
-        # Textual's thread-safe entry, used only when no drain is pending.
+        # Textual's thread-safe entry, used once per drain, not per event.
         self._pending.append(event)
-        if not self._drain_posted:
-            self._drain_posted = True
-            self.post_message(EventsPending())
+        if isinstance(event, Token):
+            if not self._wake_posted:
+                self._wake_posted = True
+                self.post_message(EventsPending(urgent=False))
+        elif not self._urgent_posted:
+            self._urgent_posted = True
+            self.post_message(EventsPending(urgent=True))
 
     async def on_events_pending(self, message: EventsPending) -> None:
+        """Calls, results and the like now; tokens with the next render."""
+        if message.urgent:
+            self._urgent_posted = False
+            await self.drain_events()
+        # The render drains queued tokens itself (ChatScreen.flush_now).
+        await self.chat.flush_soon()
+
+    async def drain_events(self) -> None:
         """Hand every queued engine event to the chat screen, in order."""
-        # Reset first: an event queued while draining either gets drained
-        # here or posts a new EventsPending; it is never stranded.
-        self._drain_posted = False
+        # Flags are reset before draining: an event queued meanwhile either
+        # gets drained here or posts a new EventsPending; it is never stranded.
+        self._wake_posted = False
         while self._pending:
             if self._exit:  # shutting down: the screen may already be gone
                 self._pending.clear()
                 return
             await self.chat.apply(self._pending.popleft())
-        await self.chat.flush_soon()
 
     async def on_engine_event(self, message: EngineEvent) -> None:
         """Apply one event posted directly (tests and replays use this)."""

@@ -19,7 +19,13 @@ class EngineEvent(Message):
 class EventsPending(Message):
     """Engine events are waiting in the app's queue: drain them in one go.
 
-    At most one is in flight, so a burst of tokens costs one wake-up of the
-    UI's event loop instead of one per token (the decode thread and the UI
-    share the GIL and, on small machines, the CPU).
+    Tokens do not wake the UI one by one: the first token after a drain posts
+    a non-urgent one, and the app drains at the render rate (the decode
+    thread and the UI share the GIL and, on small machines, the CPU).  Any
+    other event (a call, a result, a trap) posts an urgent one.
     """
+
+    def __init__(self, urgent: bool) -> None:
+        super().__init__()
+        self.urgent = urgent
+        """Drain now (True) or at the next render (False)."""

@@ -169,3 +169,32 @@ def test_doctor_reports_model_gpu_threads_context() -> None:
     assert "SmolLM2-135M-Instruct" in out
     assert "GPU offload available:" in out and "GPU offload used:" in out
     assert "threads:" in out and "context size: 4096 tokens" in out
+
+
+@pytest.mark.model
+def test_bench_decode_and_ui_run_their_sides_and_report(small_config: Path) -> None:
+    # Speed targets are checked by a person reading the table, never here; this
+    # proves both benches run end to end (reference / headless side in a
+    # spawned child process) and report every field.
+    proc = asynclm("bench", "decode", "--tokens", "40", "--rounds", "1", "--json",
+                   "-c", str(small_config))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    data = json.loads(proc.stdout)
+    assert 30 <= data["tokens"] <= 40
+    assert data["reference_tok_s"] > 0 and data["engine_tok_s"] > 0
+    proc = asynclm("bench", "ui", "--chars", "300", "--rounds", "1", "--json",
+                   "-c", str(small_config))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    data = json.loads(proc.stdout)
+    assert data["n_tokens"] > 20
+    assert len(data["headless_tok_s"]) == len(data["tui_tok_s"]) == len(data["typing_tok_s"]) == 1
+    assert data["ratio"] > 0 and data["typing_ratio"] > 0
+    assert data["key_samples"] > 0 and data["key_latency_p95_ms"] > 0
+    assert 0 < data["ui_cpu_share_watching"] < 1
+
+
+def test_bench_ui_bad_model_is_one_line(tmp_path: Path) -> None:
+    proc = asynclm("bench", "ui", "--model", str(tmp_path / "missing.gguf"), "--rounds", "1")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "missing.gguf" in proc.stdout + proc.stderr

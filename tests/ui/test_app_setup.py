@@ -54,3 +54,37 @@ async def test_unknown_theme_falls_back_with_a_warning() -> None:
             assert any("Unknown theme 'no-such-theme'" in n for n in notes(app))
     finally:
         engine.close()
+
+
+async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> None:
+    import threading
+
+    from asynclm_tui.core.events import EngineError, Token
+    from asynclm_tui.ui.messages import EventsPending
+    from asynclm_tui.ui.widgets.transcript import NoticeEntry
+
+    settings = ui_settings()
+    engine = build_engine(settings, interactive=True)
+    app = create_app(settings, engine, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        posted: list[bool] = []
+        post = app.post_message
+
+        def counting(message: Any) -> bool:
+            if isinstance(message, EventsPending):
+                posted.append(message.urgent)
+            return post(message)
+
+        app.post_message = counting  # type: ignore[method-assign]
+        burst = threading.Thread(
+            target=lambda: [app._sink(Token(0.0, "x", "x")) for _ in range(200)]
+        )
+        burst.start()
+        burst.join()
+        assert posted == [False]  # 200 tokens, one wake-up
+        app._sink(EngineError(0.0, "boom"))
+        assert posted == [False, True]
+        await pilot.pause(0.3)
+        assert not app._pending  # all drained, in order, by the urgent event
+        shown = [str(n.content) for n in app.chat.query(NoticeEntry)]
+        assert any("boom" in text for text in shown)

@@ -1,11 +1,11 @@
 """The conversation: user messages, streamed Markdown answers and CML chips.
 
-Each assistant turn streams its visible text into Markdown widgets through
-:class:`~textual.widgets.markdown.MarkdownStream` (which batches fragments when
-tokens arrive faster than Markdown can render).  CML blocks become compact
-chips at the point where they happened, splitting the answer into Markdown
-segments.  The raw CML text of the same turn is kept alongside and shown
-instead when raw mode is on.
+Each assistant turn streams its visible text into
+:class:`~asynclm_tui.ui.widgets.stream_markdown.StreamingMarkdown` segments,
+written a few times a second.  CML blocks become compact chips at the point
+where they happened, splitting the answer into Markdown segments.  The raw
+CML text of the same turn is kept alongside and shown instead when raw mode
+is on.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import asyncio
 
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, ProgressBar, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import ProgressBar, Static
 
 from asynclm_tui.core.cml import MARKERS
+from asynclm_tui.ui.widgets.stream_markdown import StreamingMarkdown
 
 CHIP_ICONS = {
     "call": "⚙",
@@ -104,7 +104,7 @@ class AssistantEntry(Vertical):
         self._raw_dirty = False
         self._buffer: list[str] = []
         self._lock = asyncio.Lock()
-        self._stream: MarkdownStream | None = None
+        self._segment: StreamingMarkdown | None = None
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
         self._rendered = Vertical(classes="rendered")
@@ -147,8 +147,8 @@ class AssistantEntry(Vertical):
     async def flush(self) -> None:
         """Write buffered text to the current Markdown segment (and raw view).
 
-        Called a few times a second rather than per token: re-rendering and
-        re-laying-out Markdown per token would steal CPU from decoding.
+        Called a few times a second rather than per token: rendering per token
+        would steal CPU from decoding.
         """
         # The screen's flush timer and the app's event handler run as
         # different tasks; the lock keeps segments and chips in order.
@@ -163,20 +163,19 @@ class AssistantEntry(Vertical):
             return
         visible = "".join(self._buffer)
         self._buffer.clear()
-        if self._stream is None:
+        if self._segment is None:
             if not visible.strip():
                 return  # no empty paragraph between two chips
-            markdown = Markdown(classes="segment")
-            await self._rendered.mount(markdown)
-            self._stream = Markdown.get_stream(markdown)
+            self._segment = StreamingMarkdown(classes="segment")
+            await self._rendered.mount(self._segment)
             visible = visible.lstrip("\n")
-        await self._stream.write(visible)
+        self._segment.append(visible)
 
     async def _close_segment(self) -> None:
         await self._flush_unlocked()
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+        if self._segment is not None:
+            self._segment.finish()
+            self._segment = None
 
     async def add_chip(self, kind: str, text: str, chip_id: str | None = None) -> Chip:
         """End the current Markdown segment and add a chip after it."""
