@@ -7,8 +7,6 @@ input is a non-blocking :meth:`~asynclm_tui.core.engine.Engine.post`.
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +46,7 @@ from asynclm_tui.core.events import (
     UserMessage,
 )
 from asynclm_tui.ui.quiet_gc import QuietGC
+from asynclm_tui.ui.render_pacer import RenderPacer
 from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
@@ -63,25 +62,6 @@ from asynclm_tui.ui.widgets.transcript import (
 if TYPE_CHECKING:
     from asynclm_tui.core.engine import Engine
 
-FLUSH_MIN_S = 0.1
-"""Streamed text is rendered at most this often (10 Hz reads as smooth)..."""
-FLUSH_MAX_S = 1.0
-"""...and at least this often, however slow rendering gets.  On 2 cores at
-85 tok/s a render (Markdown, layout, compositor) costs about 30 ms of CPU, so
-keeping the UI near UI_SHARE_NO_SPARE_CORE takes about one render a second."""
-UI_SHARE_NO_SPARE_CORE = 0.04
-"""Share of one core the UI may use while streaming when llama.cpp's threads
-take every core.  Measured on 2 cores: any thread using 12 % of a core slows
-decoding by 15-20 %, because llama.cpp's OpenMP threads wait at every barrier
-for the one that was displaced.  The render interval adapts to keep the UI's
-measured CPU time under this share."""
-UI_SHARE_SPARE_CORE = 0.5
-"""The same when a core is left over for the UI (or the model runs on a GPU)."""
-KEY_GAP_S = 0.3
-"""While keys arrive this often, streamed text is rendered just after a key
-has been drawn rather than on the timer: a render then has the gap until the
-next key to finish, so a typed character never waits behind one (renders are
-still at least FLUSH_MAX_S apart)."""
 GC_AFTER_TURN_S = 0.3
 """Full garbage collections wait this long after a turn (see QuietGC)."""
 KEY_SETTLE_S = 0.01
@@ -133,12 +113,8 @@ class ChatScreen(Screen[None]):
         self._flush_timer: Timer | None = None
         self._drain = drain
         """Delivers engine events queued since the last render (the app's)."""
-        self._last_key = 0.0
         self._gc = QuietGC()
-        self._last_flush = 0.0
-        self._last_cpu = 0.0
-        self._flush_interval = FLUSH_MIN_S
-        self._ui_share = UI_SHARE_NO_SPARE_CORE
+        self._pacer = RenderPacer()
         self._n_ctx = 0
 
     def compose(self) -> ComposeResult:
@@ -257,9 +233,7 @@ class ChatScreen(Screen[None]):
             device = f"CPU {info.n_threads} threads"
         self.status.set_model(event.model, device)
         self._gc.settle()
-        threads = 0 if event.gpu or info is None else info.n_threads
-        spare = (os.cpu_count() or 1) - threads
-        self._ui_share = UI_SHARE_SPARE_CORE if spare >= 1 else UI_SHARE_NO_SPARE_CORE
+        self._pacer.set_decode_threads(0 if event.gpu or info is None else info.n_threads)
         self._n_ctx = event.n_ctx
         self.status.set_context(0, event.n_ctx)
         self.status.set_speed(None)
@@ -303,7 +277,7 @@ class ChatScreen(Screen[None]):
         self.status.set_mode(event.mode)
         self.prompt.border_title = "message · Enter sends it into the answer as an interrupt"
         # A blinking cursor repaints twice a second; while the model decodes,
-        # that CPU time is taken from llama.cpp's threads (see UI_SHARE_*).
+        # that CPU time is taken from llama.cpp's threads (see render_pacer).
         self.prompt.cursor_blink = False
 
     async def _on_call(self, event: CallIssued, entry: AssistantEntry | None) -> None:
@@ -363,20 +337,11 @@ class ChatScreen(Screen[None]):
         """Give the process its usual garbage collection back."""
         self._gc.idle()
 
-    def flush_delay(self) -> float:
-        """Seconds until the next render of streamed text is due."""
-        now = time.monotonic()
-        since = now - self._last_flush
-        wait = self._flush_interval - since
-        if now - self._last_key < KEY_GAP_S:
-            wait = max(wait, FLUSH_MAX_S - since)  # the next key brings it forward
-        return max(0.0, wait)
-
     async def flush_soon(self) -> None:
         """Render buffered tokens now if the last render is old, else shortly."""
         if self._flush_timer is not None:
             return
-        wait = self.flush_delay()
+        wait = self._pacer.delay()
         if wait <= 0:
             await self.flush_now()
         else:
@@ -389,7 +354,7 @@ class ChatScreen(Screen[None]):
             self._flush_timer = None
         if self._drain is not None:
             await self._drain()
-        self._adapt_interval()
+        self._pacer.rendered()
         entry = self.transcript.current
         if entry is not None:
             await entry.flush()
@@ -398,24 +363,9 @@ class ChatScreen(Screen[None]):
     @on(PromptInput.Changed)
     def _key_drawn(self) -> None:
         """A key changed the input: a due render goes right after it."""
-        now = time.monotonic()
-        self._last_key = now
-        if self._flush_timer is not None and now - self._last_flush >= self._flush_interval:
+        if self._pacer.key() and self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = self.set_timer(KEY_SETTLE_S, self.flush_now)
-
-    def _adapt_interval(self) -> None:
-        """Stretch or shorten the render interval so the UI thread's CPU time
-        since the last render stays near its share (see UI_SHARE_*)."""
-        now, cpu = time.monotonic(), time.thread_time()
-        wall, used = now - self._last_flush, cpu - self._last_cpu
-        self._last_flush, self._last_cpu = now, cpu
-        if wall <= 0 or wall > 2 * FLUSH_MAX_S:
-            return  # the stream was idle: nothing to learn from this gap
-        # Square root: move halfway (in log terms) towards the target each
-        # time, so one slow frame does not swing the rate.
-        scale = (used / wall / self._ui_share) ** 0.5
-        self._flush_interval = min(FLUSH_MAX_S, max(FLUSH_MIN_S, self._flush_interval * scale))
 
     def _tick_speed(self) -> None:
         """Live tokens/s of the running turn (decode time only), updated with
