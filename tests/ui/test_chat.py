@@ -151,8 +151,15 @@ async def test_approval_in_panel_while_model_keeps_writing() -> None:
         before = app.state.current.n_tokens  # type: ignore[union-attr]
         row = app.chat.calls.query_one(CallRow)
         assert row.query_one(".approval").display
-        await pilot.pause(0.5)
-        assert app.state.current.n_tokens > before  # type: ignore[union-attr]
+        # The model keeps writing while the call waits (shown at the next
+        # render, at most 1 s later).
+        await wait_until(
+            pilot,
+            lambda: app.state.current.n_tokens > before,  # type: ignore[union-attr]
+            5,
+            "tokens rendered",
+        )
+        assert app.state.calls["n"].status is CallStatus.AWAITING_APPROVAL
         await pilot.press("ctrl+l", "d")
         rec = app.state.calls["n"]
         await wait_until(pilot, lambda: rec.status is CallStatus.DENIED, 10, "denied")
