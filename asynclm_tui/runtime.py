@@ -7,12 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from asynclm_tui.core.backends import llama_factory, model_path
-from asynclm_tui.core.backends.llama_cpp import (
-    LlamaCppBackend,
-    ModelLoadError,
-    gpu_offload_supported,
-)
+from asynclm_tui.core.backends import llama_factory, load_llama, model_path
+from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supported
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.script import Script
@@ -51,15 +47,8 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
     except ModelLoadError as exc:
         return 1, "\n".join([*lines, f"model: {exc}"])
     lines.append(f"model: {path}")
-    cfg = settings.model
     try:
-        backend = LlamaCppBackend(
-            path,
-            n_ctx=cfg.n_ctx,
-            n_gpu_layers=cfg.n_gpu_layers,
-            n_threads=cfg.n_threads,
-            n_batch=cfg.n_batch,
-        )
+        backend = load_llama(settings)
     except ModelLoadError as exc:
         return 1, "\n".join([*lines, f"error: {exc}"])
     info = backend.info

@@ -16,11 +16,10 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from asynclm_tui.bench.sidecar import Sidecar, SidecarError
-from asynclm_tui.core.backends import llama_factory
-from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
+from asynclm_tui.core.backends import llama_factory, load_llama
+from asynclm_tui.core.backends.llama_cpp import ModelLoadError
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import Event, SendMessage, Token, TurnDone
@@ -49,15 +48,9 @@ class ReferenceSide:
     """llama-cpp-python's own streaming completion on a second context
     (run in a :class:`~asynclm_tui.bench.sidecar.Sidecar`)."""
 
-    def __init__(self, settings: Settings, path: Path, n_ctx: int, prompt_text: str) -> None:
+    def __init__(self, settings: Settings, prompt_text: str) -> None:
         self.settings = settings
-        self.backend = LlamaCppBackend(
-            path,
-            n_ctx=n_ctx,
-            n_threads=settings.model.n_threads,
-            n_gpu_layers=settings.model.n_gpu_layers,
-            seed=settings.model.seed,
-        )
+        self.backend = load_llama(settings)  # the same file and settings as the engine's
         self.prompt = self.backend.tokenize(prompt_text, special=True)
 
     def __call__(self, n: int) -> tuple[float, list[int]]:
@@ -120,7 +113,6 @@ def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
         if not engine.wait_loaded():
             raise ModelLoadError(engine.load_error or "model failed to load")
         assert engine.backend is not None
-        info = engine.backend.info
         prompt_text = engine.backend.render_chat(
             [
                 {"role": "system", "content": engine.system_text()},
@@ -128,8 +120,7 @@ def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
             ]
         )
         # A second context on the same file, in a child process (see sidecar).
-        with Sidecar(ReferenceSide, settings, Path(info.extra["path"]), info.n_ctx,
-                     prompt_text) as reference:
+        with Sidecar(ReferenceSide, settings, prompt_text) as reference:
             results: list[Round] = []
             # Warm-up, and the token sequence both sides produce (same seed).
             _, produced = reference(tokens)

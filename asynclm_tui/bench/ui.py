@@ -213,7 +213,7 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
         done = await asyncio.wait_for(tui_done.get(), 600)
         share = (time.thread_time() - cpu) / (time.perf_counter() - wall)
         stop.set()
-        if typing:
+        if typist.is_alive():
             typist.join()
         await pilot.pause(0.2)
         app.chat.prompt.clear()

@@ -28,22 +28,38 @@ def model_path(settings: Settings) -> Path:
     return bundled
 
 
+def load_llama(settings: Settings, progress: ProgressFn | None = None) -> LlamaCppBackend:
+    """Load the configured GGUF with the configured context, offload and threads.
+
+    Raises:
+        ModelLoadError: the file is missing or llama.cpp cannot load it.
+    """
+    cfg = settings.model
+    return LlamaCppBackend(
+        model_path(settings),
+        n_ctx=cfg.n_ctx,
+        n_gpu_layers=cfg.n_gpu_layers,
+        n_threads=cfg.n_threads,
+        n_batch=cfg.n_batch,
+        seed=cfg.seed,
+        progress=progress,
+    )
+
+
 def llama_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:
     """A backend factory for the engine: loads the GGUF on the decode thread."""
 
     def build(progress: ProgressFn) -> Backend:
-        cfg = settings.model
-        return LlamaCppBackend(
-            model_path(settings),
-            n_ctx=cfg.n_ctx,
-            n_gpu_layers=cfg.n_gpu_layers,
-            n_threads=cfg.n_threads,
-            n_batch=cfg.n_batch,
-            seed=cfg.seed,
-            progress=progress,
-        )
+        return load_llama(settings, progress)
 
     return build
 
 
-__all__ = ["Backend", "LlamaCppBackend", "ModelLoadError", "llama_factory", "model_path"]
+__all__ = [
+    "Backend",
+    "LlamaCppBackend",
+    "ModelLoadError",
+    "llama_factory",
+    "load_llama",
+    "model_path",
+]

@@ -96,8 +96,8 @@ class ChatScreen(Screen[None]):
         clock: Callable[[], float],
         *,
         model_label: str,
+        drain: Callable[[], Awaitable[None]],
         raw: bool = False,
-        drain: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -352,8 +352,7 @@ class ChatScreen(Screen[None]):
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        if self._drain is not None:
-            await self._drain()
+        await self._drain()
         self._pacer.rendered()
         entry = self.transcript.current
         if entry is not None:

@@ -14,7 +14,6 @@ instead of re-laying-out and scrolling the whole screen.
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -149,4 +148,4 @@ class StreamingMarkdown(Widget):
 def _is_blank(strip: Strip) -> bool:
     """A row of unstyled spaces (Rich's trailing new line)."""
     return all(not seg.text.strip() and (seg.style is None or not seg.style.bgcolor)
-               for seg in strip if isinstance(seg, Segment))
+               for seg in strip)
