@@ -239,8 +239,10 @@ def bench_ui(
     model: ModelOpt = None,
     chars: Annotated[
         int, typer.Option("--chars", min=200, help="Characters of forced text per turn.")
-    ] = 1500,
-    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Measured rounds.")] = 5,
+    ] = 4000,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, help="Measured rounds (a watching and a typing turn).")
+    ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Decoding tok/s with the TUI attached vs headless, and key-to-input latency."""

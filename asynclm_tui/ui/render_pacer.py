@@ -18,7 +18,7 @@ FLUSH_MAX_S = 1.0
 """...and at least this often, however slow rendering gets.  On 2 cores at
 85 tok/s a render (Markdown, layout, compositor) costs about 30 ms of CPU, so
 keeping the UI near UI_SHARE_NO_SPARE_CORE takes about one render a second."""
-UI_SHARE_NO_SPARE_CORE = 0.04
+UI_SHARE_NO_SPARE_CORE = 0.02
 """Share of one core the UI may use while streaming when llama.cpp's threads
 take every core.  Measured on 2 cores: any thread using 12 % of a core slows
 decoding by 15-20 %, because llama.cpp's OpenMP threads wait at every barrier

@@ -10,9 +10,14 @@ Textual's :class:`~textual.highlight.HighlightTheme` token styles with their
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import ClassVar
 
+from markdown_it import MarkdownIt
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
 from rich.markdown import CodeBlock, Heading, Markdown
 from rich.style import Style
@@ -136,11 +141,27 @@ class _ThemedCodeBlock(CodeBlock):
     """A fenced code block highlighted with :class:`ThemeSyntax`."""
 
     syntax_theme: ClassVar[SyntaxTheme | None] = None
+    lexers: ClassVar[dict[str, Lexer]] = {}
+    """Lexers by fence name.  Rich's Syntax looks a name up in Pygments' whole
+    registry on every use; a streamed code block is re-rendered a few times a
+    second."""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         theme = self.syntax_theme if self.syntax_theme is not None else self.theme
-        yield Syntax(str(self.text).rstrip(), self.lexer_name, theme=theme, word_wrap=True,
+        yield Syntax(str(self.text).rstrip(), self._lexer(), theme=theme, word_wrap=True,
                      padding=(0, 1))
+
+    def _lexer(self) -> Lexer:
+        lexer = self.lexers.get(self.lexer_name)
+        if lexer is None:
+            # The options Rich's Syntax uses; unknown names show as plain text.
+            options = {"stripnl": False, "ensurenl": True, "tabsize": 4}
+            try:
+                lexer = get_lexer_by_name(self.lexer_name, **options)
+            except ClassNotFound:
+                lexer = get_lexer_by_name("text", **options)
+            self.lexers[self.lexer_name] = lexer
+        return lexer
 
 
 class ThemedMarkdown:
@@ -150,14 +171,24 @@ class ThemedMarkdown:
         palette = Palette(variables)
         self.theme = markdown_theme(palette)
         # A class per palette: Rich builds elements from classes, not instances.
-        code_block = type("CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette)})
+        code_block = type(
+            "CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette), "lexers": {}}
+        )
         self._markdown_cls: type[Markdown] = type(
             "Markdown",
             (Markdown,),
             {"elements": {**Markdown.elements, "heading_open": _LeftHeading,
                           "fence": code_block, "code_block": code_block}},
         )
+        # Rich's Markdown builds a new parser per instance (about 1 ms, more
+        # than parsing a streamed block); one parser is built here instead,
+        # configured as Rich configures its own.
+        self._parser = MarkdownIt().enable("strikethrough").enable("table")
+        self._template = self._markdown_cls("", hyperlinks=False)
 
     def renderable(self, text: str) -> Markdown:
         """A Rich renderable for ``text``."""
-        return self._markdown_cls(text, hyperlinks=False)
+        markdown = copy.copy(self._template)
+        markdown.markup = text
+        markdown.parsed = self._parser.parse(text)
+        return markdown

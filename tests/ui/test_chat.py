@@ -41,11 +41,13 @@ async def test_slow_call_runs_in_panel_while_tokens_stream() -> None:
         f"writing. {LONG[:120]} [TRAP][END] It returned."
     )
     async with running_app(script) as (app, pilot, engine):
+        assert not app.chat.calls.ticking  # no call: no timer waking the UI
         await type_text(pilot, "hello")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "a" in app.state.calls, what="call issued")
         rec = app.state.calls["a"]
         await wait_until(pilot, lambda: rec.status is CallStatus.RUNNING, 10, "running")
+        assert app.chat.calls.ticking
         tokens_at_start = app.state.current.n_tokens  # type: ignore[union-attr]
         row = app.chat.calls.query_one(CallRow)
         await wait_until(pilot, lambda: "running" in str(row._body.content), 5, "row")
@@ -67,6 +69,7 @@ async def test_slow_call_runs_in_panel_while_tokens_stream() -> None:
         assert any(c.startswith("↩ a → slept") and "took" in c for c in chips(app, "result"))
         assert chips(app, "trap")
         assert rec.status is CallStatus.DONE and rec.landed_t is not None
+        await wait_until(pilot, lambda: not app.chat.calls.ticking, 2, "timer paused")
         # The same turn as raw CML.
         await pilot.press("ctrl+r")
         entry = app.chat.transcript.current

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
+from textual.strip import Strip
+from textual.widget import Widget
 
+from asynclm_tui.ui.widgets.layout_once import LayoutOnce
 from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES, StreamingMarkdown
 
 TEXT = (
@@ -83,3 +86,71 @@ async def test_theme_change_recolours_the_text() -> None:
         light = md.render_line(0)
         assert dark.text == light.text
         assert list(dark) != list(light)
+
+
+class Box(LayoutOnce, Vertical):
+    """A bordered, padded container that grows with its answer (like AssistantEntry)."""
+
+
+class Pair(App[None]):
+    CSS = """
+    Box { border: round red; padding: 0 1; height: auto; }
+    StreamingMarkdown { height: auto; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            with Box(id="live"):
+                yield StreamingMarkdown()
+            with Box(id="fresh"):
+                yield StreamingMarkdown()
+
+
+def lines_of(widget: Widget) -> list[list[tuple[str, str]]]:
+    """What the compositor gets from the widget (through its line cache)."""
+    strips = widget.render_lines(widget.size.region.reset_offset)
+    return [[(seg.text, str(seg.style)) for seg in strip] for strip in strips]
+
+
+async def test_growth_lays_out_once_repaints_the_bottom_and_draws_like_a_fresh_render() -> None:
+    app = Pair()
+    async with app.run_test(size=(60, 80)) as pilot:
+        live_box, fresh_box = app.query(Box)
+        live, fresh = live_box.query_one(StreamingMarkdown), fresh_box.query_one(StreamingMarkdown)
+        live.append(TEXT[:40])
+        await pilot.pause()
+        layouts = 0
+        refresh_layout = app.screen._refresh_layout
+
+        def counting(*args: object, **kwargs: object) -> None:
+            nonlocal layouts
+            layouts += 1
+            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
+
+        app.screen._refresh_layout = counting  # type: ignore[method-assign]
+        drawn: list[int] = []
+        render_line = live.render_line
+
+        def recording(y: int) -> Strip:
+            drawn.append(y)
+            return render_line(y)
+
+        live.render_line = recording  # type: ignore[method-assign]
+        height, open_block = live.size.height, live._tail_start
+        live.append(TEXT[40:120])  # the open block ends lower: the widget grows
+        await pilot.pause()
+        assert live.size.height > height
+        assert layouts == 1  # no second pass for the new virtual size
+        # Lines above the block that was open came from the line cache.
+        assert 0 < open_block <= min(drawn)
+        # Streamed in pieces, with repaints of only the changed lines, the
+        # answer and its box draw exactly like a single render of the text.
+        for i in range(120, len(TEXT), 9):
+            live.append(TEXT[i : i + 9])
+            await pilot.pause()
+        fresh.append(TEXT)
+        for md in (live, fresh):
+            md.finish()
+        await pilot.pause()
+        assert lines_of(live) == lines_of(fresh)
+        assert lines_of(live_box) == lines_of(fresh_box)

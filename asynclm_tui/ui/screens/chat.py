@@ -103,7 +103,12 @@ class ChatScreen(Screen[None]):
         self.engine = engine
         self.state = state
         self.clock = clock
+        # Held rather than queried: apply() runs per token, and engine events
+        # may still arrive while the app tears the screen down.
         self._status_bar = StatusBar(id="status")
+        self._transcript = Transcript(id="transcript")
+        self._prompt = PromptInput(id="prompt")
+        self._calls = CallsPanel(clock, id="calls")
         self.raw = raw
         self.generating = False
         """True from TurnStarted to TurnDone (as the UI has seen it)."""
@@ -120,11 +125,11 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Transcript(id="transcript")
-                yield PromptInput(id="prompt")
+                yield self._transcript
+                yield self._prompt
             with Vertical(id="side"):
                 yield Static("calls", id="calls-title")
-                yield CallsPanel(self.clock, id="calls")
+                yield self._calls
         yield self._status_bar
         yield Footer()
 
@@ -141,22 +146,21 @@ class ChatScreen(Screen[None]):
     @property
     def transcript(self) -> Transcript:
         """The conversation view."""
-        return self.query_one(Transcript)
+        return self._transcript
 
     @property
     def calls(self) -> CallsPanel:
         """The calls panel."""
-        return self.query_one(CallsPanel)
+        return self._calls
 
     @property
     def prompt(self) -> PromptInput:
         """The message box."""
-        return self.query_one(PromptInput)
+        return self._prompt
 
     @property
     def status(self) -> StatusBar:
-        """The status bar (held, not queried: engine events may still arrive
-        while the app tears the screen down)."""
+        """The status bar."""
         return self._status_bar
 
     def status_text(self, part: str) -> str:
@@ -336,6 +340,11 @@ class ChatScreen(Screen[None]):
     def on_unmount(self) -> None:
         """Give the process its usual garbage collection back."""
         self._gc.idle()
+
+    @property
+    def render_due(self) -> bool:
+        """Streamed text is waiting for a render already scheduled."""
+        return self._flush_timer is not None
 
     async def flush_soon(self) -> None:
         """Render buffered tokens now if the last render is old, else shortly."""

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Button, Static
 
 from asynclm_tui.core.events import CallStatus
@@ -160,6 +161,8 @@ class CallsPanel(VerticalScroll, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
         self._rows: dict[str, CallRow] = {}
+        self._ticker: Timer | None = None
+        self._ticking = False
         self._empty = Static(
             "No calls yet.\nTools the model calls show up here with a live timer.",
             classes="calls-empty",
@@ -171,12 +174,19 @@ class CallsPanel(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         """Tick running timers; 10 Hz is smooth enough and cheap."""
         self.border_title = "Calls"
-        self.set_interval(0.1, self.tick)
+        # Paused while no call is going: an idle wake-up ten times a second
+        # is CPU taken from decoding on a small machine.
+        self._ticker = self.set_interval(0.1, self.tick, pause=True)
 
     @property
     def rows(self) -> list[CallRow]:
         """Rows in display order."""
         return list(self._rows.values())
+
+    @property
+    def ticking(self) -> bool:
+        """Whether the 10 Hz timer runs (only while some call is going)."""
+        return self._ticking
 
     async def add_call(self, record: CallRecord) -> None:
         """Add a row for a newly issued call and select it."""
@@ -185,6 +195,7 @@ class CallsPanel(VerticalScroll, can_focus=True):
         await self.mount(row)
         self._rows[record.id] = row  # only after mounting: tick() redraws rows
         row.refresh_row(self._clock())
+        self._wake(record)
         if self.selected < 0 or not self.has_focus:
             self.selected = len(self._rows) - 1
         row.scroll_visible(animate=False)
@@ -194,6 +205,12 @@ class CallsPanel(VerticalScroll, can_focus=True):
         row = self._rows.get(call_id)
         if row is not None:
             row.refresh_row(self._clock())
+            self._wake(row.record)
+
+    def _wake(self, record: CallRecord) -> None:
+        if self._ticker is not None and not record.status.finished and not self._ticking:
+            self._ticking = True
+            self._ticker.resume()
 
     async def clear_calls(self) -> None:
         """Forget every row (new chat)."""
@@ -206,9 +223,14 @@ class CallsPanel(VerticalScroll, can_focus=True):
     def tick(self) -> None:
         """Advance the timers of calls that are still going."""
         now = self._clock()
+        going = False
         for row in self._rows.values():
             if not row.record.status.finished:
                 row.refresh_row(now)
+                going = True
+        if not going and self._ticker is not None:
+            self._ticking = False
+            self._ticker.pause()
 
     def select_call(self, call_id: str) -> None:
         """Select the row of ``call_id``."""

@@ -21,12 +21,13 @@ from textual.widget import Widget
 
 from asynclm_tui.ui.markdown_blocks import BlockSplitter
 from asynclm_tui.ui.rich_markdown import ThemedMarkdown
+from asynclm_tui.ui.widgets.layout_once import LayoutOnce
 
 GROW_LINES = 4
 """While streaming, the height is rounded up to a multiple of this."""
 
 
-class StreamingMarkdown(Widget):
+class StreamingMarkdown(LayoutOnce, Widget):
     """A Markdown segment of an answer, written to with :meth:`append`."""
 
     def __init__(self, *, classes: str | None = None) -> None:
@@ -66,10 +67,10 @@ class StreamingMarkdown(Widget):
         start = self._tail_start
         width = self._key[0]
         height = self._height(len(self._lines_at(width)))
-        if height != before:
-            self.refresh(layout=True)
-        else:
-            self.refresh(Region(0, start, width, height - start))
+        # Lines above the open block are unchanged: repaint from there down
+        # (and lay out again when the height changed).
+        self.refresh(Region(0, start, width, max(height, before) - start),
+                     layout=height != before)
 
     def finish(self) -> None:
         """The segment is complete: drop the spare lines kept for growth."""

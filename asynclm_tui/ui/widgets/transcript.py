@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static
 
 from asynclm_tui.core.cml import MARKERS
+from asynclm_tui.ui.widgets.layout_once import LayoutOnce
 from asynclm_tui.ui.widgets.stream_markdown import StreamingMarkdown
 
 CHIP_ICONS = {
@@ -93,7 +94,11 @@ class LoadingEntry(Vertical):
         self.query_one(ProgressBar).update(progress=round(fraction * 100, 1))
 
 
-class AssistantEntry(Vertical):
+class _Segments(LayoutOnce, Vertical):
+    """An answer's Markdown segments and chips (grows while streaming)."""
+
+
+class AssistantEntry(LayoutOnce, Vertical):
     """One assistant turn: Markdown segments and chips, plus its raw CML."""
 
     def __init__(self, turn: int, *, raw: bool = False) -> None:
@@ -107,7 +112,7 @@ class AssistantEntry(Vertical):
         self._segment: StreamingMarkdown | None = None
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
-        self._rendered = Vertical(classes="rendered")
+        self._rendered = _Segments(classes="rendered")
         self._raw = Static("", classes="raw", markup=False)
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -205,6 +210,13 @@ class AssistantEntry(Vertical):
 
 class Transcript(VerticalScroll):
     """The scrolling conversation, pinned to the bottom while streaming."""
+
+    def _size_updated(self, size, virtual_size, container_size, layout=True):  # type: ignore[no-untyped-def]
+        bars = (self.show_vertical_scrollbar, self.show_horizontal_scrollbar)
+        changed = super()._size_updated(size, virtual_size, container_size, layout=False)
+        if bars != (self.show_vertical_scrollbar, self.show_horizontal_scrollbar):
+            self.refresh(layout=True)
+        return changed
 
     def __init__(self, **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
