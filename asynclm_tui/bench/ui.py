@@ -68,7 +68,10 @@ LATENCY_TARGET_MS = 50.0
 WINDOW_S = 2.0
 """Longest attached/detached window: two renders at the slowest render rate."""
 MIN_WINDOWS = 6
-"""Windows are shortened so that a turn has at least this many."""
+"""Windows are shortened so that a turn has at least this many..."""
+MIN_WINDOW_S = 1.0
+"""...but not below the slowest render interval: an attached window lasts
+until the render it scheduled, which would otherwise dominate it."""
 
 
 def bench_text(n_chars: int) -> str:
@@ -273,23 +276,23 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
             else:
                 await app.detach()
                 await pilot.pause(0.05)  # let that render reach the screen
-            if windows:
-                windows[-1].end = time.perf_counter()
-            window = Window(attached, time.perf_counter())
-            windows.append(window)
-            cpu = time.thread_time()  # this thread runs the UI
+            now, cpu = time.perf_counter(), time.thread_time()  # this thread runs the UI
+            if windows:  # the previous window ends here, after the switch's render
+                windows[-1].end, windows[-1].ui_cpu_s = now, cpu - windows[-1].ui_cpu_s
+            windows.append(Window(attached, now, ui_cpu_s=cpu))  # CPU clock at the start
             if typing and attached:
                 typing_on.set()
             with contextlib.suppress(TimeoutError):
                 done = await asyncio.wait_for(finished.get(), window_s)
             typing_on.clear()
-            window.ui_cpu_s = time.thread_time() - cpu
             attached = not attached
+        last = windows[-1]
+        last.ui_cpu_s = time.thread_time() - last.ui_cpu_s
         app.attach()
-        windows[-1].end = token_times[-1] if token_times else windows[-1].start
+        last.end = token_times[-1] if token_times else last.start
         for w in windows:
             w.tokens = sum(1 for t in token_times if w.start <= t < w.end)
-        windows[-1].tokens += 1  # the last token, at its window's end
+        last.tokens += 1  # the last token, at its window's end
         await pilot.pause(0.3)
         app.chat.prompt.clear()
         sent.clear()
@@ -307,7 +310,7 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
             # A warm-up turn (first prefill and renders) sizes the windows.
             windows, done = await turn(False, True, 3600.0)
             decode_s = done.n_generated / done.tok_s if done.tok_s else 0.0
-            result.window_s = max(0.25, min(WINDOW_S, decode_s / MIN_WINDOWS))
+            result.window_s = max(MIN_WINDOW_S, min(WINDOW_S, decode_s / MIN_WINDOWS))
             latencies.clear()
             for r in range(rounds):
                 for typing in (False, True):

@@ -182,7 +182,7 @@ def test_bench_decode_and_ui_run_their_sides_and_report(small_config: Path) -> N
     data = json.loads(proc.stdout)
     assert 30 <= data["tokens"] <= 40
     assert data["reference_tok_s"] > 0 and data["engine_tok_s"] > 0
-    proc = asynclm("bench", "ui", "--chars", "300", "--rounds", "1", "--json",
+    proc = asynclm("bench", "ui", "--chars", "1500", "--rounds", "1", "--json",
                    "-c", str(small_config))
     assert proc.returncode == 0, proc.stderr + proc.stdout
     data = json.loads(proc.stdout)

@@ -35,8 +35,9 @@ def test_expensive_renders_slow_down_until_the_ui_share_holds() -> None:
     p = pacer(clocks)
     p.set_decode_threads(2, cpus=2)
     assert p.share == UI_SHARE_NO_SPARE_CORE
-    run(p, clocks, cost_s=0.02, renders=40)  # 20 ms each: 0.5 s apart gives 4 %
-    assert abs(p.interval - 0.5) < 0.05
+    cost = 0.01  # 10 ms each: the share is held at the interval cost / share
+    run(p, clocks, cost_s=cost, renders=40)
+    assert abs(p.interval - cost / UI_SHARE_NO_SPARE_CORE) < 0.05
     run(p, clocks, cost_s=0.2, renders=10)  # far too slow: capped
     assert p.interval == FLUSH_MAX_S
 

@@ -29,7 +29,7 @@ class LayoutOnce(Widget):
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
         # Textual's Widget._size_updated (8.2.8), with the two changes the
-        # module docstring explains.  tests/ui/test_layout_once.py checks it.
+        # module docstring explains; tests/ui/test_stream_markdown.py checks it.
         old = self._size
         if old.width != size.width or not old.height or not size.height:
             return super()._size_updated(size, virtual_size, container_size, layout=False)

@@ -14,6 +14,7 @@ import asyncio
 
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.widgets import ProgressBar, Static
 
 from asynclm_tui.core.cml import MARKERS
@@ -211,7 +212,13 @@ class AssistantEntry(LayoutOnce, Vertical):
 class Transcript(VerticalScroll):
     """The scrolling conversation, pinned to the bottom while streaming."""
 
-    def _size_updated(self, size, virtual_size, container_size, layout=True):  # type: ignore[no-untyped-def]
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # A growing answer changes the transcript's virtual size on every
+        # render, and Textual answers that with a second full layout pass (see
+        # layout_once).  A scroll view only needs it when a scrollbar appears
+        # or goes, which changes the width its children get.
         bars = (self.show_vertical_scrollbar, self.show_horizontal_scrollbar)
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)
         if bars != (self.show_vertical_scrollbar, self.show_horizontal_scrollbar):
