@@ -88,7 +88,7 @@ async def test_theme_change_recolours_the_text() -> None:
         assert list(dark) != list(light)
 
 
-class Box(LayoutOnce, Vertical):
+class Box(Vertical, LayoutOnce):
     """A bordered, padded container that grows with its answer (like AssistantEntry)."""
 
 
@@ -154,3 +154,12 @@ async def test_growth_lays_out_once_repaints_the_bottom_and_draws_like_a_fresh_r
         await pilot.pause()
         assert lines_of(live) == lines_of(fresh)
         assert lines_of(live_box) == lines_of(fresh_box)
+
+
+def test_answer_containers_keep_their_container_css() -> None:
+    # Textual follows only the first base for CSS type names: with LayoutOnce
+    # first, an empty answer drew its CSS identifier instead of a blank box.
+    from asynclm_tui.ui.widgets.transcript import AssistantEntry, _Segments
+
+    for cls in (AssistantEntry, _Segments, Box):
+        assert "Vertical" in cls._css_type_names, cls

@@ -23,7 +23,12 @@ from textual.widget import Widget
 
 
 class LayoutOnce(Widget):
-    """Mixin for top-aligned widgets that grow or shrink at the bottom."""
+    """Mixin for top-aligned widgets that grow or shrink at the bottom.
+
+    List it after a container base (``class Entry(Vertical, LayoutOnce)``):
+    Textual takes a widget's CSS type names from its first base only, and
+    ``Vertical``'s default CSS must still apply.
+    """
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True

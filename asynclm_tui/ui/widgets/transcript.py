@@ -95,11 +95,11 @@ class LoadingEntry(Vertical):
         self.query_one(ProgressBar).update(progress=round(fraction * 100, 1))
 
 
-class _Segments(LayoutOnce, Vertical):
+class _Segments(Vertical, LayoutOnce):
     """An answer's Markdown segments and chips (grows while streaming)."""
 
 
-class AssistantEntry(LayoutOnce, Vertical):
+class AssistantEntry(Vertical, LayoutOnce):
     """One assistant turn: Markdown segments and chips, plus its raw CML."""
 
     def __init__(self, turn: int, *, raw: bool = False) -> None:
