@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from textual.pilot import Pilot
 from uiharness import SIZE, ui_settings
 
 from asynclm_tui.core import paths
+from asynclm_tui.core.config import Settings
 from asynclm_tui.runtime import build_engine
-from asynclm_tui.ui.app import create_app
+from asynclm_tui.ui.app import AsyncLMApp, create_app
 
 
 def notes(app: Any) -> list[str]:
     """Messages of the app's current notifications."""
     return [str(n.message) for n in app._notifications]
+
+
+@asynccontextmanager
+async def idle_app(settings: Settings) -> AsyncIterator[tuple[AsyncLMApp, Pilot[Any]]]:
+    """The real app with its engine not started (no model load)."""
+    engine = build_engine(settings, interactive=True)
+    app = create_app(settings, engine, start_engine=False)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            yield app, pilot
+    finally:
+        engine.close()
 
 
 async def test_bad_user_theme_is_reported_and_skipped() -> None:
@@ -23,37 +40,25 @@ async def test_bad_user_theme_is_reported_and_skipped() -> None:
     (themes / "mine.yaml").write_text("name: mine\ndark: false\nprimary: '#224488'\n")
     settings = ui_settings()
     settings.ui.theme = "mine"
-    engine = build_engine(settings, interactive=True)
-    app = create_app(settings, engine, start_engine=False)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            assert app.theme == "mine"
-            assert {"asynclm-dark", "asynclm-light", "asynclm-high-contrast"} <= set(
-                app.available_themes
-            )
-            assert "broken" not in app.available_themes
-            [note] = [n for n in notes(app) if "Theme skipped" in n]
-            assert f"{themes / 'broken.yaml'}:2: primary:" in note
-            app.theme = "asynclm-high-contrast"  # what the command palette does
-            await pilot.pause()
-            assert app.current_theme.name == "asynclm-high-contrast"
-    finally:
-        engine.close()
+    async with idle_app(settings) as (app, pilot):
+        assert app.theme == "mine"
+        assert {"asynclm-dark", "asynclm-light", "asynclm-high-contrast"} <= set(
+            app.available_themes
+        )
+        assert "broken" not in app.available_themes
+        [note] = [n for n in notes(app) if "Theme skipped" in n]
+        assert f"{themes / 'broken.yaml'}:2: primary:" in note
+        app.theme = "asynclm-high-contrast"  # what the command palette does
+        await pilot.pause()
+        assert app.current_theme.name == "asynclm-high-contrast"
 
 
 async def test_unknown_theme_falls_back_with_a_warning() -> None:
     settings = ui_settings()
     settings.ui.theme = "no-such-theme"
-    engine = build_engine(settings, interactive=True)
-    app = create_app(settings, engine, start_engine=False)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            assert app.theme == "asynclm-dark"
-            assert any("Unknown theme 'no-such-theme'" in n for n in notes(app))
-    finally:
-        engine.close()
+    async with idle_app(settings) as (app, _pilot):
+        assert app.theme == "asynclm-dark"
+        assert any("Unknown theme 'no-such-theme'" in n for n in notes(app))
 
 
 async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> None:
@@ -63,10 +68,7 @@ async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> 
     from asynclm_tui.ui.messages import EventsPending
     from asynclm_tui.ui.widgets.transcript import NoticeEntry
 
-    settings = ui_settings()
-    engine = build_engine(settings, interactive=True)
-    app = create_app(settings, engine, start_engine=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with idle_app(ui_settings()) as (app, pilot):
         posted: list[bool] = []
         post = app.post_message
 
