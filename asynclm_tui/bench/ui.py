@@ -261,8 +261,8 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
 
     async def turn(typing: bool, attached_first: bool, window_s: float) -> tuple[
             list[Window], TurnDone]:
-        while engine.busy:  # TurnDone is emitted just before the turn ends
-            await asyncio.sleep(0.02)
+        # TurnDone is emitted just before the turn ends.
+        await asyncio.to_thread(engine.wait_idle, 30)
         engine.reset_session()
         token_times.clear()
         engine.post(SendMessage(PROMPT))
@@ -270,6 +270,7 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
         windows: list[Window] = []
         attached = attached_first
         done: TurnDone | None = None
+        cpu_at_start = 0.0  # the UI thread's CPU clock when the open window began
         while done is None:
             if attached:
                 app.attach()
@@ -278,8 +279,9 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
                 await pilot.pause(0.05)  # let that render reach the screen
             now, cpu = time.perf_counter(), time.thread_time()  # this thread runs the UI
             if windows:  # the previous window ends here, after the switch's render
-                windows[-1].end, windows[-1].ui_cpu_s = now, cpu - windows[-1].ui_cpu_s
-            windows.append(Window(attached, now, ui_cpu_s=cpu))  # CPU clock at the start
+                windows[-1].end, windows[-1].ui_cpu_s = now, cpu - cpu_at_start
+            windows.append(Window(attached, now))
+            cpu_at_start = cpu
             if typing and attached:
                 typing_on.set()
             with contextlib.suppress(TimeoutError):
@@ -287,7 +289,7 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
             typing_on.clear()
             attached = not attached
         last = windows[-1]
-        last.ui_cpu_s = time.thread_time() - last.ui_cpu_s
+        last.ui_cpu_s = time.thread_time() - cpu_at_start
         app.attach()
         last.end = token_times[-1] if token_times else last.start
         for w in windows:

@@ -44,17 +44,13 @@ class LayoutOnce(Widget):
             return False
         if old.height != size.height:
             # Lines above the old bottom gutter (border, padding) are unchanged.
+            # (_set_dirty takes content coordinates.)
             top = max(0, min(old.height, size.height) - self.styles.gutter.bottom)
-            self._set_dirty_lines(Region(0, top, size.width, size.height - top))
+            lines = Region(0, top, size.width, size.height - top)
+            self._set_dirty(lines.translate(-self.content_offset))
         self._size = size
         self.set_reactive(Widget.virtual_size, virtual_size)
         self._container_size = container_size
         if self.is_scrollable:
             self._scroll_update(virtual_size)
         return True
-
-    def _set_dirty_lines(self, region: Region) -> None:
-        """Mark ``region`` (widget coordinates, gutter included) for repainting."""
-        self._dirty_regions.add(region)
-        self._repaint_regions.add(region)
-        self._styles_cache.set_dirty(region)

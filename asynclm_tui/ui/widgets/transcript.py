@@ -212,6 +212,11 @@ class AssistantEntry(Vertical, LayoutOnce):
 class Transcript(VerticalScroll):
     """The scrolling conversation, pinned to the bottom while streaming."""
 
+    def __init__(self, **kwargs: str) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.current: AssistantEntry | None = None
+        """The latest assistant turn (cached: a DOM query per token is costly)."""
+
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
@@ -224,11 +229,6 @@ class Transcript(VerticalScroll):
         if bars != (self.show_vertical_scrollbar, self.show_horizontal_scrollbar):
             self.refresh(layout=True)
         return changed
-
-    def __init__(self, **kwargs: str) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.current: AssistantEntry | None = None
-        """The latest assistant turn (cached: a DOM query per token is costly)."""
 
     def on_mount(self) -> None:
         """Follow new output until the user scrolls up."""
