@@ -16,13 +16,14 @@ FLUSH_MIN_S = 0.1
 """Streamed text is rendered at most this often (10 Hz reads as smooth)..."""
 FLUSH_MAX_S = 1.0
 """...and at least this often, however slow rendering gets.  On 2 cores at
-85 tok/s a render (Markdown, layout, compositor) costs about 30 ms of CPU, so
-keeping the UI near UI_SHARE_NO_SPARE_CORE takes about one render a second."""
-UI_SHARE_NO_SPARE_CORE = 0.02
+60 tok/s a render (Markdown, layout, compositor, terminal output) costs 8-25 ms
+of CPU, so keeping the UI near UI_SHARE_NO_SPARE_CORE takes about one render a
+second (1.5 s here left the UI's share in `bench ui` at 2.2 %, unchanged)."""
+UI_SHARE_NO_SPARE_CORE = 0.015
 """Share of one core the UI may use while streaming when llama.cpp's threads
 take every core.  Measured on 2 cores: any thread using 12 % of a core slows
 decoding by 15-20 %, because llama.cpp's OpenMP threads wait at every barrier
-for the one that was displaced."""
+for the one that was displaced (a UI share of 2.5-3.5 % cost 5-7 %)."""
 UI_SHARE_SPARE_CORE = 0.5
 """The same when a core is left over for the UI (or the model runs on a GPU)."""
 KEY_GAP_S = 0.3
@@ -54,6 +55,11 @@ class RenderPacer:
         """llama.cpp decodes on ``threads`` CPU threads (0 on a GPU)."""
         spare = (cpus if cpus is not None else os.cpu_count() or 1) - threads
         self.share = UI_SHARE_SPARE_CORE if spare >= 1 else UI_SHARE_NO_SPARE_CORE
+
+    @property
+    def constrained(self) -> bool:
+        """Every core decodes: each render's CPU time is taken from decoding."""
+        return self.share < UI_SHARE_SPARE_CORE
 
     def delay(self) -> float:
         """Seconds until the next render is due."""

@@ -35,3 +35,17 @@ def test_typing_turns_are_kept_apart_and_pass_needs_both_targets() -> None:
     assert result.to_json()["pass"]
     result.latencies_ms = [10.0] * 10 + [80.0] * 10
     assert not result.to_json()["pass"]
+
+
+def test_the_ratio_comes_with_the_interval_the_pairs_support() -> None:
+    result = UIBenchResult()
+    result.watch_pairs = [0.97] * 5
+    assert result.ratio_ci95() == (0.97, 0.97)  # no spread: no doubt
+    result.watch_pairs = [0.90, 0.94, 0.96, 0.97, 0.98, 1.00, 1.04, 0.93, 0.99, 0.95]
+    low, high = result.ratio_ci95()
+    assert low < result.ratio < high
+    assert low >= 0.90 and high <= 1.04
+    wide = UIBenchResult()
+    wide.watch_pairs = [0.70, 0.80, 0.90, 0.96, 1.00, 1.10, 1.20, 0.85, 1.05, 0.95]
+    assert wide.ratio_ci95()[1] - wide.ratio_ci95()[0] > high - low
+    assert result.to_json()["ratio_ci95"] == [round(low, 4), round(high, 4)]

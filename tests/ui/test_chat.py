@@ -13,6 +13,7 @@ from uiharness import running_app, type_text, ui_settings, wait_until
 from asynclm_tui.core.events import CallStatus
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.widgets.calls_panel import CallRow
+from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES, StreamingMarkdown
 from asynclm_tui.ui.widgets.transcript import Chip, UserEntry
 
 pytestmark = pytest.mark.model
@@ -120,6 +121,24 @@ async def test_escape_stops_but_keeps_partial_output_and_app() -> None:
         assert turn.done.n_generated < 200
         assert chips(app, "stop")
         assert app.is_running and app.chat.status_text("state") == "ready"
+
+
+async def test_answers_grow_by_a_third_of_the_transcript_when_every_core_decodes() -> None:
+    script = "First answer.\n=== turn ===\nSecond answer."
+    async with running_app(script) as (app, pilot, engine):
+        steps = []
+        for threads, cpus in ((2, 2), (2, 4)):  # no spare core, then one
+            app.chat._pacer.set_decode_threads(threads, cpus)
+            await type_text(pilot, "go")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: not app.chat.generating
+                             and app.state.current is not None
+                             and app.state.current.done is not None, 60, "turn done")
+            entry = app.chat.transcript.current
+            assert entry is not None
+            steps.append(entry.query_one(StreamingMarkdown).grow_lines)
+        assert steps == [app.chat.transcript.size.height // 3, GROW_LINES]
+        assert steps[0] > GROW_LINES
 
 
 async def test_cancel_selected_call_from_keyboard() -> None:

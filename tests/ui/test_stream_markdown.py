@@ -73,6 +73,32 @@ async def test_height_grows_in_steps_while_streaming_then_fits() -> None:
         assert md.size.height == 1
 
 
+async def test_updates_within_a_larger_step_repaint_in_place_without_layout() -> None:
+    app = Host()
+    async with app.run_test(size=(60, 30)) as pilot:
+        md = app.query_one(StreamingMarkdown)
+        md.grow_lines = 10
+        md.append("first paragraph\n\n")
+        await pilot.pause()
+        assert md.size.height == 10
+        layouts = 0
+        refresh_layout = app.screen._refresh_layout
+
+        def counting(*args: object, **kwargs: object) -> None:
+            nonlocal layouts
+            layouts += 1
+            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
+
+        app.screen._refresh_layout = counting  # type: ignore[method-assign]
+        md.append("second\n\nthird")  # 5 lines: still inside the 10
+        await pilot.pause()
+        assert (md.size.height, layouts) == (10, 0)
+        assert plain(md)[:5] == ["first paragraph", "", "second", "", "third"]
+        md.append("\n\n" + "\n\n".join(f"p{i}" for i in range(4)))  # 13 lines
+        await pilot.pause()
+        assert (md.size.height, layouts) == (20, 1)
+
+
 async def test_theme_change_recolours_the_text() -> None:
     app = Host()
     async with app.run_test(size=(60, 30)) as pilot:

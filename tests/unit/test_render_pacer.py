@@ -52,8 +52,12 @@ def test_cheap_renders_or_a_spare_core_keep_ten_per_second() -> None:
     assert p.share == UI_SHARE_SPARE_CORE
     run(p, clocks, cost_s=0.02, renders=20)
     assert p.interval == FLUSH_MIN_S
+    assert not p.constrained
     p.set_decode_threads(0, cpus=2)  # all layers on a GPU
     assert p.share == UI_SHARE_SPARE_CORE
+    assert not p.constrained
+    p.set_decode_threads(2, cpus=2)
+    assert p.constrained
 
 
 def test_while_typing_renders_wait_for_a_key_then_follow_it() -> None:

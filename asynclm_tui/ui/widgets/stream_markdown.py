@@ -7,9 +7,9 @@ every millisecond the UI spends is taken from them.  This widget is one widget
 per answer segment.  Finished blocks (see :mod:`asynclm_tui.ui.markdown_blocks`)
 are rendered once with Rich's Markdown in the theme's colours and kept as
 strips; an update re-renders only the open block at the end and repaints only
-the lines from there down.  While streaming, the height grows in steps of
-``GROW_LINES`` (the spare lines are blank), so most updates repaint a few lines
-instead of re-laying-out and scrolling the whole screen.
+the lines from there down.  While streaming, the height grows in steps (the
+spare lines are blank), so an update that fits in the spare lines repaints
+those lines only, instead of re-laying-out and scrolling the whole screen.
 """
 
 from __future__ import annotations
@@ -24,14 +24,17 @@ from asynclm_tui.ui.rich_markdown import ThemedMarkdown
 from asynclm_tui.ui.widgets.layout_once import LayoutOnce
 
 GROW_LINES = 4
-"""While streaming, the height is rounded up to a multiple of this."""
+"""While streaming, the height is rounded up to a multiple of this (unless
+the widget is given a larger step)."""
 
 
 class StreamingMarkdown(LayoutOnce, Widget):
     """A Markdown segment of an answer, written to with :meth:`append`."""
 
-    def __init__(self, *, classes: str | None = None) -> None:
+    def __init__(self, *, classes: str | None = None, grow_lines: int = GROW_LINES) -> None:
         super().__init__(classes=classes)
+        self.grow_lines = grow_lines
+        """While streaming, the height is rounded up to a multiple of this."""
         self._source: list[str] = []
         self._splitter = BlockSplitter()
         self._blocks: list[str] = []
@@ -81,7 +84,7 @@ class StreamingMarkdown(LayoutOnce, Widget):
     def _height(self, n_lines: int) -> int:
         if not self._streaming or not n_lines:
             return n_lines
-        return -(-n_lines // GROW_LINES) * GROW_LINES
+        return -(-n_lines // self.grow_lines) * self.grow_lines
 
     # ------------------------------------------------------------ rendering
 

@@ -19,7 +19,7 @@ from textual.widgets import ProgressBar, Static
 
 from asynclm_tui.core.cml import MARKERS
 from asynclm_tui.ui.widgets.layout_once import LayoutOnce
-from asynclm_tui.ui.widgets.stream_markdown import StreamingMarkdown
+from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES, StreamingMarkdown
 
 CHIP_ICONS = {
     "call": "⚙",
@@ -102,18 +102,22 @@ class _Segments(Vertical, LayoutOnce):
 class AssistantEntry(Vertical, LayoutOnce):
     """One assistant turn: Markdown segments and chips, plus its raw CML."""
 
-    def __init__(self, turn: int, *, raw: bool = False) -> None:
+    def __init__(self, turn: int, *, raw: bool = False, grow_lines: int = GROW_LINES) -> None:
         super().__init__(classes="assistant-entry")
         self.turn = turn
+        self._grow_lines = grow_lines
         self.border_title = f"assistant · turn {turn}"
         self._raw_parts: list[str] = []
         self._raw_dirty = False
         self._buffer: list[str] = []
         self._lock = asyncio.Lock()
-        self._segment: StreamingMarkdown | None = None
+        # The first segment is mounted with the entry, while the prompt is
+        # read: mounting it at the first token cost a render about 50 ms of
+        # CSS and layout, taken from decoding.
+        self._segment: StreamingMarkdown | None = self._new_segment()
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
-        self._rendered = _Segments(classes="rendered")
+        self._rendered = _Segments(self._segment, classes="rendered")
         self._raw = Static("", classes="raw", markup=False)
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -172,10 +176,14 @@ class AssistantEntry(Vertical, LayoutOnce):
         if self._segment is None:
             if not visible.strip():
                 return  # no empty paragraph between two chips
-            self._segment = StreamingMarkdown(classes="segment")
+            self._segment = self._new_segment()
             await self._rendered.mount(self._segment)
+        if not self._segment.source:
             visible = visible.lstrip("\n")
         self._segment.append(visible)
+
+    def _new_segment(self) -> StreamingMarkdown:
+        return StreamingMarkdown(classes="segment", grow_lines=self._grow_lines)
 
     async def _close_segment(self) -> None:
         await self._flush_unlocked()
@@ -222,13 +230,10 @@ class Transcript(VerticalScroll):
     ) -> bool:
         # A growing answer changes the transcript's virtual size on every
         # render, and Textual answers that with a second full layout pass (see
-        # layout_once).  A scroll view only needs it when a scrollbar appears
-        # or goes, which changes the width its children get.
-        bars = (self.show_vertical_scrollbar, self.show_horizontal_scrollbar)
-        changed = super()._size_updated(size, virtual_size, container_size, layout=False)
-        if bars != (self.show_vertical_scrollbar, self.show_horizontal_scrollbar):
-            self.refresh(layout=True)
-        return changed
+        # layout_once).  A scroll view would need it when a scrollbar appears
+        # or goes, changing its children's width, but the transcript keeps its
+        # scrollbar's column (scrollbar-gutter: stable in chat.tcss).
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
 
     def on_mount(self) -> None:
         """Follow new output until the user scrolls up."""
