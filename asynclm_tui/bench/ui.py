@@ -24,7 +24,7 @@ own tokens.  The tokens held during a detached window are drawn when the UI
 attaches, before the next attached window starts: a chat draws tokens as they
 come, and one render of two seconds' backlog would charge the attached window
 for about one and a half renders that a chat never does (the first version of
-this bench did; it measured a 7 % slowdown where the UI used 3 % of a core).
+this bench did; it measured a 7 % slowdown where the UI used 3.5 % of a core).
 
 Each round has a turn with the user watching (the target applies to it) and
 a turn with the user typing a key every 100 ms during attached windows,
