@@ -274,8 +274,7 @@ async def _run(settings: Settings, n_chars: int, rounds: int) -> UIBenchResult:
                 held, self._held = self._held, []
                 for event in held:
                     super()._sink(event)
-            await self.drain_events()
-            await self.chat.flush_now()
+            await self.chat.flush_now()  # drains the queued events first
 
         def on_text_area_changed(self, message: TextArea.Changed) -> None:
             text_now = message.text_area.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.strip import Strip
@@ -22,6 +24,20 @@ class Host(App[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield StreamingMarkdown()
+
+
+def count_layouts(app: App[None]) -> Callable[[], int]:
+    """Count the screen's layout passes from now on (call the result to read)."""
+    calls = 0
+    refresh_layout = app.screen._refresh_layout
+
+    def counting(*args: object, **kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
+
+    app.screen._refresh_layout = counting  # type: ignore[method-assign]
+    return lambda: calls
 
 
 def plain(widget: StreamingMarkdown) -> list[str]:
@@ -81,22 +97,14 @@ async def test_updates_within_a_larger_step_repaint_in_place_without_layout() ->
         md.append("first paragraph\n\n")
         await pilot.pause()
         assert md.size.height == 10
-        layouts = 0
-        refresh_layout = app.screen._refresh_layout
-
-        def counting(*args: object, **kwargs: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
-
-        app.screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(app)
         md.append("second\n\nthird")  # 5 lines: still inside the 10
         await pilot.pause()
-        assert (md.size.height, layouts) == (10, 0)
+        assert (md.size.height, layouts()) == (10, 0)
         assert plain(md)[:5] == ["first paragraph", "", "second", "", "third"]
         md.append("\n\n" + "\n\n".join(f"p{i}" for i in range(4)))  # 13 lines
         await pilot.pause()
-        assert (md.size.height, layouts) == (20, 1)
+        assert (md.size.height, layouts()) == (20, 1)
 
 
 async def test_theme_change_recolours_the_text() -> None:
@@ -145,15 +153,7 @@ async def test_growth_lays_out_once_repaints_the_bottom_and_draws_like_a_fresh_r
         live, fresh = live_box.query_one(StreamingMarkdown), fresh_box.query_one(StreamingMarkdown)
         live.append(TEXT[:40])
         await pilot.pause()
-        layouts = 0
-        refresh_layout = app.screen._refresh_layout
-
-        def counting(*args: object, **kwargs: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
-
-        app.screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(app)
         drawn: list[int] = []
         render_line = live.render_line
 
@@ -166,7 +166,7 @@ async def test_growth_lays_out_once_repaints_the_bottom_and_draws_like_a_fresh_r
         live.append(TEXT[40:120])  # the open block ends lower: the widget grows
         await pilot.pause()
         assert live.size.height > height
-        assert layouts == 1  # no second pass for the new virtual size
+        assert layouts() == 1  # no second pass for the new virtual size
         # Lines above the block that was open came from the line cache.
         assert 0 < open_block <= min(drawn)
         # Streamed in pieces, with repaints of only the changed lines, the
