@@ -30,29 +30,50 @@ class ModelLoadError(Exception):
 _PATCH_LOCK = threading.Lock()
 
 
-@contextlib.contextmanager
-def _progress_hook(llama_cpp: Any, progress: ProgressFn | None) -> Iterator[None]:
-    """Install a load-progress callback for the duration of ``Llama(...)``.
+def amx_repack_broken() -> bool:
+    """Whether llama.cpp's AMX weight repacking must be avoided on this CPU.
 
-    llama-cpp-python builds ``llama_model_params`` inside ``Llama.__init__``
-    and exposes no progress argument, so the default-params factory is wrapped
-    briefly (under a lock) to set llama.cpp's own ``progress_callback``.
+    Measured in a sandboxed Xeon with ``amx_int8``: any batch of more than one
+    token segfaulted inside ``llama_decode`` while the repacked (AMX) weight
+    buffers were in use, and ran fine with them off.  Off costs little for
+    the small models this is seen with, so it is off wherever AMX is listed.
     """
-    if progress is None:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return "amx_int8" in cpuinfo
+
+
+@contextlib.contextmanager
+def model_params_hook(llama_cpp: Any, progress: ProgressFn | None = None) -> Iterator[None]:
+    """Adjust ``llama_model_params`` for the duration of ``Llama(...)``.
+
+    llama-cpp-python builds them inside ``Llama.__init__`` and exposes neither
+    a progress argument nor ``use_extra_bufts``, so the default-params factory
+    is wrapped briefly (under a lock) to set llama.cpp's own
+    ``progress_callback`` and to turn AMX repacking off (:func:`amx_repack_broken`).
+    """
+    no_repack = amx_repack_broken()
+    if progress is None and not no_repack:
         yield
         return
     lib = llama_cpp.llama_cpp
 
     @llama_cpp.llama_progress_callback  # type: ignore[untyped-decorator]
     def callback(value: float, _user: Any) -> bool:
-        progress(float(value))
+        if progress is not None:
+            progress(float(value))
         return True
 
     original = lib.llama_model_default_params
 
     def params() -> Any:
         p = original()
-        p.progress_callback = callback
+        if progress is not None:
+            p.progress_callback = callback
+        if no_repack:
+            p.use_extra_bufts = False
         return p
 
     with _PATCH_LOCK:
@@ -118,7 +139,7 @@ class LlamaCppBackend:
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
         layers = n_gpu_layers if n_gpu_layers is not None else (-1 if gpu else 0)
         try:
-            with _progress_hook(llama_cpp, progress):
+            with model_params_hook(llama_cpp, progress):
                 self.llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=n_ctx,
