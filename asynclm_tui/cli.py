@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from asynclm_tui import __version__
+from asynclm_tui.cli_common import fail
+from asynclm_tui.cli_sessions import DbOpt, sessions_app
 from asynclm_tui.core.config import MODES, Settings, load_settings
 from asynclm_tui.core.yamlsrc import UserFileError
 
@@ -28,6 +30,7 @@ tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(bench_app, name="bench")
+app.add_typer(sessions_app, name="sessions")
 
 ConfigOpt = Annotated[
     Path | None,
@@ -39,16 +42,14 @@ ToolsOpt = Annotated[
     typer.Option("--tools", "-t", help="Extra tool folder or YAML file (repeatable)."),
 ]
 ModeOpt = Annotated[str | None, typer.Option("--mode", help="Scheduling: async, sync or parallel.")]
+ContinueOpt = Annotated[
+    bool, typer.Option("--continue", help="Reopen the most recent saved chat.")
+]
+NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Do not save this chat.")]
 ScriptOpt = Annotated[
     Path | None,
     typer.Option("--script", help="Teacher-force the assistant's text from this file."),
 ]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a one-line error and exit non-zero (never a traceback)."""
-    typer.echo(f"asynclm: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def build_settings(
@@ -87,13 +88,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
+    resume: ContinueOpt = False,
+    db: DbOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """With no command, open the chat on the configured (or bundled) model."""
     if ctx.invoked_subcommand is None:
-        chat(config=None, model=None, tools=None, mode=None, script=None, theme=None, yes=False)
+        chat(config=None, model=None, tools=None, mode=None, script=None, theme=None, yes=False,
+             session=None, resume=resume, db=db, no_save=False)
 
 
 @app.command()
@@ -105,17 +109,28 @@ def chat(
     script: ScriptOpt = None,
     theme: Annotated[str | None, typer.Option("--theme", help="Theme name.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
+    session: Annotated[
+        int | None, typer.Option("--session", help="Continue the saved chat with this id.")
+    ] = None,
+    resume: ContinueOpt = False,
+    db: DbOpt = None,
+    no_save: NoSaveOpt = False,
 ) -> None:
     """Open the chat UI."""
-    from asynclm_tui.runtime import build_engine, load_script
+    from asynclm_tui.runtime import build_engine, load_script, open_chat_sessions
 
+    if session is not None and resume:
+        fail("--session and --continue: give one of them")
     settings = build_settings(
         config, model, tools, mode, {"ui.theme": theme, "tools.approval": "always" if yes else None}
     )
     engine = build_engine(settings, script=load_script(script, fail), interactive=True)
+    sessions = open_chat_sessions(
+        engine, db, session_id=session, latest=resume, save=not no_save, fail=fail
+    )
     from asynclm_tui.ui.app import run_app
 
-    code = run_app(settings, engine)
+    code = run_app(settings, engine, sessions)
     raise typer.Exit(code)
 
 
@@ -136,10 +151,12 @@ def run(
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, help="Most tokens to write.")
     ] = None,
+    db: DbOpt = None,
+    no_save: NoSaveOpt = False,
 ) -> None:
-    """Run one prompt headless and stream the answer."""
+    """Run one prompt headless and stream the answer (saved as a session)."""
     from asynclm_tui.core.headless import TimedMessage, run_headless
-    from asynclm_tui.runtime import build_engine, load_script
+    from asynclm_tui.runtime import build_engine, load_script, open_recorder
 
     timed = []
     for spec in user_at or []:
@@ -155,7 +172,13 @@ def run(
         {"tools.approval": "always" if yes else None, "generation.max_tokens": max_tokens},
     )
     engine = build_engine(settings, script=load_script(script, fail), interactive=False)
-    raise typer.Exit(run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed)))
+    recorder = None if no_save else open_recorder(engine, db, source="run", fail=fail)
+    try:
+        code = run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed))
+    finally:
+        if recorder is not None:
+            recorder.close()
+    raise typer.Exit(code)
 
 
 @tools_app.command("list")

@@ -12,6 +12,13 @@ from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supp
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.script import Script
+from asynclm_tui.core.sessions.recorder import ChatSessions, Recorder, resume_into
+from asynclm_tui.core.sessions.store import (
+    SessionStore,
+    StoredSession,
+    StoreError,
+    default_db_path,
+)
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.core.yamlsrc import UserFileError
 
@@ -67,3 +74,59 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
         f"system: {info.extra.get('system', '').strip()}",
     ]
     return 0, "\n".join(lines)
+
+
+def open_recorder(
+    engine: Engine,
+    db: Path | None,
+    *,
+    fail: Callable[[str], NoReturn],
+    source: str = "chat",
+    session_id: int | None = None,
+) -> Recorder:
+    """A recorder writing ``engine``'s turns to the sessions database."""
+    try:
+        recorder = Recorder(
+            db or default_db_path(), session_id=session_id, system=engine.system_text,
+            source=source,
+        )
+    except StoreError as exc:
+        fail(f"{exc} (or pass --no-save)")
+    engine.subscribe(recorder)
+    return recorder
+
+
+def open_chat_sessions(
+    engine: Engine,
+    db: Path | None,
+    *,
+    session_id: int | None,
+    latest: bool,
+    save: bool,
+    fail: Callable[[str], NoReturn],
+) -> ChatSessions:
+    """Saving for the chat UI; loads the chat to continue into ``engine``."""
+    path = db or default_db_path()
+    resumed: StoredSession | None = None
+    notice = ""
+    if session_id is not None or latest:
+        try:
+            store = SessionStore(path)
+            try:
+                wanted = session_id if session_id is not None else store.latest()
+                if wanted is None:
+                    notice = "There is no saved chat to continue yet; this is a new one."
+                else:
+                    resumed = store.load(wanted)
+            finally:
+                store.close()
+        except StoreError as exc:
+            fail(str(exc))
+        if resumed is not None:
+            resume_into(engine.load_history, resumed)
+    recorder = None
+    if save:
+        recorder = open_recorder(
+            engine, path, fail=fail, session_id=resumed.info.id if resumed else None
+        )
+    return ChatSessions(path, recorder, resumed, notice)

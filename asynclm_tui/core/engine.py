@@ -144,6 +144,15 @@ class Engine:
         self.session = Session()
         self.mailbox.reset()
 
+    def load_history(self, messages: list[dict[str, str]], call_ids: set[str]) -> None:
+        """Continue a saved chat: ``messages`` (system first) become the
+        conversation, evaluated by the next turn's one prefill; ``call_ids``
+        are the ids it used, so the model cannot reuse them."""
+        self.reset_session()
+        turns = sum(1 for m in messages if m["role"] == "user")
+        anonymous = sum(1 for c in call_ids if c.startswith("~"))
+        self.session = Session(list(messages), set(call_ids), set(), turns, anonymous)
+
     def system_text(self) -> str:
         """The system message a new session starts with."""
         gen = self.settings.generation

@@ -18,6 +18,11 @@ def user_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/asynclm`` (or the platform equivalent): saved chats."""
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
 def user_tools_dir() -> Path:
     """Directory for the user's own tool YAML files."""
     return user_config_dir() / "tools"

@@ -20,7 +20,9 @@ from textual.screen import Screen
 
 from asynclm_tui.core.config import MODES, Settings
 from asynclm_tui.core.events import Event, Token
+from asynclm_tui.core.sessions.recorder import ChatSessions
 from asynclm_tui.ui.messages import EngineEvent, EventsPending
+from asynclm_tui.ui.replay import replay
 from asynclm_tui.ui.screens.chat import ChatScreen
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
@@ -64,10 +66,13 @@ class AsyncLMApp(App[None]):
         clock: Callable[[], float] | None = None,
         theme_dirs: Iterable[Path] | None = None,
         start_engine: bool = True,
+        sessions: ChatSessions | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.engine = engine
+        self.sessions = sessions
+        """Saving and the chat to continue (None: nothing is saved)."""
         self.state = ChatState()
         self.clock = clock or engine.elapsed
         """Engine-time clock for live timers (tests pass a frozen one)."""
@@ -104,6 +109,13 @@ class AsyncLMApp(App[None]):
         # screens get their CSS_PATH loaded.
         await self.push_screen(self.chat)
         self._apply_keymap()
+        if self.sessions is not None:
+            if self.sessions.resumed is not None:
+                await replay(self.chat, self.sessions.resumed)
+            if self.sessions.notice:
+                self.notify(self.sessions.notice, timeout=6)
+            if self.sessions.recorder is not None:
+                self.sessions.recorder.on_error = self._saving_failed
         for message, severity in self._startup_notes:
             self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
         for err in self.engine.tool_errors:
@@ -142,6 +154,16 @@ class AsyncLMApp(App[None]):
                 self._pending.clear()
                 return
             await self.chat.apply(self._pending.popleft())
+
+    def _saving_failed(self, message: str) -> None:
+        # Called on the recorder's thread.
+        self.call_from_thread(self.notify, message, title="Not saved", severity="error",
+                              timeout=10)
+
+    def on_chat_screen_chat_cleared(self) -> None:
+        """A new chat is saved as a new session."""
+        if self.sessions is not None and self.sessions.recorder is not None:
+            self.sessions.recorder.new_session()
 
     async def on_engine_event(self, message: EngineEvent) -> None:
         """Apply one event posted directly (tests and replays use this)."""
@@ -212,16 +234,18 @@ def create_app(
     clock: Callable[[], float] | None = None,
     theme_dirs: Iterable[Path] | None = None,
     start_engine: bool = True,
+    sessions: ChatSessions | None = None,
 ) -> AsyncLMApp:
     """Build the app for ``settings`` around ``engine`` (not yet started)."""
     return AsyncLMApp(
-        settings, engine, clock=clock, theme_dirs=theme_dirs, start_engine=start_engine
+        settings, engine, clock=clock, theme_dirs=theme_dirs, start_engine=start_engine,
+        sessions=sessions,
     )
 
 
-def run_app(settings: Settings, engine: Engine) -> int:
+def run_app(settings: Settings, engine: Engine, sessions: ChatSessions | None = None) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, sessions=sessions)
     # The decode thread needs the GIL briefly between llama.cpp calls; a short
     # switch interval stops a long UI render from delaying every token by 5 ms.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -229,6 +253,8 @@ def run_app(settings: Settings, engine: Engine) -> int:
         app.run()
     finally:
         engine.close()
+        if sessions is not None and sessions.recorder is not None:
+            sessions.recorder.close()
     if engine.load_error:
         print(f"asynclm: could not load the model: {engine.load_error}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -89,6 +90,9 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+l", "focus_calls", "Calls", id="focus_calls"),
         Binding("ctrl+n", "new_chat", "New chat", show=False, id="new_chat"),
     ]
+
+    class ChatCleared(Message):
+        """The conversation was forgotten (a new chat starts)."""
 
     def __init__(
         self,
@@ -337,6 +341,8 @@ class ChatScreen(Screen[None]):
                 await entry.add_chip("stop", "stopped by you; the partial answer is kept")
             elif event.reason == "max_tokens":
                 await entry.add_chip("info", "reached generation.max_tokens")
+            elif event.reason == "closed":
+                await entry.add_chip("stop", "cut off: asynclm closed before the answer ended")
             await entry.finish()
         self.status.set_state("ready", "idle")
         self.status.set_speed(event.tok_s)
@@ -474,6 +480,7 @@ class ChatScreen(Screen[None]):
             self.notify("Stop the answer first (Esc).", severity="warning")
             return
         self.engine.reset_session()
+        self.post_message(self.ChatCleared())
         self.state.turns.clear()
         self.state.calls.clear()
         await self.transcript.clear()

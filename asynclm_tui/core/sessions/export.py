@@ -1,0 +1,142 @@
+"""``asynclm sessions show`` and ``export``: a saved chat as Markdown, JSON
+or fine-tuning JSONL."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+from asynclm_tui.core.cml import format_interrupt
+from asynclm_tui.core.sessions.records import from_record
+from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
+
+FORMATS = ("md", "json", "jsonl")
+
+
+def _args_text(args: dict[str, Any]) -> str:
+    parts = [repr(v) for v in args.get("*args", [])]
+    parts += [f"{k}={v!r}" for k, v in args.items() if k != "*args"]
+    return ", ".join(parts)
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line for line in text.splitlines() or [""])
+
+
+def _turn_markdown(turn: StoredTurn) -> list[str]:
+    """The answer in order: text, then a quoted line per call, result and
+    message typed mid-answer, where each happened."""
+    out: list[str] = []
+    text: list[str] = []
+    calls = {c.call_id: c for c in turn.calls}
+
+    def para() -> None:
+        body = "".join(text).strip("\n")
+        if body.strip():
+            out.append(body)
+        text.clear()
+
+    for kind, data in turn.events:
+        event = from_record(kind, data)
+        match kind:
+            case "token":
+                text.append(str(data.get("visible", "")))
+            case "call" if event is not None:
+                para()
+                c = calls.get(str(data.get("id")))
+                name = f"{data.get('id')} = " if data.get("wants_result", True) else ""
+                fn = c.fn if c else str(data.get("fn"))
+                out.append(f"> ⚙ `{name}{fn}({_args_text(dict(data.get('args') or {}))})`")
+            case "interrupt" if data.get("kind") != "user":
+                para()
+                c = calls.get(str(data.get("id")))
+                took = f" ({c.ms:.0f} ms)" if c is not None and c.ms is not None else ""
+                out.append(_quote(f"↩ {data.get('id')}{took}: {data.get('value', '')}"))
+            case "user":
+                para()
+                out.append(_quote(f"✉ you, mid-answer: {data.get('text', '')}"))
+            case "error":
+                para()
+                out.append(_quote(f"✗ {data.get('message', '')}"))
+    para()
+    if not turn.complete:
+        out.append("*(this answer was cut off when asynclm closed)*")
+    elif turn.reason == "stopped":
+        out.append("*(stopped by you)*")
+    return out
+
+
+def to_markdown(session: StoredSession) -> str:
+    """A readable transcript."""
+    info = session.info
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
+    lines = [f"# {info.title or 'Untitled chat'}", "", f"*{when} · {info.model or 'model'}*", ""]
+    for turn in session.turns:
+        lines += [f"## You (turn {turn.number})", "", turn.user_text, "", "## Assistant", ""]
+        for block in _turn_markdown(turn):
+            lines += [block, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_json(session: StoredSession) -> dict[str, Any]:
+    """Everything stored, as one JSON object."""
+    turns = []
+    for turn in session.turns:
+        data = dataclasses.asdict(turn)
+        data.pop("events")
+        turns.append(data)
+    return {**session.info.to_json(), "system": session.system, "turns": turns}
+
+
+def to_jsonl(session: StoredSession) -> list[dict[str, Any]]:
+    """Chat-format fine-tuning records, the layout of ``asynclm traces``: one
+    record per turn holding the conversation up to that answer, whose
+    interrupt blocks (written by the system) are listed in
+    ``meta.interrupt_spans`` so a trainer can mask them out of the loss."""
+    records = []
+    history = [{"role": "system", "content": session.system}] if session.system else []
+    for turn in session.turns:
+        answer = turn.raw_text
+        spans: list[list[int]] = []
+        start = 0
+        for intr in turn.interrupts:
+            block = format_interrupt(intr.call_id, intr.value)
+            at = answer.find(block, start)
+            if at < 0:  # the value was cut or neutralised before injection
+                at = answer.find(format_interrupt(intr.call_id, "").split(" [END]")[0], start)
+                end = answer.find("[END]", at) + len("[END]") if at >= 0 else -1
+            else:
+                end = at + len(block)
+            if at >= 0 and end > at:
+                spans.append([at, end])
+                start = end
+        history = [*history, {"role": "user", "content": turn.user_text}]
+        records.append(
+            {
+                "messages": [*history, {"role": "assistant", "content": answer}],
+                "meta": {
+                    "source": f"session:{session.info.id}",
+                    "turn": turn.number,
+                    "mode": turn.mode,
+                    "complete": turn.complete,
+                    "interrupt_spans": spans,
+                    "calls": len(turn.calls),
+                    "user_interrupts": sum(1 for i in turn.interrupts if i.kind == "user"),
+                },
+            }
+        )
+        history.append({"role": "assistant", "content": answer})
+    return records
+
+
+def render(session: StoredSession, fmt: str) -> str:
+    """``session`` in one of :data:`FORMATS`."""
+    if fmt == "md":
+        return to_markdown(session)
+    if fmt == "json":
+        return json.dumps(to_json(session), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in to_jsonl(session))
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

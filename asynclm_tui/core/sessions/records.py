@@ -1,0 +1,70 @@
+"""Engine events to and from the rows of the replay log.
+
+The replay log keeps a turn's events so a resumed chat is drawn by the same
+code that drew it live (chips, calls panel, timeline).  Consecutive tokens are
+stored as one text record.  Fields a class no longer has are ignored, and a
+record that no longer fits its class is skipped, so old logs stay readable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from asynclm_tui.core import events as ev
+from asynclm_tui.core.events import CallStatus, Event
+
+REPLAYED: dict[str, type[Event]] = {
+    cls.name: cls
+    for cls in (
+        ev.TurnStarted,
+        ev.Prefilled,
+        ev.Token,
+        ev.CallIssued,
+        ev.CallUpdated,
+        ev.CallFinished,
+        ev.Interrupt,
+        ev.UserMessage,
+        ev.Trapped,
+        ev.Resumed,
+        ev.TurnDone,
+        ev.EngineError,
+    )
+}
+"""Event kinds kept in the replay log, by their ``name``."""
+
+
+def to_record(event: Event) -> tuple[str, str]:
+    """``(kind, json)`` for one event."""
+    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    return event.name, json.dumps(data, ensure_ascii=False, default=str)
+
+
+def from_record(kind: str, data: dict[str, Any]) -> Event | None:
+    """The event a record stands for, or None if its kind or fields are unknown."""
+    cls = REPLAYED.get(kind)
+    if cls is None:
+        return None
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    args = {k: v for k, v in data.items() if k in known}
+    if "status" in args:
+        try:
+            args["status"] = CallStatus(args["status"])
+        except ValueError:
+            return None
+    if "pending" in args and isinstance(args["pending"], list):
+        args["pending"] = tuple(args["pending"])
+    try:
+        return cls(**args)
+    except TypeError:
+        return None
+
+
+def record_data(text: str) -> dict[str, Any]:
+    """Parse a stored record (damaged JSON reads as an empty record)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

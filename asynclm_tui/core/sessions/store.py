@@ -1,0 +1,408 @@
+"""Chats kept in SQLite: one file, WAL journal, a versioned schema.
+
+Every reader and writer opens its own :class:`SessionStore` (one connection,
+used by one thread).  The recorder writes while a turn runs; the CLI and the
+sessions screen read.  WAL lets them do so at the same time, and a process
+killed mid-write leaves the last committed transaction intact.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asynclm_tui.core import paths
+from asynclm_tui.core.sessions.records import record_data
+
+DB_NAME = "sessions.db"
+BUSY_TIMEOUT_S = 5.0
+"""How long a statement waits for another process's write lock."""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sessions, turns, calls, interrupts and the replay log of events.
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        system TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT 'chat'
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        user_text TEXT NOT NULL,
+        raw_text TEXT NOT NULL DEFAULT '',
+        visible_text TEXT NOT NULL DEFAULT '',
+        started REAL NOT NULL,
+        ended REAL,
+        reason TEXT,
+        n_prompt INTEGER NOT NULL DEFAULT 0,
+        n_generated INTEGER NOT NULL DEFAULT 0,
+        n_injected INTEGER NOT NULL DEFAULT 0,
+        tok_s REAL,
+        UNIQUE (session_id, number)
+    );
+    CREATE TABLE calls (
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        call_id TEXT NOT NULL,
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        fn TEXT NOT NULL,
+        args TEXT NOT NULL,
+        wants_result INTEGER NOT NULL,
+        estimate_ms REAL NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,
+        issued_t REAL NOT NULL,
+        started_t REAL,
+        finished_t REAL,
+        ms REAL,
+        ok INTEGER,
+        result TEXT,
+        PRIMARY KEY (session_id, call_id)
+    );
+    CREATE TABLE interrupts (
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        n_tokens INTEGER NOT NULL,
+        token_offset INTEGER NOT NULL,
+        t REAL NOT NULL,
+        PRIMARY KEY (turn_id, seq)
+    );
+    CREATE TABLE events (
+        turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (turn_id, seq)
+    );
+    CREATE INDEX turns_by_session ON turns(session_id, number);
+    CREATE INDEX sessions_by_updated ON sessions(updated);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be used; ``str()`` is a one-line message naming it."""
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/asynclm/sessions.db`` (or the platform equivalent)."""
+    return paths.user_data_dir() / DB_NAME
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One row of ``asynclm sessions list``."""
+
+    id: int
+    title: str
+    created: float
+    updated: float
+    turns: int
+    model: str = ""
+    source: str = "chat"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "created": _iso(self.created),
+            "updated": _iso(self.updated),
+            "turns": self.turns,
+            "model": self.model,
+            "source": self.source,
+        }
+
+
+@dataclass
+class StoredCall:
+    """A call as recorded: tool, arguments, status, timings and result."""
+
+    call_id: str
+    fn: str
+    args: dict[str, Any]
+    wants_result: bool
+    status: str
+    issued_t: float
+    started_t: float | None
+    finished_t: float | None
+    ms: float | None
+    ok: bool | None
+    result: str | None
+    estimate_ms: float = 0.0
+
+
+@dataclass
+class StoredInterrupt:
+    """Where an interrupt landed: its KV-cache token offset and its text."""
+
+    call_id: str
+    kind: str
+    value: str
+    n_tokens: int
+    token_offset: int
+    t: float
+
+
+@dataclass
+class StoredTurn:
+    """One turn with everything needed to show it and to continue after it."""
+
+    number: int
+    mode: str
+    user_text: str
+    raw_text: str
+    visible_text: str
+    started: float
+    ended: float | None
+    reason: str | None
+    n_prompt: int
+    n_generated: int
+    n_injected: int
+    tok_s: float | None
+    calls: list[StoredCall] = field(default_factory=list)
+    interrupts: list[StoredInterrupt] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """The replay log: (kind, fields) of the turn's events, text coalesced."""
+
+    @property
+    def complete(self) -> bool:
+        """False when the process ended before the turn did."""
+        return self.ended is not None
+
+
+@dataclass
+class StoredSession:
+    """A whole chat."""
+
+    info: SessionInfo
+    system: str
+    turns: list[StoredTurn]
+
+    def messages(self) -> list[dict[str, str]]:
+        """The chat history the model saw: system, then user/assistant pairs
+        (the assistant's raw CML text, interrupts included)."""
+        out = [{"role": "system", "content": self.system}] if self.system else []
+        for turn in self.turns:
+            out.append({"role": "user", "content": turn.user_text})
+            out.append({"role": "assistant", "content": turn.raw_text})
+        return out
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts))
+
+
+class SessionStore:
+    """One connection to the sessions database (use it from one thread)."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not create and not path.exists():
+            raise StoreError(f"{path}: no sessions database here")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits, but a
+            # killed process loses nothing committed and never corrupts the file.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(describe(path, exc)) from None
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot open the sessions database: {exc}") from None
+
+    # ------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer asynclm (schema {version}, "
+                f"this one knows {SCHEMA_VERSION}); upgrade asynclm-tui"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                self.db.executescript(
+                    "BEGIN;" + MIGRATIONS[number] + f"; PRAGMA user_version = {number + 1};"
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Commit on success, roll back on error."""
+        try:
+            yield self.db
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.rollback()
+            raise
+        else:
+            if self.db.in_transaction:
+                self.db.commit()
+
+    def close(self) -> None:
+        """Close the connection (committed data stays)."""
+        self.db.close()
+
+    # ------------------------------------------------------------ writes
+
+    def create_session(
+        self, title: str, *, model: str = "", system: str = "", source: str = "chat"
+    ) -> int:
+        """A new, empty session; returns its id."""
+        now = time.time()
+        cur = self.db.execute(
+            "INSERT INTO sessions (title, created, updated, model, system, source) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (title, now, now, model, system, source),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def rename(self, session_id: int, title: str) -> None:
+        """Change a session's title.
+
+        Raises:
+            StoreError: no such session.
+        """
+        with self.transaction():
+            cur = self.db.execute(
+                "UPDATE sessions SET title = ? WHERE id = ?", (title.strip(), session_id)
+            )
+        if cur.rowcount == 0:
+            raise StoreError(f"no session {session_id}")
+
+    def delete(self, session_id: int) -> None:
+        """Delete a session and everything in it.
+
+        Raises:
+            StoreError: no such session.
+        """
+        with self.transaction():
+            cur = self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        if cur.rowcount == 0:
+            raise StoreError(f"no session {session_id}")
+
+    # ------------------------------------------------------------ reads
+
+    def list_sessions(self, search: str = "", limit: int | None = None) -> list[SessionInfo]:
+        """Sessions, most recently updated first; ``search`` matches titles and
+        the text of every message, case-insensitively."""
+        sql = (
+            "SELECT s.id, s.title, s.created, s.updated, s.model, s.source, "
+            "(SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) FROM sessions s"
+        )
+        params: list[Any] = []
+        if search:
+            like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql += (
+                " WHERE s.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM turns t"
+                " WHERE t.session_id = s.id AND (t.user_text LIKE ? ESCAPE '\\'"
+                " OR t.visible_text LIKE ? ESCAPE '\\'))"
+            )
+            params += [like, like, like]
+        sql += " ORDER BY s.updated DESC, s.id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._read(sql, params)
+        return [SessionInfo(r[0], r[1], r[2], r[3], r[6], r[4], r[5]) for r in rows]
+
+    def latest(self) -> int | None:
+        """The most recently updated session's id."""
+        found = self.list_sessions(limit=1)
+        return found[0].id if found else None
+
+    def load(self, session_id: int, *, events: bool = True) -> StoredSession:
+        """A whole session.
+
+        Raises:
+            StoreError: no such session, or the file is damaged.
+        """
+        row = self._read(
+            "SELECT id, title, created, updated, model, source, system FROM sessions "
+            "WHERE id = ?",
+            [session_id],
+        )
+        if not row:
+            raise StoreError(f"no session {session_id} (see `asynclm sessions list`)")
+        r = row[0]
+        turns: dict[int, StoredTurn] = {}
+        for t in self._read(
+            "SELECT id, number, mode, user_text, raw_text, visible_text, started, ended, "
+            "reason, n_prompt, n_generated, n_injected, tok_s FROM turns "
+            "WHERE session_id = ? ORDER BY number",
+            [session_id],
+        ):
+            turns[t[0]] = StoredTurn(*t[1:])
+        for c in self._read(
+            "SELECT turn_id, call_id, fn, args, wants_result, status, issued_t, started_t, "
+            "finished_t, ms, ok, result, estimate_ms FROM calls WHERE session_id = ? "
+            "ORDER BY issued_t",
+            [session_id],
+        ):
+            if c[0] in turns:
+                ok = None if c[10] is None else bool(c[10])
+                turns[c[0]].calls.append(
+                    StoredCall(c[1], c[2], json.loads(c[3]), bool(c[4]), c[5], c[6], c[7],
+                               c[8], c[9], ok, c[11], c[12])
+                )
+        ids = ",".join(str(i) for i in turns) or "NULL"
+        for i in self._read(
+            "SELECT turn_id, call_id, kind, value, n_tokens, token_offset, t FROM interrupts "
+            f"WHERE turn_id IN ({ids}) ORDER BY turn_id, seq",
+            [],
+        ):
+            turns[i[0]].interrupts.append(StoredInterrupt(*i[1:]))
+        if events:
+            for e in self._read(
+                f"SELECT turn_id, kind, data FROM events WHERE turn_id IN ({ids}) "
+                "ORDER BY turn_id, seq",
+                [],
+            ):
+                turns[e[0]].events.append((e[1], record_data(e[2])))
+        info = SessionInfo(r[0], r[1], r[2], r[3], len(turns), r[4], r[5])
+        return StoredSession(info, r[6], list(turns.values()))
+
+    def integrity(self) -> str:
+        """``PRAGMA integrity_check``'s verdict (``ok`` when sound)."""
+        return "; ".join(str(r[0]) for r in self._read("PRAGMA integrity_check", []))
+
+    def _read(self, sql: str, params: list[Any]) -> list[Any]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(describe(self.path, exc)) from None
+
+
+def describe(path: Path, exc: sqlite3.Error) -> str:
+    """A one-line message for an SQLite failure, naming the file."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (
+            f"{path}: the sessions database is locked by another process "
+            f"(waited {BUSY_TIMEOUT_S:.0f} s); close it and try again"
+        )
+    if "not a database" in text or "malformed" in text or "disk image" in text:
+        return (
+            f"{path}: the sessions database is damaged ({text}); "
+            "move it aside to start a new one (`sqlite3 FILE .recover` may save its data)"
+        )
+    return f"{path}: sessions database error: {text}"
