@@ -121,6 +121,7 @@ class Recorder:
         self._pending: list[Event | _NewSession] = []
         self._state = _State(session_id)
         self._closed = threading.Event()
+        self._wake = threading.Event()
         self._failing = False
         self._thread = threading.Thread(target=self._loop, name="asynclm-recorder", daemon=True)
         self._thread.start()
@@ -147,6 +148,7 @@ class Recorder:
             return
         done = threading.Event()
         self._queue.put(_Flush(done))
+        self._wake.set()
         done.wait(10)
 
     def close(self) -> None:
@@ -154,6 +156,7 @@ class Recorder:
         if self._closed.is_set():
             return
         self._closed.set()
+        self._wake.set()
         self._thread.join(timeout=15)
         self.store.close()
 
@@ -161,7 +164,9 @@ class Recorder:
 
     def _loop(self) -> None:
         while True:
-            closing = self._closed.wait(self._interval)
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            closing = self._closed.is_set()
             flushes: list[_Flush] = []
             while True:
                 try:
