@@ -56,7 +56,8 @@ async def replay(chat: ChatScreen, stored: StoredSession) -> None:
     await chat.transcript.mount(
         NoticeEntry(
             f"Continuing chat {info.id}: {info.title or 'untitled'} "
-            f"({len(stored.turns)} turns). The model gets the same context back.",
+            f"({len(stored.turns)} turn{'' if len(stored.turns) == 1 else 's'}). "
+            "The model gets the same context back.",
             "ready",
         )
     )

@@ -25,6 +25,7 @@ def test_a_recorded_turn_has_everything_to_show_and_continue_it(tmp_path: Path) 
     assert chat.info.title == "question 1 about parsers"
     assert chat.info.model == "test.gguf"
     assert [t.number for t in chat.turns] == [1, 2]
+    assert chat.turns[0].raw_text.endswith("[INTR] user [HEAD] be brief [END] Done.")
     turn = chat.turns[1]
     assert turn.complete and turn.reason == "eos"
     assert turn.raw_text.startswith("Turn 2 starts. [CALL] c2 [HEAD] sleep(ms=2) [END]")

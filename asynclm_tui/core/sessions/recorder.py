@@ -213,7 +213,7 @@ class Recorder:
         st = self._state
         db = self.store.db
         if isinstance(item, _NewSession):
-            self._close_text()
+            self._save_turn()
             st.session_id = item.session_id
             st.turn = None
             return
@@ -291,7 +291,7 @@ class Recorder:
     def _start_turn(self, item: TurnStarted) -> None:
         st = self._state
         db = self.store.db
-        self._close_text()
+        self._save_turn()
         if st.session_id is None:
             title = " ".join(item.text.split())
             title = title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
@@ -334,8 +334,17 @@ class Recorder:
     def _checkpoint(self) -> None:
         """End of a batch: the partial answer and the session's time."""
         st = self._state
-        turn = st.turn
-        if turn is None or st.session_id is None:
+        if st.turn is None or st.session_id is None:
+            return
+        self._save_turn()
+        self.store.db.execute(
+            "UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), st.session_id)
+        )
+
+    def _save_turn(self) -> None:
+        """Write the current turn's text so far (raw context and visible)."""
+        turn = self._state.turn
+        if turn is None:
             return
         self._close_text()
         if turn.dirty:
@@ -345,9 +354,6 @@ class Recorder:
                 ("".join(turn.raw), "".join(turn.visible), turn.n_generated, turn.id),
             )
             turn.dirty = False
-        self.store.db.execute(
-            "UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), st.session_id)
-        )
 
 
 @dataclass

@@ -1,0 +1,59 @@
+"""A resumed chat is drawn as it was: transcript, chips, calls, timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from textual.widgets import Static
+from uiharness import SIZE, ui_settings
+
+from asynclm_tui.core.sessions.store import SessionStore
+from asynclm_tui.runtime import build_engine, open_chat_sessions
+from asynclm_tui.ui.app import create_app
+from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip, UserEntry
+from tests.sessions.helpers import SYSTEM, record
+
+
+def no_fail(message: str) -> NoReturn:
+    raise AssertionError(message)
+
+
+async def test_continue_draws_the_saved_chat_and_loads_its_context(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sid = record(db, 3, last_done=False)
+    settings = ui_settings()
+    engine = build_engine(settings, interactive=True)
+    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=True,
+                                  fail=no_fail)
+    assert sessions.resumed is not None and sessions.resumed.info.id == sid
+    stored = SessionStore(db).load(sid)
+    assert engine.session.messages == stored.messages()
+    assert engine.session.messages[0]["content"] == SYSTEM
+    assert engine.session.turns == 3 and "c2" in engine.session.ids
+    app = create_app(settings, engine, start_engine=False, sessions=sessions)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            chat = app.chat
+            assert len(chat.query(UserEntry)) == 3
+            entries = list(chat.query(AssistantEntry))
+            assert [e.turn for e in entries] == [1, 2, 3]
+            chips = [str(c.content) for c in entries[0].query(Chip)]
+            assert any("c1 = sleep(ms=1)" in c for c in chips)
+            assert any("c1 → slept 1 ms · took 280 ms" in c for c in chips)
+            assert any("you, mid-answer: be brief" in c for c in chips)
+            last = [str(c.content) for c in entries[2].query(Chip)]
+            assert any("cut off" in c for c in last)
+            assert entries[0].raw_text == stored.turns[0].raw_text
+            assert len(chat.calls.rows) == 3
+            assert chat.state.calls["c3"].status.value == "cancelled"
+            assert chat.state.savings(chat.state.turns[0], 0.0).calls_ms == pytest.approx(280)
+            notices = [str(n.content) for n in chat.query(Static).filter(".notice")]
+            assert any("Continuing chat" in n for n in notices)
+            assert not chat.generating
+    finally:
+        engine.close()
+        assert sessions.recorder is not None
+        sessions.recorder.close()
