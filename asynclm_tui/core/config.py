@@ -93,6 +93,14 @@ class UISettings(_Section):
     """Binding id to keys, e.g. ``stop: ctrl+c`` (see the help screen)."""
     show_raw: bool = False
     """Start with the raw CML view instead of rendered chips."""
+    calls_panel: Literal["shown", "hidden"] = "shown"
+    """The calls panel at start on wide terminals (F2 toggles it; narrow ones
+    always start with the one-line strip)."""
+    open_calls_for_approval: bool = True
+    """Open the calls panel by itself when a call asks for approval."""
+    clipboard: Literal["auto", "osc52", "file"] = "auto"
+    """How copies reach you: the terminal's clipboard (OSC 52), a file in the
+    data dir, or ``auto`` (OSC 52 unless the terminal is known to drop it)."""
 
 
 class Settings(_Section):

@@ -19,7 +19,7 @@ def user_config_dir() -> Path:
 
 
 def user_data_dir() -> Path:
-    """``$XDG_DATA_HOME/asynclm`` (or the platform equivalent): saved chats."""
+    """``$XDG_DATA_HOME/asynclm`` (or the platform equivalent): saved chats, copies, screenshots."""
     return Path(platformdirs.user_data_dir(APP, appauthor=False))
 
 

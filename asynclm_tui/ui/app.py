@@ -24,6 +24,7 @@ from asynclm_tui.core.sessions.recorder import ChatSessions
 from asynclm_tui.ui.messages import EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
 from asynclm_tui.ui.screens.chat import ChatScreen
+from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
 
 SWITCH_INTERVAL_S = 0.0005
 """GIL switch interval while the TUI runs (Python's default is 5 ms)."""
+
+
+def chat_bindings() -> list[Binding]:
+    """The chat screen's bindings, its layout's included."""
+    found: list[Binding] = []
+    for cls in reversed(ChatScreen.__mro__):
+        if issubclass(cls, ChatLayout):
+            found += [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+    return found
 
 
 def model_label(settings: Settings) -> str:
@@ -100,6 +110,8 @@ class AsyncLMApp(App[None]):
             self.clock,
             model_label=model_label(settings),
             raw=settings.ui.show_raw,
+            calls_shown=settings.ui.calls_panel == "shown",
+            open_calls_for_approval=settings.ui.open_calls_for_approval,
             drain=self.drain_events,
         )
 
@@ -191,7 +203,7 @@ class AsyncLMApp(App[None]):
         """Every binding the UI defines, grouped by where it applies."""
         groups: list[tuple[str, list[Binding]]] = [
             ("anywhere", list(AsyncLMApp.BINDINGS)),  # type: ignore[arg-type]
-            ("chat", list(ChatScreen.BINDINGS)),  # type: ignore[arg-type]
+            ("chat", chat_bindings()),
             ("input", list(PromptInput.BINDINGS)),  # type: ignore[arg-type]
             ("calls panel", list(CallsPanel.BINDINGS)),  # type: ignore[arg-type]
             ("timeline", list(TimelineScreen.BINDINGS)),  # type: ignore[arg-type]

@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
@@ -48,8 +47,9 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.ui.quiet_gc import QuietGC
 from asynclm_tui.ui.render_pacer import RenderPacer
+from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
-from asynclm_tui.ui.widgets.calls_panel import CallsPanel
+from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
 from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES
@@ -59,6 +59,7 @@ from asynclm_tui.ui.widgets.transcript import (
     NoticeEntry,
     Transcript,
     UserEntry,
+    WelcomeEntry,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ TRAP_REASONS = {
 }
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatLayout):
     """Transcript, prompt, in-flight calls and status."""
 
     CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses elsewhere keep it
@@ -87,7 +88,6 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+r", "toggle_raw", "Raw CML", id="toggle_raw"),
         Binding("ctrl+t", "timeline", "Timeline", id="timeline"),
         Binding("ctrl+o", "cycle_mode", "Mode", id="cycle_mode"),
-        Binding("ctrl+l", "focus_calls", "Calls", id="focus_calls"),
         Binding("ctrl+n", "new_chat", "New chat", show=False, id="new_chat"),
     ]
 
@@ -103,6 +103,8 @@ class ChatScreen(Screen[None]):
         model_label: str,
         drain: Callable[[], Awaitable[None]],
         raw: bool = False,
+        calls_shown: bool = True,
+        open_calls_for_approval: bool = True,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -114,6 +116,8 @@ class ChatScreen(Screen[None]):
         self._transcript = Transcript(id="transcript")
         self._prompt = PromptInput(id="prompt")
         self._calls = CallsPanel(clock, id="calls")
+        self._strip = CallsStrip(id="calls-strip")
+        self.init_layout(shown=calls_shown, open_for_approval=open_calls_for_approval)
         self.raw = raw
         self.generating = False
         """True from TurnStarted to TurnDone (as the UI has seen it)."""
@@ -131,6 +135,7 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self._transcript
+                yield self._strip
                 yield self._prompt
             with Vertical(id="side"):
                 yield Static("calls", id="calls-title")
@@ -202,7 +207,7 @@ class ChatScreen(Screen[None]):
             await self._on_call(event, entry)
         elif isinstance(event, CallUpdated | CallFinished):
             self.calls.update_call(event.id)
-            self._update_calls_title()
+            self.update_calls_summary()
             if isinstance(event, CallUpdated) and event.status is CallStatus.AWAITING_APPROVAL:
                 rec = self.state.calls[event.id]
                 self.notify(
@@ -213,6 +218,9 @@ class ChatScreen(Screen[None]):
                     timeout=8,
                 )
                 self.calls.select_call(event.id)
+                self.approval_requested()
+            else:
+                self.approvals_settled()
         elif isinstance(event, Interrupt):
             await self._on_interrupt(event, entry)
         elif isinstance(event, UserMessage):
@@ -249,12 +257,12 @@ class ChatScreen(Screen[None]):
         self.status.set_state("ready", "idle")
         tools = ", ".join(sorted(self.engine.registry.tools)) or "none"
         await self.transcript.mount(
-            NoticeEntry(
+            WelcomeEntry(
                 f"{event.model} is ready ({device}, {event.n_ctx:,} tokens of context). "
                 f"Tools: {tools}.\n"
                 "Type a message and press Enter. Keep typing while it answers: Enter then "
                 "sends your words into its context. Esc stops, F1 shows every key.",
-                "ready",
+                f"{event.model} ready · tools: {tools} · Enter sends · F1 keys",
             )
         )
 
@@ -307,18 +315,7 @@ class ChatScreen(Screen[None]):
             tail = "" if event.wants_result else "  (no result wanted)"
             await entry.add_chip("call", f"{name}{event.fn}({short_args(event.args)}){tail}")
         await self.calls.add_call(self.state.calls[event.id])
-        self._update_calls_title()
-
-    def _update_calls_title(self) -> None:
-        """``calls · 2 running · 1 to approve``: the panel at a glance."""
-        counts: dict[str, int] = {}
-        for call in self.state.active_calls():
-            waiting = call.status is CallStatus.AWAITING_APPROVAL
-            label = "to approve" if waiting else call.status.value
-            counts[label] = counts.get(label, 0) + 1
-        parts = [f"{n} {status}" for status, n in sorted(counts.items())]
-        hint = " (ctrl+l)" if counts else ""
-        self.query_one("#calls-title", Static).update(" · ".join(["calls", *parts]) + hint)
+        self.update_calls_summary()
 
     async def _on_interrupt(self, event: Interrupt, entry: AssistantEntry | None) -> None:
         if entry is None:
@@ -467,13 +464,6 @@ class ChatScreen(Screen[None]):
         modes = list(MODES)
         self.set_mode(modes[(modes.index(self.engine.mode) + 1) % len(modes)])
 
-    def action_focus_calls(self) -> None:
-        """Jump to the calls panel (to the first call awaiting approval, if any)."""
-        awaiting = self.calls.first_awaiting()
-        if awaiting is not None:
-            self.calls.select_call(awaiting.id)
-        self.calls.focus()
-
     async def action_new_chat(self) -> None:
         """Forget the conversation (only while idle)."""
         if self.generating or self.engine.busy:
@@ -485,6 +475,6 @@ class ChatScreen(Screen[None]):
         self.state.calls.clear()
         await self.transcript.clear()
         await self.calls.clear_calls()
-        self._update_calls_title()
+        self.update_calls_summary()
         await self.transcript.mount(NoticeEntry("New chat.", "ready"))
         self.status.set_context(0, self.engine.backend.info.n_ctx if self.engine.backend else 0)

@@ -8,7 +8,7 @@ without stopping the model (the panel posts messages; the app talks to the engin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Click
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -51,6 +52,40 @@ def progress_bar(elapsed_ms: float, estimate_ms: float, width: int = BAR_WIDTH) 
     filled = min(width, int(fraction * width))
     bar = "█" * filled + "░" * (width - filled)
     return bar, ("»" if fraction > 1 else "")
+
+
+def calls_summary(active: Iterable[CallRecord]) -> list[str]:
+    """``["2 running", "1 to approve"]`` for the calls not yet finished."""
+    counts: dict[str, int] = {}
+    for call in active:
+        waiting = call.status is CallStatus.AWAITING_APPROVAL
+        label = "to approve" if waiting else call.status.value
+        counts[label] = counts.get(label, 0) + 1
+    return [f"{n} {status}" for status, n in sorted(counts.items())]
+
+
+class CallsStrip(Static):
+    """The calls panel folded into one line (narrow terminals, or panel hidden)."""
+
+    @dataclass
+    class Clicked(Message):
+        """The user clicked the strip (opens the panel)."""
+
+    def __init__(self, **kwargs: str) -> None:
+        super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
+        self.show([], awaiting=False)
+
+    def show(self, summary: list[str], *, awaiting: bool) -> None:
+        """Show the summary of running calls and how to open the panel."""
+        what = " · ".join(summary) if summary else "no calls running"
+        self.update(f"calls · {what} · F2 opens")
+        self.set_class(awaiting, "-awaiting")
+        self.set_class(bool(summary), "-busy")
+
+    def on_click(self, event: Click) -> None:
+        """Open the panel."""
+        event.stop()
+        self.post_message(self.Clicked())
 
 
 def slug(status: CallStatus) -> str:
