@@ -81,6 +81,13 @@ MID_TURN: list[Event] = [
     *_text(3.6, "Coffee before a nap helps too."),
 ]
 
+STREAMING: list[Event] = [
+    CallUpdated(e.t, e.id, CallStatus.RUNNING)
+    if isinstance(e, CallUpdated) and e.status is CallStatus.AWAITING_APPROVAL else e
+    for e in MID_TURN
+]
+"""The same turn with every call allowed: two running, one done."""
+
 FINISHED: list[Event] = [
     *LOADED,
     TurnStarted(1.0, 1, "async", "How long is a short nap?"),

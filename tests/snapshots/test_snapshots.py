@@ -14,7 +14,29 @@ from textual.pilot import Pilot
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay import FINISHED, MID_TURN, SIZE, missing_model_app, play, replay_app  # noqa: E402
+import pytest  # noqa: E402
+from replay import (  # noqa: E402
+    FINISHED,
+    LOADED,
+    MID_TURN,
+    SIZE,
+    STREAMING,
+    missing_model_app,
+    play,
+    replay_app,
+)
+
+STATES = {"idle": LOADED, "streaming": STREAMING, "approval": MID_TURN}
+
+
+SIZES = [(80, 24), (100, 30), (160, 45)]
+
+
+@pytest.mark.parametrize("state", list(STATES))
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_main_screen_at_size(snap_compare: Any, size: tuple[int, int], state: str) -> None:
+    """Narrow (calls strip; the panel over the transcript for an approval), medium, wide."""
+    assert snap_compare(replay_app(STATES[state]), terminal_size=size, run_before=play)
 
 
 def test_mid_turn_running_and_awaiting_approval(snap_compare: Any) -> None:
