@@ -20,8 +20,10 @@ from textual.screen import Screen
 
 from asynclm_tui.core.config import MODES, Settings
 from asynclm_tui.core.events import Event, Token
+from asynclm_tui.core.paths import user_data_dir
 from asynclm_tui.core.sessions.recorder import ChatSessions
-from asynclm_tui.ui.messages import EngineEvent, EventsPending
+from asynclm_tui.ui.clipboard import Clipboard
+from asynclm_tui.ui.messages import CopyRequested, EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
 from asynclm_tui.ui.screens.chat import ChatScreen
 from asynclm_tui.ui.screens.chat_layout import ChatLayout
@@ -35,6 +37,13 @@ from asynclm_tui.ui.widgets.prompt_input import PromptInput
 if TYPE_CHECKING:
     from asynclm_tui.core.engine import Engine
 
+
+MODE_HELP = {
+    "async": "Tool calls run while the model keeps writing",
+    "sync": "Each tool call pauses the model until its result is in",
+    "parallel": "Calls collect until the model pauses, then run together",
+}
+"""What each scheduling mode does, for the command palette."""
 
 SWITCH_INTERVAL_S = 0.0005
 """GIL switch interval while the TUI runs (Python's default is 5 ms)."""
@@ -87,6 +96,10 @@ class AsyncLMApp(App[None]):
         self.clock = clock or engine.elapsed
         """Engine-time clock for live timers (tests pass a frozen one)."""
         self._start_engine = start_engine
+        self.clipboard_sink = Clipboard(
+            lambda text: App.copy_to_clipboard(self, text), settings.ui.clipboard
+        )
+        """Where copies go (the terminal clipboard or a file)."""
         self._pending: deque[Event] = deque()
         self._wake_posted = False
         self._urgent_posted = False
@@ -135,6 +148,25 @@ class AsyncLMApp(App[None]):
         self.engine.subscribe(self._sink)
         if self._start_engine:
             self.engine.start()
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Copy ``text`` (Textual's copy actions land here too): see :meth:`copy_text`."""
+        self.copy_text(text, "the text", "copy")
+
+    def copy_text(self, text: str, what: str, name: str) -> None:
+        """Copy to the terminal clipboard, or a file where the terminal drops
+        OSC 52 (see :mod:`asynclm_tui.ui.clipboard`), and say which."""
+        try:
+            copied = self.clipboard_sink.copy(text, name)
+        except OSError as exc:
+            self.notify(f"Could not save the copy: {exc}", severity="error", markup=False)
+            return
+        self.notify(copied.notice(what, text), title="Copied", markup=False,
+                    timeout=4 if copied.path is None else 10)
+
+    def on_copy_requested(self, message: CopyRequested) -> None:
+        """A copy asked for by a widget or a key."""
+        self.copy_text(message.text, message.what, message.name)
 
     def _sink(self, event: Event) -> None:
         # Called on engine threads.  deque.append is atomic; post_message is
@@ -223,20 +255,44 @@ class AsyncLMApp(App[None]):
         self.exit(return_code=1 if self.chat.load_failed else 0)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Command palette entries: modes, views and help next to Textual's own."""
-        yield from super().get_system_commands(screen)
+        """Command palette entries: modes, views, copying and help next to Textual's own."""
+        for command in super().get_system_commands(screen):
+            # Ours replace Textual's "Keys" (one help screen, F1) and
+            # "Screenshot" (which fails where ~/Downloads is missing).
+            if command.title not in ("Keys", "Screenshot"):
+                yield command
+        current = self.engine.mode
         for mode in MODES:
-            yield SystemCommand(
-                f"Mode: {mode}",
-                f"Schedule tool calls {mode}ly from the next turn",
-                lambda m=mode: self.chat.set_mode(m),  # type: ignore[misc]
-            )
+            mark = " (current)" if mode == current else ""
+            yield SystemCommand(f"Mode: {mode}{mark}", MODE_HELP[mode] + " (from the next turn)",
+                                lambda m=mode: self.chat.set_mode(m))  # type: ignore[misc]
+        yield SystemCommand("Calls panel", "Show or hide the calls panel (F2)",
+                            self.chat.action_toggle_calls)
+        yield SystemCommand("Copy last answer", "Copy it as Markdown (F3)",
+                            self.chat.action_copy_answer)
+        yield SystemCommand("Copy code block", "Copy the latest code block (F4)",
+                            self.chat.action_copy_code)
         yield SystemCommand("Raw CML view", "Toggle raw CML / rendered chips",
                             self.chat.action_toggle_raw)
         yield SystemCommand("Timeline", "Decoding vs calls per turn, time saved",
                             self.chat.action_timeline)
         yield SystemCommand("New chat", "Forget the conversation", self.chat.action_new_chat)
-        yield SystemCommand("Keys", "Every key binding and its id", self.action_help)
+        yield SystemCommand("Keys", "Every key binding and its id (F1)", self.action_help)
+        yield SystemCommand("Screenshot", "Save an SVG of the screen in the data dir",
+                            lambda: self.set_timer(0.1, self.save_screen_svg))
+
+    def save_screen_svg(self) -> None:
+        """Save a screenshot in ``$XDG_DATA_HOME/asynclm/screenshots`` (else the
+        current directory) and say where."""
+        for folder in (user_data_dir() / "screenshots", Path.cwd()):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = self.save_screenshot(path=str(folder))
+            except OSError:
+                continue
+            self.notify(f"Saved {path}", title="Screenshot", markup=False)
+            return
+        self.notify("Could not save the screenshot (no writable folder).", severity="error")
 
 
 def create_app(

@@ -10,8 +10,8 @@ back.  ``auto`` therefore decides from what is known to drop the sequence:
 - tmux (``TMUX`` set) drops it unless its ``set-clipboard`` option is ``on``
   (``external``, the default, ignores applications' requests).
 
-In those cases, or with ``ui.clipboard: file``, the text is saved to a file
-in the data dir instead, and the notice says where.  With ``osc52`` the
+In those cases, or with ``ui.clipboard: file``, the text is also saved to a
+file in the data dir (``copied/``), and the notice says where.  With ``osc52`` the
 sequence is always sent.
 """
 
@@ -25,9 +25,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
 from asynclm_tui.core import paths
 
 TMUX_QUERY_TIMEOUT_S = 1.0
+_FENCE_START = ("```", "~~~")
+_PARSER = MarkdownIt()
+
+
+def fenced_code(markdown: str) -> list[tuple[str, str]]:
+    """``(language, code)`` of each fenced code block in ``markdown``."""
+    if not any(fence in markdown for fence in _FENCE_START):
+        return []
+    return [(token.info.strip(), token.content) for token in _PARSER.parse(markdown)
+            if token.type == "fence"]
 
 
 def tmux_set_clipboard() -> str | None:
@@ -120,9 +132,11 @@ class Clipboard:
         Raises:
             OSError: the fallback file could not be written.
         """
+        # Sent in every case: it also fills the app's own clipboard (paste
+        # into the input), and costs nothing where the terminal ignores it.
+        self._send(text)
         reason = self.blocker()
         if reason is None:
-            self._send(text)
             return Copied(None)
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")

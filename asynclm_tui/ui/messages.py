@@ -29,3 +29,16 @@ class EventsPending(Message):
         super().__init__()
         self.urgent = urgent
         """Drain now (True) or at the next render (False)."""
+
+
+class CopyRequested(Message):
+    """Copy ``text`` for the user (the app picks the clipboard or a file and says which)."""
+
+    def __init__(self, text: str, what: str, name: str) -> None:
+        super().__init__()
+        self.text = text
+        """What to copy."""
+        self.what = what
+        """How the notice names it, e.g. ``the last answer``."""
+        self.name = name
+        """A file-name stem for when it has to be saved to a file."""

@@ -170,6 +170,8 @@ class ThemedMarkdown:
     def __init__(self, variables: Mapping[str, str]) -> None:
         palette = Palette(variables)
         self.theme = markdown_theme(palette)
+        self.link_style: Style = self.theme.styles.get("markdown.link", Style(underline=True))
+        """How links (and the "copy code" link) look."""
         # A class per palette: Rich builds elements from classes, not instances.
         code_block = type(
             "CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette), "lexers": {}}

@@ -47,7 +47,7 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.ui.quiet_gc import QuietGC
 from asynclm_tui.ui.render_pacer import RenderPacer
-from asynclm_tui.ui.screens.chat_layout import ChatLayout
+from asynclm_tui.ui.screens.chat_copy import ChatCopy
 from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
@@ -77,7 +77,7 @@ TRAP_REASONS = {
 }
 
 
-class ChatScreen(ChatLayout):
+class ChatScreen(ChatCopy):
     """Transcript, prompt, in-flight calls and status."""
 
     CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses elsewhere keep it

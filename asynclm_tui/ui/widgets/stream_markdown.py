@@ -14,14 +14,21 @@ those lines only, instead of re-laying-out and scrolling the whole screen.
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 
+from asynclm_tui.ui.clipboard import fenced_code
 from asynclm_tui.ui.markdown_blocks import BlockSplitter
+from asynclm_tui.ui.messages import CopyRequested
 from asynclm_tui.ui.rich_markdown import ThemedMarkdown
 from asynclm_tui.ui.widgets.layout_once import LayoutOnce
+
+COPY_LABEL = " ⧉ copy code "
+"""The click target under each finished code block."""
 
 GROW_LINES = 4
 """While streaming, the height is rounded up to a multiple of this (unless
@@ -97,7 +104,11 @@ class StreamingMarkdown(LayoutOnce, Widget):
             self._block_lines = []
             self._tail_dirty = True
         while len(self._block_lines) < len(self._blocks):
-            self._block_lines.append(self._render_text(self._blocks[len(self._block_lines)], width))
+            index = len(self._block_lines)
+            rendered = self._render_text(self._blocks[index], width)
+            if fenced_code(self._blocks[index]):
+                rendered.append(self._copy_line(index, width))
+            self._block_lines.append(rendered)
             self._lines = None
         if self._tail_dirty:
             tail = self._splitter.tail
@@ -116,6 +127,35 @@ class StreamingMarkdown(LayoutOnce, Widget):
             lines.extend(self._tail_lines)
             self._lines = lines
         return self._lines
+
+    def _copy_line(self, index: int, width: int) -> Strip:
+        """A right-aligned "copy code" link under block ``index``."""
+        assert self._markdown is not None
+        style = self._markdown.link_style + Style.from_meta(
+            {"@click": f"copy_block({index})"}
+        )
+        label = COPY_LABEL[: max(0, width)]
+        pad = max(0, width - len(label))
+        return Strip([Segment(" " * pad), Segment(label, style)], width)
+
+    def action_copy_block(self, index: int) -> None:
+        """Copy the code of finished block ``index`` (its "copy code" link)."""
+        if 0 <= index < len(self._blocks):
+            for language, code in fenced_code(self._blocks[index]):
+                self.post_message(CopyRequested(code, f"the {language or 'code'} block", "code"))
+                return
+
+    # ------------------------------------------------------------ selection
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected text, as rendered (Textual's mouse selection)."""
+        lines = self._lines_at(self.content_size.width)
+        text = "\n".join(strip.text.rstrip() for strip in lines)
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        """Repaint with (or without) the selection's highlight."""
+        self.refresh()
 
     def _render_text(self, text: str, width: int) -> list[Strip]:
         assert self._markdown is not None
@@ -144,9 +184,18 @@ class StreamingMarkdown(LayoutOnce, Widget):
         if self._style is None:
             self._style = self.rich_style
         style = self._style
-        if y < len(lines):
-            return lines[y].apply_style(style)
-        return Strip.blank(width, style)
+        if y >= len(lines):
+            return Strip.blank(width, style)
+        strip = lines[y]
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            start, end = span
+            end = strip.cell_length if end == -1 else end
+            selected = self.screen.get_component_rich_style("screen--selection")
+            left, middle, right = strip.divide([start, end, strip.cell_length])
+            strip = Strip.join([left, middle.apply_style(selected), right])
+        # Offsets map a mouse position to the text under it (for selection).
+        return strip.apply_style(style).apply_offsets(0, y)
 
 
 def _is_blank(strip: Strip) -> bool:

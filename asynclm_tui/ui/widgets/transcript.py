@@ -144,6 +144,11 @@ class AssistantEntry(Vertical, LayoutOnce):
         """Everything the model's context received this turn, CML included."""
         return "".join(self._raw_parts)
 
+    @property
+    def markdown(self) -> str:
+        """The answer as Markdown: the text around the chips, without them."""
+        return "".join(seg.source for seg in self._rendered.query(StreamingMarkdown)).strip()
+
     def set_raw(self, raw: bool) -> None:
         """Show the raw CML (True) or the rendered Markdown and chips."""
         self._raw_mode = raw
