@@ -103,3 +103,78 @@ def test_chat_in_tmux_streams_runs_slow_tool_and_stops(session: tuple[str, Path]
     while not code_file.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert code_file.read_text().strip() == "0"
+
+
+def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
+    """160x45 -> 80x24 -> 160x45 mid-answer: the layout follows, the answer is
+    complete and not duplicated (read back through F3 and tmux's paste buffer),
+    and nothing crashes."""
+    if TMUX is None or ASYNCLM is None:
+        if os.environ.get("CI"):
+            pytest.fail("needs tmux and the installed asynclm console script")
+        pytest.skip("needs tmux and the installed asynclm console script")
+    socket = f"asynclm-e2e-{uuid.uuid4().hex[:8]}"  # a server of its own: options stay local
+    tmux = [TMUX, "-L", socket]
+    tools = shipped_tools_dir()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model:\n  n_ctx: 2048\n"
+        f"tools:\n  shipped: false\n  dirs: ['{tools / 'sleep.yaml'}']\n"
+        "ui:\n  clipboard: osc52\n"
+    )
+    words = " ".join(f"Line {i} of a long answer that keeps streaming." for i in range(110))
+    script = tmp_path / "script.txt"
+    script.write_text(f"Let me wait. [CALL] s [HEAD] sleep(ms=3000) [END] {words}\n")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color"}
+    env.pop("ASYNCLM_CONFIG", None)
+    code_file = tmp_path / "exit_code"
+    command = f"{ASYNCLM} chat --config {config} --script {script}; echo $? > {code_file}; sleep 30"
+    subprocess.run([*tmux, "new-session", "-d", "-s", "main", "-x", "160", "-y", "45", command],
+                   check=True, env=env)
+
+    def cap() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "main"],
+                              capture_output=True, text=True, check=True).stdout
+
+    def wait(check: Callable[[str], bool], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = cap()
+            if check(screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
+
+    def resize(width: int, height: int) -> None:
+        subprocess.run([*tmux, "resize-window", "-t", "main", "-x", str(width), "-y",
+                        str(height)], check=True)
+
+    try:
+        subprocess.run([*tmux, "set-option", "-g", "set-clipboard", "on"], check=True)
+        wait(lambda s: "is ready" in s, 90, "the model to load")
+        subprocess.run([*tmux, "send-keys", "-t", "main", "hello", "Enter"], check=True)
+        wide = wait(lambda s: "Line 3 " in s and "sleep(ms=3000)" in s, 120, "streaming")
+        assert "calls · 1 running" in wide  # the panel beside the transcript
+        resize(80, 24)
+        narrow = wait(lambda s: "F2 opens" in s, 10, "the narrow layout")
+        assert max(len(line) for line in narrow.splitlines()) <= 80
+        wait(lambda s: s != narrow, 10, "streaming to go on at 80x24")
+        resize(160, 45)
+        wait(lambda s: "calls · " in s and "F2 opens" not in s, 10, "the wide layout again")
+        wait(lambda s: "Line 109 of" in s and "ready" in s, 180, "the end of the answer")
+        subprocess.run([*tmux, "send-keys", "-t", "main", "F3"], check=True)
+        wait(lambda s: "Copied answer 1" in s, 10, "the copy notice")
+        buffer = subprocess.run([*tmux, "show-buffer"], capture_output=True, text=True,
+                                check=True).stdout
+        assert " ".join(buffer.split()) == " ".join(f"Let me wait. {words}".split())
+        assert "Traceback" not in cap()
+        subprocess.run([*tmux, "send-keys", "-t", "main", "C-q"], check=True)
+        deadline = time.monotonic() + 20
+        while not code_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert code_file.read_text().strip() == "0"
+        assert "Traceback" not in cap()
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
