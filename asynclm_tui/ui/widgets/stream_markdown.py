@@ -57,6 +57,8 @@ class StreamingMarkdown(LayoutOnce, Widget):
         self._style: Style | None = None
         self._streaming = True
         """The widget's own colours (computing them walks the DOM: cached)."""
+        self._painted: dict[int, tuple[Strip, Style, Strip]] = {}
+        """Line y as last drawn, with the strip and style it was drawn from."""
 
     @property
     def source(self) -> str:
@@ -194,8 +196,17 @@ class StreamingMarkdown(LayoutOnce, Widget):
             selected = self.screen.get_component_rich_style("screen--selection")
             left, middle, right = strip.divide([start, end, strip.cell_length])
             strip = Strip.join([left, middle.apply_style(selected), right])
+            return strip.apply_style(style).apply_offsets(0, y)
         # Offsets map a mouse position to the text under it (for selection).
-        return strip.apply_style(style).apply_offsets(0, y)
+        # Adding them costs about 30 times more than the style, so a line is
+        # kept until its strip or the colours change (most repaints redraw
+        # lines that did not).
+        cached = self._painted.get(y)
+        if cached is not None and cached[0] is strip and cached[1] is style:
+            return cached[2]
+        painted = strip.apply_style(style).apply_offsets(0, y)
+        self._painted[y] = (strip, style, painted)
+        return painted
 
 
 def _is_blank(strip: Strip) -> bool:
