@@ -30,6 +30,7 @@ from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
+from asynclm_tui.ui.textual_internals import is_exiting
 from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
@@ -194,7 +195,7 @@ class AsyncLMApp(App[None]):
         # gets drained here or posts a new EventsPending; it is never stranded.
         self._wake_posted = False
         while self._pending:
-            if self._exit:  # shutting down: the screen may already be gone
+            if is_exiting(self):
                 self._pending.clear()
                 return
             await self.chat.apply(self._pending.popleft())

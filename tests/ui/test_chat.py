@@ -12,8 +12,8 @@ from uiharness import running_app, type_text, ui_settings, wait_until
 
 from asynclm_tui.core.events import CallStatus
 from asynclm_tui.ui.screens.timeline import TimelineScreen
+from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES, StreamingMarkdown
 from asynclm_tui.ui.widgets.calls_panel import CallRow
-from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES, StreamingMarkdown
 from asynclm_tui.ui.widgets.transcript import Chip, UserEntry
 
 pytestmark = pytest.mark.model

@@ -23,7 +23,7 @@ from asynclm_tui.core.events import (  # noqa: E402
 )
 from asynclm_tui.ui.app import AsyncLMApp  # noqa: E402
 from asynclm_tui.ui.clipboard import Clipboard, fenced_code, osc52_blocker  # noqa: E402
-from asynclm_tui.ui.widgets.stream_markdown import COPY_LABEL, StreamingMarkdown  # noqa: E402
+from asynclm_tui.ui.streaming.stream_markdown import COPY_LABEL, StreamingMarkdown  # noqa: E402
 
 CODE = "Here is one:\n\n```python\nprint('hi')\n```\n\nand another:\n\n```sh\nls -l\n```\n\nDone."
 TURN: list[Event] = [

@@ -7,7 +7,7 @@ import io
 from rich.console import Console, RenderableType
 from textual.app import App
 
-from asynclm_tui.ui.rich_markdown import ThemedMarkdown
+from asynclm_tui.ui.streaming.rich_markdown import ThemedMarkdown
 
 TEXT = (
     "## Title\n\nSome **bold**, ~~struck~~ and `code`.\n\n- one\n- two\n\n"

@@ -9,8 +9,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.strip import Strip
 from textual.widget import Widget
 
-from asynclm_tui.ui.widgets.layout_once import LayoutOnce
-from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES, StreamingMarkdown
+from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES, StreamingMarkdown
+from asynclm_tui.ui.textual_internals import LayoutOnce
 
 TEXT = (
     "## Title\n\nSome **bold** words.\n\n- one\n- two\n\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asynclm_tui.ui.markdown_blocks import BlockSplitter
+from asynclm_tui.ui.streaming.markdown_blocks import BlockSplitter
 
 DOC = """\
 ## Heading

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from asynclm_tui.ui.quiet_gc import FULL_GC_OFF, QuietGC
+from asynclm_tui.ui.streaming.quiet_gc import FULL_GC_OFF, QuietGC
 
 
 def test_streaming_suspends_full_collections_and_idle_restores() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asynclm_tui.ui.render_pacer import (
+from asynclm_tui.ui.streaming.render_pacer import (
     FLUSH_MAX_S,
     FLUSH_MIN_S,
     UI_SHARE_NO_SPARE_CORE,

@@ -45,14 +45,14 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.ui.quiet_gc import QuietGC
-from asynclm_tui.ui.render_pacer import RenderPacer
 from asynclm_tui.ui.screens.chat_copy import ChatCopy
 from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
+from asynclm_tui.ui.streaming.quiet_gc import QuietGC
+from asynclm_tui.ui.streaming.render_pacer import RenderPacer
+from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
-from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES
 from asynclm_tui.ui.widgets.transcript import (
     AssistantEntry,
     LoadingEntry,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from asynclm_tui.ui.textual_internals import KeysBeforeBindings
 
 MAX_LINES = 8
 """The box grows up to this many lines, then scrolls."""
 
 
-class PromptInput(TextArea):
+class PromptInput(KeysBeforeBindings):
     """A multi-line input that submits on Enter.
 
     It stays editable while the model generates: what is sent then lands in
@@ -22,7 +23,7 @@ class PromptInput(TextArea):
 
     BINDINGS = [
         # Listed for the footer, the help screen and ``ui.keymap``; the keys are
-        # acted on in ``_on_key`` (see there for why not as bindings).
+        # acted on in ``claim_key`` (see there for why not as bindings).
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", id="newline"),
     ]
@@ -57,21 +58,16 @@ class PromptInput(TextArea):
         self._send_keys = {k.strip() for k in send.split(",") if k.strip()}
         self._newline_keys = {k.strip() for k in newline.split(",") if k.strip()}
 
-    async def _on_key(self, event: events.Key) -> None:
-        # Handled here, in the input's own queue, rather than as (priority)
-        # bindings: the app checks those as soon as a key arrives, before this
-        # widget has inserted the characters typed just before it, so a fast
-        # burst ("hi" + Enter in one read) would send an empty box.
-        if event.key in self._send_keys:
-            event.stop()
-            event.prevent_default()
+    def claim_key(self, key: str) -> bool:
+        """Send and new-line keys are acted on here, after the characters
+        typed before them (see KeysBeforeBindings)."""
+        if key in self._send_keys:
             self.action_submit()
-        elif event.key in self._newline_keys:
-            event.stop()
-            event.prevent_default()
+        elif key in self._newline_keys:
             self.action_newline()
         else:
-            await super()._on_key(event)
+            return False
+        return True
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """Grow with the text (1-8 lines), touching layout only when the line count changes.

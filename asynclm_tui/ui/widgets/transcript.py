@@ -1,7 +1,7 @@
 """The conversation: user messages, streamed Markdown answers and CML chips.
 
 Each assistant turn streams its visible text into
-:class:`~asynclm_tui.ui.widgets.stream_markdown.StreamingMarkdown` segments,
+:class:`~asynclm_tui.ui.streaming.stream_markdown.StreamingMarkdown` segments,
 written a few times a second.  CML blocks become compact chips at the point
 where they happened, splitting the answer into Markdown segments.  The raw
 CML text of the same turn is kept alongside and shown instead when raw mode
@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 
 from rich.text import Text
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from asynclm_tui.core.cml import MARKERS
-from asynclm_tui.ui.widgets.layout_once import LayoutOnce
-from asynclm_tui.ui.widgets.stream_markdown import GROW_LINES, StreamingMarkdown
+from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES, StreamingMarkdown
+from asynclm_tui.ui.textual_internals import LayoutOnce, StableGutterScroll
 
 CHIP_ICONS = {
     "call": "⚙",
@@ -233,8 +233,12 @@ class AssistantEntry(Vertical, LayoutOnce):
             await self._close_segment()
 
 
-class Transcript(VerticalScroll):
-    """The scrolling conversation, pinned to the bottom while streaming."""
+class Transcript(StableGutterScroll):
+    """The scrolling conversation, pinned to the bottom while streaming.
+
+    It keeps its scrollbar's column (``scrollbar-gutter: stable`` in
+    chat.tcss), so a growing answer costs one layout pass.
+    """
 
     def __init__(self, **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -244,16 +248,6 @@ class Transcript(VerticalScroll):
         """The entry at the top of the view and how far into it, while scrolled
         up from the end: a resize re-wraps every entry, and this is where the
         reader was."""
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        # A growing answer changes the transcript's virtual size on every
-        # render, and Textual answers that with a second full layout pass (see
-        # layout_once).  A scroll view would need it when a scrollbar appears
-        # or goes, changing its children's width, but the transcript keeps its
-        # scrollbar's column (scrollbar-gutter: stable in chat.tcss).
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
 
     def on_mount(self) -> None:
         """Follow new output until the user scrolls up."""

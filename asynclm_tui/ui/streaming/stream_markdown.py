@@ -4,7 +4,7 @@ Textual's Markdown widget builds a widget per block, and every streamed update
 re-lays-out that tree.  Measured on 2 cores at about 85 tok/s, that took 35 %
 of a core and slowed decoding by 40 %: llama.cpp's threads need both cores, so
 every millisecond the UI spends is taken from them.  This widget is one widget
-per answer segment.  Finished blocks (see :mod:`asynclm_tui.ui.markdown_blocks`)
+per answer segment.  Finished blocks (see :mod:`.markdown_blocks`)
 are rendered once with Rich's Markdown in the theme's colours and kept as
 strips; an update re-renders only the open block at the end and repaints only
 the lines from there down.  While streaming, the height grows in steps (the
@@ -22,10 +22,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from asynclm_tui.ui.clipboard import fenced_code
-from asynclm_tui.ui.markdown_blocks import BlockSplitter
 from asynclm_tui.ui.messages import CopyRequested
-from asynclm_tui.ui.rich_markdown import ThemedMarkdown
-from asynclm_tui.ui.widgets.layout_once import LayoutOnce
+from asynclm_tui.ui.streaming.markdown_blocks import BlockSplitter
+from asynclm_tui.ui.streaming.rich_markdown import ThemedMarkdown
+from asynclm_tui.ui.textual_internals import LayoutOnce
 
 COPY_LABEL = " ⧉ copy code "
 """The click target under each finished code block."""

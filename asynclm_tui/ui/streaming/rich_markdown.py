@@ -1,7 +1,7 @@
 """Rich's Markdown renderer, styled from the Textual theme's variables.
 
 The transcript renders answers with Rich's Markdown (see
-:mod:`asynclm_tui.ui.widgets.stream_markdown` for why).  Every colour comes
+:mod:`.stream_markdown` for why).  Every colour comes
 from the running theme: heading, link, list and quote styles from the same
 variables Textual's own Markdown widget uses, and code highlighting from
 Textual's :class:`~textual.highlight.HighlightTheme` token styles with their
