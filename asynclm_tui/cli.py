@@ -52,6 +52,38 @@ ScriptOpt = Annotated[
 ]
 
 
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", help="llama (in-process) or openai (an OpenAI-compatible server)."),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Server address for --backend openai (implies it)."),
+]
+ApiKeyEnvOpt = Annotated[
+    str | None,
+    typer.Option("--api-key-env", help="Environment variable holding the server's API key."),
+]
+BACKEND_NAMES = ("llama", "openai")
+
+
+def server_overrides(
+    backend: str | None, base_url: str | None, api_key_env: str | None
+) -> dict[str, Any]:
+    """Settings overrides for the backend flags; exits on a bad choice."""
+    if backend is not None and backend not in BACKEND_NAMES:
+        fail(f"--backend: {backend!r} is not one of {', '.join(BACKEND_NAMES)}")
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        fail(f"--base-url: {base_url!r} must start with http:// or https://")
+    if backend is None and base_url is not None:
+        backend = "openai"
+    return {
+        "model.backend": backend,
+        "server.base_url": base_url,
+        "server.api_key_env": api_key_env,
+    }
+
+
 def build_settings(
     config: Path | None,
     model: Path | None = None,
@@ -97,7 +129,8 @@ def main(
     """With no command, open the chat on the configured (or bundled) model."""
     if ctx.invoked_subcommand is None:
         chat(config=None, model=None, tools=None, mode=None, script=None, theme=None, yes=False,
-             session=None, resume=resume, db=db, no_save=False)
+             session=None, resume=resume, db=db, no_save=False, backend=None, base_url=None,
+             api_key_env=None)
 
 
 @app.command()
@@ -115,6 +148,9 @@ def chat(
     resume: ContinueOpt = False,
     db: DbOpt = None,
     no_save: NoSaveOpt = False,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """Open the chat UI."""
     from asynclm_tui.runtime import build_engine, load_script, open_chat_sessions
@@ -122,7 +158,15 @@ def chat(
     if session is not None and resume:
         fail("--session and --continue: give one of them")
     settings = build_settings(
-        config, model, tools, mode, {"ui.theme": theme, "tools.approval": "always" if yes else None}
+        config,
+        model,
+        tools,
+        mode,
+        {
+            "ui.theme": theme,
+            "tools.approval": "always" if yes else None,
+            **server_overrides(backend, base_url, api_key_env),
+        },
     )
     engine = build_engine(settings, script=load_script(script, fail), interactive=True)
     sessions = open_chat_sessions(
@@ -153,6 +197,9 @@ def run(
     ] = None,
     db: DbOpt = None,
     no_save: NoSaveOpt = False,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session)."""
     from asynclm_tui.core.headless import TimedMessage, run_headless
@@ -169,7 +216,11 @@ def run(
         model,
         tools,
         mode,
-        {"tools.approval": "always" if yes else None, "generation.max_tokens": max_tokens},
+        {
+            "tools.approval": "always" if yes else None,
+            "generation.max_tokens": max_tokens,
+            **server_overrides(backend, base_url, api_key_env),
+        },
     )
     engine = build_engine(settings, script=load_script(script, fail), interactive=False)
     recorder = None if no_save else open_recorder(engine, db, source="run", fail=fail)
@@ -231,11 +282,18 @@ def tools_check(
 
 
 @app.command()
-def doctor(config: ConfigOpt = None, model: ModelOpt = None) -> None:
-    """Show the model in use, GPU offload, threads and context size."""
+def doctor(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+) -> None:
+    """Show the model in use, GPU offload, threads and context size (or probe
+    the server: its model, context size, and whether prefix caching works)."""
     from asynclm_tui.runtime import doctor_report
 
-    settings = build_settings(config, model)
+    settings = build_settings(config, model, extra=server_overrides(backend, base_url, api_key_env))
     code, text = doctor_report(settings)
     typer.echo(text)
     raise typer.Exit(code)
@@ -294,7 +352,9 @@ def bench_bfcl(
     lpt_ablation: Annotated[
         bool, typer.Option("--lpt-ablation", help="Also run async with random issue order.")
     ] = False,
-    backend: Annotated[str, typer.Option("--backend", help="Model backend (llama).")] = "llama",
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api."""
     from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
@@ -310,11 +370,12 @@ def bench_bfcl(
         json_path=json_path,
         plot_path=plot,
         lpt_ablation=lpt_ablation,
-        backend=backend,
     )
     try:
         opts.validate()
-        settings = build_settings(config, model)
+        settings = build_settings(
+            config, model, extra=server_overrides(backend, base_url, api_key_env)
+        )
         code = run_bfcl(settings, opts)
     except BenchError as exc:
         fail(str(exc))

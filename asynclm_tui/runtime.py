@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from asynclm_tui.core.backends import llama_factory, load_llama, model_path
+from asynclm_tui.core.backends import backend_factory, connect_server, load_llama, model_path
+from asynclm_tui.core.backends.base import BackendError
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supported
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
@@ -29,7 +30,7 @@ def build_engine(
     """Load tools and create (not start) the engine for ``settings``."""
     registry = ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
     engine = Engine(
-        settings, registry, llama_factory(settings), script=script, interactive=interactive
+        settings, registry, backend_factory(settings), script=script, interactive=interactive
     )
     return engine
 
@@ -46,6 +47,8 @@ def load_script(path: Path | None, fail: Callable[[str], NoReturn]) -> Script | 
 
 def doctor_report(settings: Settings) -> tuple[int, str]:
     """What ``asynclm doctor`` prints, and its exit code."""
+    if settings.model.backend == "openai":
+        return server_report(settings)
     lines = []
     gpu = gpu_offload_supported()
     lines.append(f"llama.cpp GPU offload available: {'yes' if gpu else 'no (CPU-only build)'}")
@@ -130,3 +133,43 @@ def open_chat_sessions(
             engine, path, fail=fail, session_id=resumed.info.id if resumed else None
         )
     return ChatSessions(path, recorder, resumed, notice)
+
+
+def server_report(settings: Settings) -> tuple[int, str]:
+    """``asynclm doctor`` for ``--backend openai``: probe the server."""
+    from asynclm_tui.core.backends.openai import OpenAIBackend
+    from asynclm_tui.core.backends.server_probe import probe_prefix_cache
+
+    try:
+        backend = connect_server(settings)
+    except ModelLoadError as exc:
+        return 1, f"server: {exc}"
+    assert isinstance(backend, OpenAIBackend)
+    info = backend.info
+    lines = [
+        f"server: {info.extra['server']}",
+        f"model: {backend.model}",
+        f"context size: {info.n_ctx} tokens"
+        + ("" if info.extra["n_ctx_source"] == "server" else " (from config: not reported)"),
+        f"tokenizer endpoint: {info.extra['tokenizer']}",
+        f"chat template: {info.extra['chat_template']}",
+        "constrain_calls: off (a server exposes no logits)",
+    ]
+    try:
+        probe = probe_prefix_cache(backend)
+    except BackendError as exc:
+        backend.close()
+        return 1, "\n".join([*lines, f"prefix caching: probe failed: {exc}"])
+    backend.close()
+    how = (
+        f"{probe.n_cached}/{probe.n_prompt} tokens reported cached"
+        if probe.n_cached is not None
+        else "no cached-token count reported; judged by time"
+    )
+    verdict = "works" if probe.reused else "NOT working (every interrupt re-prefills)"
+    lines.append(
+        f"prefix caching: {verdict} ({probe.n_prompt}-token prompt: "
+        f"{probe.cold_ms:.0f} ms cold, {probe.warm_ms:.0f} ms repeated; {how})"
+    )
+    lines.append(f"config file: {settings.source or 'none (defaults)'}")
+    return (0 if probe.reused else 1), "\n".join(lines)

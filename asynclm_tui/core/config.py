@@ -28,6 +28,8 @@ class _Section(BaseModel):
 class ModelSettings(_Section):
     """The local GGUF model and llama.cpp context."""
 
+    backend: Literal["llama", "openai"] = "llama"
+    """llama: in-process llama.cpp; openai: an OpenAI-compatible server (see ``server``)."""
     path: Path | None = None
     """GGUF file; empty means the bundled SmolLM2-135M-Instruct."""
     n_ctx: int = Field(default=4096, ge=256, le=1_048_576)
@@ -40,6 +42,26 @@ class ModelSettings(_Section):
     """Prompt evaluation batch size."""
     seed: int = Field(default=0, ge=0)
     """Sampling seed, for reproducible runs."""
+
+
+class ServerSettings(_Section):
+    """A model behind an OpenAI-compatible server (``backend: openai``)."""
+
+    base_url: str | None = None
+    """The server's address, e.g. ``http://127.0.0.1:8000`` (no ``/v1``)."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (never the key)."""
+    model: str | None = None
+    """Model name to request; empty means the first one the server lists."""
+    chat_template: str | None = None
+    """Jinja chat template; empty means the server's own where it publishes
+    one (llama.cpp's /props), else ChatML."""
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    """Seconds to wait for a connection."""
+    read_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    """Seconds to wait for the next bytes of a reply."""
+    retries: int = Field(default=3, ge=0, le=20)
+    """Retries (with backoff) when the server cannot be reached at all."""
 
 
 class GenerationSettings(_Section):
@@ -107,6 +129,7 @@ class Settings(_Section):
     """Everything configurable; built once by the CLI, then passed down."""
 
     model: ModelSettings = Field(default_factory=ModelSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     ui: UISettings = Field(default_factory=UISettings)

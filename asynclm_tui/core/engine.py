@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from asynclm_tui.core.backends.base import Backend, ProgressFn
+from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
 from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
 from asynclm_tui.core.cml import CallBlock, CMLParser
 from asynclm_tui.core.config import MODES, Settings
@@ -200,6 +200,8 @@ class Engine:
     def constrain_calls(self) -> bool:
         """Whether call bodies are grammar-constrained for this model."""
         setting = self.settings.generation.constrain_calls
+        if self.backend is not None and not self.backend.info.has_logits:
+            return False  # a remote server: no logits to mask
         if setting is not None:
             return setting
         info = self.backend.info if self.backend else None
@@ -255,7 +257,7 @@ class Engine:
             self.busy = True
             try:
                 self._run_turn(text)
-            except ContextFullError as exc:
+            except (ContextFullError, BackendError) as exc:
                 self._emit(EngineError(self.elapsed(), str(exc)))
             finally:
                 self.busy = False

@@ -177,8 +177,13 @@ class Interrupt(Event):
     wait_ms: float
     """Time from the result being ready to its tokens entering the decoder."""
     inject_ms: float = 0.0
-    """Time the decode call that appended it took (its prefill cost)."""
+    """Time the decode call that appended it took (its prefill cost); over a
+    server, from the end of the stream to the continuation's first token."""
     kind: str = "tool"  # tool | user | error
+    n_cached: int | None = None
+    """Prompt tokens the backend already held (None: the server did not say)."""
+    n_evaluated: int | None = None
+    """Tokens the backend evaluated for this append (None: not reported)."""
 
 
 @dataclass(frozen=True)

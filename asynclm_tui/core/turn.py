@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from asynclm_tui.core.backends.base import Backend, SamplingParams
+from asynclm_tui.core.backends.base import Backend, BackendError, SamplingParams
 from asynclm_tui.core.cml import (
     CALL,
     ERROR_ID,
@@ -108,8 +108,7 @@ class Turn:
 
     def run(self) -> TurnStats:
         """Decode until EOS (with nothing pending), stop, or a limit."""
-        b, parser, mailbox, st = self.b, self.parser, self.mailbox, self.stats
-        eos = b.eos_tokens()
+        b, st = self.b, self.stats
         b.start_sampling(
             SamplingParams(
                 temperature=self.gen.temperature,
@@ -120,6 +119,19 @@ class Turn:
             )
         )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            self._loop(decoder)
+        except BackendError as exc:
+            # A server gone mid-answer: end the turn, keep what was written.
+            st.reason = "error"
+            self.emit(EngineError(self.clock(), str(exc)))
+        b.pause()
+        self._finish(decoder)
+        return st
+
+    def _loop(self, decoder: codecs.IncrementalDecoder) -> None:
+        b, parser, mailbox, st = self.b, self.parser, self.mailbox, self.stats
+        eos = b.eos_tokens()
         tail = ""
         n_ctx = b.info.n_ctx
         if mailbox.has_ready():
@@ -174,8 +186,6 @@ class Turn:
             self._append(batch, bool(injected))
             if injected:
                 self._announce(injected, t_append)
-        self._finish(decoder)
-        return st
 
     def _append(self, batch: list[int], has_interrupt: bool) -> None:
         """Extend the KV cache; with ``reprefill`` an interrupt instead costs
@@ -262,6 +272,7 @@ class Turn:
         pending = tuple(sorted(self.outstanding))
         start = time.perf_counter()
         self.emit(Trapped(self.clock(), reason, pending))
+        self.b.pause()
         mailbox.wait(ready)
         waited = time.perf_counter() - start
         self.stats.waited_s += waited
@@ -302,12 +313,25 @@ class Turn:
         """Emit events for interrupts just appended; ``wait_ms`` is the time a
         result sat in the queue, ``inject_ms`` the cost of its prefill."""
         inject_ms = (time.perf_counter() - t_append) * 1000
+        cost = self.b.append_stats()
         t = self.clock()
         for item, n_tokens, value in items:
             if item.kind == "user":
                 self.emit(UserMessage(t, item.value))
             wait_ms = max(0.0, (t_append - item.ready_at) * 1000)
-            self.emit(Interrupt(t, item.id, value, n_tokens, wait_ms, inject_ms, item.kind))
+            self.emit(
+                Interrupt(
+                    t,
+                    item.id,
+                    value,
+                    n_tokens,
+                    wait_ms,
+                    inject_ms,
+                    item.kind,
+                    cost.n_cached,
+                    cost.n_evaluated,
+                )
+            )
 
     def _finish(self, decoder: codecs.IncrementalDecoder) -> None:
         tail = decoder.decode(b"", final=True)

@@ -27,7 +27,6 @@ from asynclm_tui.bench.bfcl.runner import (
 from asynclm_tui.bench.bfcl.tools import missing_backends
 from asynclm_tui.core.config import Settings
 
-BACKENDS = ("llama",)
 RANDOM_ORDER = "async_random"
 """The ablation's extra row: async with a random (not LPT) issue order."""
 
@@ -44,7 +43,6 @@ class BfclOptions:
     json_path: Path | None = None
     plot_path: Path | None = None
     lpt_ablation: bool = False
-    backend: str = "llama"
 
     def validate(self) -> None:
         """Check every choice before the model loads.
@@ -52,11 +50,6 @@ class BfclOptions:
         Raises:
             BenchError: the first bad choice, in one line.
         """
-        if self.backend not in BACKENDS:
-            raise BenchError(
-                f"--backend {self.backend!r} is not available yet; only 'llama' exists "
-                "(an OpenAI-compatible server backend is planned)"
-            )
         for d in self.datasets:
             if d not in DATASETS:
                 raise BenchError(f"unknown dataset {d!r}; choose from {', '.join(DATASETS)}")
@@ -238,6 +231,7 @@ def _meta(
             "processor": _cpu_name(),
             "model": info.model if info else None,
             "threads": info.n_threads if info else None,
+            "server": info.extra.get("server") if info else None,
         },
         "simulated_backends": missing,
         "failures": failures,

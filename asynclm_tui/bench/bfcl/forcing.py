@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from asynclm_tui.bench.bfcl.oracle import Oracle
-from asynclm_tui.core.backends.base import Backend, BackendInfo, SamplingParams
+from asynclm_tui.core.backends.base import AppendStats, Backend, BackendInfo, SamplingParams
 
 
 class ForcingBackend:
@@ -84,6 +84,14 @@ class ForcingBackend:
     def accept(self, token: int) -> None:
         """Record a token chosen outside the sampler."""
         self.inner.accept(token)
+
+    def append_stats(self) -> AppendStats:
+        """Counts of the last append."""
+        return self.inner.append_stats()
+
+    def pause(self) -> None:
+        """Decoding waits."""
+        self.inner.pause()
 
     def close(self) -> None:
         """Free the model."""

@@ -23,7 +23,7 @@ from asynclm_tui.bench.bfcl.forcing import ForcingBackend
 from asynclm_tui.bench.bfcl.latency import LatencyModel
 from asynclm_tui.bench.bfcl.oracle import Oracle, Order, Policy
 from asynclm_tui.bench.bfcl.tools import TaskTools
-from asynclm_tui.core.backends import llama_factory
+from asynclm_tui.core.backends import backend_factory
 from asynclm_tui.core.backends.base import Backend, ProgressFn
 from asynclm_tui.core.cml import RESERVED_IDS
 from asynclm_tui.core.config import Settings
@@ -176,7 +176,7 @@ class BenchSession:
         self.settings = settings
         self.latency = latency
         self.backend: ForcingBackend | None = None
-        factory = llama_factory(settings)
+        factory = backend_factory(settings)
 
         def build(progress: ProgressFn) -> Backend:
             self.backend = ForcingBackend(factory(progress))

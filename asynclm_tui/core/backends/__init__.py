@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,9 +56,58 @@ def llama_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:
     return build
 
 
+def connect_server(settings: Settings, progress: ProgressFn | None = None) -> Backend:
+    """Connect to the configured OpenAI-compatible server.
+
+    Raises:
+        ModelLoadError: no address, a missing API key variable, or the server
+            is unreachable or not OpenAI-compatible.
+    """
+    from asynclm_tui.core.backends.openai import OpenAIBackend
+    from asynclm_tui.core.backends.wire import ServerClient, ServerConfig
+
+    cfg = settings.server
+    if not cfg.base_url:
+        raise ModelLoadError("backend openai needs a server address: --base-url URL")
+    key = None
+    if cfg.api_key_env:
+        key = os.environ.get(cfg.api_key_env)
+        if not key:
+            raise ModelLoadError(f"--api-key-env: ${cfg.api_key_env} is not set or empty")
+    client = ServerClient(
+        ServerConfig(
+            cfg.base_url,
+            key,
+            connect_timeout_s=cfg.connect_timeout_s,
+            read_timeout_s=cfg.read_timeout_s,
+            retries=cfg.retries,
+        )
+    )
+    try:
+        return OpenAIBackend(
+            client,
+            model=cfg.model,
+            n_ctx=settings.model.n_ctx,
+            chat_template=cfg.chat_template,
+            progress=progress,
+        )
+    except ModelLoadError:
+        client.close()
+        raise
+
+
+def backend_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:
+    """The configured backend's factory (llama.cpp in-process or a server)."""
+    if settings.model.backend == "openai":
+        return lambda progress: connect_server(settings, progress)
+    return llama_factory(settings)
+
+
 __all__ = [
     "Backend",
     "LlamaCppBackend",
+    "backend_factory",
+    "connect_server",
     "ModelLoadError",
     "llama_factory",
     "load_llama",

@@ -39,6 +39,24 @@ class BackendInfo:
     gpu_available: bool
     n_threads: int
     extra: dict[str, Any]
+    has_logits: bool = True
+    """False for remote servers: no logit masking, so ``constrain_calls`` is off."""
+
+
+@dataclass(frozen=True)
+class AppendStats:
+    """What the last :meth:`Backend.append` cost, as far as the backend knows."""
+
+    n_cached: int | None
+    """Prompt tokens that were already in the KV cache (None: not reported)."""
+    n_evaluated: int | None
+    """Tokens actually evaluated (None: not reported)."""
+
+
+class BackendError(Exception):
+    """The backend failed mid-turn (a remote server went away or broke the
+    stream): the turn ends with the text written so far kept, and the next
+    turn tries again."""
 
 
 ProgressFn = Callable[[float], None]
@@ -90,6 +108,13 @@ class Backend(Protocol):
 
     def accept(self, token: int) -> None:
         """Tell the sampler a token was chosen outside it (penalty history)."""
+
+    def append_stats(self) -> AppendStats:
+        """Cached/evaluated token counts of the last :meth:`append`."""
+
+    def pause(self) -> None:
+        """Decoding waits (a trap, a sync call, the turn's end): stop any
+        work ahead of the engine, such as a remote stream."""
 
     def close(self) -> None:
         """Free the model."""

@@ -16,7 +16,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asynclm_tui.core.backends.base import BackendInfo, ProgressFn, SamplingParams
+from asynclm_tui.core.backends.base import (
+    AppendStats,
+    BackendInfo,
+    ProgressFn,
+    SamplingParams,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,6 +181,7 @@ class LlamaCppBackend:
         self._template = self.llm.metadata.get("tokenizer.chat_template")
         self._formatter: Any = None
         self._pieces: dict[int, bytes] = {}
+        self._last_append = AppendStats(0, 0)
 
     # ------------------------------------------------------------- tokens
 
@@ -243,7 +249,14 @@ class LlamaCppBackend:
     def append(self, tokens: Sequence[int]) -> None:
         if self.llm.n_tokens + len(tokens) > self.info.n_ctx:
             raise ContextFullError(self.info.n_ctx)
+        self._last_append = AppendStats(int(self.llm.n_tokens), len(tokens))
         self.llm.eval(tokens)
+
+    def append_stats(self) -> AppendStats:
+        return self._last_append
+
+    def pause(self) -> None:
+        """Nothing runs ahead in-process."""
 
     # ------------------------------------------------------------- sampling
 
