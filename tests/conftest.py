@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from llama_server import LlamaServer
 
 from asynclm_tui.core.config import Settings, load_settings
 from asynclm_tui.core.engine import Engine
@@ -95,3 +96,19 @@ def run_engine(
     finally:
         engine.close()
     return events
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama-cpp-python's server on the bundled model, on a free loopback port."""
+    server = LlamaServer(tmp_path_factory.mktemp("server") / "server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def server_settings(url: str, **overrides: object) -> Settings:
+    """:func:`small_settings` on the server backend."""
+    return small_settings(**{"model.backend": "openai", "server.base_url": url, **overrides})

@@ -305,7 +305,7 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------ requests
 
-    def _body(self, max_tokens: int, *, stream: bool) -> dict[str, Any]:
+    def _body(self, max_tokens: int, *, stream: bool, reuse: bool = True) -> dict[str, Any]:
         p = self._params
         body: dict[str, Any] = {
             "model": self.model,
@@ -318,7 +318,7 @@ class OpenAIBackend:
             "repeat_penalty": p.repeat_penalty,
             "seed": p.seed,
             "stop": [INTR[:-1]],  # the model may never write an interrupt
-            "cache_prompt": not self._evict,  # llama.cpp's server
+            "cache_prompt": reuse,  # llama.cpp's server
         }
         if stream:
             body["stream_options"] = {"include_usage": True}
@@ -329,9 +329,9 @@ class OpenAIBackend:
 
     def _open(self) -> None:
         """Start generating from the whole text so far."""
-        self._evict_if_asked()
+        reuse = not self._evict_if_asked()
         self._capped = self._streak >= 2
-        body = self._body(1 if self._capped else self._room(), stream=True)
+        body = self._body(1 if self._capped else self._room(), stream=True, reuse=reuse)
         self._stream = self._call(lambda: self.client.stream("/v1/completions", body))
         self._stream_owner = threading.get_ident()
 
@@ -339,20 +339,21 @@ class OpenAIBackend:
         """Prefill outside a turn: one token generated and dropped, so the
         prompt is cached before sampling starts (llama-cpp-python treats
         ``max_tokens: 0`` as "until the context is full")."""
-        self._evict_if_asked()
-        data = self._call(
-            lambda: self.client.post_json("/v1/completions", self._body(1, stream=False))
-        )
+        reuse = not self._evict_if_asked()
+        body = self._body(1, stream=False, reuse=reuse)
+        data = self._call(lambda: self.client.post_json("/v1/completions", body))
         self._stats = count_cached(data if isinstance(data, dict) else {})
 
-    def _evict_if_asked(self) -> None:
+    def _evict_if_asked(self) -> bool:
         """For the no-reuse baselines: a one-slot server (llama-cpp-python)
-        keeps only the last prompt, so a tiny unrelated one empties it."""
+        keeps only the last prompt, so a tiny unrelated one empties it, and
+        llama-server is told ``cache_prompt: false``.  True when evicted."""
         if not self._evict:
-            return
+            return False
         self._evict = False
         body = {"model": self.model, "prompt": _EVICT_PROMPT, "max_tokens": 1, "stream": False}
         self._call(lambda: self.client.post_json("/v1/completions", body))
+        return True
 
     def _read(self) -> int:
         """The next streamed token (a local id), or :data:`EOS_ID`."""

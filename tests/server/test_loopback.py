@@ -1,0 +1,138 @@
+"""The server backend against llama-cpp-python's real server on loopback.
+
+Turns are teacher-forced (scripts), so over the wire every token is its own
+request; calls, traps and interrupts go through the same engine and parser as
+in-process.  Reuse is read from the server's own log (it reports no
+cached-token count in its replies).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_engine, server_settings
+from llama_server import LlamaServer
+
+from asynclm_tui.core.events import (
+    CallIssued,
+    EngineError,
+    Event,
+    Interrupt,
+    SendMessage,
+    Token,
+    TurnDone,
+)
+from asynclm_tui.runtime import build_engine
+
+pytestmark = pytest.mark.model
+
+FILLER = "While it runs I keep writing, word after word, so decoding overlaps the call. "
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", "from asynclm_tui.cli import entry; entry()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def test_run_json_call_overlaps_decoding_and_the_server_reuses_the_prefix(
+    llama_server: LlamaServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text(f"On it. [CALL] a [HEAD] sleep(ms=600) [END] {FILLER * 2}[TRAP][END] Done.")
+    mark = llama_server.log_size()
+    done = cli(
+        "run", "Go.", "--base-url", llama_server.url, "--json", "-y",
+        "--script", str(script), "--user-at", "300:also say hi",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    call_at = kinds.index("call")
+    result_at = kinds.index("result")
+    # Tokens were decoded while the call ran, then its result was injected.
+    assert "token" in kinds[call_at:result_at]
+    interrupts = [e for e in events if e["event"] == "interrupt"]
+    assert {i["kind"] for i in interrupts} == {"tool", "user"}
+    user = next(i for i in interrupts if i["kind"] == "user")
+    assert kinds.index("token") < events.index(user) < kinds.index("done")
+    for i in interrupts:
+        assert i["inject_ms"] > 0 and i["n_cached"] is None and i["n_evaluated"] is None
+    assert events[kinds.index("prefill")]["ms"] > 0
+    # Every request after the first reused nearly all of its prompt.
+    hits = llama_server.prefix_hits(mark)
+    assert len(hits) > 10
+    for reused, evaluated in hits[1:]:
+        assert reused / (reused + evaluated) >= 0.95, hits
+
+
+def test_free_generation_streams_from_the_server(llama_server: LlamaServer) -> None:
+    events = run_engine(
+        "", settings=server_settings(llama_server.url, **{"generation.max_tokens": 24})
+    )
+    done = next(e for e in events if isinstance(e, TurnDone))
+    assert done.n_generated > 0 and done.text.strip()
+    assert done.reason in ("eos", "max_tokens")
+
+
+def test_sync_mode_waits_for_the_call_over_the_wire(llama_server: LlamaServer) -> None:
+    script = f"[CALL] a [HEAD] sleep(ms=300) [END] {FILLER}"
+    events = run_engine(
+        script, settings=server_settings(llama_server.url, **{"generation.mode": "sync"})
+    )
+    call = next(i for i, e in enumerate(events) if isinstance(e, CallIssued))
+    intr = next(i for i, e in enumerate(events) if isinstance(e, Interrupt))
+    assert not any(isinstance(e, Token) for e in events[call:intr])
+    d = next(e for e in events if isinstance(e, TurnDone))
+    assert d.n_past == d.n_prompt + d.n_generated + d.n_injected
+
+
+def test_killing_the_server_mid_answer_keeps_the_answer_and_recovers(tmp_path: Path) -> None:
+    server = LlamaServer(tmp_path / "server.log")
+    server.start()
+    settings = server_settings(server.url, **{"server.retries": 1})
+    engine = build_engine(settings)
+    events: list[Event] = []
+    done = threading.Semaphore(0)
+    tokens = threading.Semaphore(0)
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, Token):
+            tokens.release()
+        if isinstance(event, TurnDone):
+            done.release()
+
+    engine.subscribe(sink)
+    engine.start()
+    try:
+        assert engine.wait_loaded(60), engine.load_error
+        engine.post(SendMessage("Write a long story about a lighthouse keeper."))
+        for _ in range(5):
+            assert tokens.acquire(timeout=120), "no tokens streamed"
+        server.kill()
+        assert done.acquire(timeout=120), "the turn did not end after the kill"
+        errors = [e for e in events if isinstance(e, EngineError)]
+        assert errors and str(server.port) in errors[0].message
+        first = next(e for e in events if isinstance(e, TurnDone))
+        assert first.reason == "error" and first.text.strip()
+        assert engine.session.messages[-1] == {"role": "assistant", "content": first.text}
+        server.start()
+        engine.post(SendMessage("Now say hello."))
+        assert done.acquire(timeout=180), "the next turn did not finish"
+        second = [e for e in events if isinstance(e, TurnDone)][-1]
+        assert second.reason != "error" and second.n_generated > 0
+    finally:
+        engine.close()
+        server.stop()
