@@ -68,8 +68,20 @@ class IdPool:
     """
 
     def __init__(self, backend: Backend) -> None:
-        words: list[str] = []
-        for token in range(backend.n_vocab):
+        self.backend = backend
+        self.words: list[str] = []
+        self._scanned = 0
+        self._next = 0
+        if not self._find(1):
+            raise BenchError("the model's vocabulary has no one-token words for call ids")
+
+    def _find(self, n: int) -> bool:
+        """Scan the vocabulary (in id order, only as far as needed: over a
+        server every piece is a request) until ``n`` words are known."""
+        backend = self.backend
+        while len(self.words) < n and self._scanned < backend.n_vocab:
+            token = self._scanned
+            self._scanned += 1
             text = backend.piece(token).decode("utf-8", errors="replace")
             word = text[1:]
             if (
@@ -78,14 +90,12 @@ class IdPool:
                 and word not in RESERVED_IDS
                 and backend.tokenize(text) == [token]
             ):
-                words.append(word)
-        if not words:
-            raise BenchError("the model's vocabulary has no one-token words for call ids")
-        self.words = words
-        self._next = 0
+                self.words.append(word)
+        return len(self.words) >= n
 
     def take(self, n: int) -> list[str]:
         """``n`` fresh ids."""
+        self._find(self._next + n)
         out = []
         for _ in range(n):
             cycle, k = divmod(self._next, len(self.words))
