@@ -124,7 +124,7 @@ class CallRow(Vertical):
         text.append(f"{STATUS_ICONS[rec.status]} ", style="bold")
         text.append(rec.id if rec.wants_result else "·", style="bold")
         text.append(f"  {rec.fn}", style="italic")
-        text.append(f"({short_args(rec.args, 40)})\n", style="dim")
+        text.append(f"({short_args(rec.args, 40)})\n")
         est = f" / ~{fmt_seconds(rec.estimate_ms)}" if rec.estimate_ms > 0 else ""
         if rec.status in (CallStatus.AWAITING_APPROVAL, CallStatus.QUEUED, CallStatus.COLLECTED):
             # Not running yet: a bar against the estimate would mislead.
@@ -140,7 +140,7 @@ class CallRow(Vertical):
                 preview = " ".join(rec.value.split()) or "(no output)"
                 landed = rec.landed_t is not None or not rec.wants_result
                 text.append(f"{rec.status.value} " + ("→ " if landed else "⋯ "))
-                text.append(preview, style="dim" if rec.ok else "bold")
+                text.append(preview, style="italic" if rec.ok else "bold")
             else:
                 text.append(rec.status.value)
         # While a call runs only its timer changes; same line count means
