@@ -25,6 +25,9 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's Rich help prints <bool> after every flag.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
@@ -34,35 +37,46 @@ app.add_typer(sessions_app, name="sessions")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $ASYNCLM_CONFIG or XDG config)."),
+    typer.Option("--config", "-c", metavar="FILE",
+                 help="Config file (default: $ASYNCLM_CONFIG or XDG config)."),
 ]
-ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="GGUF model file.")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", metavar="FILE",
+                                               help="GGUF model file.")]
 ToolsOpt = Annotated[
     list[Path] | None,
-    typer.Option("--tools", "-t", help="Extra tool folder or YAML file (repeatable)."),
+    typer.Option("--tools", "-t", metavar="PATH",
+                 help="Extra tool folder or YAML file (repeatable)."),
 ]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="Scheduling: async, sync or parallel.")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option("--mode", metavar="[" + "|".join(MODES) + "]",
+                 help="How tool calls are scheduled against writing."),
+]
 ContinueOpt = Annotated[
     bool, typer.Option("--continue", help="Reopen the most recent saved chat.")
 ]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Do not save this chat.")]
 ScriptOpt = Annotated[
     Path | None,
-    typer.Option("--script", help="Teacher-force the assistant's text from this file."),
+    typer.Option("--script", metavar="FILE",
+                 help="Teacher-force the assistant's text from this file."),
 ]
 
 
 BackendOpt = Annotated[
     str | None,
-    typer.Option("--backend", help="llama (in-process) or openai (an OpenAI-compatible server)."),
+    typer.Option("--backend", metavar="[llama|openai]",
+                 help="llama (in-process) or openai (an OpenAI-compatible server)."),
 ]
 BaseUrlOpt = Annotated[
     str | None,
-    typer.Option("--base-url", help="Server address for --backend openai (implies it)."),
+    typer.Option("--base-url", metavar="URL",
+                 help="Server address for --backend openai (implies it)."),
 ]
 ApiKeyEnvOpt = Annotated[
     str | None,
-    typer.Option("--api-key-env", help="Environment variable holding the server's API key."),
+    typer.Option("--api-key-env", metavar="NAME",
+                 help="Environment variable holding the server's API key."),
 ]
 BACKEND_NAMES = ("llama", "openai")
 
@@ -111,6 +125,38 @@ def build_settings(
     return settings
 
 
+def shipped_theme_names() -> list[str]:
+    """Names of the shipped themes (their file names), for ``--theme``'s help."""
+    from asynclm_tui.core.paths import shipped_themes_dir
+
+    return sorted(path.stem for path in shipped_themes_dir().glob("*.yaml"))
+
+
+def read_prompt(prompt: str | None) -> str:
+    """The prompt argument, or stdin for ``-`` (or no argument with a pipe)."""
+    if prompt is None and sys.stdin.isatty():
+        fail("give a prompt, or - to read it from stdin")
+    if prompt is None or prompt == "-":
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        fail("the prompt is empty")
+    return prompt
+
+
+def check_theme(theme: str | None) -> None:
+    """Exit 2 with a one-line error for an unknown ``--theme`` (as ``--mode`` does)."""
+    if theme is None:
+        return
+    from textual.theme import BUILTIN_THEMES
+
+    from asynclm_tui.core.themes import load_theme_specs
+    from asynclm_tui.ui.theming import theme_dirs
+
+    known = set(load_theme_specs(theme_dirs()).themes) | set(BUILTIN_THEMES)
+    if theme not in known:
+        fail(f"--theme: {theme!r} is not one of {', '.join(sorted(known))}")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"asynclm-tui {__version__}")
@@ -123,7 +169,8 @@ def main(
     resume: ContinueOpt = False,
     db: DbOpt = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                     help="Show the version.")
     ] = False,
 ) -> None:
     """With no command, open the chat on the configured (or bundled) model."""
@@ -140,10 +187,16 @@ def chat(
     tools: ToolsOpt = None,
     mode: ModeOpt = None,
     script: ScriptOpt = None,
-    theme: Annotated[str | None, typer.Option("--theme", help="Theme name.")] = None,
+    theme: Annotated[
+        str | None,
+        typer.Option("--theme", metavar="NAME",
+                     help=f"{', '.join(shipped_theme_names())}, a theme file's name or a "
+                     "Textual theme."),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
     session: Annotated[
-        int | None, typer.Option("--session", help="Continue the saved chat with this id.")
+        int | None, typer.Option("--session", metavar="ID",
+                                 help="Continue the saved chat with this id.")
     ] = None,
     resume: ContinueOpt = False,
     db: DbOpt = None,
@@ -157,6 +210,7 @@ def chat(
 
     if session is not None and resume:
         fail("--session and --continue: give one of them")
+    check_theme(theme)
     settings = build_settings(
         config,
         model,
@@ -180,7 +234,11 @@ def chat(
 
 @app.command()
 def run(
-    prompt: Annotated[str, typer.Argument(help="The user's message.")],
+    prompt: Annotated[
+        str | None,
+        typer.Argument(metavar="PROMPT", show_default=False,
+                       help="The user's message; - (or nothing, with a pipe) reads it from stdin."),
+    ] = None,
     config: ConfigOpt = None,
     model: ModelOpt = None,
     tools: ToolsOpt = None,
@@ -189,11 +247,11 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
     user_at: Annotated[
         list[str] | None,
-        typer.Option("--user-at", help="MS:TEXT - a user interrupt MS ms into the turn."),
+        typer.Option("--user-at", metavar="MS:TEXT", help="A user interrupt MS ms into the turn."),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Most tokens to write.")
+        int | None, typer.Option("--max-tokens", min=1, metavar="N", help="Most tokens to write.")
     ] = None,
     db: DbOpt = None,
     no_save: NoSaveOpt = False,
@@ -203,6 +261,7 @@ def run(
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session)."""
     from asynclm_tui.core.headless import TimedMessage, run_headless
+    prompt = read_prompt(prompt)
     from asynclm_tui.runtime import build_engine, load_script, open_recorder
 
     timed = []

@@ -18,7 +18,8 @@ sessions_app = typer.Typer(help="Saved chats: list, show, export, rename, delete
 
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="Sessions database (default: XDG data dir/asynclm/sessions.db)."),
+    typer.Option("--db", metavar="FILE",
+                 help="Sessions database (default: XDG data dir/asynclm/sessions.db)."),
 ]
 
 

@@ -69,6 +69,8 @@ def run_headless(
     timers: list[threading.Timer] = []
     color = not as_json and out.isatty()
     stopping = False
+    mid_line = False
+    """Plain output ended without a line break (an error then starts a new line)."""
     try:
         while True:
             try:
@@ -92,7 +94,15 @@ def run_headless(
                     out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
                     out.flush()
             else:
+                if isinstance(event, EngineError) and mid_line:
+                    out.write("\n")
+                    out.flush()
+                    mid_line = False
                 _plain(event, out, err, color)
+                if isinstance(event, Token) and event.text:
+                    mid_line = not event.text.endswith("\n")
+                elif isinstance(event, Interrupt | TurnDone):
+                    mid_line = isinstance(event, Interrupt)
             if isinstance(event, EngineError) and engine.backend is None:
                 return 1
             if isinstance(event, TurnDone):
