@@ -9,6 +9,7 @@ and posts user actions back as engine inputs.
 from __future__ import annotations
 
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 
 from asynclm_tui.core.config import MODES, Settings
@@ -30,6 +32,7 @@ from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
+from asynclm_tui.ui.streaming.rich_markdown import warm_lexers
 from asynclm_tui.ui.textual_internals import is_exiting
 from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
@@ -149,6 +152,17 @@ class AsyncLMApp(App[None]):
         self.engine.subscribe(self._sink)
         if self._start_engine:
             self.engine.start()
+        # Off the UI thread: the first code block would otherwise stall it.
+        threading.Thread(target=warm_lexers, name="asynclm-lexers", daemon=True).start()
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, with stdin at end of file not read in a busy loop."""
+        driver = super().get_driver_class()
+        if driver.__module__ != "textual.drivers.linux_driver":
+            return driver  # Windows, or TEXTUAL_DRIVER chose another one
+        from asynclm_tui.ui.textual_internals import StdinEOFDriver
+
+        return StdinEOFDriver
 
     def copy_to_clipboard(self, text: str) -> None:
         """Copy ``text`` (Textual's copy actions land here too): see :meth:`copy_text`."""

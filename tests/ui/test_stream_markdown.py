@@ -1,4 +1,4 @@
-"""The streaming Markdown widget: incremental rendering, growth steps, themes."""
+"""The streaming Markdown widget: incremental rendering, growth, spacing, themes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.strip import Strip
 from textual.widget import Widget
 
-from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES, StreamingMarkdown
+from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.textual_internals import LayoutOnce
 
 TEXT = (
@@ -59,7 +59,6 @@ async def test_streamed_text_renders_like_the_whole_and_reuses_finished_blocks()
         for i in range(0, len(TEXT), 7):
             md.append(TEXT[i : i + 7])
             await pilot.pause()
-        md.finish()
         await pilot.pause()
         lines = plain(md)
         assert md.source == TEXT
@@ -75,36 +74,33 @@ async def test_streamed_text_renders_like_the_whole_and_reuses_finished_blocks()
             assert rendered.count(block) == 1, block
 
 
-async def test_height_grows_in_steps_while_streaming_then_fits() -> None:
+async def test_height_is_the_texts_so_the_transcript_scrolls_line_by_line() -> None:
     app = Host()
     async with app.run_test(size=(60, 30)) as pilot:
         md = app.query_one(StreamingMarkdown)
         md.append("one line")
         await pilot.pause()
-        assert md.size.height == GROW_LINES
-        assert md.render_line(0).text.strip() == "one line"
-        assert md.render_line(GROW_LINES - 1).text.strip() == ""
-        md.finish()
-        await pilot.pause()
         assert md.size.height == 1
+        assert plain(md) == ["one line"]
+        md.append(" and more\n\nsecond")
+        await pilot.pause()
+        assert plain(md) == ["one line and more", "", "second"]
 
 
-async def test_updates_within_a_larger_step_repaint_in_place_without_layout() -> None:
+async def test_one_blank_line_between_blocks_whatever_they_are() -> None:
+    # Rich opens a list or a quote with a blank line of its own: with the
+    # blank line between blocks that made two.
     app = Host()
     async with app.run_test(size=(60, 30)) as pilot:
         md = app.query_one(StreamingMarkdown)
-        md.grow_lines = 10
-        md.append("first paragraph\n\n")
-        await pilot.pause()
-        assert md.size.height == 10
-        layouts = count_layouts(app)
-        md.append("second\n\nthird")  # 5 lines: still inside the 10
-        await pilot.pause()
-        assert (md.size.height, layouts()) == (10, 0)
-        assert plain(md)[:5] == ["first paragraph", "", "second", "", "third"]
-        md.append("\n\n" + "\n\n".join(f"p{i}" for i in range(4)))  # 13 lines
-        await pilot.pause()
-        assert (md.size.height, layouts()) == (20, 1)
+        text = "Para.\n\n- one\n- two\n\n> quoted\n\n1. first\n\nAfter:\n- tight"
+        for i in range(0, len(text), 4):
+            md.append(text[i : i + 4])
+            await pilot.pause()
+        assert [line.strip() for line in plain(md)] == [
+            "Para.", "", "• one", "• two", "", "▌ quoted", "", "1 first", "", "After:", "",
+            "• tight",
+        ]
 
 
 async def test_theme_change_recolours_the_text() -> None:
@@ -112,7 +108,6 @@ async def test_theme_change_recolours_the_text() -> None:
     async with app.run_test(size=(60, 30)) as pilot:
         md = app.query_one(StreamingMarkdown)
         md.append("## Heading\n\ntext")
-        md.finish()
         await pilot.pause()
         dark = md.render_line(0)
         app.theme = "textual-light"
@@ -175,8 +170,6 @@ async def test_growth_lays_out_once_repaints_the_bottom_and_draws_like_a_fresh_r
             live.append(TEXT[i : i + 9])
             await pilot.pause()
         fresh.append(TEXT)
-        for md in (live, fresh):
-            md.finish()
         await pilot.pause()
         assert lines_of(live) == lines_of(fresh)
         assert lines_of(live_box) == lines_of(fresh_box)

@@ -1,76 +1,64 @@
-"""The render pacer: CPU-share feedback, spare cores, typed keys first."""
+"""The render pacer: a live frame rate for the machine's shape, typed keys first."""
 
 from __future__ import annotations
 
 from asynclm_tui.ui.streaming.render_pacer import (
-    FLUSH_MAX_S,
-    FLUSH_MIN_S,
-    UI_SHARE_NO_SPARE_CORE,
-    UI_SHARE_SPARE_CORE,
+    FRAME_NO_SPARE_CORE_S,
+    FRAME_SPARE_CORE_S,
+    KEY_GAP_S,
+    KEY_WAIT_S,
     RenderPacer,
 )
 
 
-class Clocks:
+class Clock:
     def __init__(self) -> None:
-        self.wall = 100.0
-        self.cpu = 0.0
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def pacer(clocks: Clocks) -> RenderPacer:
-    return RenderPacer(clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
-
-
-def run(p: RenderPacer, clocks: Clocks, cost_s: float, renders: int) -> None:
-    """Render ``renders`` times, each costing ``cost_s`` of UI CPU, when due."""
+def frames(p: RenderPacer, clock: Clock, seconds: float) -> int:
+    """Render whenever due for ``seconds``; returns how many renders there were."""
+    end, n = clock.now + seconds, 0
     p.rendered()
-    for _ in range(renders):
-        clocks.wall += max(p.delay(), 0.001)
-        clocks.cpu += cost_s
+    while clock.now < end:
+        clock.now += max(p.delay(), 0.001)
         p.rendered()
+        n += 1
+    return n
 
 
-def test_expensive_renders_slow_down_until_the_ui_share_holds() -> None:
-    clocks = Clocks()
-    p = pacer(clocks)
-    p.set_decode_threads(2, cpus=2)
-    assert p.share == UI_SHARE_NO_SPARE_CORE
-    cost = 0.01  # 10 ms each: the share is held at the interval cost / share
-    run(p, clocks, cost_s=cost, renders=40)
-    assert abs(p.interval - cost / UI_SHARE_NO_SPARE_CORE) < 0.05
-    run(p, clocks, cost_s=0.2, renders=10)  # far too slow: capped
-    assert p.interval == FLUSH_MAX_S
+def test_a_spare_core_or_a_gpu_gets_fifteen_frames_a_second_or_more() -> None:
+    clock = Clock()
+    p = RenderPacer(clock)
+    for threads, cpus in ((3, 4), (1, 2), (0, 2)):  # a core left over; all layers on a GPU
+        p.set_decode_threads(threads, cpus)
+        assert not p.constrained
+        assert frames(p, clock, 2.0) >= 2 * 15
 
 
-def test_cheap_renders_or_a_spare_core_keep_ten_per_second() -> None:
-    clocks = Clocks()
-    p = pacer(clocks)
-    p.set_decode_threads(2, cpus=2)
-    run(p, clocks, cost_s=0.0005, renders=20)
-    assert p.interval == FLUSH_MIN_S
-    p.set_decode_threads(3, cpus=4)
-    assert p.share == UI_SHARE_SPARE_CORE
-    run(p, clocks, cost_s=0.02, renders=20)
-    assert p.interval == FLUSH_MIN_S
-    assert not p.constrained
-    p.set_decode_threads(0, cpus=2)  # all layers on a GPU
-    assert p.share == UI_SHARE_SPARE_CORE
-    assert not p.constrained
+def test_with_every_core_decoding_four_frames_a_second_or_more() -> None:
+    clock = Clock()
+    p = RenderPacer(clock)
     p.set_decode_threads(2, cpus=2)
     assert p.constrained
+    n = frames(p, clock, 10.0)
+    assert 4 * 10 <= n <= 6 * 10  # live, but each frame is taken from decoding
+    assert p.interval == FRAME_NO_SPARE_CORE_S > FRAME_SPARE_CORE_S
 
 
 def test_while_typing_renders_wait_for_a_key_then_follow_it() -> None:
-    clocks = Clocks()
-    p = pacer(clocks)
+    clock = Clock()
+    p = RenderPacer(clock)
+    p.set_decode_threads(2, cpus=2)
     p.rendered()
-    clocks.wall += 0.05
+    clock.now += 0.05
     assert not p.key()  # a render just happened: nothing due
-    assert p.delay() > FLUSH_MIN_S  # typing: the timer steps back...
-    clocks.wall += 0.1
+    assert p.delay() > p.interval - 0.05  # typing: the timer steps back...
+    assert p.delay() <= KEY_WAIT_S * p.interval  # ...but not for long
+    clock.now += p.interval
     assert p.key()  # ...and the next key, once a render is due, brings it
-    clocks.wall += KEY_GAP_AFTER
-    assert p.delay() == 0.0  # no keys for a while: due at the normal interval
-
-
-KEY_GAP_AFTER = 0.4  # longer than KEY_GAP_S: the user stopped typing
+    clock.now += KEY_GAP_S + 0.01  # the user stopped typing
+    assert p.delay() == 0.0  # due at the normal interval

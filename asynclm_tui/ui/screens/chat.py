@@ -49,7 +49,6 @@ from asynclm_tui.ui.screens.chat_copy import ChatCopy
 from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
 from asynclm_tui.ui.streaming.render_pacer import RenderPacer
-from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
@@ -289,25 +288,13 @@ class ChatScreen(ChatCopy):
         self.generating = True
         self._gc.streaming()
         await self.transcript.mount(UserEntry(event.text))
-        await self.transcript.add_turn(
-            AssistantEntry(event.turn, raw=self.raw, grow_lines=self._grow_step())
-        )
+        await self.transcript.add_turn(AssistantEntry(event.turn, raw=self.raw))
         self.status.set_state("reading prompt", "busy")
         self.status.set_mode(event.mode)
         self.prompt.border_title = "message · Enter sends it into the answer as an interrupt"
         # A blinking cursor repaints twice a second; while the model decodes,
         # that CPU time is taken from llama.cpp's threads (see render_pacer).
         self.prompt.cursor_blink = False
-
-    def _grow_step(self) -> int:
-        """Lines a streamed answer grows by at a time.  When every core
-        decodes, a third of the transcript: most renders then draw the new
-        lines into spare ones in place (about 8 ms on 2 cores) instead of
-        scrolling, which redraws the whole transcript (about 20 ms), and the
-        text jumps up every few renders rather than on each."""
-        if not self._pacer.constrained:
-            return GROW_LINES
-        return max(GROW_LINES, self.transcript.size.height // 3)
 
     async def _on_call(self, event: CallIssued, entry: AssistantEntry | None) -> None:
         if entry is not None:

@@ -137,31 +137,46 @@ class _LeftHeading(Heading):
     )
 
 
+LEXER_OPTIONS = {"stripnl": False, "ensurenl": True, "tabsize": 4}
+"""The options Rich's Syntax gives the lexers it builds."""
+COMMON_FENCES = ("python", "bash", "sh", "console", "json", "yaml", "toml", "javascript",
+                 "typescript", "c", "cpp", "rust", "go", "java", "html", "css", "sql", "diff",
+                 "text")
+"""Fence names whose lexers :func:`warm_lexers` prepares before the first answer."""
+_lexers: dict[str, Lexer] = {}
+"""Lexers by fence name, for every theme.  Rich's Syntax looks a name up in
+Pygments' whole registry on every use, and a lexer class compiles its
+regular expressions on first use (about 70 ms for Python): a streamed code
+block is re-rendered several times a second on the UI thread."""
+
+
+def lexer_for(name: str) -> Lexer:
+    """The lexer for a fence name; unknown names show as plain text."""
+    lexer = _lexers.get(name)
+    if lexer is None:
+        try:
+            lexer = get_lexer_by_name(name, **LEXER_OPTIONS)
+        except ClassNotFound:
+            lexer = get_lexer_by_name("text", **LEXER_OPTIONS)
+        _lexers[name] = lexer
+    return lexer
+
+
+def warm_lexers(names: tuple[str, ...] = COMMON_FENCES) -> None:
+    """Import and compile the lexers for ``names`` (call off the UI thread)."""
+    for name in names:
+        lexer_for(name)  # a lexer class compiles its expressions when first built
+
+
 class _ThemedCodeBlock(CodeBlock):
     """A fenced code block highlighted with :class:`ThemeSyntax`."""
 
     syntax_theme: ClassVar[SyntaxTheme | None] = None
-    lexers: ClassVar[dict[str, Lexer]] = {}
-    """Lexers by fence name.  Rich's Syntax looks a name up in Pygments' whole
-    registry on every use; a streamed code block is re-rendered a few times a
-    second."""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         theme = self.syntax_theme if self.syntax_theme is not None else self.theme
-        yield Syntax(str(self.text).rstrip(), self._lexer(), theme=theme, word_wrap=True,
-                     padding=(0, 1))
-
-    def _lexer(self) -> Lexer:
-        lexer = self.lexers.get(self.lexer_name)
-        if lexer is None:
-            # The options Rich's Syntax uses; unknown names show as plain text.
-            options = {"stripnl": False, "ensurenl": True, "tabsize": 4}
-            try:
-                lexer = get_lexer_by_name(self.lexer_name, **options)
-            except ClassNotFound:
-                lexer = get_lexer_by_name("text", **options)
-            self.lexers[self.lexer_name] = lexer
-        return lexer
+        yield Syntax(str(self.text).rstrip(), lexer_for(self.lexer_name), theme=theme,
+                     word_wrap=True, padding=(0, 1))
 
 
 class ThemedMarkdown:
@@ -174,7 +189,7 @@ class ThemedMarkdown:
         """How links (and the "copy code" link) look."""
         # A class per palette: Rich builds elements from classes, not instances.
         code_block = type(
-            "CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette), "lexers": {}}
+            "CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette)}
         )
         self._markdown_cls: type[Markdown] = type(
             "Markdown",

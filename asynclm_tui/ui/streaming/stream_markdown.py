@@ -7,9 +7,8 @@ every millisecond the UI spends is taken from them.  This widget is one widget
 per answer segment.  Finished blocks (see :mod:`.markdown_blocks`)
 are rendered once with Rich's Markdown in the theme's colours and kept as
 strips; an update re-renders only the open block at the end and repaints only
-the lines from there down.  While streaming, the height grows in steps (the
-spare lines are blank), so an update that fits in the spare lines repaints
-those lines only, instead of re-laying-out and scrolling the whole screen.
+the lines from there down.  The height is always that of the text, so the
+transcript scrolls line by line as the answer grows.
 """
 
 from __future__ import annotations
@@ -30,18 +29,12 @@ from asynclm_tui.ui.textual_internals import LayoutOnce
 COPY_LABEL = " ⧉ copy code "
 """The click target under each finished code block."""
 
-GROW_LINES = 4
-"""While streaming, the height is rounded up to a multiple of this (unless
-the widget is given a larger step)."""
-
 
 class StreamingMarkdown(LayoutOnce, Widget):
     """A Markdown segment of an answer, written to with :meth:`append`."""
 
-    def __init__(self, *, classes: str | None = None, grow_lines: int = GROW_LINES) -> None:
+    def __init__(self, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
-        self.grow_lines = grow_lines
-        """While streaming, the height is rounded up to a multiple of this."""
         self._source: list[str] = []
         self._splitter = BlockSplitter()
         self._blocks: list[str] = []
@@ -55,7 +48,6 @@ class StreamingMarkdown(LayoutOnce, Widget):
         self._key: tuple[int, str] | None = None
         self._markdown: ThemedMarkdown | None = None
         self._style: Style | None = None
-        self._streaming = True
         """The widget's own colours (computing them walks the DOM: cached)."""
         self._painted: dict[int, tuple[Strip, Style, Strip]] = {}
         """Line y as last drawn, with the strip and style it was drawn from."""
@@ -75,25 +67,14 @@ class StreamingMarkdown(LayoutOnce, Widget):
         if self._key is None:  # not laid out yet
             self.refresh(layout=True)
             return
-        before = self._height(len(self._lines)) if self._lines is not None else -1
+        before = len(self._lines) if self._lines is not None else -1
         start = self._tail_start
         width = self._key[0]
-        height = self._height(len(self._lines_at(width)))
+        height = len(self._lines_at(width))
         # Lines above the open block are unchanged: repaint from there down
         # (and lay out again when the height changed).
         self.refresh(Region(0, start, width, max(height, before) - start),
                      layout=height != before)
-
-    def finish(self) -> None:
-        """The segment is complete: drop the spare lines kept for growth."""
-        if self._streaming:
-            self._streaming = False
-            self.refresh(layout=True)
-
-    def _height(self, n_lines: int) -> int:
-        if not self._streaming or not n_lines:
-            return n_lines
-        return -(-n_lines // self.grow_lines) * self.grow_lines
 
     # ------------------------------------------------------------ rendering
 
@@ -166,13 +147,18 @@ class StreamingMarkdown(LayoutOnce, Widget):
         with console.use_theme(self._markdown.theme):
             rows = console.render_lines(self._markdown.renderable(text), options, pad=True)
         strips = [Strip(row, width) for row in rows]
-        while strips and _is_blank(strips[-1]):
-            strips.pop()
-        return strips
+        # Rich puts a blank line before a list or quote that opens the text,
+        # and one after the last line; blocks are joined with one blank line.
+        start, end = 0, len(strips)
+        while start < end and _is_blank(strips[start]):
+            start += 1
+        while end > start and _is_blank(strips[end - 1]):
+            end -= 1
+        return strips[start:end]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Height of the rendered Markdown at ``width``."""
-        return self._height(len(self._lines_at(width)))
+        return len(self._lines_at(width))
 
     def notify_style_update(self) -> None:
         """CSS or theme changed: recompute colours on the next render."""
@@ -210,6 +196,6 @@ class StreamingMarkdown(LayoutOnce, Widget):
 
 
 def _is_blank(strip: Strip) -> bool:
-    """A row of unstyled spaces (Rich's trailing new line)."""
+    """A row of unstyled spaces (a new line Rich adds around blocks)."""
     return all(not seg.text.strip() and (seg.style is None or not seg.style.bgcolor)
                for seg in strip)

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from asynclm_tui.core.cml import MARKERS
-from asynclm_tui.ui.streaming.stream_markdown import GROW_LINES, StreamingMarkdown
+from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.textual_internals import LayoutOnce, StableGutterScroll
 
 CHIP_ICONS = {
@@ -113,10 +113,9 @@ class _Segments(Vertical, LayoutOnce):
 class AssistantEntry(Vertical, LayoutOnce):
     """One assistant turn: Markdown segments and chips, plus its raw CML."""
 
-    def __init__(self, turn: int, *, raw: bool = False, grow_lines: int = GROW_LINES) -> None:
+    def __init__(self, turn: int, *, raw: bool = False) -> None:
         super().__init__(classes="assistant-entry")
         self.turn = turn
-        self._grow_lines = grow_lines
         self.border_title = f"assistant · turn {turn}"
         self._raw_parts: list[str] = []
         self._raw_dirty = False
@@ -199,13 +198,11 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._segment.append(visible)
 
     def _new_segment(self) -> StreamingMarkdown:
-        return StreamingMarkdown(classes="segment", grow_lines=self._grow_lines)
+        return StreamingMarkdown(classes="segment")
 
     async def _close_segment(self) -> None:
         await self._flush_unlocked()
-        if self._segment is not None:
-            self._segment.finish()
-            self._segment = None
+        self._segment = None
 
     async def add_chip(self, kind: str, text: str, chip_id: str | None = None) -> Chip:
         """End the current Markdown segment and add a chip after it."""
