@@ -377,19 +377,26 @@ def bench_decode(
 def bench_ui(
     config: ConfigOpt = None,
     model: ModelOpt = None,
+    threads: Annotated[
+        list[int] | None,
+        typer.Option("--threads", min=1, help="llama.cpp threads to measure with (repeatable; "
+                     "default: the configured count, every core, and one core fewer)."),
+    ] = None,
     chars: Annotated[
         int, typer.Option("--chars", min=200, help="Characters of forced text per turn.")
     ] = 4000,
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, help="Measured rounds (a watching and a typing turn).")
-    ] = 4,
+    ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Decoding tok/s with the TUI attached vs headless, and key-to-input latency."""
+    """What the user sees while the model streams: visible updates, key-to-screen
+    latency, TUI/headless tok/s and time to first token, per thread setting."""
     from asynclm_tui.bench.ui import run_ui_bench
 
     settings = build_settings(config, model)
-    raise typer.Exit(run_ui_bench(settings, chars=chars, rounds=rounds, as_json=as_json))
+    raise typer.Exit(run_ui_bench(settings, threads=threads, chars=chars, rounds=rounds,
+                                  as_json=as_json))
 
 
 @bench_app.command("bfcl")

@@ -120,6 +120,8 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._raw_parts: list[str] = []
         self._raw_dirty = False
         self._buffer: list[str] = []
+        self.shown = 0
+        """Characters of visible answer text handed to the Markdown so far."""
         self._lock = asyncio.Lock()
         # The first segment is mounted with the entry, while the prompt is
         # read: mounting it at the first token cost a render about 50 ms of
@@ -196,6 +198,7 @@ class AssistantEntry(Vertical, LayoutOnce):
         if not self._segment.source:
             visible = visible.lstrip("\n")
         self._segment.append(visible)
+        self.shown += len(visible)
 
     def _new_segment(self) -> StreamingMarkdown:
         return StreamingMarkdown(classes="segment")
