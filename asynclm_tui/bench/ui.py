@@ -196,6 +196,9 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
         turns.new_turn()
         engine.post(SendMessage(PROMPT))
 
+    def progress(what: str) -> None:
+        print(f"bench ui: {threads} threads: {what}", file=sys.stderr, flush=True)
+
     def ttft() -> None:
         if turns.first_token is not None:
             result.ttft_ms.append((turns.first_token - turns.sent_at) * 1000)
@@ -204,6 +207,7 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
         async with app.run_test(headless=False, size=SIZE) as pilot:
             keys.start()
             app.keys = result.keys_load_ms  # typing while the model loads
+            progress("loading the model")
             engine.start()
             loaded = await asyncio.to_thread(engine.wait_loaded, 300)
             await pilot.pause(0.2)
@@ -211,6 +215,7 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
             if not loaded:
                 raise RuntimeError(engine.load_error or "model did not load")
             # A warm-up turn (first prefill and renders) sizes the windows.
+            progress("warm-up turn")
             await send()
             _, done = await _windows(app, turns, 3600.0, True)
             ttft()
@@ -218,6 +223,7 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
             result.window_s = max(MIN_WINDOW_S, min(WINDOW_S, decode_s / MIN_WINDOWS))
             for r in range(rounds):
                 for typing in (False, True):
+                    progress(f"round {r + 1}/{rounds}, {'typing' if typing else 'watching'}")
                     await send()
                     windows, done = await _windows(
                         app, turns, result.window_s, (r + typing) % 2 == 0,
@@ -226,10 +232,14 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
                     result.add_turn(windows, typing)
                     result.n_tokens = done.n_generated
                     await app.chat.action_new_chat()  # every turn renders the same transcript
+            progress("tool flood")
             await _flood(app, turns, send, result)
+            stop.set()
+            await asyncio.to_thread(engine.close)  # no events while the app closes
     finally:
-        stop.set()
-        engine.close()
+        if not stop.is_set():  # failed before the end
+            stop.set()
+            engine.close()
         flood.rearm()
     return result
 

@@ -52,12 +52,14 @@ class Window:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
     def gaps_ms(self) -> list[float]:
-        """Time between two visible updates in this window, and from its start
-        to the first and from the last to its end (a still screen counts)."""
+        """Time between two visible updates in this window, the first counted
+        from its start (which follows a render); a window that showed nothing
+        is one gap.  The stretch after the last update is cut by the switch,
+        so it is left out."""
         if not self.attached:
             return []
-        times = [self.start, *sorted(t for t in self.frames if self.start <= t <= self.end),
-                 self.end]
+        frames = sorted(t for t in self.frames if self.start <= t <= self.end)
+        times = [self.start, *frames] if frames else [self.start, self.end]
         return [(b - a) * 1000 for a, b in zip(times, times[1:], strict=False)]
 
 
