@@ -399,6 +399,28 @@ def bench_ui(
                                   as_json=as_json))
 
 
+@bench_app.command("screen")
+def bench_screen(
+    threads: Annotated[
+        list[int] | None,
+        typer.Option("--threads", min=1, help="llama.cpp threads (repeatable; default: "
+                     "every core, then one fewer)."),
+    ] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.02, help="Seconds between two captures.")
+    ] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """A streamed answer in tmux (150x42), captured every 100 ms: updates/s and gaps."""
+    import os
+
+    from asynclm_tui.bench.screen import run_screen_bench
+
+    cpus = os.cpu_count() or 1
+    wanted = threads or list(dict.fromkeys([cpus, max(1, cpus - 1)]))
+    raise typer.Exit(run_screen_bench(wanted, interval_s=interval, as_json=as_json))
+
+
 @bench_app.command("bfcl")
 def bench_bfcl(
     config: ConfigOpt = None,
