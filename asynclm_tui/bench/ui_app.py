@@ -16,6 +16,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from textual import events
@@ -35,6 +36,9 @@ class NullTerminal(HeadlessDriver):
     """Textual's test driver, except that the app encodes its screen updates
     for a terminal (as it does in a chat) and they go to /dev/null."""
 
+    written: Callable[[], None] = staticmethod(lambda: None)
+    """Called after each screen update (a bound subclass sets it)."""
+
     @property
     def is_headless(self) -> bool:
         """Not headless: the app renders and encodes every update."""
@@ -53,9 +57,7 @@ class NullTerminal(HeadlessDriver):
     def write(self, data: str) -> None:
         """Write a screen update; the app notes whether it showed new text."""
         self._terminal.write(data)
-        app = self._app
-        if isinstance(app, BenchApp):
-            app.screen_written()
+        self.written()
 
 
 class BenchApp(AsyncLMApp):
@@ -63,7 +65,8 @@ class BenchApp(AsyncLMApp):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.driver_class = NullTerminal
+        self.driver_class = type("BenchTerminal", (NullTerminal,),
+                                 {"written": staticmethod(self.screen_written)})
         self.detached = False
         self._held: list[Event] = []
         self._switch = threading.Lock()  # the sink runs on engine threads

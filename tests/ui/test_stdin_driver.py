@@ -14,7 +14,7 @@ from uiharness import ui_settings
 
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import create_app
-from asynclm_tui.ui.stdin_driver import StdinEOFDriver
+from asynclm_tui.ui.textual_internals import StdinEOFDriver
 
 
 class Recording(StdinEOFDriver):
