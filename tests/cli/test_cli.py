@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,13 @@ def test_default_model_runs_with_no_model_given() -> None:
         (["run", "x", "--user-at", "soon:hi"], "asynclm: --user-at: 'soon' is not a number"),
         (["run", "x", "--script", "/nope.txt"], "asynclm: /nope.txt: cannot read script"),
         (["run", "x", "-c", "/nope.yaml"], "asynclm: /nope.yaml: config file not found"),
+        (["run", "x", "--backend", "vllm"], "asynclm: --backend: 'vllm' is not one of llama"),
+        (["run", "x", "--base-url", "localhost:8000"], "asynclm: --base-url: 'localhost:8000'"),
+        (["run", "x", "--backend", "openai"], "asynclm: backend openai needs a server address"),
+        (
+            ["run", "x", "--base-url", "http://127.0.0.1:9", "--api-key-env", "ASYNCLM_NO_KEY"],
+            "asynclm: --api-key-env: $ASYNCLM_NO_KEY is not set",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str) -> None:
@@ -201,3 +209,13 @@ def test_bench_ui_bad_model_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "missing.gguf" in proc.stdout + proc.stderr
+
+
+def test_doctor_names_a_server_that_is_down() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    proc = asynclm("doctor", "--base-url", f"http://127.0.0.1:{port}")
+    assert proc.returncode == 1
+    assert f"cannot reach the server at http://127.0.0.1:{port}" in proc.stdout
+    assert "Traceback" not in proc.stderr

@@ -55,6 +55,12 @@ CHATML = (
 )
 _SPECIAL = re.compile(r"<\|[^|<>]{1,40}\|>|</?s>")
 _EVICT_PROMPT = "\x00"
+_VOCAB_SAMPLE = (
+    "Quixotic zephyrs bewilder the obsequious lexicographer; floccinaucinihilipilification, "
+    "antidisestablishmentarianism and sesquipedalian verbosity abound. "
+    "Ünïcödé façade naïve café — 東京 € ✓"
+)
+"""Rare words and scripts: their ids bound the vocabulary from below."""
 
 
 class OpenAIBackend:
@@ -115,6 +121,7 @@ class OpenAIBackend:
         self._stats = AppendStats(None, None)
         for special in set(_SPECIAL.findall(template)):
             self.tokenize(special, special=True)  # learn the specials' text
+        self.tokenize(_VOCAB_SAMPLE)
         if progress is not None:
             progress(1.0)
 
@@ -177,7 +184,8 @@ class OpenAIBackend:
 
     @property
     def n_vocab(self) -> int:
-        """The ids seen so far (servers do not publish their vocabulary size)."""
+        """A lower bound: the highest id seen so far, plus one (servers do not
+        publish their vocabulary size; ids below it are safe to look up)."""
         return self.store.max_real_id + 1
 
     def eos_tokens(self) -> frozenset[int]:
@@ -217,9 +225,16 @@ class OpenAIBackend:
     def _detokenize_one(self, token: int) -> bytes:
         self._quiesce()
         path = "/extras/detokenize" if self._tokenize_path == "/extras/tokenize" else "/detokenize"
-        data = self._call(
-            lambda: self.client.post_json(path, {"tokens": [token], "model": self.model})
-        )
+        try:
+            data = self._call(
+                lambda: self.client.post_json(path, {"tokens": [token], "model": self.model})
+            )
+        except ServerError as exc:
+            if "answered 5" not in str(exc):
+                raise
+            # A byte-fallback token (part of a UTF-8 character): llama-cpp-
+            # python's server cannot decode it alone, and sends text only.
+            return "\ufffd".encode()
         text = ""
         if isinstance(data, dict):
             text = str(data.get("text", data.get("content", data.get("prompt", ""))))
@@ -321,7 +336,10 @@ class OpenAIBackend:
             "cache_prompt": reuse,  # llama.cpp's server
         }
         if stream:
-            body["stream_options"] = {"include_usage": True}
+            # Counts with every chunk, so the first one already says what the
+            # continuation reused: vLLM's continuous usage, llama-server's timings.
+            body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
+            body["timings_per_token"] = True
         return body
 
     def _room(self) -> int:

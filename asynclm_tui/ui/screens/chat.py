@@ -272,11 +272,16 @@ class ChatScreen(ChatCopy):
                 await self._loading.remove()
                 self._loading = None
             self.status.set_state("model failed to load", "error")
+            hint = (
+                "Start the server, or check its address with `asynclm doctor --base-url URL`."
+                if self.engine.settings.model.backend == "openai"
+                else "Check the path with `asynclm doctor`, or choose a GGUF file with "
+                "--model PATH (or model.path in the config)."
+            )
             await self.transcript.mount(
                 NoticeEntry(
-                    f"Could not load the model.\n{event.message}\n\n"
-                    "Check the path with `asynclm doctor`, or choose a GGUF file with "
-                    "--model PATH (or model.path in the config). Press Ctrl+Q to quit.",
+                    f"Could not load the model.\n{event.message}\n\n{hint} "
+                    "Press Ctrl+Q to quit.",
                     "error",
                 )
             )
