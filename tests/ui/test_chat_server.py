@@ -31,18 +31,12 @@ async def test_call_overlaps_decoding_and_user_interrupt_lands_mid_answer(
         await pilot.press("enter")
         await wait_until(pilot, lambda: "a" in app.state.calls, 120, "call issued")
         rec = app.state.calls["a"]
-        await wait_until(pilot, lambda: rec.status is CallStatus.RUNNING, 10, "running")
-        at_start = app.state.current.n_tokens  # type: ignore[union-attr]
         await wait_until(
             pilot,
-            lambda: (
-                app.state.current.n_tokens > at_start  # type: ignore[union-attr]
-                or rec.status.finished
-            ),
+            lambda: rec.status is CallStatus.RUNNING or rec.status.finished,
             30,
-            "tokens while the call runs",
+            "running",
         )
-        assert not rec.status.finished  # decoding went on while the call ran
         app.chat.prompt.insert("tea, please")
         await pilot.press("enter")
         await wait_until(pilot, lambda: bool(chips(app, "user")), 120, "user chip")
@@ -51,7 +45,10 @@ async def test_call_overlaps_decoding_and_user_interrupt_lands_mid_answer(
         entry = app.chat.transcript.current
         assert entry is not None
         assert "[INTR] user [HEAD] tea, please [END]" in entry.raw_text
-        assert "[INTR] a [HEAD] slept" in entry.raw_text
+        raw = entry.raw_text
+        call_end = raw.index("[END]", raw.index("[CALL] a"))
+        # Text was decoded between the call's [END] and its result's injection.
+        assert len(raw[call_end + 5 : raw.index("[INTR] a [HEAD] slept")].strip()) > 20
     hits = llama_server.prefix_hits(mark)
     assert hits and all(r / (r + e) >= 0.95 for r, e in hits[1:]), hits
 
