@@ -15,7 +15,8 @@ import typer
 from asynclm_tui import __version__
 from asynclm_tui.cli_common import fail
 from asynclm_tui.cli_sessions import DbOpt, sessions_app
-from asynclm_tui.core.config import MODES, Settings, load_settings
+from asynclm_tui.core.config import Settings, load_settings
+from asynclm_tui.core.kinds import MODES
 from asynclm_tui.core.yamlsrc import UserFileError
 
 app = typer.Typer(
@@ -258,6 +259,9 @@ def run(
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Print a failure's traceback too.")
+    ] = False,
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session)."""
     from asynclm_tui.core.headless import TimedMessage, run_headless
@@ -284,7 +288,9 @@ def run(
     engine = build_engine(settings, script=load_script(script, fail), interactive=False)
     recorder = None if no_save else open_recorder(engine, db, source="run", fail=fail)
     try:
-        code = run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed))
+        code = run_headless(
+            engine, prompt, as_json=as_json, user_at=tuple(timed), debug=debug
+        )
     finally:
         if recorder is not None:
             recorder.close()

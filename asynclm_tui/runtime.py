@@ -12,6 +12,7 @@ from asynclm_tui.core.backends.base import BackendError
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supported
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.handle import EngineHandle
 from asynclm_tui.core.script import Script
 from asynclm_tui.core.sessions.recorder import ChatSessions, Recorder, resume_into
 from asynclm_tui.core.sessions.store import (
@@ -80,7 +81,7 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
 
 
 def open_recorder(
-    engine: Engine,
+    engine: EngineHandle,
     db: Path | None,
     *,
     fail: Callable[[str], NoReturn],
@@ -90,7 +91,8 @@ def open_recorder(
     """A recorder writing ``engine``'s turns to the sessions database."""
     try:
         recorder = Recorder(
-            db or default_db_path(), session_id=session_id, system=engine.system_text,
+            db or default_db_path(), session_id=session_id,
+            system=lambda: engine.snapshot().system_prompt,
             source=source,
         )
     except StoreError as exc:
@@ -100,7 +102,7 @@ def open_recorder(
 
 
 def open_chat_sessions(
-    engine: Engine,
+    engine: EngineHandle,
     db: Path | None,
     *,
     session_id: int | None,
@@ -126,7 +128,7 @@ def open_chat_sessions(
         except StoreError as exc:
             fail(str(exc))
         if resumed is not None:
-            resume_into(engine.load_history, resumed)
+            resume_into(engine, resumed)
     recorder = None
     if save:
         recorder = open_recorder(

@@ -15,6 +15,7 @@ from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import Event, SendMessage, TurnDone
 from asynclm_tui.core.paths import bundled_model, shipped_tools_dir
 from asynclm_tui.core.script import Script
+from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.runtime import build_engine
 
 ROOT = Path(__file__).parent.parent
@@ -54,6 +55,13 @@ def small_settings(**overrides: object) -> Settings:
     return settings
 
 
+def tool_registry(settings: Settings | None = None) -> ToolRegistry:
+    """The tools ``settings`` load (``small_settings()`` by default), to
+    extend in a test and hand to the engine with ``SetTools``."""
+    settings = settings or small_settings()
+    return ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
+
+
 def run_engine(
     script: str,
     *,
@@ -87,7 +95,7 @@ def run_engine(
     engine.start()
     prompts = [prompt] if isinstance(prompt, str) else prompt
     try:
-        assert engine.wait_loaded(60), engine.load_error
+        assert engine.wait_loaded(60), engine.snapshot().load_error
         for i, text in enumerate(prompts):
             if i and between is not None:
                 between(engine)

@@ -22,7 +22,15 @@ from asynclm_tui.core.backends import llama_factory, load_llama
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import Event, SendMessage, Token, TurnDone
+from asynclm_tui.core.events import (
+    Event,
+    ForceNextTurn,
+    NewSession,
+    SendMessage,
+    Token,
+    TurnDone,
+)
+from asynclm_tui.core.handle import EngineHandle
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
@@ -48,9 +56,12 @@ class ReferenceSide:
     """llama-cpp-python's own streaming completion on a second context
     (run in a :class:`~asynclm_tui.bench.sidecar.Sidecar`)."""
 
-    def __init__(self, settings: Settings, prompt_text: str) -> None:
+    def __init__(self, settings: Settings, system_prompt: str) -> None:
         self.settings = settings
         self.backend = load_llama(settings)  # the same file and settings as the engine's
+        prompt_text = self.backend.render_chat(
+            [{"role": "system", "content": system_prompt}, {"role": "user", "content": PROMPT}]
+        )
         self.prompt = self.backend.tokenize(prompt_text, special=True)
 
     def __call__(self, n: int) -> tuple[float, list[int]]:
@@ -93,11 +104,11 @@ class _Recorder:
             self.done.set()
 
 
-def _engine_round(engine: Engine, rec: _Recorder, tokens: list[int]) -> float:
-    engine.reset_session()
+def _engine_round(engine: EngineHandle, rec: _Recorder, tokens: list[int]) -> float:
+    engine.post(NewSession())
     rec.times.clear()
     rec.done.clear()
-    engine.force_next_turn(tokens)
+    engine.post(ForceNextTurn(tuple(tokens)))
     engine.post(SendMessage(PROMPT))
     rec.done.wait()
     return _rate(rec.times)
@@ -105,22 +116,18 @@ def _engine_round(engine: Engine, rec: _Recorder, tokens: list[int]) -> float:
 
 def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
     """Run ``rounds`` alternating reference/engine measurements."""
-    engine = Engine(settings, ToolRegistry.load(settings.tool_paths()), llama_factory(settings))
+    engine: EngineHandle = Engine(
+        settings, ToolRegistry.load(settings.tool_paths()), llama_factory(settings)
+    )
     rec = _Recorder()
     engine.subscribe(rec)
     engine.start()
     try:
         if not engine.wait_loaded():
-            raise ModelLoadError(engine.load_error or "model failed to load")
-        assert engine.backend is not None
-        prompt_text = engine.backend.render_chat(
-            [
-                {"role": "system", "content": engine.system_text()},
-                {"role": "user", "content": PROMPT},
-            ]
-        )
-        # A second context on the same file, in a child process (see sidecar).
-        with Sidecar(ReferenceSide, settings, prompt_text) as reference:
+            raise ModelLoadError(engine.snapshot().load_error or "model failed to load")
+        # A second context on the same file, in a child process (see sidecar);
+        # it renders the same system prompt and message with the same template.
+        with Sidecar(ReferenceSide, settings, engine.snapshot().system_prompt) as reference:
             results: list[Round] = []
             # Warm-up, and the token sequence both sides produce (same seed).
             _, produced = reference(tokens)

@@ -44,7 +44,15 @@ from rich.table import Table
 from asynclm_tui.bench import flood
 from asynclm_tui.bench.ui_stats import ThreadsResult, Window, summary
 from asynclm_tui.core.config import Settings
-from asynclm_tui.core.events import CallIssued, Event, Prefilled, SendMessage, Token, TurnDone
+from asynclm_tui.core.events import (
+    CallIssued,
+    Event,
+    NewSession,
+    Prefilled,
+    SendMessage,
+    Token,
+    TurnDone,
+)
 from asynclm_tui.core.script import Script
 
 if TYPE_CHECKING:
@@ -191,7 +199,7 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
 
     async def send() -> None:
         await asyncio.to_thread(engine.wait_idle, 60)
-        engine.reset_session()
+        engine.post(NewSession())
         app.clear_input()
         turns.new_turn()
         engine.post(SendMessage(PROMPT))
@@ -213,7 +221,7 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
             await pilot.pause(0.2)
             app.keys = None
             if not loaded:
-                raise RuntimeError(engine.load_error or "model did not load")
+                raise RuntimeError(engine.snapshot().load_error or "model did not load")
             # A warm-up turn (first prefill and renders) sizes the windows.
             progress("warm-up turn")
             await send()

@@ -90,12 +90,12 @@ class BenchApp(AsyncLMApp):
 
     # ------------------------------------------------------------ switch
 
-    def _sink(self, event: Event) -> None:
+    def receive(self, event: Event) -> None:
         with self._switch:
             if self.detached:
                 self._held.append(event)
             else:
-                super()._sink(event)
+                super().receive(event)
 
     async def on_events_pending(self, message: EventsPending) -> None:
         """Drain and render as usual, except while detached."""
@@ -116,7 +116,7 @@ class BenchApp(AsyncLMApp):
             self.detached = False
             held, self._held = self._held, []
             for event in held:
-                super()._sink(event)
+                super().receive(event)
         await self.chat.flush_now()  # drains the queued events first
 
     # ------------------------------------------------------------ keys

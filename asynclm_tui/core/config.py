@@ -15,10 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from asynclm_tui.core import paths
+from asynclm_tui.core.kinds import Mode
 from asynclm_tui.core.yamlsrc import LineMap, UserFileError, load_yaml, pydantic_problem
-
-Mode = Literal["async", "sync", "parallel"]
-MODES: tuple[Mode, ...] = ("async", "sync", "parallel")
 
 
 class _Section(BaseModel):
@@ -67,7 +65,7 @@ class ServerSettings(_Section):
 class GenerationSettings(_Section):
     """How the model writes and how calls are scheduled."""
 
-    mode: Mode = "async"
+    mode: Mode = Mode.ASYNC
     """async (AsyncLM), sync (block on each call) or parallel (batch calls)."""
     temperature: float = Field(default=0.2, ge=0, le=5)
     """Sampling temperature; 0 is greedy."""

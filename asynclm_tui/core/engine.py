@@ -1,9 +1,16 @@
 """The AsyncLM engine: one decode thread that owns the model, one tool loop.
 
-The UI (or the headless runner) only calls :meth:`Engine.post` with inputs and
-receives typed events through the sinks given to :meth:`Engine.subscribe`.
-Sinks are called from engine threads and must be thread-safe (Textual's
-``post_message`` and ``queue.Queue.put`` are).
+Consumers use only the surface typed by
+:class:`~asynclm_tui.core.handle.EngineHandle`: they :meth:`Engine.post`
+inputs, receive typed events through the sinks given to
+:meth:`Engine.subscribe` and read :meth:`Engine.snapshot`.  Sinks are called
+from engine threads and must be thread-safe (Textual's ``post_message`` and
+``queue.Queue.put`` are).
+
+The decode thread never dies with an exception: a failing turn becomes a
+``TurnFailed`` event and a ``TurnDone``, and the next message is taken as
+usual; a message that was taken but never reached the model goes back to the
+inbox.
 """
 
 from __future__ import annotations
@@ -11,57 +18,57 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
 from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
-from asynclm_tui.core.cml import CallBlock, CMLParser
-from asynclm_tui.core.config import MODES, Settings
-from asynclm_tui.core.constrain import ToolShape, tool_shape
+from asynclm_tui.core.bus import EventBus, Sink
+from asynclm_tui.core.config import GenerationSettings, Settings
+from asynclm_tui.core.constrain import tool_shape
 from asynclm_tui.core.events import (
     ApproveCall,
     CallFinished,
-    CallIssued,
     CallStatus,
     CallUpdated,
     CancelCall,
-    EngineError,
-    Event,
+    Configure,
+    ForceNextTurn,
     Input,
     ModelLoaded,
+    ModelLoadFailed,
     ModelLoading,
+    NewSession,
     Prefilled,
     SendMessage,
-    SetMode,
+    SessionStarted,
+    SetTools,
     StopGeneration,
     TurnDone,
+    TurnFailed,
     TurnStarted,
 )
-from asynclm_tui.core.mailbox import Mailbox
+from asynclm_tui.core.handle import EngineSnapshot, LoadState
+from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
+from asynclm_tui.core.mailbox import Mailbox, NewSessionMark
 from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.core.schedulers import scheduler_for
 from asynclm_tui.core.script import Script
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.core.turn import Turn
+from asynclm_tui.core.turn import Session, Turn, TurnPlan, TurnStats
 
 BackendFactory = Callable[[ProgressFn], Backend]
-Sink = Callable[[Event], None]
 
 SMALL_MODEL_PARAMS = 3_000_000_000
 """Below this size ``constrain_calls`` defaults to on."""
 
 
-@dataclass
-class Session:
-    """What persists across turns: history, used ids, the system prompt."""
-
-    messages: list[dict[str, str]] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    outstanding: set[str] = field(default_factory=set)
-    """Calls whose results have not been injected yet (across turns)."""
-    turns: int = 0
-    anonymous: int = 0
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (the user's view of a failure)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class Engine:
@@ -76,28 +83,26 @@ class Engine:
         script: Script | None = None,
         interactive: bool = False,
     ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.mode = settings.generation.mode
-        self.script = script
-        self.mailbox = Mailbox()
-        self.session = Session()
-        self.backend: Backend | None = None
-        self.load_error: str | None = None
-        self.tool_errors: list[Exception] = list(registry.errors)
-        """Tool files that failed to load (shown to the user, never fatal)."""
-        self.busy = False
-        """True while a turn is being decoded."""
-        self.injection = "kv"
-        """How interrupts reach the model: ``kv`` appends them to the live KV
-        cache (AsyncLM); ``reprefill`` re-evaluates the whole context instead,
-        as a stateless chat API would (the benchmarks' naive baselines)."""
+        self._settings = settings
+        self._registry = registry
+        self._gen = settings.generation.model_copy()
+        self._mode = self._gen.mode
+        self._injection = Injection.KV
+        self._script = script
+        self._mailbox = Mailbox()
+        self._bus = EventBus()
+        self._session = Session()
+        self._mailbox.start_session(self._session.serial)
+        self._backend: Backend | None = None
+        self._load = LoadState.LOADING
+        self._load_error: str | None = None
+        self._tool_errors = tuple(str(e) for e in registry.errors)
         self._factory = backend_factory
         self._forced_next: list[int] | None = None
-        self._sinks: list[Sink] = []
-        self._t0 = time.perf_counter()
+        self._lock = threading.Lock()
+        """Guards what ``post`` changes for the next turn."""
         self._host = ToolHost()
-        self.executor = Executor(
+        self._executor = Executor(
             registry,
             self._host,
             self._on_status,
@@ -109,166 +114,202 @@ class Engine:
         self._loaded = threading.Event()
         self._thread = threading.Thread(target=self._main, name="asynclm-decode", daemon=True)
 
-    # ------------------------------------------------------------ public API
+    # ------------------------------------------------------------ surface
 
     def subscribe(self, sink: Sink) -> None:
         """Receive every event (called from engine threads)."""
-        self._sinks.append(sink)
+        self._bus.subscribe(sink)
 
     def start(self) -> None:
         """Start the decode thread; it loads the model first."""
         self._thread.start()
 
     def post(self, inp: Input) -> None:
-        """Hand an input to the engine (thread-safe, never blocks)."""
-        if isinstance(inp, SendMessage):
-            self.mailbox.post_user(inp.text)
-        elif isinstance(inp, StopGeneration):
-            if self.busy:
-                self.mailbox.request_stop()
-        elif isinstance(inp, CancelCall):
-            self.executor.cancel(inp.call_id)
-        elif isinstance(inp, ApproveCall):
-            self.executor.approve(inp.call_id, inp.decision)
-        elif isinstance(inp, SetMode):
-            if inp.mode not in MODES:
-                raise ValueError(f"unknown mode {inp.mode!r}; use one of {', '.join(MODES)}")
-            self.mode = inp.mode  # type: ignore[assignment]
+        """Hand an input to the engine (thread-safe, never blocks).
 
-    def reset_session(self) -> None:
-        """Forget the conversation: cancel its calls and drop their results
-        (the KV cache prefix is still reused where the new prompt matches)."""
-        if self.busy:
-            raise RuntimeError("cannot reset while a turn is running")
-        self.executor.cancel(None)
-        self.session = Session()
-        self.mailbox.reset()
+        Raises:
+            TypeError: ``inp`` is not an input this engine knows.
+        """
+        match inp:
+            case SendMessage(text=text):
+                self._mailbox.post_user(text)
+            case StopGeneration():
+                self._mailbox.stop_turn()
+            case CancelCall(call_id=call_id):
+                self._executor.cancel(call_id)
+            case ApproveCall(call_id=call_id, decision=decision):
+                self._executor.approve(call_id, decision)
+            case NewSession(history=history, call_ids=call_ids):
+                self._mailbox.post_new_session(NewSessionMark(history, call_ids))
+            case Configure(mode=mode, injection=injection, generation=generation):
+                with self._lock:
+                    if generation is not None:
+                        self._gen = generation.model_copy()
+                        self._mode = generation.mode
+                    if mode is not None:
+                        self._mode = mode
+                    if injection is not None:
+                        self._injection = injection
+            case SetTools(registry=registry):
+                with self._lock:
+                    self._registry = registry
+                    self._executor.registry = registry
+            case ForceNextTurn(tokens=tokens):
+                with self._lock:
+                    self._forced_next = list(tokens)
+            case _:
+                raise TypeError(f"not an engine input: {inp!r}")
 
-    def load_history(self, messages: list[dict[str, str]], call_ids: set[str]) -> None:
-        """Continue a saved chat: ``messages`` (system first) become the
-        conversation, evaluated by the next turn's one prefill; ``call_ids``
-        are the ids it used, so the model cannot reuse them."""
-        self.reset_session()
-        turns = sum(1 for m in messages if m["role"] == "user")
-        anonymous = sum(1 for c in call_ids if c.startswith("~"))
-        self.session = Session(list(messages), set(call_ids), set(), turns, anonymous)
+    def snapshot(self) -> EngineSnapshot:
+        """The engine's state now (a frozen copy)."""
+        with self._lock:
+            registry, gen, session = self._registry, self._gen, self._session
+            backend = self._backend
+            return EngineSnapshot(
+                load=self._load,
+                load_error=self._load_error,
+                model=backend.info if backend is not None else None,
+                busy=self._mailbox.running,
+                queued=self._mailbox.queued(),
+                mode=self._mode,
+                injection=self._injection,
+                generation=gen.model_copy(),
+                session=session.serial,
+                turns=session.turns,
+                outstanding=tuple(sorted(session.outstanding)),
+                tools=tuple(sorted(registry.tools)),
+                tool_errors=self._tool_errors,
+                system_prompt=self._system_text(registry, gen),
+            )
 
-    def system_text(self) -> str:
-        """The system message a new session starts with."""
-        gen = self.settings.generation
-        return system_prompt(
-            self.registry.tools.values(),
-            self.executor.estimate_ms,
-            gen.system_prompt,
-            gen.prompt_style,
-        )
-
-    def force_next_turn(self, tokens: list[int]) -> None:
-        """Teacher-force the next turn with these exact token ids (benchmarks);
-        takes precedence over the script for that one turn."""
-        self._forced_next = list(tokens)
-
-    def set_tools(self, registry: ToolRegistry) -> None:
-        """Replace the tool set (takes effect for a new session)."""
-        self.registry = registry
-        self.executor.registry = registry
+    def elapsed(self) -> float:
+        """Seconds since the engine was created (the ``t`` of events)."""
+        return self._bus.now()
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until the model loaded (or failed); True when it loaded."""
         self._loaded.wait(timeout)
-        return self.backend is not None
+        return self._load is LoadState.READY
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no turn is running or queued."""
-        return self.mailbox.idle.wait(timeout)
-
-    def elapsed(self) -> float:
-        """Seconds since the engine was created (the ``t`` of events)."""
-        return time.perf_counter() - self._t0
+        """Block until no turn is running or queued (at once when the model
+        failed to load: nothing will ever run)."""
+        if self._load is LoadState.FAILED:
+            return True
+        return self._mailbox.idle.wait(timeout)
 
     def close(self) -> None:
         """Stop decoding, cancel calls, free the model."""
-        self.mailbox.close()
-        self.executor.cancel(None)
+        self._mailbox.close()
+        self._executor.cancel(None)
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-        fut = self._host.submit(self.executor.aclose())
+        fut = self._host.submit(self._executor.aclose())
         with contextlib.suppress(Exception):  # shutting down regardless
             fut.result(timeout=5)
         self._host.close()
 
-    def constrain_calls(self) -> bool:
-        """Whether call bodies are grammar-constrained for this model."""
-        setting = self.settings.generation.constrain_calls
-        if self.backend is not None and not self.backend.info.has_logits:
-            return False  # a remote server: no logits to mask
-        if setting is not None:
-            return setting
-        info = self.backend.info if self.backend else None
-        return info is None or info.n_params < SMALL_MODEL_PARAMS
-
     # ------------------------------------------------------------ events
 
-    def _emit(self, event: Event) -> None:
-        for sink in self._sinks:
-            sink(event)
-
-    def _on_status(self, call_id: str, status: CallStatus) -> None:
-        self._emit(CallUpdated(self.elapsed(), call_id, status))
+    def _on_status(self, req: CallRequest, status: CallStatus) -> None:
+        self._bus.emit(CallUpdated(self._bus.now(), req.id, status, req.session))
 
     def _on_result(self, result: CallResult) -> None:
-        self._emit(
+        self._bus.emit(
             CallFinished(
-                self.elapsed(), result.id, result.ok, result.ms, result.status, result.value
+                self._bus.now(), result.id, result.ok, result.ms, result.status, result.value,
+                result.session,
             )
         )
-        self.mailbox.post_result(result.id, result.value if result.wants_result else None)
+        value = result.value if result.wants_result else None
+        self._mailbox.post_result(result.session, result.id, value)
 
     # ------------------------------------------------------------ decode thread
 
     def _main(self) -> None:
-        cfg = self.settings.model
-        start = time.perf_counter()
-        try:
-            self.backend = self._factory(lambda p: self._emit(ModelLoading(self.elapsed(), p)))
-        except ModelLoadError as exc:
-            self.load_error = str(exc)
-            self._emit(EngineError(self.elapsed(), str(exc)))
-            self._loaded.set()
-            self.mailbox.mark_idle()
+        backend = self._load_model()
+        if backend is None:
             return
-        info = self.backend.info
-        self._emit(
+        mailbox = self._mailbox
+        while True:
+            item = mailbox.next_inbound()
+            if item is None:
+                break
+            if isinstance(item, NewSessionMark):
+                self._new_session(item)
+                mailbox.mark_idle()
+                continue
+            try:
+                self._run_turn(backend, item)
+            finally:
+                mailbox.end_turn()
+        backend.close()
+
+    def _load_model(self) -> Backend | None:
+        start = time.perf_counter()
+        bus = self._bus
+        try:
+            backend = self._factory(lambda p: bus.emit(ModelLoading(bus.now(), p)))
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
+            message = str(exc) if isinstance(exc, ModelLoadError) else one_line(exc)
+            with self._lock:
+                self._load, self._load_error = LoadState.FAILED, message
+            bus.emit(ModelLoadFailed(bus.now(), message))
+            self._loaded.set()
+            return None
+        with self._lock:
+            self._backend, self._load = backend, LoadState.READY
+            tools = tuple(sorted(self._registry.tools))
+        info = backend.info
+        bus.emit(
             ModelLoaded(
-                self.elapsed(),
+                bus.now(),
                 info.model,
                 info.n_ctx,
                 info.n_gpu_layers,
                 info.gpu_available and info.n_gpu_layers > 0,
                 (time.perf_counter() - start) * 1000,
+                info.n_threads,
+                tools,
             )
         )
         self._loaded.set()
-        del cfg
-        while True:
-            text = self.mailbox.next_message()
-            if text is None:
-                break
-            self.busy = True
-            try:
-                self._run_turn(text)
-            except (ContextFullError, BackendError) as exc:
-                self._emit(EngineError(self.elapsed(), str(exc)))
-            finally:
-                self.busy = False
-                self.mailbox.stop.clear()
-                self.mailbox.mark_idle()
-        self.backend.close()
+        return backend
 
-    def _prefill(self, backend: Backend) -> tuple[int, int]:
+    def _new_session(self, mark: NewSessionMark) -> None:
+        """Cancel the old session's calls (their results, tagged with the old
+        serial, are dropped by the mailbox whenever they arrive) and start the
+        next one, with a saved chat's history if the mark carries one."""
+        self._executor.cancel(None)
+        history = [dict(m) for m in mark.history]
+        with self._lock:
+            self._session = Session(
+                serial=self._session.serial + 1,
+                messages=history,
+                ids=set(mark.call_ids),
+                turns=sum(1 for m in history if m.get("role") == "user"),
+                anonymous=sum(1 for c in mark.call_ids if c.startswith("~")),
+            )
+            serial = self._session.serial
+        self._mailbox.start_session(serial)
+        self._bus.emit(SessionStarted(self._bus.now(), serial))
+
+    def _system_text(self, registry: ToolRegistry, gen: GenerationSettings) -> str:
+        return system_prompt(
+            registry.tools.values(), self._executor.estimate_ms, gen.system_prompt, gen.prompt_style
+        )
+
+    def _constrain_calls(self, backend: Backend, gen: GenerationSettings) -> bool:
+        if not backend.info.has_logits:
+            return False  # a remote server: no logits to mask
+        if gen.constrain_calls is not None:
+            return gen.constrain_calls
+        return backend.info.n_params < SMALL_MODEL_PARAMS
+
+    def _prefill(self, backend: Backend, session: Session) -> tuple[int, int]:
         """Render the conversation and evaluate only the tokens the KV cache
         does not already hold (prefix reuse across turns)."""
-        prompt = backend.render_chat(self.session.messages)
+        prompt = backend.render_chat(session.messages)
         tokens = backend.tokenize(prompt, special=True)
         have = backend.tokens
         common = 0
@@ -281,58 +322,81 @@ class Engine:
         backend.append(tokens[common:])
         return len(tokens), len(tokens) - common
 
-    def _run_turn(self, text: str) -> None:
-        backend = self.backend
-        assert backend is not None
-        session = self.session
+    def _run_turn(self, backend: Backend, text: str) -> None:
+        bus = self._bus
+        with self._lock:
+            session, gen, mode = self._session, self._gen, self._mode
+            injection, registry = self._injection, self._registry
+            forced, self._forced_next = self._forced_next, None
         if not session.messages:
-            session.messages.append({"role": "system", "content": self.system_text()})
+            session.messages.append(
+                {"role": "system", "content": self._system_text(registry, gen)}
+            )
         session.messages.append({"role": "user", "content": text})
         session.turns += 1
-        mode = self.mode
-        self._emit(TurnStarted(self.elapsed(), session.turns, mode, text))
+        bus.emit(TurnStarted(bus.now(), session.turns, mode, text, session.serial))
         t_start = time.perf_counter()
-        n_prompt, n_eval = self._prefill(backend)
-        self._emit(
-            Prefilled(self.elapsed(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000)
-        )
-        forced, self._forced_next = self._forced_next, None
-        if forced is None and self.script is not None:
-            script_text = self.script.next_turn()
-            if script_text is not None:  # once the script is used up, generate freely
-                forced = backend.tokenize(script_text)
-        shapes = self._shapes() if self.constrain_calls() else None
-        turn = Turn(
-            backend=backend,
-            mailbox=self.mailbox,
-            gen=self.settings.generation,
-            mode=mode,
-            parser=CMLParser(known_ids=session.ids),
-            shapes=shapes,
-            issue=self._issue,
-            dispatch_collected=self._dispatch_collected,
-            emit=self._emit,
-            clock=self.elapsed,
-            seed=self.settings.model.seed + session.turns,
-            forced=forced,
-            reprefill=self.injection == "reprefill",
-            outstanding=session.outstanding,
-        )
-        self._collected: list[CallRequest] = []
-        t_decode = time.perf_counter()
-        stats = turn.run()
-        end = time.perf_counter()
+        n_prompt = 0
+        turn: Turn | None = None
+        failure: TurnFailed | None = None
+        stage = "reading the prompt"
+        try:
+            n_prompt, n_eval = self._prefill(backend, session)
+            bus.emit(Prefilled(bus.now(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000))
+            stage = "writing the answer"
+            turn = Turn(
+                backend,
+                self._mailbox,
+                bus,
+                session,
+                self._plan(backend, session, gen, injection, registry, forced),
+                scheduler_for(mode, self._executor, self._mailbox, session.outstanding),
+            )
+            turn.run()
+        except ContextFullError as exc:
+            failure = TurnFailed(bus.now(), str(exc), StopReason.CONTEXT_FULL)
+        except Exception as exc:  # noqa: BLE001 - the decode thread must survive anything
+            if isinstance(exc, ModelLoadError | BackendError):
+                message = str(exc)  # already says what failed
+            else:
+                message = f"failed while {stage}: {one_line(exc)}"
+            failure = TurnFailed(
+                bus.now(),
+                message,
+                StopReason.ERROR,
+                traceback.format_exc(),
+            )
+        stats = turn.stats if turn is not None else TurnStats()
+        if failure is not None:
+            stats.reason = failure.reason
+            if turn is not None:
+                self._recover(turn, session)
+        elif stats.reason is StopReason.CONTEXT_FULL:
+            failure = TurnFailed(
+                bus.now(),
+                f"the context window ({backend.info.n_ctx} tokens) is full",
+                StopReason.CONTEXT_FULL,
+            )
         answer = "".join(stats.text)
-        session.messages.append({"role": "assistant", "content": answer})
-        decode_s = max(end - t_decode - stats.waited_s, 1e-9)
-        self._emit(
+        if turn is None:
+            session.messages.pop()  # the prompt never got in: keep the chat usable
+        else:
+            session.messages.append({"role": "assistant", "content": answer})
+        if failure is not None:
+            bus.emit(failure)
+        end = time.perf_counter()
+        decode_s = max(end - t_start - stats.waited_s, 1e-9)
+        n_past = 0
+        with contextlib.suppress(Exception):  # a broken backend still ends the turn
+            n_past = backend.n_past
+        bus.emit(
             TurnDone(
-                self.elapsed(),
+                bus.now(),
                 reason=stats.reason,
                 n_prompt=n_prompt,
                 n_generated=stats.n_generated,
                 n_injected=stats.n_injected,
-                n_past=backend.n_past,
+                n_past=n_past,
                 n_ctx=backend.info.n_ctx,
                 elapsed_ms=(end - t_start) * 1000,
                 decode_ms=decode_s * 1000,
@@ -341,47 +405,37 @@ class Engine:
             )
         )
 
-    def _shapes(self) -> dict[str, ToolShape]:
-        return {name: tool_shape(spec.parameters) for name, spec in self.registry.tools.items()}
-
-    def _issue(self, block: CallBlock) -> str | None:
-        """Hand a completed call block to the executor (or hold it, in
-        parallel mode); returns the call's id."""
-        if block.call_id is None:
-            self.session.anonymous += 1
-            call_id = f"~{self.session.anonymous}"
-        else:
-            call_id = block.call_id
-        req = CallRequest(
-            id=call_id,
-            name=block.call.name,
-            args=block.call.args,
-            kwargs=dict(block.call.kwargs),
-            wants_result=block.call_id is not None,
+    def _plan(
+        self,
+        backend: Backend,
+        session: Session,
+        gen: GenerationSettings,
+        injection: Injection,
+        registry: ToolRegistry,
+        forced: list[int] | None,
+    ) -> TurnPlan:
+        if forced is None and self._script is not None:
+            script_text = self._script.next_turn()
+            if script_text is not None:  # once the script is used up, generate freely
+                forced = backend.tokenize(script_text)
+        shapes = None
+        if self._constrain_calls(backend, gen):
+            shapes = {name: tool_shape(spec.parameters) for name, spec in registry.tools.items()}
+        return TurnPlan(
+            gen=gen,
+            seed=self._settings.model.seed + session.turns,
+            injection=injection,
+            shapes=shapes,
+            forced=forced,
+            estimates={name: self._executor.estimate_ms(name) for name in registry.tools},
         )
-        args = dict(block.call.kwargs)
-        if block.call.args:
-            args["*args"] = list(block.call.args)  # type: ignore[assignment]
-        self._emit(
-            CallIssued(
-                self.elapsed(),
-                call_id,
-                req.name,
-                args,
-                req.wants_result,
-                self.executor.estimate_ms(req.name),
-            )
-        )
-        if self.mode == "parallel":
-            self._collected.append(req)
-            self._on_status(call_id, CallStatus.COLLECTED)
-        else:
-            self.executor.submit(req)
-        return call_id
 
-    def _dispatch_collected(self) -> list[str]:
-        """Parallel mode: run every collected call together."""
-        reqs, self._collected = self._collected, []
-        for req in reqs:
-            self.executor.submit(req)
-        return [r.id for r in reqs]
+    def _recover(self, turn: Turn, session: Session) -> None:
+        """After a failure: held calls end as cancelled, taken messages go
+        back to the inbox, results that never got in settle their call."""
+        turn.drop_held()
+        texts = [p.value for p in turn.unsent if p.kind is InterruptKind.USER]
+        for item in turn.unsent:
+            if item.kind is InterruptKind.TOOL:
+                session.outstanding.discard(item.id)
+        self._mailbox.requeue_user(texts)

@@ -1,15 +1,31 @@
 """Typed events the engine emits and inputs it accepts.
 
 Events are frozen dataclasses; ``to_json`` gives the headless ``--json`` shape
-(one object per line with ``event`` and ``t``).  Inputs are posted to the
-engine's queue and are also plain dataclasses.
+(one object per line with ``event`` and ``t``).  Inputs are frozen dataclasses
+too, handed to :meth:`~asynclm_tui.core.handle.EngineHandle.post`: messages and
+new sessions are taken in the order posted, controls (stop, cancel, approve)
+act at once, and settings (mode, tools, generation) apply from the next turn.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from asynclm_tui.core.kinds import (
+    Decision,
+    Injection,
+    InterruptKind,
+    Mode,
+    PauseReason,
+    StopReason,
+)
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.config import GenerationSettings
+    from asynclm_tui.core.tools.registry import ToolRegistry
 
 
 class CallStatus(StrEnum):
@@ -64,7 +80,7 @@ class ModelLoading(Event):
 
 @dataclass(frozen=True)
 class ModelLoaded(Event):
-    """The model is ready."""
+    """The model is ready: where it runs and what it can call."""
 
     name: ClassVar[str] = "loaded"
     model: str
@@ -72,6 +88,27 @@ class ModelLoaded(Event):
     n_gpu_layers: int
     gpu: bool
     load_ms: float
+    n_threads: int = 0
+    """CPU threads llama.cpp decodes with."""
+    tools: tuple[str, ...] = ()
+    """Names of the tools the model is offered, sorted."""
+
+
+@dataclass(frozen=True)
+class ModelLoadFailed(Event):
+    """The model could not be loaded; the engine answers nothing after this."""
+
+    name: ClassVar[str] = "load_failed"
+    message: str
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    """A new conversation began (``NewSession``); nothing of the old one
+    (history, pending calls, their results) reaches it."""
+
+    name: ClassVar[str] = "session"
+    session: int
 
 
 @dataclass(frozen=True)
@@ -80,8 +117,9 @@ class TurnStarted(Event):
 
     name: ClassVar[str] = "turn"
     turn: int
-    mode: str
+    mode: Mode
     text: str
+    session: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,9 +151,13 @@ class CallIssued(Event):
     name: ClassVar[str] = "call"
     id: str
     fn: str
-    args: dict[str, Any]
+    args: tuple[Any, ...] = ()
+    """Positional arguments, in order."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments."""
     wants_result: bool = True
     estimate_ms: float = 0.0
+    session: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,8 +165,20 @@ class CallIssued(Event):
             "t": round(self.t, 4),
             "id": self.id,
             "name": self.fn,
-            "args": self.args,
+            "args": list(self.args),
+            "kwargs": self.kwargs,
         }
+
+    def signature(self, limit: int = 60) -> str:
+        """``1, ms=300`` (cut to ``limit`` characters): the call's arguments."""
+        return format_args(self.args, self.kwargs, limit)
+
+
+def format_args(args: tuple[Any, ...], kwargs: dict[str, Any], limit: int = 60) -> str:
+    """Positional then keyword arguments as Python writes them, cut to ``limit``."""
+    parts = [repr(v) for v in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    text = ", ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -134,6 +188,7 @@ class CallUpdated(Event):
     name: ClassVar[str] = "status"
     id: str
     status: CallStatus
+    session: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +209,7 @@ class CallFinished(Event):
     ms: float
     status: CallStatus = CallStatus.DONE
     value: str = ""
+    session: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,7 +235,7 @@ class Interrupt(Event):
     inject_ms: float = 0.0
     """Time the decode call that appended it took (its prefill cost); over a
     server, from the end of the stream to the continuation's first token."""
-    kind: str = "tool"  # tool | user | error
+    kind: InterruptKind = InterruptKind.TOOL
     n_cached: int | None = None
     """Prompt tokens the backend already held (None: the server did not say)."""
     n_evaluated: int | None = None
@@ -199,7 +255,7 @@ class Trapped(Event):
     """Decoding paused: a trap, EOS with calls pending, or a blocking mode."""
 
     name: ClassVar[str] = "trap"
-    reason: str
+    reason: PauseReason
     pending: tuple[str, ...] = ()
 
 
@@ -216,7 +272,7 @@ class TurnDone(Event):
     """The turn ended; counts prove that nothing was re-prefilled."""
 
     name: ClassVar[str] = "done"
-    reason: str
+    reason: StopReason
     n_prompt: int
     n_generated: int
     n_injected: int
@@ -237,11 +293,26 @@ class TurnDone(Event):
 
 
 @dataclass(frozen=True)
-class EngineError(Event):
-    """Something failed that the user must see (never a tool failure)."""
+class TurnFailed(Event):
+    """The running turn could not go on (a full context, a template the model
+    rejects, a backend error); a ``TurnDone`` follows and the engine takes
+    the next message as usual.  Never a tool failure: those are results."""
 
     name: ClassVar[str] = "error"
     message: str
+    """One line, for the user."""
+    reason: StopReason = StopReason.ERROR
+    """``context_full`` when the conversation no longer fits, else ``error``."""
+    detail: str = field(default="", repr=False)
+    """The traceback, for ``--debug``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.name,
+            "t": round(self.t, 4),
+            "message": self.message,
+            "reason": self.reason.value,
+        }
 
 
 # ------------------------------------------------------------------ inputs
@@ -276,11 +347,45 @@ class ApproveCall(Input):
     """Answer a ``confirm: true`` tool: allow once, allow always, or deny."""
 
     call_id: str
-    decision: str  # "once" | "always" | "deny"
+    decision: Decision
 
 
 @dataclass(frozen=True)
-class SetMode(Input):
-    """Switch scheduling mode for the next turn (async, sync, parallel)."""
+class Configure(Input):
+    """Change how the next turns run; fields left None keep their value.
 
-    mode: str
+    ``generation`` replaces the generation settings as a whole (its ``mode``
+    included); ``mode`` then overrides that mode."""
+
+    mode: Mode | None = None
+    injection: Injection | None = None
+    generation: GenerationSettings | None = None
+
+
+@dataclass(frozen=True)
+class SetTools(Input):
+    """Offer these tools from the next new session (or the first turn)."""
+
+    registry: ToolRegistry
+
+
+@dataclass(frozen=True)
+class NewSession(Input):
+    """Forget the conversation: a running turn stops, its calls are cancelled
+    and their results are never injected into the new session.  Messages
+    posted after this belong to the new session.
+
+    ``history`` continues a saved chat instead (system message first; the
+    next turn's one prefill evaluates it) and ``call_ids`` are the ids it
+    used, so the model cannot reuse them."""
+
+    history: tuple[Mapping[str, str], ...] = ()
+    call_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ForceNextTurn(Input):
+    """Teacher-force the next turn with these exact token ids (benchmarks);
+    takes precedence over a script for that one turn."""
+
+    tokens: tuple[int, ...]

@@ -10,19 +10,21 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import (
-    EngineError,
     Event,
     Interrupt,
     ModelLoaded,
+    ModelLoadFailed,
     ModelLoading,
     Prefilled,
     SendMessage,
     StopGeneration,
     Token,
     TurnDone,
+    TurnFailed,
 )
+from asynclm_tui.core.handle import EngineHandle
+from asynclm_tui.core.kinds import StopReason
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,18 @@ class TimedMessage:
 
 
 def run_headless(
-    engine: Engine,
+    engine: EngineHandle,
     prompt: str,
     *,
     as_json: bool = False,
     user_at: tuple[TimedMessage, ...] = (),
+    debug: bool = False,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """Run one turn and stream it; returns the process exit code."""
+    """Run one turn and stream it; returns the process exit code: 0 when the
+    answer ended normally (or was stopped), 1 when the model did not load or
+    the turn failed.  ``debug`` adds a failure's traceback."""
     events: queue.Queue[Event] = queue.Queue()
     engine.subscribe(events.put)
     engine.start()
@@ -94,7 +99,7 @@ def run_headless(
                     out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
                     out.flush()
             else:
-                if isinstance(event, EngineError) and mid_line:
+                if isinstance(event, TurnFailed | ModelLoadFailed) and mid_line:
                     out.write("\n")
                     out.flush()
                     mid_line = False
@@ -103,10 +108,12 @@ def run_headless(
                     mid_line = not event.text.endswith("\n")
                 elif isinstance(event, Interrupt | TurnDone):
                     mid_line = isinstance(event, Interrupt)
-            if isinstance(event, EngineError) and engine.backend is None:
+            if debug and isinstance(event, TurnFailed) and event.detail:
+                err.write(event.detail)
+            if isinstance(event, ModelLoadFailed):
                 return 1
             if isinstance(event, TurnDone):
-                return 0 if event.reason != "context_full" else 1
+                return 1 if event.reason in (StopReason.CONTEXT_FULL, StopReason.ERROR) else 0
     finally:
         for timer in timers:
             timer.cancel()
@@ -121,7 +128,7 @@ def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
         text = format_interrupt(event.id, event.value)
         out.write(f"\x1b[2m{text}\x1b[0m" if color else text)
         out.flush()
-    elif isinstance(event, EngineError):
+    elif isinstance(event, TurnFailed | ModelLoadFailed):
         err.write(f"asynclm: {event.message}\n")
     elif isinstance(event, ModelLoaded):
         where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"

@@ -1,7 +1,12 @@
-"""Thread-safe hand-off between the UI, the executor and the decode thread.
+"""Thread-safe hand-off between the posters, the executor and the decode thread.
 
-Tool results and user messages wait here until the decode thread reaches a
-safe point (outside any CML block) and appends them to the KV cache.
+The inbox holds, in the order posted, the user's messages and new-session
+marks: between turns the decode thread takes them one by one; during a turn,
+the messages ahead of the first mark are injected as ``[INTR] user``.  Tool
+results wait in the ready queue until the decode thread reaches a safe point
+(outside any CML block) and appends them to the KV cache.  Results are tagged
+with the session of their call, and one from another session is dropped, so a
+new chat never receives the old chat's results.
 """
 
 from __future__ import annotations
@@ -9,8 +14,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+from asynclm_tui.core.cml import USER_ID
+from asynclm_tui.core.kinds import InterruptKind
 
 
 @dataclass(frozen=True)
@@ -19,8 +27,21 @@ class Pending:
 
     id: str
     value: str
-    kind: str  # tool | user | error
+    kind: InterruptKind
     ready_at: float
+
+
+@dataclass(frozen=True)
+class NewSessionMark:
+    """Where a new session begins in the inbox (with a saved chat's history
+    and call ids when it continues one)."""
+
+    history: tuple[Mapping[str, str], ...] = ()
+    call_ids: frozenset[str] = frozenset()
+
+
+Inbound = str | NewSessionMark
+"""What the decode thread takes between turns: a message or a session mark."""
 
 
 class Mailbox:
@@ -29,12 +50,15 @@ class Mailbox:
     def __init__(self) -> None:
         self._cv = threading.Condition()
         self._ready: deque[Pending] = deque()
-        self._inbox: deque[str] = deque()
+        self._inbox: deque[Inbound] = deque()
         self._completed: set[str] = set()
+        self._running = False
+        self.session = 0
+        """The session whose results are accepted."""
         self.stop = threading.Event()
         """Set to end the current turn within one token."""
         self.idle = threading.Event()
-        """Set while no turn runs and no message waits to start one."""
+        """Set while no turn runs and nothing waits in the inbox."""
         self.idle.set()
         self.closing = False
 
@@ -42,44 +66,55 @@ class Mailbox:
 
     def post_user(self, text: str) -> None:
         """A message typed by the user (starts a turn or interrupts one)."""
+        self._post(text)
+
+    def post_new_session(self, mark: NewSessionMark) -> None:
+        """Everything posted after this belongs to a new session; a running
+        turn is asked to stop."""
+        self._post(mark)
+        self.stop_turn()
+
+    def _post(self, item: Inbound) -> None:
         with self._cv:
             self.idle.clear()
-            self._inbox.append(text)
+            self._inbox.append(item)
             self._cv.notify_all()
 
-    def mark_idle(self) -> None:
-        """After a turn: idle unless a message arrived meanwhile (checked under
-        the lock, so a message posted concurrently is never stranded)."""
+    def requeue_user(self, texts: Iterable[str]) -> None:
+        """Messages that were taken but never reached the model go back to
+        the front of the inbox, in their order."""
         with self._cv:
-            if not self._inbox:
-                self.idle.set()
+            for text in reversed(list(texts)):
+                self._inbox.appendleft(text)
+                self.idle.clear()
+            self._cv.notify_all()
 
-    def reset(self) -> None:
-        """Forget completions and undelivered results (a new session)."""
+    def post_result(self, session: int, call_id: str, value: str | None) -> None:
+        """A call of ``session`` finished; ``value`` None means nobody wants
+        the result.  Dropped when the session is over."""
         with self._cv:
-            self._completed.clear()
-            self._ready.clear()
-
-    def post_result(self, call_id: str, value: str | None) -> None:
-        """A call finished; ``value`` None means nobody wants the result."""
-        with self._cv:
+            if session != self.session:
+                return
             self._completed.add(call_id)
             if value is not None:
-                self._ready.append(Pending(call_id, value, "tool", time.perf_counter()))
+                self._ready.append(Pending(call_id, value, InterruptKind.TOOL, time.perf_counter()))
             self._cv.notify_all()
 
     def post_error(self, call_id: str, value: str) -> None:
         """An error interrupt about a block (malformed, duplicate id): ready at
         once, and it completes no call."""
         with self._cv:
-            self._ready.append(Pending(call_id, value, "error", time.perf_counter()))
+            self._ready.append(Pending(call_id, value, InterruptKind.ERROR, time.perf_counter()))
             self._cv.notify_all()
 
-    def request_stop(self) -> None:
-        """Ask the decode loop to stop; wakes any wait."""
+    def stop_turn(self) -> bool:
+        """Ask a running turn to stop (wakes any wait); False when none runs."""
         with self._cv:
+            if not self._running:
+                return False
             self.stop.set()
             self._cv.notify_all()
+            return True
 
     def close(self) -> None:
         """Wake everything for shutdown."""
@@ -90,31 +125,76 @@ class Mailbox:
 
     # --------------------------------------------------------- decode thread
 
+    def start_session(self, session: int) -> None:
+        """Accept only ``session``'s results from now on; forget the rest."""
+        with self._cv:
+            self.session = session
+            self._completed.clear()
+            self._ready.clear()
+
+    def end_turn(self) -> None:
+        """A turn ended: idle unless something arrived meanwhile (checked
+        under the lock, so a message posted concurrently is never stranded)."""
+        with self._cv:
+            self._running = False
+            if not self.closing:
+                self.stop.clear()
+            if not self._inbox:
+                self.idle.set()
+
+    def mark_idle(self) -> None:
+        """Idle unless something waits in the inbox."""
+        with self._cv:
+            if not self._inbox and not self._running:
+                self.idle.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether a turn is being decoded."""
+        return self._running
+
+    def queued(self) -> int:
+        """Messages and session marks waiting in the inbox."""
+        return len(self._inbox)
+
     def has_ready(self) -> bool:
         """Cheap check on the hot path (a deque's length is atomic)."""
-        return bool(self._ready) or bool(self._inbox)
+        if self._ready:
+            return True
+        inbox = self._inbox
+        return bool(inbox) and isinstance(inbox[0], str)
 
     def completed(self, call_id: str) -> bool:
         """Whether ``call_id`` has finished (its result may not be injected yet)."""
         return call_id in self._completed
 
     def take_ready(self) -> list[Pending]:
-        """Every queued interrupt, user messages included, in arrival order."""
+        """Every queued result, then the user's messages up to the first new
+        session mark, in arrival order."""
         with self._cv:
             items = list(self._ready)
             self._ready.clear()
             now = time.perf_counter()
-            items += [Pending("user", text, "user", now) for text in self._inbox]
-            self._inbox.clear()
+            while self._inbox and isinstance(self._inbox[0], str):
+                text = self._inbox.popleft()
+                assert isinstance(text, str)
+                items.append(Pending(USER_ID, text, InterruptKind.USER, now))
         return items
 
-    def next_message(self) -> str | None:
-        """Block until a user message arrives (None when closing)."""
+    def next_inbound(self) -> Inbound | None:
+        """Block until a message or session mark arrives (None when closing).
+
+        A message starts a turn at once, under the lock: a stop posted from
+        here on applies to it, one posted before does not."""
         with self._cv:
             self._cv.wait_for(lambda: self._inbox or self.closing)
             if self.closing:
                 return None
-            return self._inbox.popleft()
+            item = self._inbox.popleft()
+            if isinstance(item, str):
+                self._running = True
+                self.stop.clear()
+            return item
 
     def wait(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
         """Block until ``predicate()`` holds, a stop is requested, or timeout."""

@@ -1,21 +1,24 @@
 """One assistant turn: the interruptible decoding loop.
 
 Per decode step: pick a token (sampled, grammar-constrained inside a call, or
-teacher-forced from a script), feed its text to the CML parser, dispatch a
-call the moment its ``[END]`` is decoded, and, only outside a block, append
-every queued interrupt's tokens to the live KV cache in the same decode call as
-the token.  Generation is never restarted and nothing is re-prefilled.
+teacher-forced from a script), feed its text to the CML parser, hand a call to
+the mode's scheduler the moment its ``[END]`` is decoded, and, only outside a
+block, append every queued interrupt's tokens to the live KV cache in the same
+decode call as the token.  Generation is never restarted and nothing is
+re-prefilled.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from asynclm_tui.core.backends.base import Backend, BackendError, SamplingParams
+from asynclm_tui.core.backends.base import Backend, SamplingParams
+from asynclm_tui.core.bus import EventBus
 from asynclm_tui.core.cml import (
     CALL,
     ERROR_ID,
@@ -29,16 +32,21 @@ from asynclm_tui.core.cml import (
 from asynclm_tui.core.config import GenerationSettings
 from asynclm_tui.core.constrain import BlockGrammar, ToolShape
 from asynclm_tui.core.events import (
-    EngineError,
-    Event,
+    CallFinished,
+    CallIssued,
+    CallStatus,
+    CallUpdated,
     Interrupt,
     Resumed,
     Token,
     Trapped,
     UserMessage,
 )
+from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
 from asynclm_tui.core.mailbox import Mailbox, Pending
 from asynclm_tui.core.sampling import TokenPicker
+from asynclm_tui.core.schedulers import Scheduler, Wait
+from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1
 
@@ -47,14 +55,42 @@ Injected = tuple[Pending, int, str]
 
 
 @dataclass
+class Session:
+    """What persists across turns: history, used ids, calls still due."""
+
+    serial: int = 1
+    """Tags this session's calls, so a later session never sees their results."""
+    messages: list[dict[str, str]] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    outstanding: set[str] = field(default_factory=set)
+    """Calls whose results have not been injected yet (across turns)."""
+    turns: int = 0
+    anonymous: int = 0
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """Everything fixed for one turn."""
+
+    gen: GenerationSettings
+    seed: int
+    injection: Injection = Injection.KV
+    shapes: dict[str, ToolShape] | None = None
+    """Call grammars per tool; None: calls are not constrained."""
+    forced: list[int] | None = None
+    """Teacher-forced tokens (a script); None: the model samples."""
+    estimates: Mapping[str, float] = field(default_factory=dict)
+    """Expected duration per tool, shown with each call."""
+
+
+@dataclass
 class TurnStats:
     """Counters for the ``done`` event."""
 
-    n_prompt: int = 0
     n_generated: int = 0
     n_injected: int = 0
     waited_s: float = 0.0
-    reason: str = "eos"
+    reason: StopReason = StopReason.EOS
     text: list[str] = field(default_factory=list)
 
 
@@ -63,71 +99,57 @@ class Turn:
 
     def __init__(
         self,
-        *,
         backend: Backend,
         mailbox: Mailbox,
-        gen: GenerationSettings,
-        mode: str,
-        parser: CMLParser,
-        shapes: dict[str, ToolShape] | None,
-        issue: Callable[[CallBlock], str | None],
-        dispatch_collected: Callable[[], list[str]],
-        emit: Callable[[Event], None],
-        clock: Callable[[], float],
-        seed: int,
-        forced: list[int] | None = None,
-        reprefill: bool = False,
-        outstanding: set[str] | None = None,
+        bus: EventBus,
+        session: Session,
+        plan: TurnPlan,
+        scheduler: Scheduler,
     ) -> None:
         self.b = backend
         self.mailbox = mailbox
-        self.gen = gen
-        self.mode = mode
-        self.parser = parser
-        self.shapes = shapes  # None: calls are not constrained
-        self.issue = issue
-        self.dispatch_collected = dispatch_collected
-        self.emit = emit
-        self.clock = clock
-        self.picker = TokenPicker(backend, gen.temperature, seed)
-        self.forced = deque(forced) if forced is not None else None
-        self.reprefill = reprefill
-        # Ids whose result is not injected yet; owned by the session, so calls
-        # left running by a stopped turn are still awaited by the next one.
-        self.outstanding: set[str] = outstanding if outstanding is not None else set()
-        self.collected: list[str] = []  # parallel mode: issued at the next trap
+        self.bus = bus
+        self.session = session
+        self.plan = plan
+        self.gen = plan.gen
+        self.scheduler = scheduler
+        self.parser = CMLParser(known_ids=session.ids)
+        self.picker = TokenPicker(backend, plan.gen.temperature, plan.seed)
+        self.forced = deque(plan.forced) if plan.forced is not None else None
         self.stats = TurnStats()
-        self._seed = seed
+        self.unsent: list[Pending] = []
+        """Interrupts taken from the mailbox but not yet in the KV cache (the
+        engine gives them back if the turn fails)."""
         self._grammar: BlockGrammar | None = None
         self._grammar_dead = False
         self._grammar_fed = 0
         self._block_serial = -1
-        self._blocking_id: str | None = None  # sync mode: the call to wait for
 
     # ------------------------------------------------------------ main loop
 
     def run(self) -> TurnStats:
-        """Decode until EOS (with nothing pending), stop, or a limit."""
-        b, st = self.b, self.stats
-        b.start_sampling(
+        """Decode until EOS (with nothing pending), stop, or a limit.
+
+        Raises whatever the backend raises; :attr:`unsent` then holds the
+        interrupts that never reached the model."""
+        gen = self.gen
+        self.b.start_sampling(
             SamplingParams(
-                temperature=self.gen.temperature,
-                top_k=self.gen.top_k,
-                top_p=self.gen.top_p,
-                repeat_penalty=self.gen.repeat_penalty,
-                seed=self._seed,
+                temperature=gen.temperature,
+                top_k=gen.top_k,
+                top_p=gen.top_p,
+                repeat_penalty=gen.repeat_penalty,
+                seed=self.plan.seed,
             )
         )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:
             self._loop(decoder)
-        except BackendError as exc:
-            # A server gone mid-answer: end the turn, keep what was written.
-            st.reason = "error"
-            self.emit(EngineError(self.clock(), str(exc)))
-        b.pause()
+        finally:
+            with contextlib.suppress(Exception):  # the turn's own error matters more
+                self.b.pause()
         self._finish(decoder)
-        return st
+        return self.stats
 
     def _loop(self, decoder: codecs.IncrementalDecoder) -> None:
         b, parser, mailbox, st = self.b, self.parser, self.mailbox, self.stats
@@ -137,65 +159,68 @@ class Turn:
         if mailbox.has_ready():
             # Results that finished between turns, or messages typed ahead:
             # the prompt's end is a safe point, so they go in before any token.
-            self._inject_now()
+            self._inject_alone()
         while True:
             if mailbox.stop.is_set():
-                st.reason = "stopped"
+                st.reason = StopReason.STOPPED
                 break
             if st.n_generated >= self.gen.max_tokens:
-                st.reason = "max_tokens"
+                st.reason = StopReason.MAX_TOKENS
                 break
             token = self._pick(tail)
             if token == _END_OF_SCRIPT or token in eos:
-                if self.outstanding or self.collected:
-                    # EOS with results still due: wait like a trap, inject, go on.
-                    self._pause("eos", [])
-                    continue
-                st.reason = "eos"
-                break
+                wait = self.scheduler.at_eos()
+                if wait is None:
+                    st.reason = StopReason.EOS
+                    break
+                # EOS with results still due: wait like a trap, inject, go on.
+                self._pause(wait)
+                if mailbox.has_ready():  # no token to append them with
+                    self._inject_alone()
+                continue
             text = decoder.decode(b.piece(token))
             visible, events = parser.feed(text)
             tail = (tail + text)[-8:]
             st.text.append(text)
-            self.emit(Token(self.clock(), text, visible))
+            self.bus.emit(Token(self.bus.now(), text, visible))
             batch = [token]
             st.n_generated += 1
-            wait_trap = False
+            trapped = False
             for ev in events:
                 if isinstance(ev, CallBlock):
                     self._on_call(ev)
                 elif isinstance(ev, TrapBlock):
-                    wait_trap = True
+                    trapped = True
                 elif isinstance(ev, BlockError):
                     mailbox.post_error(ev.call_id or ERROR_ID, f"error: {ev.message}")
-            if self.shapes is not None:
+            if self.plan.shapes is not None:
                 self._track_grammar()
             injected: list[Injected] = []
             if not parser.in_block:
-                if wait_trap:
-                    injected = self._pause("trap", batch)
-                elif self.mode == "sync" and self._blocking_id is not None:
-                    injected = self._pause("sync", batch)
-                elif mailbox.has_ready():
+                wait = self.scheduler.after_step(trapped)
+                if wait is not None:
+                    self._pause(wait)
+                if mailbox.has_ready():
                     injected = self._inject_into(batch)
             if b.n_past + len(batch) > n_ctx:
-                st.reason = "context_full"
-                self.emit(EngineError(self.clock(), f"the context window ({n_ctx} tokens) is full"))
+                st.reason = StopReason.CONTEXT_FULL
                 break
-            t_append = time.perf_counter()
-            self._append(batch, bool(injected))
-            if injected:
-                self._announce(injected, t_append)
+            self._append(batch, injected)
 
-    def _append(self, batch: list[int], has_interrupt: bool) -> None:
-        """Extend the KV cache; with ``reprefill`` an interrupt instead costs
-        a full re-evaluation of the context, as over a stateless API."""
-        if has_interrupt and self.reprefill:
+    def _append(self, batch: list[int], injected: list[Injected]) -> None:
+        """Extend the KV cache (announcing interrupts that went with it);
+        with ``reprefill`` an interrupt instead costs a full re-evaluation of
+        the context, as over a stateless API."""
+        t_append = time.perf_counter()
+        if injected and self.plan.injection is Injection.REPREFILL:
             history = [*self.b.tokens, *batch]
             self.b.truncate(0)
             self.b.append(history)
         else:
             self.b.append(batch)
+        self.unsent.clear()
+        if injected:
+            self._announce(injected, t_append)
 
     def _pick(self, tail: str) -> int:
         if self.forced is not None:
@@ -211,18 +236,36 @@ class Turn:
     # ------------------------------------------------------------ calls
 
     def _on_call(self, block: CallBlock) -> None:
-        call_id = self.issue(block)
-        if call_id is None:
-            return
-        if self.mode == "parallel":
-            self.collected.append(call_id)
-            if block.call_id is not None:
-                self.outstanding.add(call_id)
-            return
-        if block.call_id is not None:
-            self.outstanding.add(call_id)
-        if self.mode == "sync":
-            self._blocking_id = call_id
+        session = self.session
+        if block.call_id is None:
+            session.anonymous += 1
+            call_id = f"~{session.anonymous}"
+        else:
+            call_id = block.call_id
+        request = CallRequest(
+            id=call_id,
+            name=block.call.name,
+            args=block.call.args,
+            kwargs=dict(block.call.kwargs),
+            wants_result=block.call_id is not None,
+            session=session.serial,
+        )
+        now = self.bus.now()
+        self.bus.emit(
+            CallIssued(
+                now,
+                call_id,
+                request.name,
+                tuple(request.args),
+                dict(request.kwargs),
+                request.wants_result,
+                self.plan.estimates.get(request.name, 0.0),
+                session.serial,
+            )
+        )
+        held = self.scheduler.issue(request)
+        if held is not None:
+            self.bus.emit(CallUpdated(now, call_id, held, session.serial))
 
     def _track_grammar(self) -> None:
         """Keep a grammar in step with the open block (constrain_calls)."""
@@ -234,8 +277,8 @@ class Turn:
         serial = parser.block_serial
         text = parser.block_tail
         if serial != self._block_serial or self._grammar is None:
-            assert self.shapes is not None
-            self._grammar = BlockGrammar(self.shapes, kind)
+            assert self.plan.shapes is not None
+            self._grammar = BlockGrammar(self.plan.shapes, kind)
             self._grammar_dead = False
             self._grammar_fed = 0
             self._block_serial = serial
@@ -246,66 +289,38 @@ class Turn:
 
     # ------------------------------------------------------------ interrupts
 
-    def _pause(self, reason: str, batch: list[int]) -> list[Injected]:
-        """Block decoding until the mode's condition holds, then inject."""
+    def _pause(self, wait: Wait) -> None:
+        """Block decoding until the scheduler's condition holds (or a stop)."""
         mailbox = self.mailbox
-        if self.mode == "parallel" and self.collected:
-            self.dispatch_collected()
-            waiting = list(self.collected)
-            self.collected.clear()
-
-            def ready() -> bool:
-                return all(mailbox.completed(c) for c in waiting)
-        elif reason == "sync":
-            blocking = self._blocking_id
-            self._blocking_id = None
-
-            def ready() -> bool:
-                return blocking is None or mailbox.completed(blocking)
-        else:
-            if not self.outstanding and not mailbox.has_ready():
-                return self._inject_into(batch)  # nothing pending: resume at once
-
-            def ready() -> bool:
-                return mailbox.has_ready()
-
-        pending = tuple(sorted(self.outstanding))
+        pending = tuple(sorted(self.session.outstanding))
         start = time.perf_counter()
-        self.emit(Trapped(self.clock(), reason, pending))
+        self.bus.emit(Trapped(self.bus.now(), wait.reason, pending))
         self.b.pause()
-        mailbox.wait(ready)
+        mailbox.wait(wait.ready)
         waited = time.perf_counter() - start
         self.stats.waited_s += waited
-        self.emit(Resumed(self.clock(), waited * 1000))
-        if reason == "eos":
-            # No token to append with them: inject on their own.
-            if mailbox.has_ready():
-                self._inject_now()
-            return []
-        return self._inject_into(batch)
+        self.bus.emit(Resumed(self.bus.now(), waited * 1000))
 
-    def _inject_now(self) -> None:
+    def _inject_alone(self) -> None:
         """Append every queued interrupt by itself (no token in the batch)."""
         batch: list[int] = []
-        landed = self._inject_into(batch)
-        t_append = time.perf_counter()
-        self._append(batch, True)
-        self._announce(landed, t_append)
+        self._append(batch, self._inject_into(batch))
 
     def _inject_into(self, batch: list[int]) -> list[Injected]:
+        taken = self.mailbox.take_ready()
+        self.unsent.extend(taken)
         done: list[Injected] = []
-        for item in self.mailbox.take_ready():
+        limit = self.gen.max_result_chars
+        for item in taken:
             value = item.value
-            if len(value) > self.gen.max_result_chars:
-                cut = len(value) - self.gen.max_result_chars
-                value = value[: self.gen.max_result_chars] + f"…[{cut} chars cut]"
+            if len(value) > limit:
+                value = value[:limit] + f"…[{len(value) - limit} chars cut]"
             text = format_interrupt(item.id, _neutralise_specials(value))
             tokens = self.b.tokenize(text)
             batch.extend(tokens)
             self.stats.n_injected += len(tokens)
             self.stats.text.append(text)
-            if item.kind == "tool":  # an error about a duplicate id settles nothing
-                self.outstanding.discard(item.id)
+            self.scheduler.settled(item)
             done.append((item, len(tokens), value))
         return done
 
@@ -314,12 +329,12 @@ class Turn:
         result sat in the queue, ``inject_ms`` the cost of its prefill."""
         inject_ms = (time.perf_counter() - t_append) * 1000
         cost = self.b.append_stats()
-        t = self.clock()
+        t = self.bus.now()
         for item, n_tokens, value in items:
-            if item.kind == "user":
-                self.emit(UserMessage(t, item.value))
+            if item.kind is InterruptKind.USER:
+                self.bus.emit(UserMessage(t, item.value))
             wait_ms = max(0.0, (t_append - item.ready_at) * 1000)
-            self.emit(
+            self.bus.emit(
                 Interrupt(
                     t,
                     item.id,
@@ -339,7 +354,21 @@ class Turn:
         flushed, _ = self.parser.flush()
         if tail or visible or flushed:
             self.stats.text.append(tail)
-            self.emit(Token(self.clock(), "", visible + flushed))
+            self.bus.emit(Token(self.bus.now(), "", visible + flushed))
+        self.drop_held()
+
+    def drop_held(self) -> None:
+        """Calls the scheduler held and never started end as cancelled."""
+        for request in self.scheduler.finish():
+            now = self.bus.now()
+            serial = self.session.serial
+            self.bus.emit(CallUpdated(now, request.id, CallStatus.CANCELLED, serial))
+            self.bus.emit(
+                CallFinished(
+                    now, request.id, False, 0.0, CallStatus.CANCELLED,
+                    "error: cancelled (the turn ended before it ran)", serial,
+                )
+            )
 
 
 def _neutralise_specials(value: str) -> str:

@@ -20,8 +20,9 @@ from textual.binding import Binding
 from textual.driver import Driver
 from textual.screen import Screen
 
-from asynclm_tui.core.config import MODES, Settings
+from asynclm_tui.core.config import Settings
 from asynclm_tui.core.events import Event, Token
+from asynclm_tui.core.kinds import MODES
 from asynclm_tui.core.paths import user_data_dir
 from asynclm_tui.core.sessions.recorder import ChatSessions
 from asynclm_tui.ui.clipboard import Clipboard
@@ -39,7 +40,7 @@ from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
-    from asynclm_tui.core.engine import Engine
+    from asynclm_tui.core.handle import EngineHandle
 
 
 MODE_HELP = {
@@ -69,6 +70,16 @@ def model_label(settings: Settings) -> str:
     return "the bundled SmolLM2-135M-Instruct"
 
 
+def load_failure_hint(settings: Settings) -> str:
+    """What to try when the model does not load."""
+    if settings.model.backend == "openai":
+        return "Start the server, or check its address with `asynclm doctor --base-url URL`."
+    return (
+        "Check the path with `asynclm doctor`, or choose a GGUF file with "
+        "--model PATH (or model.path in the config)."
+    )
+
+
 class AsyncLMApp(App[None]):
     """Chat with a local model that keeps talking while its tools run."""
 
@@ -84,7 +95,7 @@ class AsyncLMApp(App[None]):
     def __init__(
         self,
         settings: Settings,
-        engine: Engine,
+        engine: EngineHandle,
         *,
         clock: Callable[[], float] | None = None,
         theme_dirs: Iterable[Path] | None = None,
@@ -126,6 +137,7 @@ class AsyncLMApp(App[None]):
             self.state,
             self.clock,
             model_label=model_label(settings),
+            load_hint=load_failure_hint(settings),
             raw=settings.ui.show_raw,
             calls_shown=settings.ui.calls_panel == "shown",
             open_calls_for_approval=settings.ui.open_calls_for_approval,
@@ -147,9 +159,9 @@ class AsyncLMApp(App[None]):
                 self.sessions.recorder.on_error = self._saving_failed
         for message, severity in self._startup_notes:
             self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
-        for err in self.engine.tool_errors:
+        for err in self.engine.snapshot().tool_errors:
             self.notify(f"Tool skipped: {err}", severity="error", timeout=10)
-        self.engine.subscribe(self._sink)
+        self.engine.subscribe(self.receive)
         if self._start_engine:
             self.engine.start()
         # Off the UI thread: the first code block would otherwise stall it.
@@ -183,9 +195,12 @@ class AsyncLMApp(App[None]):
         """A copy asked for by a widget or a key."""
         self.copy_text(message.text, message.what, message.name)
 
-    def _sink(self, event: Event) -> None:
-        # Called on engine threads.  deque.append is atomic; post_message is
-        # Textual's thread-safe entry, used once per drain, not per event.
+    def receive(self, event: Event) -> None:
+        """Take one engine event (the app's subscription; called on engine
+        threads).  Subclasses may override it to hold or observe events and
+        pass them on with ``super().receive``."""
+        # deque.append is atomic; post_message is Textual's thread-safe
+        # entry, used once per drain, not per event.
         self._pending.append(event)
         if isinstance(event, Token):
             if not self._wake_posted:
@@ -276,7 +291,7 @@ class AsyncLMApp(App[None]):
             # "Screenshot" (which fails where ~/Downloads is missing).
             if command.title not in ("Keys", "Screenshot"):
                 yield command
-        current = self.engine.mode
+        current = self.engine.snapshot().mode
         for mode in MODES:
             mark = " (current)" if mode == current else ""
             yield SystemCommand(f"Mode: {mode}{mark}", MODE_HELP[mode] + " (from the next turn)",
@@ -312,7 +327,7 @@ class AsyncLMApp(App[None]):
 
 def create_app(
     settings: Settings,
-    engine: Engine,
+    engine: EngineHandle,
     *,
     clock: Callable[[], float] | None = None,
     theme_dirs: Iterable[Path] | None = None,
@@ -326,7 +341,9 @@ def create_app(
     )
 
 
-def run_app(settings: Settings, engine: Engine, sessions: ChatSessions | None = None) -> int:
+def run_app(
+    settings: Settings, engine: EngineHandle, sessions: ChatSessions | None = None
+) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
     app = create_app(settings, engine, sessions=sessions)
     # The decode thread needs the GIL briefly between llama.cpp calls; a short
@@ -338,7 +355,8 @@ def run_app(settings: Settings, engine: Engine, sessions: ChatSessions | None = 
         engine.close()
         if sessions is not None and sessions.recorder is not None:
             sessions.recorder.close()
-    if engine.load_error:
-        print(f"asynclm: could not load the model: {engine.load_error}", file=sys.stderr)
+    load_error = engine.snapshot().load_error
+    if load_error:
+        print(f"asynclm: could not load the model: {load_error}", file=sys.stderr)
         return 1
     return app.return_code or 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from asynclm_tui.core.events import CallFinished, CallStatus, CallUpdated, Event, TurnDone
+from asynclm_tui.core.kinds import StopReason
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
 from asynclm_tui.ui.widgets.transcript import NoticeEntry
@@ -14,8 +15,6 @@ from asynclm_tui.ui.widgets.transcript import NoticeEntry
 if TYPE_CHECKING:
     from asynclm_tui.ui.screens.chat import ChatScreen
 
-CLOSED = "closed"
-"""``TurnDone.reason`` of a turn the process ended before it finished."""
 CUT_OFF = "asynclm closed before it finished"
 
 
@@ -38,7 +37,7 @@ def turn_events(turn: StoredTurn) -> list[Event]:
             out.append(CallFinished(t, call.call_id, False, 0.0, CallStatus.CANCELLED,
                                     f"error: {CUT_OFF}"))
     out.append(
-        TurnDone(t, CLOSED, turn.n_prompt, turn.n_generated, turn.n_injected, 0, 0,
+        TurnDone(t, StopReason.CLOSED, turn.n_prompt, turn.n_generated, turn.n_injected, 0, 0,
                  0.0, 0.0, 0.0, turn.raw_text)
     )
     return out

@@ -22,15 +22,9 @@ from asynclm_tui.core.events import (
     Trapped,
     TurnDone,
     TurnStarted,
+    format_args,
 )
-
-
-def short_args(args: dict[str, Any], limit: int = 60) -> str:
-    """``k=v, ...`` from a call's arguments, cut to ``limit`` characters."""
-    parts = [repr(v) for v in args.get("*args", [])] if "*args" in args else []
-    parts += [f"{k}={v!r}" for k, v in args.items() if k != "*args"]
-    text = ", ".join(parts)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+from asynclm_tui.core.kinds import InterruptKind
 
 
 def fmt_seconds(ms: float) -> str:
@@ -49,11 +43,13 @@ class CallRecord:
 
     id: str
     fn: str
-    args: dict[str, Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
     turn: int
     issued_t: float
     estimate_ms: float = 0.0
     wants_result: bool = True
+    session: int = 0
     status: CallStatus = CallStatus.QUEUED
     started_t: float | None = None
     """When it first ran (after queueing or approval)."""
@@ -64,6 +60,10 @@ class CallRecord:
     value: str = ""
     landed_t: float | None = None
     """When its result was appended to the model's context."""
+
+    def signature(self, limit: int = 60) -> str:
+        """The call's arguments as written, cut to ``limit`` characters."""
+        return format_args(self.args, self.kwargs, limit)
 
     def elapsed_ms(self, now: float) -> float:
         """Time since issue (running calls) or the final run time."""
@@ -153,22 +153,24 @@ class ChatState:
             self.calls[event.id] = CallRecord(
                 event.id,
                 event.fn,
-                dict(event.args),
+                tuple(event.args),
+                dict(event.kwargs),
                 turn.number,
                 event.t,
                 event.estimate_ms,
                 event.wants_result,
+                event.session,
             )
             turn.calls.append(event.id)
         elif isinstance(event, CallUpdated):
             call = self.calls.get(event.id)
-            if call is not None:
+            if call is not None and call.session == event.session:
                 call.status = event.status
                 if event.status is CallStatus.RUNNING and call.started_t is None:
                     call.started_t = event.t
         elif isinstance(event, CallFinished):
             call = self.calls.get(event.id)
-            if call is not None:
+            if call is not None and call.session == event.session:
                 call.status = event.status
                 call.finished_t = event.t
                 call.ms = event.ms
@@ -178,7 +180,7 @@ class ChatState:
             turn.interrupts.append((event.t, event.id, event.kind))
             turn.n_injected += event.n_tokens
             call = self.calls.get(event.id)
-            if call is not None and event.kind != "user":
+            if call is not None and event.kind != InterruptKind.USER:
                 call.landed_t = event.t
         elif isinstance(event, Trapped):
             turn.pauses.append((event.t, None, event.reason))

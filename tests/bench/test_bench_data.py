@@ -77,11 +77,11 @@ def test_ast_match_single_turn_is_order_free() -> None:
         PlannedCall("g", {"c": "x"}, allowed={"c": ["x", "X"]}),
     )
     task = Task("t", "parallel", (SubTask("t", "p"),), (), calls)
-    assert ast_match(task, [("g", {"c": "X"}), ("f", {"a": 1.0})])
-    assert ast_match(task, [("f", {"a": 1, "b": 2}), ("g", {"c": "x"})])
-    assert not ast_match(task, [("f", {"a": 2}), ("g", {"c": "x"})])
-    assert not ast_match(task, [("f", {"a": 1})])
-    assert not ast_match(task, [("f", {"a": 1, "zz": 1}), ("g", {"c": "x"})])
+    assert ast_match(task, [("g", (), {"c": "X"}), ("f", (), {"a": 1.0})])
+    assert ast_match(task, [("f", (), {"a": 1, "b": 2}), ("g", (), {"c": "x"})])
+    assert not ast_match(task, [("f", (), {"a": 2}), ("g", (), {"c": "x"})])
+    assert not ast_match(task, [("f", (), {"a": 1})])
+    assert not ast_match(task, [("f", (), {"a": 1, "zz": 1}), ("g", (), {"c": "x"})])
 
 
 def _run(task: str, strategy: str, ms: float) -> RunResult:

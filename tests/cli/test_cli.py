@@ -60,7 +60,7 @@ def test_run_json_stream_and_counts(tmp_path: Path, small_config: Path) -> None:
     for needed in ("token", "call", "result", "interrupt", "done"):
         assert needed in kinds
     call = next(e for e in evs if e["event"] == "call")
-    assert call == {**call, "id": "a", "name": "sleep", "args": {"ms": 200}}
+    assert call == {**call, "id": "a", "name": "sleep", "args": [], "kwargs": {"ms": 200}}
     intr = next(e for e in evs if e["event"] == "interrupt")
     assert set(intr) >= {"id", "value", "n_tokens", "wait_ms"}
     done = evs[-1]

@@ -15,20 +15,21 @@ from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import (
     CallFinished,
     CallIssued,
-    EngineError,
     Event,
     Interrupt,
     Prefilled,
     Resumed,
     SendMessage,
+    SetTools,
     StopGeneration,
     Token,
     Trapped,
     TurnDone,
+    TurnFailed,
     TurnStarted,
     UserMessage,
 )
-from tests.conftest import run_engine, small_settings
+from tests.conftest import run_engine, small_settings, tool_registry
 
 pytestmark = pytest.mark.model
 
@@ -65,7 +66,9 @@ def test_async_keeps_decoding_while_the_call_runs() -> None:
         return "gate opened"
 
     def setup(engine: Engine) -> None:
-        engine.registry.add_function("gate", gate, description="Waits.", estimated_ms=1500)
+        tools = tool_registry()
+        tools.add_function("gate", gate, description="Waits.", estimated_ms=1500)
+        engine.post(SetTools(tools))
 
     def hook(event: Event, engine: Engine) -> None:
         if isinstance(event, CallIssued):
@@ -135,7 +138,7 @@ def test_failures_become_error_interrupts_and_generation_continues() -> None:
     assert all(v.startswith("error:") for v in values.values())
     last_intr = max(i for i, e in enumerate(events) if isinstance(e, Interrupt))
     assert tokens_between(events, last_intr, len(events)) > 0
-    assert not any(isinstance(e, EngineError) for e in events)
+    assert not any(isinstance(e, TurnFailed) for e in events)
 
 
 def test_user_message_lands_as_an_interrupt_mid_answer() -> None:
@@ -200,9 +203,9 @@ def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
     call_done = threading.Event()
 
     def setup(engine: Engine) -> None:
-        engine.registry.add_function(
-            "gate", lambda: released.wait(60) and "opened", description="Waits."
-        )
+        tools = tool_registry()
+        tools.add_function("gate", lambda: released.wait(60) and "opened", description="Waits.")
+        engine.post(SetTools(tools))
 
     def hook(event: Event, engine: Engine) -> None:
         stop_at_first_call(event, engine)

@@ -29,6 +29,7 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
+from asynclm_tui.core.kinds import InterruptKind, Mode, PauseReason, StopReason
 from asynclm_tui.core.paths import shipped_tools_dir
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
@@ -54,30 +55,33 @@ def _text(t: float, text: str) -> list[Event]:
 
 
 LIST = "\n\n- under 20 minutes\n- before 3 pm\n"
-LOADED = [ModelLoaded(0.3, "SmolLM2-135M-Instruct.Q4_1.gguf", 2048, 0, False, 300.0)]
+LOADED = [
+    ModelLoaded(0.3, "SmolLM2-135M-Instruct.Q4_1.gguf", 2048, 0, False, 300.0, 0,
+                ("echo", "save_note", "sleep"))
+]
 
 MID_TURN: list[Event] = [
     *LOADED,
-    TurnStarted(1.0, 1, "async", "How long is a short nap? Save a note to buy tea."),
+    TurnStarted(1.0, 1, Mode.ASYNC, "How long is a short nap? Save a note to buy tea."),
     Prefilled(1.5, 512, 512, 500.0),
     *_text(1.6, "Let me time one."),
     Token(1.9, " [CALL] t [HEAD] sleep(ms=3000) [END]", ""),
-    CallIssued(2.0, "t", "sleep", {"ms": 3000}, True, 1000.0),
+    CallIssued(2.0, "t", "sleep", (), {"ms": 3000}, True, 1000.0),
     CallUpdated(2.0, "t", CallStatus.QUEUED),
     CallUpdated(2.01, "t", CallStatus.RUNNING),
     *_text(2.1, "While that runs, a nap is **short** when it is:"),
     Token(2.3, LIST, LIST),
     Token(2.4, "[CALL] n [HEAD] save_note(text='buy tea') [END]", ""),
-    CallIssued(2.5, "n", "save_note", {"text": "buy tea"}, True, 10.0),
+    CallIssued(2.5, "n", "save_note", (), {"text": "buy tea"}, True, 10.0),
     CallUpdated(2.5, "n", CallStatus.AWAITING_APPROVAL),
     Token(2.55, " [CALL] e [HEAD] echo(text='hi') [END]", ""),
-    CallIssued(2.6, "e", "echo", {"text": "hi"}, True, 20.0),
+    CallIssued(2.6, "e", "echo", (), {"text": "hi"}, True, 20.0),
     CallUpdated(2.6, "e", CallStatus.RUNNING),
     CallFinished(2.65, "e", True, 48.0, CallStatus.DONE, "hi"),
-    Interrupt(2.9, "e", "hi", 8, 250.0, 12.0, "tool"),
+    Interrupt(2.9, "e", "hi", 8, 250.0, 12.0, InterruptKind.TOOL),
     *_text(3.0, "Echo said hi."),
     UserMessage(3.5, "also mention coffee"),
-    Interrupt(3.5, "user", "also mention coffee", 9, 0.0, 11.0, "user"),
+    Interrupt(3.5, "user", "also mention coffee", 9, 0.0, 11.0, InterruptKind.USER),
     *_text(3.6, "Coffee before a nap helps too."),
 ]
 
@@ -90,25 +94,25 @@ STREAMING: list[Event] = [
 
 FINISHED: list[Event] = [
     *LOADED,
-    TurnStarted(1.0, 1, "async", "How long is a short nap?"),
+    TurnStarted(1.0, 1, Mode.ASYNC, "How long is a short nap?"),
     Prefilled(1.5, 512, 512, 500.0),
     *_text(1.6, "Let me time one."),
     Token(1.9, " [CALL] t [HEAD] sleep(ms=1500) [END]", ""),
-    CallIssued(2.0, "t", "sleep", {"ms": 1500}, True, 1000.0),
+    CallIssued(2.0, "t", "sleep", (), {"ms": 1500}, True, 1000.0),
     CallUpdated(2.0, "t", CallStatus.RUNNING),
     Token(2.05, " [CALL] e [HEAD] echo(text='hi') [END]", ""),
-    CallIssued(2.1, "e", "echo", {"text": "hi"}, True, 20.0),
+    CallIssued(2.1, "e", "echo", (), {"text": "hi"}, True, 20.0),
     CallUpdated(2.1, "e", CallStatus.RUNNING),
     *_text(2.2, "Meanwhile: naps under 20 minutes avoid deep sleep."),
     CallFinished(2.3, "e", True, 150.0, CallStatus.DONE, "hi"),
-    Interrupt(2.4, "e", "hi", 8, 100.0, 12.0, "tool"),
+    Interrupt(2.4, "e", "hi", 8, 100.0, 12.0, InterruptKind.TOOL),
     Token(2.9, " [TRAP][END]", ""),
-    Trapped(3.0, "trap", ("t",)),
+    Trapped(3.0, PauseReason.TRAP, ("t",)),
     CallFinished(3.5, "t", True, 1500.0, CallStatus.DONE, "slept 1500 ms"),
     Resumed(3.5, 500.0),
-    Interrupt(3.55, "t", "slept 1500 ms", 12, 1.0, 20.0, "tool"),
+    Interrupt(3.55, "t", "slept 1500 ms", 12, 1.0, 20.0, InterruptKind.TOOL),
     *_text(3.6, "Done: the nap timer rang after 1.5 s."),
-    TurnDone(4.0, "eos", 512, 60, 20, 592, 2048, 3000.0, 2000.0, 30.0, ""),
+    TurnDone(4.0, StopReason.EOS, 512, 60, 20, 592, 2048, 3000.0, 2000.0, 30.0, ""),
 ]
 
 

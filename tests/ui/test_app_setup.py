@@ -64,7 +64,7 @@ async def test_unknown_theme_falls_back_with_a_warning() -> None:
 async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> None:
     import threading
 
-    from asynclm_tui.core.events import EngineError, Token
+    from asynclm_tui.core.events import Token, TurnFailed
     from asynclm_tui.ui.messages import EventsPending
     from asynclm_tui.ui.widgets.transcript import NoticeEntry
 
@@ -79,12 +79,12 @@ async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> 
 
         app.post_message = counting  # type: ignore[method-assign]
         burst = threading.Thread(
-            target=lambda: [app._sink(Token(0.0, "x", "x")) for _ in range(200)]
+            target=lambda: [app.receive(Token(0.0, "x", "x")) for _ in range(200)]
         )
         burst.start()
         burst.join()
         assert posted == [False]  # 200 tokens, one wake-up
-        app._sink(EngineError(0.0, "boom"))
+        app.receive(TurnFailed(0.0, "boom"))
         assert posted == [False, True]
         await pilot.pause(0.3)
         assert not app._pending  # all drained, in order, by the urgent event

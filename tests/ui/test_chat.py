@@ -28,8 +28,9 @@ def chips(app, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def test_loads_and_shows_model_in_status_bar() -> None:
     async with running_app() as (app, pilot, engine):
-        assert engine.backend is not None
-        assert app.chat.status_text("model") == engine.backend.info.model
+        model = engine.snapshot().model
+        assert model is not None
+        assert app.chat.status_text("model") == model.model
         assert app.chat.status_text("device").startswith(("CPU", "GPU"))
         assert "ctx 0/2,048" in app.chat.status_text("ctx")
         assert app.chat.status_text("mode") == "mode: async"
@@ -222,10 +223,10 @@ async def test_mode_switch_and_help_and_keymap() -> None:
     settings.ui.keymap = {"timeline": "f3", "nonsense": "f9"}
     async with running_app(settings=settings) as (app, pilot, engine):
         await pilot.press("ctrl+o")
-        assert engine.mode == "sync"
+        assert engine.snapshot().mode == "sync"
         assert app.chat.status_text("mode") == "mode: sync"
         await pilot.click("#sb-mode")
-        assert engine.mode == "parallel"
+        assert engine.snapshot().mode == "parallel"
         await pilot.press("f3")  # remapped from ctrl+t
         assert isinstance(app.screen, TimelineScreen)
         await pilot.press("escape", "f1")

@@ -26,7 +26,7 @@ async def test_call_overlaps_decoding_and_user_interrupt_lands_mid_answer(
     settings = ui_settings(**{"model.backend": "openai", "server.base_url": llama_server.url})
     mark = llama_server.log_size()
     async with running_app(script, settings) as (app, pilot, engine):
-        assert app.chat.status_text("model") == engine.backend.info.model  # type: ignore[union-attr]
+        assert app.chat.status_text("model") == engine.snapshot().model.model  # type: ignore[union-attr]
         await type_text(pilot, "hello")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "a" in app.state.calls, 120, "call issued")
@@ -85,7 +85,6 @@ async def test_server_killed_mid_answer_shows_error_keeps_answer_and_recovers(
             assert turn is not None and turn.done is not None and turn.done.reason == "error"
             partial = turn.done.text
             assert partial.startswith("Partial answer.")
-            assert engine.session.messages[-1]["content"] == partial
             assert app.is_running and app.chat.status_text("state") == "ready"
             server.start()
             app.chat.prompt.insert("again")
@@ -102,5 +101,8 @@ async def test_server_killed_mid_answer_shows_error_keeps_answer_and_recovers(
             )
             assert app.state.current.done.reason == "eos"  # type: ignore[union-attr]
             assert "Back again." in app.state.current.done.text  # type: ignore[union-attr]
+            # The partial answer stayed in the conversation the second turn read.
+            second = app.state.current.done  # type: ignore[union-attr]
+            assert second.n_prompt > turn.done.n_prompt + turn.done.n_generated // 2
     finally:
         server.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.kinds import Decision
 from asynclm_tui.core.paths import shipped_tools_dir
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
@@ -28,7 +29,8 @@ class Harness:
         self._cv = threading.Condition()
         self.executor = Executor(registry, self.host, self._status, self._result, **kw)  # type: ignore[arg-type]
 
-    def _status(self, cid: str, status: CallStatus) -> None:
+    def _status(self, req: CallRequest, status: CallStatus) -> None:
+        cid = req.id
         with self._cv:
             self.statuses.append((cid, status))
             if status is CallStatus.RUNNING:
@@ -153,11 +155,11 @@ def test_approval_flow(registry: ToolRegistry, tmp_path: Path) -> None:
     try:
         h.executor.submit(CallRequest("n1", "save_note", kwargs={"text": "hi", "path": note}))
         h.wait_status("n1", CallStatus.AWAITING_APPROVAL)
-        h.executor.approve("n1", "deny")
+        h.executor.approve("n1", Decision.DENY)
         assert h.wait({"n1"})["n1"].status is CallStatus.DENIED
         h.executor.submit(CallRequest("n2", "save_note", kwargs={"text": "hi", "path": note}))
         h.wait_status("n2", CallStatus.AWAITING_APPROVAL)
-        h.executor.approve("n2", "always")
+        h.executor.approve("n2", Decision.ALWAYS)
         assert h.wait({"n2"})["n2"].ok
         h.run(CallRequest("n3", "save_note", kwargs={"text": "again", "path": note}))
         assert (tmp_path / "notes.md").read_text().count("\n") == 2  # n3 needed no approval

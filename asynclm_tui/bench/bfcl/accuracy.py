@@ -38,21 +38,26 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def _bind(args: dict[str, Any], params: Sequence[str]) -> dict[str, Any]:
-    """Map the engine's ``*args`` entry to parameter names."""
-    out = {k: v for k, v in args.items() if k != "*args"}
-    for name, value in zip(params, args.get("*args") or [], strict=False):
+Issued = tuple[str, tuple[Any, ...], dict[str, Any]]
+"""A call the model made: name, positional and keyword arguments."""
+
+
+def _bind(
+    args: Sequence[Any], kwargs: dict[str, Any], params: Sequence[str]
+) -> dict[str, Any]:
+    """Keyword arguments, with positional ones named by the parameter order."""
+    out = dict(kwargs)
+    for name, value in zip(params, args, strict=False):
         out.setdefault(name, value)
     return out
 
 
-def call_matches(
-    expected: PlannedCall, name: str, args: dict[str, Any], params: Sequence[str]
-) -> bool:
+def call_matches(expected: PlannedCall, issued: Issued, params: Sequence[str]) -> bool:
     """Whether one issued call satisfies one expected call."""
+    name, args, kwargs = issued
     if name != expected.name:
         return False
-    got = {k: _norm(v) for k, v in _bind(args, params).items()}
+    got = {k: _norm(v) for k, v in _bind(args, kwargs, params).items()}
     if expected.allowed is not None:  # single-turn: BFCL's allowed-value lists
         for param, allowed in expected.allowed.items():
             if param not in got:
@@ -62,14 +67,12 @@ def call_matches(
             if got[param] not in [_norm(a) for a in allowed if a != ""]:
                 return False
         return set(got) <= set(expected.allowed)
-    want = {k: _norm(v) for k, v in _bind(
-        {**expected.kwargs, "*args": list(expected.args)}, params
-    ).items()}
+    want = {k: _norm(v) for k, v in _bind(expected.args, expected.kwargs, params).items()}
     return got == want
 
 
-def ast_match(task: Task, issued: Sequence[tuple[str, dict[str, Any]]]) -> bool:
-    """Whether ``issued`` (name, args) calls solve ``task`` exactly."""
+def ast_match(task: Task, issued: Sequence[Issued]) -> bool:
+    """Whether ``issued`` calls solve ``task`` exactly."""
     if len(issued) != len(task.calls):
         return False
     params = {
@@ -78,8 +81,8 @@ def ast_match(task: Task, issued: Sequence[tuple[str, dict[str, Any]]]) -> bool:
     used: set[int] = set()
     position: dict[int, int] = {}
     for i, exp in enumerate(task.calls):
-        for j, (name, args) in enumerate(issued):
-            if j not in used and call_matches(exp, name, args, params.get(exp.name, [])):
+        for j, call in enumerate(issued):
+            if j not in used and call_matches(exp, call, params.get(exp.name, [])):
                 used.add(j)
                 position[i] = j
                 break

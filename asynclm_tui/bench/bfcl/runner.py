@@ -1,8 +1,8 @@
 """Drive the real engine through one task under one strategy and time it.
 
 One :class:`BenchSession` owns one engine (one model load) for the whole
-benchmark.  Per run it installs the task's tools, resets the session, sets the
-engine's mode and injection, arms the replay oracle, posts the user's request
+benchmark.  Per run it posts the task's tools, a new session and the
+strategy's mode, injection and generation settings, arms the replay oracle, posts the user's request
 (and, for ``multi_step_user``, the later requests at 200 and 400 ms) and
 records every event.  Latency is the paper's: first decoded token to last.
 """
@@ -31,25 +31,32 @@ from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import (
     CallFinished,
     CallIssued,
-    EngineError,
+    Configure,
     Event,
     Interrupt,
+    ModelLoadFailed,
+    NewSession,
     Resumed,
     SendMessage,
+    SetTools,
+    StopGeneration,
     Token,
     Trapped,
     TurnDone,
+    TurnFailed,
     TurnStarted,
 )
+from asynclm_tui.core.handle import EngineHandle
+from asynclm_tui.core.kinds import Injection, InterruptKind, Mode
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 Driver = Literal["replay", "model"]
-STRATEGIES: dict[str, tuple[str, str]] = {
-    "sync": ("sync", "kv"),
-    "parallel": ("parallel", "kv"),
-    "async": ("async", "kv"),
-    "naive": ("async", "reprefill"),
-    "sync_api": ("sync", "reprefill"),
+STRATEGIES: dict[str, tuple[Mode, Injection]] = {
+    "sync": (Mode.SYNC, Injection.KV),
+    "parallel": (Mode.PARALLEL, Injection.KV),
+    "async": (Mode.ASYNC, Injection.KV),
+    "naive": (Mode.ASYNC, Injection.REPREFILL),
+    "sync_api": (Mode.SYNC, Injection.REPREFILL),
 }
 """Strategy -> (engine mode, engine injection)."""
 USER_ARRIVALS_MS = (0.0, 200.0, 400.0)
@@ -61,9 +68,9 @@ _WORD = re.compile(r" [a-z]{3,8}\Z")
 class IdPool:
     """Call ids that are one token each and never repeat within the engine.
 
-    Unique ids across the whole benchmark are needed because the engine's
-    mailbox remembers completed ids across sessions; a reused id would make
-    sync and parallel modes stop waiting for their calls.  One-token words keep
+    Unique ids across the whole benchmark keep every run's calls apart in the
+    recorded events (a late event of an earlier run never matches a call of
+    this one).  One-token words keep
     every call block the same length in every strategy.
     """
 
@@ -121,7 +128,8 @@ class RunResult:
     tau_ms: float = 0.0
     """Median time between consecutive tokens (one decode step)."""
     durations: list[float] = field(default_factory=list)
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    """(name, positional args, keyword args) of each call the model made."""
     timeline: list[tuple[str, float, float, str]] = field(default_factory=list)
     """(kind, start ms, end ms, label) relative to the first token."""
     segment_tokens: dict[str, int] = field(default_factory=dict)
@@ -133,7 +141,7 @@ class _Recorder:
     """Event sink for one run (called on engine threads)."""
 
     def __init__(
-        self, engine: Engine, oracle: Oracle | None, later: list[tuple[float, str]]
+        self, engine: EngineHandle, oracle: Oracle | None, later: list[tuple[float, str]]
     ) -> None:
         self.engine = engine
         self.oracle = oracle
@@ -156,7 +164,7 @@ class _Recorder:
         self.events.append(event)
         oracle = self.oracle
         if isinstance(event, Interrupt) and oracle is not None:
-            if event.kind == "user":
+            if event.kind == InterruptKind.USER:
                 oracle.user_arrived(event.value)
             else:
                 oracle.result_in(event.id)
@@ -165,7 +173,7 @@ class _Recorder:
         elif isinstance(event, TurnDone):
             self.n_generated += event.n_generated
             self.n_injected += event.n_injected
-        elif isinstance(event, EngineError):
+        elif isinstance(event, TurnFailed | ModelLoadFailed):
             self.error = event.message
 
     def _arm(self) -> None:
@@ -192,7 +200,7 @@ class BenchSession:
             self.backend = ForcingBackend(factory(progress))
             return self.backend
 
-        self.engine = Engine(settings, ToolRegistry(), build)
+        self.engine: EngineHandle = Engine(settings, ToolRegistry(), build)
         self._sink: _Recorder | None = None
         self.engine.subscribe(self._dispatch)
         self.ids: IdPool | None = None
@@ -210,7 +218,7 @@ class BenchSession:
         """
         self.engine.start()
         if not self.engine.wait_loaded() or self.backend is None:
-            raise BenchError(self.engine.load_error or "the model failed to load")
+            raise BenchError(self.engine.snapshot().load_error or "the model failed to load")
         self.ids = IdPool(self.backend)
 
     def close(self) -> None:
@@ -232,20 +240,19 @@ class BenchSession:
         assert backend is not None and ids is not None, "call start() first"
         tools = TaskTools(task, self.latency, strict_schemas=driver == "model")
         names = None if driver == "model" else {c.name for c in task.calls}
-        engine.set_tools(tools.registry(names))
-        engine.reset_session()
-        engine.mode, engine.injection = STRATEGIES[strategy]  # type: ignore[assignment]
-        gen = self.settings.generation
+        mode, injection = STRATEGIES[strategy]
         user_mode = task.dataset == "multi_step_user"
         call_ids = ids.take(len(task.calls))
         oracle: Oracle | None = None
         if driver == "replay":
-            gen.constrain_calls = False  # the oracle picks every token
-            gen.system_prompt = ""
-            # The oracle writes every token, so the long rules would only add
-            # prefill (and re-prefill for the naive baselines).
-            gen.prompt_style = "compact"
-            gen.max_tokens = 4096
+            overrides: dict[str, Any] = {
+                "constrain_calls": False,  # the oracle picks every token
+                "system_prompt": "",
+                # The oracle writes every token, so the long rules would only
+                # add prefill (and re-prefill for the naive baselines).
+                "prompt_style": "compact",
+                "max_tokens": 4096,
+            }
             policy = Policy(
                 task,
                 tools.durations(),
@@ -256,10 +263,16 @@ class BenchSession:
             )
             oracle = Oracle(policy, backend.tokenize, min(backend.eos_tokens()))
         else:
-            gen.constrain_calls = None
-            gen.system_prompt = cheat_sheet
-            gen.prompt_style = "full"
-            gen.max_tokens = 64 + 48 * len(task.calls)  # a small model may loop
+            overrides = {
+                "constrain_calls": None,
+                "system_prompt": cheat_sheet,
+                "prompt_style": "full",
+                "max_tokens": 64 + 48 * len(task.calls),  # a small model may loop
+            }
+        gen = self.settings.generation.model_copy(update=overrides)
+        engine.post(SetTools(tools.registry(names)))
+        engine.post(NewSession())
+        engine.post(Configure(mode=mode, injection=injection, generation=gen))
         backend.oracle = oracle
         first = task.subtasks[0].prompt if user_mode else task.prompt
         later = (
@@ -283,13 +296,10 @@ class BenchSession:
         engine = self.engine
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while time.monotonic() < deadline:
-            engine.wait_idle(timeout=0.5)
+            idle = engine.wait_idle(timeout=0.5)
             timers_done = not rec.later or (
                 rec.armed.is_set() and all(not t.is_alive() for t in rec.timers)
             )
-            # Re-check busy and the inbox: a message posted just as a turn
-            # ended can leave the idle flag set while it still waits.
-            idle = not engine.busy and not engine.mailbox.has_ready()
             if idle and rec.error:
                 return
             if idle and timers_done and (rec.oracle is None or rec.oracle.finished):
@@ -297,7 +307,7 @@ class BenchSession:
             if idle and not rec.tokens and rec.later:
                 return  # ended before any token: the timers never started
         rec.error = rec.error or f"timed out after {RUN_TIMEOUT_S:.0f} s"
-        engine.mailbox.request_stop()
+        engine.post(StopGeneration())
         engine.wait_idle(timeout=10)
 
     def _result(
@@ -330,7 +340,7 @@ class BenchSession:
                 res.n_interrupts += 1
                 res.inject_ms += ev.inject_ms / max(1, _same_step(rec.events, ev))
             elif isinstance(ev, CallIssued):
-                res.calls.append((ev.fn, ev.args))
+                res.calls.append((ev.fn, ev.args, ev.kwargs))
         return res
 
 

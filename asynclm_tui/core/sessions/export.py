@@ -9,16 +9,11 @@ import time
 from typing import Any
 
 from asynclm_tui.core.cml import format_interrupt
+from asynclm_tui.core.events import CallIssued, format_args
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
 
 FORMATS = ("md", "json", "jsonl")
-
-
-def _args_text(args: dict[str, Any]) -> str:
-    parts = [repr(v) for v in args.get("*args", [])]
-    parts += [f"{k}={v!r}" for k, v in args.items() if k != "*args"]
-    return ", ".join(parts)
 
 
 def _quote(text: str) -> str:
@@ -43,12 +38,11 @@ def _turn_markdown(turn: StoredTurn) -> list[str]:
         match kind:
             case "token":
                 text.append(str(data.get("visible", "")))
-            case "call" if event is not None:
+            case "call" if isinstance(event, CallIssued):
                 para()
-                c = calls.get(str(data.get("id")))
-                name = f"{data.get('id')} = " if data.get("wants_result", True) else ""
-                fn = c.fn if c else str(data.get("fn"))
-                out.append(f"> ⚙ `{name}{fn}({_args_text(dict(data.get('args') or {}))})`")
+                name = f"{event.id} = " if event.wants_result else ""
+                args = format_args(event.args, event.kwargs, 10**6)
+                out.append(f"> ⚙ `{name}{event.fn}({args})`")
             case "interrupt" if data.get("kind") != "user":
                 para()
                 c = calls.get(str(data.get("id")))

@@ -27,11 +27,13 @@ from asynclm_tui.core.events import (
     Event,
     Interrupt,
     ModelLoaded,
+    NewSession,
     Prefilled,
     Token,
     TurnDone,
     TurnStarted,
 )
+from asynclm_tui.core.handle import EngineHandle
 from asynclm_tui.core.sessions.records import REPLAYED, to_record
 from asynclm_tui.core.sessions.store import SessionStore, StoredSession, StoreError, describe
 
@@ -123,6 +125,8 @@ class Recorder:
         self._closed = threading.Event()
         self._wake = threading.Event()
         self._failing = False
+        self._engine_session = 0
+        """The engine session of the turns being written."""
         self._thread = threading.Thread(target=self._loop, name="asynclm-recorder", daemon=True)
         self._thread.start()
 
@@ -132,7 +136,16 @@ class Recorder:
         return self._state.session_id
 
     def __call__(self, event: Event) -> None:
-        """The engine sink: queue the event (thread-safe, never blocks)."""
+        """The engine sink: queue the event (thread-safe, never blocks).  A
+        call event of an earlier engine session (a call cancelled by a new
+        chat) is not this chat's and is left out."""
+        if isinstance(event, TurnStarted):
+            self._engine_session = event.session
+        elif (
+            isinstance(event, CallUpdated | CallFinished)
+            and event.session != self._engine_session
+        ):
+            return
         if event.name in REPLAYED or isinstance(event, ModelLoaded):
             self._queue.put(event)
 
@@ -246,7 +259,8 @@ class Recorder:
                     "INSERT OR REPLACE INTO calls (session_id, call_id, turn_id, fn, args, "
                     "wants_result, estimate_ms, status, issued_t) VALUES (?,?,?,?,?,?,?,?,?)",
                     (st.session_id, item.id, turn.id, item.fn,
-                     json.dumps(item.args, ensure_ascii=False, default=str),
+                     json.dumps({"args": list(item.args), "kwargs": item.kwargs},
+                                ensure_ascii=False, default=str),
                      int(item.wants_result), item.estimate_ms,
                      CallStatus.QUEUED.value, item.t),
                 )
@@ -368,8 +382,7 @@ class ChatSessions:
     """A line to show when the chat opens (e.g. nothing to continue)."""
 
 
-def resume_into(engine_load: Callable[[list[dict[str, str]], set[str]], None],
-                stored: StoredSession) -> None:
-    """Give the engine a saved chat's context (``engine.load_history``)."""
-    ids = {c.call_id for t in stored.turns for c in t.calls}
-    engine_load(stored.messages(), ids)
+def resume_into(engine: EngineHandle, stored: StoredSession) -> None:
+    """Give the engine a saved chat's context (a ``NewSession`` with history)."""
+    ids = frozenset(c.call_id for t in stored.turns for c in t.calls)
+    engine.post(NewSession(tuple(stored.messages()), ids))

@@ -29,7 +29,7 @@ REPLAYED: dict[str, type[Event]] = {
         ev.Trapped,
         ev.Resumed,
         ev.TurnDone,
-        ev.EngineError,
+        ev.TurnFailed,
     )
 }
 """Event kinds kept in the replay log, by their ``name``."""
@@ -53,8 +53,11 @@ def from_record(kind: str, data: dict[str, Any]) -> Event | None:
             args["status"] = CallStatus(args["status"])
         except ValueError:
             return None
-    if "pending" in args and isinstance(args["pending"], list):
-        args["pending"] = tuple(args["pending"])
+    for name in ("pending", "args"):
+        if isinstance(args.get(name), list):
+            args[name] = tuple(args[name])
+    if cls is ev.CallIssued and isinstance(args.get("args"), dict):
+        args["kwargs"], args["args"] = args["args"], ()  # recorded before positional args
     try:
         return cls(**args)
     except TypeError:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.kinds import Decision
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
 from asynclm_tui.core.tools.runners import (
     ToolFailure,
@@ -42,6 +43,8 @@ class CallRequest:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     wants_result: bool = True
+    session: int = 0
+    """The conversation the call belongs to (its result goes nowhere else)."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,10 @@ class CallResult:
     ms: float
     finished_at: float
     wants_result: bool = True
+    session: int = 0
 
 
-StatusSink = Callable[[str, CallStatus], None]
+StatusSink = Callable[[CallRequest, CallStatus], None]
 ResultSink = Callable[[CallResult], None]
 
 
@@ -120,7 +124,7 @@ class Executor:
         self._ready: list[tuple[float, int, CallRequest, float]] = []
         self._seq = itertools.count()
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._approvals: dict[str, asyncio.Future[str]] = {}
+        self._approvals: dict[str, asyncio.Future[Decision]] = {}
         self._queued: set[str] = set()
         self._client: httpx.AsyncClient | None = None
 
@@ -134,7 +138,7 @@ class Executor:
         """Cancel one call, or every pending call when ``call_id`` is None."""
         self.host.call(self._cancel, call_id)
 
-    def approve(self, call_id: str, decision: str) -> None:
+    def approve(self, call_id: str, decision: Decision) -> None:
         """Answer an approval request: ``once``, ``always`` or ``deny``."""
         self.host.call(self._approve, call_id, decision)
 
@@ -176,26 +180,25 @@ class Executor:
                 self._finish(req, t0, CallStatus.DENIED, f"not run: {why}")
                 return
             if self.approval == "ask":
-                fut: asyncio.Future[str] = self.host.loop.create_future()
+                fut: asyncio.Future[Decision] = self.host.loop.create_future()
                 self._approvals[req.id] = fut
-                self.on_status(req.id, CallStatus.AWAITING_APPROVAL)
+                self.on_status(req, CallStatus.AWAITING_APPROVAL)
                 fut.add_done_callback(lambda f: self._approved(req, t0, f))
                 return
         self._enqueue(req, t0)
 
-    def _approved(self, req: CallRequest, t0: float, fut: asyncio.Future[str]) -> None:
+    def _approved(self, req: CallRequest, t0: float, fut: asyncio.Future[Decision]) -> None:
         self._approvals.pop(req.id, None)
-        decision = "deny" if fut.cancelled() else fut.result()
         if fut.cancelled():
             self._finish(req, t0, CallStatus.CANCELLED, "cancelled before approval")
-        elif decision == "deny":
+        elif fut.result() == Decision.DENY:
             self._finish(req, t0, CallStatus.DENIED, "the user denied this call")
         else:
-            if decision == "always":
+            if fut.result() == Decision.ALWAYS:
                 self.allowed_always.add(req.name)
             self._enqueue(req, t0)
 
-    def _approve(self, call_id: str, decision: str) -> None:
+    def _approve(self, call_id: str, decision: Decision) -> None:
         fut = self._approvals.get(call_id)
         if fut is not None and not fut.done():
             fut.set_result(decision)
@@ -203,7 +206,7 @@ class Executor:
     def _enqueue(self, req: CallRequest, t0: float) -> None:
         heapq.heappush(self._ready, (-self.estimate_ms(req.name), next(self._seq), req, t0))
         self._queued.add(req.id)
-        self.on_status(req.id, CallStatus.QUEUED)
+        self.on_status(req, CallStatus.QUEUED)
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -218,7 +221,7 @@ class Executor:
 
     async def _run(self, req: CallRequest, t0: float) -> None:
         spec = self.registry.tools[req.name]
-        self.on_status(req.id, CallStatus.RUNNING)
+        self.on_status(req, CallStatus.RUNNING)
         started = time.perf_counter()
         status, value = CallStatus.DONE, ""
         try:
@@ -267,7 +270,7 @@ class Executor:
         ok = status is CallStatus.DONE
         if not ok:
             value = f"error: {value}"
-        self.on_status(req.id, status)
+        self.on_status(req, status)
         self.on_result(
             CallResult(
                 id=req.id,
@@ -277,5 +280,6 @@ class Executor:
                 ms=(now - t0) * 1000,
                 finished_at=now,
                 wants_result=req.wants_result,
+                session=req.session,
             )
         )

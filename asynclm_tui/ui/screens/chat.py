@@ -2,7 +2,7 @@
 
 It renders engine events (handed over by the app in order) and turns user
 actions into engine inputs.  The engine is never blocked by the UI: every
-input is a non-blocking :meth:`~asynclm_tui.core.engine.Engine.post`.
+input is a non-blocking :meth:`~asynclm_tui.core.handle.EngineHandle.post`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.config import MODES
 from asynclm_tui.core.events import (
     ApproveCall,
     CallFinished,
@@ -29,24 +28,27 @@ from asynclm_tui.core.events import (
     CallStatus,
     CallUpdated,
     CancelCall,
-    EngineError,
+    Configure,
     Event,
     Interrupt,
     ModelLoaded,
+    ModelLoadFailed,
     ModelLoading,
+    NewSession,
     Prefilled,
     Resumed,
     SendMessage,
-    SetMode,
     StopGeneration,
     Token,
     Trapped,
     TurnDone,
+    TurnFailed,
     TurnStarted,
     UserMessage,
 )
+from asynclm_tui.core.kinds import MODES, Decision, InterruptKind, Mode, PauseReason, StopReason
 from asynclm_tui.ui.screens.chat_copy import ChatCopy
-from asynclm_tui.ui.state import ChatState, fmt_seconds, short_args
+from asynclm_tui.ui.state import ChatState, fmt_seconds
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
 from asynclm_tui.ui.streaming.render_pacer import RenderPacer
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
@@ -62,7 +64,7 @@ from asynclm_tui.ui.widgets.transcript import (
 )
 
 if TYPE_CHECKING:
-    from asynclm_tui.core.engine import Engine
+    from asynclm_tui.core.handle import EngineHandle
 
 GC_AFTER_TURN_S = 0.3
 """Full garbage collections wait this long after a turn (see QuietGC)."""
@@ -70,10 +72,12 @@ KEY_SETTLE_S = 0.01
 """How long after a key's change the render starts (its frame is drawn by then)."""
 
 TRAP_REASONS = {
-    "trap": "waiting",
-    "eos": "finished writing; waiting",
-    "sync": "sync mode: waiting",
+    PauseReason.TRAP: "waiting",
+    PauseReason.EOS: "finished writing; waiting",
+    PauseReason.SYNC: "sync mode: waiting",
 }
+CONTEXT_FULL_HINT = "Ctrl+N starts a new chat."
+"""The way out of a full context, shown with the error."""
 
 
 class ChatScreen(ChatCopy):
@@ -95,17 +99,20 @@ class ChatScreen(ChatCopy):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineHandle,
         state: ChatState,
         clock: Callable[[], float],
         *,
         model_label: str,
         drain: Callable[[], Awaitable[None]],
+        load_hint: str = "",
         raw: bool = False,
         calls_shown: bool = True,
         open_calls_for_approval: bool = True,
     ) -> None:
         super().__init__()
+        self._load_hint = load_hint
+        """What to try when the model does not load (shown with the error)."""
         self.engine = engine
         self.state = state
         self.clock = clock
@@ -121,6 +128,8 @@ class ChatScreen(ChatCopy):
         self.generating = False
         """True from TurnStarted to TurnDone (as the UI has seen it)."""
         self.load_failed = False
+        self.loaded = False
+        """The model is ready (a ``ModelLoaded`` arrived)."""
         self._model_label = model_label
         self._loading: LoadingEntry | None = None
         self._flush_timer: Timer | None = None
@@ -147,7 +156,7 @@ class ChatScreen(ChatCopy):
         self._loading = LoadingEntry(self._model_label)
         await self.transcript.mount(self._loading)
         self.status.set_state("loading model", "loading")
-        self.status.set_mode(self.engine.mode)
+        self.status.set_mode(self.engine.snapshot().mode)
         self.prompt.border_title = "message"
 
     # ------------------------------------------------------------ parts
@@ -196,8 +205,10 @@ class ChatScreen(ChatCopy):
             self.status.set_state(f"loading {event.progress:.0%}", "loading")
         elif isinstance(event, ModelLoaded):
             await self._on_loaded(event)
-        elif isinstance(event, EngineError):
-            await self._on_error(event)
+        elif isinstance(event, ModelLoadFailed):
+            await self._on_load_failed(event)
+        elif isinstance(event, TurnFailed):
+            await self._on_turn_failed(event)
         elif isinstance(event, TurnStarted):
             await self._on_turn_started(event)
         elif isinstance(event, Prefilled):
@@ -210,7 +221,7 @@ class ChatScreen(ChatCopy):
             if isinstance(event, CallUpdated) and event.status is CallStatus.AWAITING_APPROVAL:
                 rec = self.state.calls[event.id]
                 self.notify(
-                    f"{rec.fn}({short_args(rec.args, 30)}) asks to run. The model keeps "
+                    f"{rec.fn}({rec.signature(30)}) asks to run. The model keeps "
                     "going meanwhile: Ctrl+L, then a (once) / A (always) / d (deny).",
                     title="Approval needed",
                     severity="warning",
@@ -243,18 +254,18 @@ class ChatScreen(ChatCopy):
         if self._loading is not None:
             await self._loading.remove()
             self._loading = None
-        info = self.engine.backend.info if self.engine.backend else None
+        self.loaded = True
         device = f"GPU {event.n_gpu_layers} layers" if event.gpu else "CPU"
-        if info is not None and not event.gpu:
-            device = f"CPU {info.n_threads} threads"
+        if not event.gpu and event.n_threads:
+            device = f"CPU {event.n_threads} threads"
         self.status.set_model(event.model, device)
         self._gc.settle()
-        self._pacer.set_decode_threads(0 if event.gpu or info is None else info.n_threads)
+        self._pacer.set_decode_threads(0 if event.gpu else event.n_threads)
         self._n_ctx = event.n_ctx
         self.status.set_context(0, event.n_ctx)
         self.status.set_speed(None)
         self.status.set_state("ready", "idle")
-        tools = ", ".join(sorted(self.engine.registry.tools)) or "none"
+        tools = ", ".join(event.tools) or "none"
         await self.transcript.mount(
             WelcomeEntry(
                 f"{event.model} is ready ({device}, {event.n_ctx:,} tokens of context). "
@@ -265,29 +276,27 @@ class ChatScreen(ChatCopy):
             )
         )
 
-    async def _on_error(self, event: EngineError) -> None:
-        if self.engine.backend is None:
-            self.load_failed = True
-            if self._loading is not None:
-                await self._loading.remove()
-                self._loading = None
-            self.status.set_state("model failed to load", "error")
-            hint = (
-                "Start the server, or check its address with `asynclm doctor --base-url URL`."
-                if self.engine.settings.model.backend == "openai"
-                else "Check the path with `asynclm doctor`, or choose a GGUF file with "
-                "--model PATH (or model.path in the config)."
+    async def _on_load_failed(self, event: ModelLoadFailed) -> None:
+        self.load_failed = True
+        if self._loading is not None:
+            await self._loading.remove()
+            self._loading = None
+        self.status.set_state("model failed to load", "error")
+        await self.transcript.mount(
+            NoticeEntry(
+                f"Could not load the model.\n{event.message}\n\n{self._load_hint} "
+                "Press Ctrl+Q to quit.",
+                "error",
             )
-            await self.transcript.mount(
-                NoticeEntry(
-                    f"Could not load the model.\n{event.message}\n\n{hint} "
-                    "Press Ctrl+Q to quit.",
-                    "error",
-                )
-            )
-            return
-        await self.transcript.mount(NoticeEntry(event.message, "error"))
-        self.notify(event.message, title="Engine error", severity="error")
+        )
+
+    async def _on_turn_failed(self, event: TurnFailed) -> None:
+        if event.reason == StopReason.CONTEXT_FULL:
+            text = f"The context window is full: {event.message}. {CONTEXT_FULL_HINT}"
+        else:
+            text = f"The answer failed: {event.message}. Your next message starts a new answer."
+        await self.transcript.mount(NoticeEntry(text, "error"))
+        self.notify(text, title="Answer failed", severity="error")
 
     async def _on_turn_started(self, event: TurnStarted) -> None:
         self.generating = True
@@ -305,7 +314,7 @@ class ChatScreen(ChatCopy):
         if entry is not None:
             name = f"{event.id} = " if event.wants_result else ""
             tail = "" if event.wants_result else "  (no result wanted)"
-            await entry.add_chip("call", f"{name}{event.fn}({short_args(event.args)}){tail}")
+            await entry.add_chip("call", f"{name}{event.fn}({event.signature()}){tail}")
         await self.calls.add_call(self.state.calls[event.id])
         self.update_calls_summary()
 
@@ -313,30 +322,31 @@ class ChatScreen(ChatCopy):
         if entry is None:
             return
         entry.add_raw(format_interrupt(event.id, event.value))
-        if event.kind == "user":
+        if event.kind == InterruptKind.USER:
             return  # shown by the UserMessage event
         call = self.state.calls.get(event.id)
         value = " ".join(event.value.split())
         value = value if len(value) <= 80 else value[:79] + "…"
         took = f" · took {fmt_seconds(call.ms)}" if call is not None and call.ms is not None else ""
-        kind = "result" if event.kind == "tool" and (call is None or call.ok) else "error"
+        ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
+        kind = "result" if ok else "error"
         await entry.add_chip(kind, f"{event.id} → {value}{took}")
         self.calls.update_call(event.id)
 
     async def _on_turn_done(self, event: TurnDone, entry: AssistantEntry | None) -> None:
         self.generating = False
         if entry is not None:
-            if event.reason == "stopped":
+            if event.reason == StopReason.STOPPED:
                 await entry.add_chip("stop", "stopped by you; the partial answer is kept")
-            elif event.reason == "max_tokens":
+            elif event.reason == StopReason.MAX_TOKENS:
                 await entry.add_chip("info", "reached generation.max_tokens")
-            elif event.reason == "closed":
+            elif event.reason == StopReason.CLOSED:
                 await entry.add_chip("stop", "cut off: asynclm closed before the answer ended")
             await entry.finish()
         self.status.set_state("ready", "idle")
         self.status.set_speed(event.tok_s)
         self.status.set_context(event.n_past, event.n_ctx)
-        self.status.set_mode(self.engine.mode)
+        self.status.set_mode(self.engine.snapshot().mode)
         self.prompt.border_title = "message"
         self.prompt.cursor_blink = True
         self.set_timer(GC_AFTER_TURN_S, self._collect_if_idle)
@@ -393,7 +403,7 @@ class ChatScreen(ChatCopy):
         decoding = now - turn.prefill_t - turn.waited_ms(now) / 1000
         if decoding > 0.2:
             self.status.set_speed(turn.n_tokens / decoding)
-        if self.engine.backend is not None or self._n_ctx:
+        if self._n_ctx:
             used = turn.n_prompt + turn.n_tokens + turn.n_injected
             self.status.set_context(used, self._n_ctx)
 
@@ -408,7 +418,7 @@ class ChatScreen(ChatCopy):
         if self.generating:
             self.notify("Sent: it lands in the model's context at the next safe point.",
                         timeout=2)
-        elif self.engine.backend is None:
+        elif not self.loaded:
             self.notify("Queued: the model is still loading.", timeout=3)
 
     @on(CallsPanel.CancelRequested)
@@ -418,7 +428,7 @@ class ChatScreen(ChatCopy):
 
     @on(CallsPanel.Decision)
     def _decide(self, event: CallsPanel.Decision) -> None:
-        self.engine.post(ApproveCall(event.call_id, event.decision))
+        self.engine.post(ApproveCall(event.call_id, Decision(event.decision)))
         self.prompt.focus()
 
     @on(ModeChip.Clicked)
@@ -427,7 +437,7 @@ class ChatScreen(ChatCopy):
 
     def action_stop(self) -> None:
         """Stop generating (partial output kept); otherwise back to the input."""
-        if self.generating or self.engine.busy:
+        if self.generating or self.engine.snapshot().busy:
             self.engine.post(StopGeneration())
             self.status.set_state("stopping", "wait")
         else:
@@ -444,9 +454,9 @@ class ChatScreen(ChatCopy):
 
         self.app.push_screen(TimelineScreen(self.state, self.clock))
 
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: Mode) -> None:
         """Switch scheduling mode (applies from the next turn)."""
-        self.engine.post(SetMode(mode))
+        self.engine.post(Configure(mode=mode))
         self.status.set_mode(mode, pending=self.generating)
         self.notify(f"Mode: {mode}" + (" (from the next turn)" if self.generating else ""),
                     timeout=2)
@@ -454,14 +464,14 @@ class ChatScreen(ChatCopy):
     def action_cycle_mode(self) -> None:
         """async -> sync -> parallel -> async."""
         modes = list(MODES)
-        self.set_mode(modes[(modes.index(self.engine.mode) + 1) % len(modes)])
+        self.set_mode(modes[(modes.index(self.engine.snapshot().mode) + 1) % len(modes)])
 
     async def action_new_chat(self) -> None:
         """Forget the conversation (only while idle)."""
-        if self.generating or self.engine.busy:
+        if self.generating or self.engine.snapshot().busy:
             self.notify("Stop the answer first (Esc).", severity="warning")
             return
-        self.engine.reset_session()
+        self.engine.post(NewSession())
         self.post_message(self.ChatCleared())
         self.state.turns.clear()
         self.state.calls.clear()
@@ -469,4 +479,4 @@ class ChatScreen(ChatCopy):
         await self.calls.clear_calls()
         self.update_calls_summary()
         await self.transcript.mount(NoticeEntry("New chat.", "ready"))
-        self.status.set_context(0, self.engine.backend.info.n_ctx if self.engine.backend else 0)
+        self.status.set_context(0, self._n_ctx)

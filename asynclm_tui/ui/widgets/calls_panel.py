@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Static
 
 from asynclm_tui.core.events import CallStatus
-from asynclm_tui.ui.state import CallRecord, fmt_seconds, short_args
+from asynclm_tui.ui.state import CallRecord, fmt_seconds
 
 STATUS_ICONS = {
     CallStatus.COLLECTED: "◌",
@@ -124,7 +124,7 @@ class CallRow(Vertical):
         text.append(f"{STATUS_ICONS[rec.status]} ", style="bold")
         text.append(rec.id if rec.wants_result else "·", style="bold")
         text.append(f"  {rec.fn}", style="italic")
-        text.append(f"({short_args(rec.args, 40)})\n")
+        text.append(f"({rec.signature(40)})\n")
         est = f" / ~{fmt_seconds(rec.estimate_ms)}" if rec.estimate_ms > 0 else ""
         if rec.status in (CallStatus.AWAITING_APPROVAL, CallStatus.QUEUED, CallStatus.COLLECTED):
             # Not running yet: a bar against the estimate would mislead.

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from asynclm_tui.core.events import CallStatus
-from asynclm_tui.ui.state import ChatState, TurnRecord, fmt_seconds, short_args
+from asynclm_tui.ui.state import ChatState, TurnRecord, fmt_seconds
 
 LABEL_WIDTH = 22
 TAIL_WIDTH = 10
@@ -112,7 +112,7 @@ class TurnTimeline(Widget):
             if call.landed_t is not None:
                 c = col(call.landed_t)
                 lane[c], kinds[c] = "◆", "land"
-            label = f"{call.id} {call.fn}({short_args(call.args, 8)})"
+            label = f"{call.id} {call.fn}({call.signature(8)})"
             self._lane(out, label, lane, kinds, fmt_seconds(call.elapsed_ms(now)))
         if not turn.calls:
             out.append(" " * LABEL_WIDTH + "(no calls this turn)\n", self._style("muted"))

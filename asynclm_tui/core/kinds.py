@@ -1,0 +1,76 @@
+"""The closed sets of names the engine speaks in: modes, reasons, decisions.
+
+They are ``StrEnum`` members, so they compare equal to their plain strings
+(config files and ``--json`` output keep the same words) while code that
+matches on them gets exhaustiveness checks from mypy.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """How calls are scheduled against decoding."""
+
+    ASYNC = "async"
+    """AsyncLM: a call starts when its block closes; decoding goes on."""
+    SYNC = "sync"
+    """Decoding blocks on each call until its result is injected."""
+    PARALLEL = "parallel"
+    """Calls are collected and run together at the next trap or end."""
+
+
+MODES: tuple[Mode, ...] = tuple(Mode)
+
+
+class Injection(StrEnum):
+    """How an interrupt reaches the model."""
+
+    KV = "kv"
+    """Appended to the live KV cache (AsyncLM)."""
+    REPREFILL = "reprefill"
+    """The whole context is re-evaluated, as a stateless chat API would."""
+
+
+class StopReason(StrEnum):
+    """Why a turn ended (``TurnDone.reason``)."""
+
+    EOS = "eos"
+    STOPPED = "stopped"
+    MAX_TOKENS = "max_tokens"
+    CONTEXT_FULL = "context_full"
+    ERROR = "error"
+    """The turn failed; a ``TurnFailed`` event said why."""
+    CLOSED = "closed"
+    """The process ended before the turn did (a saved chat, reopened)."""
+
+
+class PauseReason(StrEnum):
+    """Why decoding paused (``Trapped.reason``)."""
+
+    TRAP = "trap"
+    """The model wrote ``[TRAP][END]``."""
+    EOS = "eos"
+    """The model finished with results still due."""
+    SYNC = "sync"
+    """Sync mode waits for each call."""
+
+
+class Decision(StrEnum):
+    """An answer to a tool that asks before it runs."""
+
+    ONCE = "once"
+    ALWAYS = "always"
+    DENY = "deny"
+
+
+class InterruptKind(StrEnum):
+    """What an ``[INTR]`` block carries."""
+
+    TOOL = "tool"
+    """A call's result (or its error value)."""
+    USER = "user"
+    """A message the user typed while the model wrote."""
+    ERROR = "error"
+    """An error about a block itself (malformed, duplicate id)."""
