@@ -40,7 +40,7 @@ def turn_events(number: int, *, t0: float = 0.0, done: bool = True) -> list[Even
     for r, v in zip(raw[:2], visible[:2], strict=True):
         out.append(Token(t0 + 0.2, r, v))
     out += [
-        CallIssued(t0 + 0.21, call, "sleep", {"ms": number}, True, 1000.0),
+        CallIssued(t0 + 0.21, call, "sleep", (), {"ms": number}, True, 1000.0),
         CallUpdated(t0 + 0.22, call, CallStatus.RUNNING),
     ]
     for r, v in zip(raw[2:], visible[2:], strict=True):

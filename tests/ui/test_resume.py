@@ -9,7 +9,12 @@ import pytest
 from textual.widgets import Static
 from uiharness import SIZE, ui_settings
 
-from asynclm_tui.core.sessions.store import SessionStore
+from asynclm_tui.core.backends.scripted import ScriptedBackend
+from asynclm_tui.core.engine import Engine
+from asynclm_tui.core.events import SendMessage
+from asynclm_tui.core.sessions.recorder import resume_into
+from asynclm_tui.core.sessions.store import SessionStore, StoredSession
+from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.runtime import build_engine, open_chat_sessions
 from asynclm_tui.ui.app import create_app
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip, UserEntry
@@ -18,6 +23,25 @@ from tests.sessions.helpers import SYSTEM, record
 
 def no_fail(message: str) -> NoReturn:
     raise AssertionError(message)
+
+
+def assert_context_loaded(stored: StoredSession) -> None:
+    """An engine given the saved chat continues it: the next prompt holds
+    the saved messages, turns count on, and its call ids stay taken."""
+    backend = ScriptedBackend(["[CALL] c2 [HEAD] echo(text='x') [END] Fine."])
+    engine = Engine(ui_settings(), ToolRegistry(), lambda _: backend)
+    resume_into(engine, stored)
+    engine.post(SendMessage("And now?"))
+    engine.start()
+    try:
+        assert engine.wait_loaded(10) and engine.wait_idle(10)
+        assert engine.snapshot().turns == 4
+    finally:
+        engine.close()
+    saved = backend.render_chat(stored.messages()).removesuffix("<|im_start|>assistant\n")
+    assert backend.text().startswith(saved)
+    assert "[INTR] c2 [HEAD] error:" in backend.text()
+    assert "already" in backend.text()
 
 
 async def test_continue_draws_the_saved_chat_and_loads_its_context(tmp_path: Path) -> None:
@@ -29,9 +53,8 @@ async def test_continue_draws_the_saved_chat_and_loads_its_context(tmp_path: Pat
                                   fail=no_fail)
     assert sessions.resumed is not None and sessions.resumed.info.id == sid
     stored = SessionStore(db).load(sid)
-    assert engine.session.messages == stored.messages()
-    assert engine.session.messages[0]["content"] == SYSTEM
-    assert engine.session.turns == 3 and "c2" in engine.session.ids
+    assert stored.messages()[0]["content"] == SYSTEM
+    assert_context_loaded(stored)
     app = create_app(settings, engine, start_engine=False, sessions=sessions)
     try:
         async with app.run_test(size=SIZE) as pilot:
