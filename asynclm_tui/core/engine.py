@@ -369,14 +369,14 @@ class Engine:
         stats = turn.stats if turn is not None else TurnStats()
         if failure is not None:
             stats.reason = failure.reason
-            if turn is not None:
-                self._recover(turn, session)
         elif stats.reason is StopReason.CONTEXT_FULL:
             failure = TurnFailed(
                 bus.now(),
                 f"the context window ({backend.info.n_ctx} tokens) is full",
                 StopReason.CONTEXT_FULL,
             )
+        if turn is not None:
+            self._recover(turn, session)
         answer = "".join(stats.text)
         if turn is None:
             session.messages.pop()  # the prompt never got in: keep the chat usable
@@ -431,8 +431,9 @@ class Engine:
         )
 
     def _recover(self, turn: Turn, session: Session) -> None:
-        """After a failure: held calls end as cancelled, taken messages go
-        back to the inbox, results that never got in settle their call."""
+        """After a turn that failed or ran out of context: held calls end as
+        cancelled, messages taken but never appended go back to the inbox,
+        results that never got in settle their call."""
         turn.drop_held()
         texts = [p.value for p in turn.unsent if p.kind is InterruptKind.USER]
         for item in turn.unsent:

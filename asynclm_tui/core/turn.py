@@ -178,6 +178,9 @@ class Turn:
                 if mailbox.has_ready():  # no token to append them with
                     self._inject_alone()
                 continue
+            if b.n_past >= n_ctx:
+                st.reason = StopReason.CONTEXT_FULL
+                break
             text = decoder.decode(b.piece(token))
             visible, events = parser.feed(text)
             tail = (tail + text)[-8:]
@@ -203,6 +206,9 @@ class Turn:
                 if mailbox.has_ready():
                     injected = self._inject_into(batch)
             if b.n_past + len(batch) > n_ctx:
+                # The token fits; the interrupts that do not stay in
+                # ``unsent`` for the engine to give back.
+                b.append(batch[:1])
                 st.reason = StopReason.CONTEXT_FULL
                 break
             self._append(batch, injected)

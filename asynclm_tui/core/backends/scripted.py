@@ -146,10 +146,12 @@ class ScriptedBackend:
         if len(self._kv) + len(tokens) > self.info.n_ctx:
             raise ContextFullError(self.info.n_ctx)
         batch = list(tokens)
-        # The model wrote its proposal when the batch starts with it (an
-        # interrupt appended alone, or a different token, leaves it pending).
+        # The model wrote its proposal when the batch starts with it (a
+        # different token leaves it pending).  A scripted EOS is never
+        # appended: the engine went on past it, so it is spent.
         proposed = self._proposed
-        if batch and batch[0] == proposed and self._script and self._script[0] == proposed:
+        written = proposed == EOS or (bool(batch) and batch[0] == proposed)
+        if written and self._script and self._script[0] == proposed:
             self._script.popleft()
         self._proposed = None
         self._logits = None

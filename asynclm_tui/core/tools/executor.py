@@ -9,6 +9,7 @@ comes back as an error value, never as an exception out of the executor.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import threading
@@ -126,6 +127,9 @@ class Executor:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._approvals: dict[str, asyncio.Future[Decision]] = {}
         self._queued: set[str] = set()
+        self._cancel_early: set[str] = set()
+        """Ids cancelled before they reached the loop (a cancel posted as the
+        call was issued): they end as cancelled when they arrive."""
         self._client: httpx.AsyncClient | None = None
 
     # ------------------------------------------------ thread-safe entry points
@@ -159,6 +163,10 @@ class Executor:
     # ------------------------------------------------ on the tool loop
 
     def _accept(self, req: CallRequest, t0: float) -> None:
+        if req.id in self._cancel_early:
+            self._cancel_early.discard(req.id)
+            self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
+            return
         spec = self.registry.get(req.name)
         if spec is None:
             known = ", ".join(sorted(self.registry.tools)) or "none"
@@ -217,7 +225,16 @@ class Executor:
                 continue
             self._queued.discard(req.id)
             task = self.host.loop.create_task(self._run(req, t0))
+            task.add_done_callback(functools.partial(self._never_ran, req=req, t0=t0))
             self._running[req.id] = task
+
+    def _never_ran(self, task: asyncio.Task[None], *, req: CallRequest, t0: float) -> None:
+        """A task cancelled before its first step never runs ``_run``'s own
+        handler: report it here, so every call ends with a result."""
+        if task.cancelled() and self._running.get(req.id) is task:
+            self._running.pop(req.id)
+            self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
+            self._dispatch()
 
     async def _run(self, req: CallRequest, t0: float) -> None:
         spec = self.registry.tools[req.name]
@@ -253,6 +270,8 @@ class Executor:
         return await run_python(spec, req.kwargs)
 
     def _cancel(self, call_id: str | None) -> None:
+        if call_id is None:
+            self._cancel_early.clear()
         ids = [call_id] if call_id else [*self._queued, *self._running, *self._approvals]
         for cid in ids:
             if cid in self._running:
@@ -264,6 +283,8 @@ class Executor:
                 for _, _, req, t0 in self._ready:
                     if req.id == cid:
                         self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
+            else:
+                self._cancel_early.add(cid)
 
     def _finish(self, req: CallRequest, t0: float, status: CallStatus, value: str) -> None:
         now = time.perf_counter()
