@@ -32,7 +32,7 @@ TURN: list[Event] = [
     Prefilled(1.1, 10, 10, 5.0),
     *_text(1.2, "Let me look."),
     Token(1.3, " [CALL] e [HEAD] echo(text='x') [END]", ""),
-    CallIssued(1.3, "e", "echo", {"text": "x"}, True, 20.0),
+    CallIssued(1.3, "e", "echo", (), {"text": "x"}, True, 20.0),
     CallUpdated(1.3, "e", CallStatus.RUNNING),
     Token(1.4, " " + CODE, " " + CODE),
 ]
