@@ -131,7 +131,7 @@ def scripted(
     cfg = settings(**overrides)
     backend = backend or ScriptedBackend(turns)
     registry = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)
-    engine = Engine(cfg, registry, lambda _progress: backend, interactive=interactive)
+    engine = Engine(cfg, registry, backend.factory(), interactive=interactive)
     run = Run(engine, backend)
     if tools:
         extended = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)

@@ -202,7 +202,7 @@ def test_headless_run_exits_non_zero_with_one_line_when_the_context_is_full(
     from engine_harness import settings
 
     backend = ScriptedBackend(["never"], n_ctx=64)
-    engine = Engine(settings(), ToolRegistry(), lambda _p: backend)
+    engine = Engine(settings(), ToolRegistry(), backend.factory())
     out, err = io.StringIO(), io.StringIO()
     code = run_headless(engine, "hi", as_json=as_json, out=out, err=err)
     assert code == 1
@@ -220,7 +220,7 @@ def test_headless_run_reports_a_failure_in_one_line_and_its_traceback_with_debug
     from engine_harness import settings
 
     backend = ScriptedBackend(["One two."], faults={"sample": 1})
-    engine = Engine(settings(), ToolRegistry(), lambda _p: backend)
+    engine = Engine(settings(), ToolRegistry(), backend.factory())
     out, err = io.StringIO(), io.StringIO()
     assert run_headless(engine, "hi", debug=debug, out=out, err=err) == 1
     lines = [line for line in err.getvalue().splitlines() if line.startswith("asynclm:")]

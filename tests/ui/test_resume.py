@@ -29,7 +29,7 @@ def assert_context_loaded(stored: StoredSession) -> None:
     """An engine given the saved chat continues it: the next prompt holds
     the saved messages, turns count on, and its call ids stay taken."""
     backend = ScriptedBackend(["[CALL] c2 [HEAD] echo(text='x') [END] Fine."])
-    engine = Engine(ui_settings(), ToolRegistry(), lambda _: backend)
+    engine = Engine(ui_settings(), ToolRegistry(), backend.factory())
     resume_into(engine, stored)
     engine.post(SendMessage("And now?"))
     engine.start()

@@ -17,10 +17,16 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from asynclm_tui.core.backends.base import BackendInfo, SamplingParams
+from asynclm_tui.core.backends.base import (
+    AppendStats,
+    Backend,
+    BackendInfo,
+    ProgressFn,
+    SamplingParams,
+)
 from asynclm_tui.core.backends.llama_cpp import ContextFullError
 
 if TYPE_CHECKING:
@@ -72,6 +78,8 @@ class ScriptedBackend:
         self.appends: list[list[int]] = []
         """Every batch appended to the KV cache, in order."""
         self.closed = False
+        self.pauses = 0
+        """How often decoding waited (traps, sync calls, turn ends)."""
         self._calls: dict[str, int] = {}
         self._vocab: dict[str, int] = {EOS_TEXT: EOS}
         self._pieces: list[str] = [EOS_TEXT]
@@ -81,6 +89,10 @@ class ScriptedBackend:
         self._logits: npt.NDArray[np.float32] | None = None
 
     # ------------------------------------------------------------- test side
+
+    def factory(self) -> Callable[[ProgressFn], Backend]:
+        """An engine's backend factory that "loads" this backend."""
+        return lambda _progress: self
 
     def text(self, tokens: Sequence[int] | None = None) -> str:
         """The text of ``tokens`` (default: the whole KV cache)."""
@@ -157,6 +169,12 @@ class ScriptedBackend:
         self._logits = None
         self._kv.extend(batch)
         self.appends.append(batch)
+
+    def append_stats(self) -> AppendStats:
+        return AppendStats(n_cached=None, n_evaluated=len(self.appends[-1]) if self.appends else 0)
+
+    def pause(self) -> None:
+        self.pauses += 1
 
     # ------------------------------------------------------------- sampling
 
