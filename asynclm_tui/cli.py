@@ -6,6 +6,7 @@ that need no UI never import Textual.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -164,23 +165,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def main(
-    ctx: typer.Context,
-    resume: ContinueOpt = False,
-    db: DbOpt = None,
-    version: Annotated[
-        bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
-                     help="Show the version.")
-    ] = False,
-) -> None:
-    """With no command, open the chat on the configured (or bundled) model."""
-    if ctx.invoked_subcommand is None:
-        chat(config=None, model=None, tools=None, mode=None, script=None, theme=None, yes=False,
-             session=None, resume=resume, db=db, no_save=False, backend=None, base_url=None,
-             api_key_env=None)
-
-
 @app.command()
 def chat(
     config: ConfigOpt = None,
@@ -231,6 +215,37 @@ def chat(
 
     code = run_app(settings, engine, sessions)
     raise typer.Exit(code)
+
+
+VersionOpt = Annotated[
+    bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                       help="Show the version.")
+]
+
+
+def main(ctx: typer.Context, version: VersionOpt = False, **chat_options: Any) -> None:
+    """With no command, open the chat on the configured (or bundled) model.
+
+    The chat's options work here too (``asynclm --model X.gguf``); they are
+    :func:`chat`'s own parameters, added to this signature below.
+    """
+    if ctx.invoked_subcommand is None:
+        chat(**chat_options)
+        return
+    for param in ctx.command.params:
+        if param.name in chat_options and chat_options[param.name] != param.default:
+            flag = param.opts[0]
+            fail(f"{flag}: an option of the chat, not of `asynclm {ctx.invoked_subcommand}` "
+                 f"(see asynclm {ctx.invoked_subcommand} --help)")
+
+
+main.__signature__ = inspect.signature(main).replace(  # type: ignore[attr-defined]
+    parameters=[
+        *list(inspect.signature(main, eval_str=True).parameters.values())[:2],
+        *inspect.signature(chat, eval_str=True).parameters.values(),
+    ]
+)
+app.callback(invoke_without_command=True)(main)
 
 
 @app.command()

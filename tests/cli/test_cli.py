@@ -126,6 +126,13 @@ def test_default_model_runs_with_no_model_given() -> None:
             ["run", "x", "--base-url", "http://127.0.0.1:9", "--api-key-env", "ASYNCLM_NO_KEY"],
             "asynclm: --api-key-env: $ASYNCLM_NO_KEY is not set",
         ),
+        # The chat's options also work with no command (`asynclm --model X`)...
+        (["--model", "/nope.gguf"], "asynclm: --model: file not found: /nope.gguf"),
+        (["--mode", "turbo"], "asynclm: --mode: 'turbo' is not one of async, sync, parallel"),
+        (["-c", "/nope.yaml", "--theme", "x"], "asynclm: /nope.yaml: config file not found"),
+        # ...and are refused, not ignored, before another command.
+        (["--model", "/x.gguf", "run", "x"], "asynclm: --model: an option of the chat, not of"),
+        (["-y", "tools", "list"], "asynclm: --yes: an option of the chat, not of `asynclm tools`"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str) -> None:
