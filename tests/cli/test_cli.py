@@ -129,7 +129,7 @@ def test_default_model_runs_with_no_model_given() -> None:
         # The chat's options also work with no command (`asynclm --model X`)...
         (["--model", "/nope.gguf"], "asynclm: --model: file not found: /nope.gguf"),
         (["--mode", "turbo"], "asynclm: --mode: 'turbo' is not one of async, sync, parallel"),
-        (["-c", "/nope.yaml", "--theme", "x"], "asynclm: /nope.yaml: config file not found"),
+        (["-c", "/nope.yaml", "-y"], "asynclm: /nope.yaml: config file not found"),
         # ...and are refused, not ignored, before another command.
         (["--model", "/x.gguf", "run", "x"], "asynclm: --model: an option of the chat, not of"),
         (["-y", "tools", "list"], "asynclm: --yes: an option of the chat, not of `asynclm tools`"),
