@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.widgets import Static
 from uiharness import SIZE, ui_settings
 
 from asynclm_tui.core import paths
 from asynclm_tui.core.config import Settings
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
+from asynclm_tui.ui.widgets.status_bar import StatusBar
 
 
 def notes(app: Any) -> list[str]:
@@ -90,3 +93,22 @@ async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> 
         assert not app._pending  # all drained, in order, by the urgent event
         shown = [str(n.content) for n in app.chat.query(NoticeEntry)]
         assert any("boom" in text for text in shown)
+
+
+async def test_status_set_before_the_bar_is_composed_is_shown() -> None:
+    # The engine's first event (a model that fails to load at once) may be
+    # applied before the status bar has composed its parts.
+    bar = StatusBar(id="status")
+    bar.set_state("model failed to load", "error")
+    bar.set_model("x.gguf", "CPU")
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield bar
+
+    async with Host().run_test() as pilot:
+        await pilot.pause()
+        state = bar.query_one("#sb-state", Static)
+        assert str(state.render()) == "model failed to load" and state.has_class("-error")
+        assert str(bar.query_one("#sb-model", Static).render()) == "x.gguf"
+        assert bar.text("state") == "model failed to load"

@@ -15,7 +15,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Static
@@ -182,12 +181,8 @@ class ChatScreen(ChatCopy):
         return self._status_bar
 
     def status_text(self, part: str) -> str:
-        """Plain text of a status bar part (``state``, ``model``, ``mode`` ...);
-        empty before the screen is composed."""
-        try:
-            return str(self.query_one(f"#sb-{part}", Static).content)
-        except NoMatches:
-            return ""
+        """Plain text of a status bar part (``state``, ``model``, ``mode`` ...)."""
+        return self.status.text(part)
 
     # ------------------------------------------------------------ events
 

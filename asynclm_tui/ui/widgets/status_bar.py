@@ -25,18 +25,31 @@ class ModeChip(Static):
 
 
 class StatusBar(Horizontal):
-    """One line of run state at the bottom of the chat screen (above the footer)."""
+    """One line of run state at the bottom of the chat screen (above the footer).
+
+    Its parts are held, not queried: the engine's first events (a model that
+    fails to load at once) may arrive before the bar is composed, and what
+    they set is shown once it is.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._parts: dict[str, Static] = {
+            "state": Static("starting", id="sb-state"),
+            **{part: Static("", id=f"sb-{part}") for part in ("model", "device", "speed", "ctx")},
+            "mode": ModeChip("", id="sb-mode"),
+        }
 
     def compose(self) -> ComposeResult:
-        yield Static("starting", id="sb-state")
-        yield Static("", id="sb-model")
-        yield Static("", id="sb-device")
-        yield Static("", id="sb-speed")
-        yield Static("", id="sb-ctx")
-        yield ModeChip("", id="sb-mode")
+        yield from self._parts.values()
+
+    def text(self, part: str) -> str:
+        """Plain text of a part (``state``, ``model``, ``device``, ``speed``,
+        ``ctx``, ``mode``)."""
+        return str(self._parts[part].content)
 
     def _set(self, part: str, text: str, fixed: bool = False) -> None:
-        widget = self.query_one(f"#sb-{part}", Static)
+        widget = self._parts[part]
         shown = bool(text)
         # Fixed-width parts (tok/s, context) change several times a second:
         # skip the screen-wide layout pass when only their text changes.
@@ -45,7 +58,7 @@ class StatusBar(Horizontal):
 
     def set_state(self, text: str, kind: str) -> None:
         """Run state, e.g. ``generating`` (``kind`` picks its colour)."""
-        state = self.query_one("#sb-state", Static)
+        state = self._parts["state"]
         state.update(text)
         for name in ("idle", "busy", "wait", "error", "loading"):
             state.set_class(kind == name, f"-{name}")
