@@ -16,6 +16,7 @@ inbox.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 import traceback
@@ -26,6 +27,7 @@ from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
 from asynclm_tui.core.bus import EventBus, Sink
 from asynclm_tui.core.config import GenerationSettings, Settings
 from asynclm_tui.core.constrain import tool_shape
+from asynclm_tui.core.context_window import fit, headroom, slide
 from asynclm_tui.core.events import (
     ApproveCall,
     CallFinished,
@@ -33,6 +35,7 @@ from asynclm_tui.core.events import (
     CallUpdated,
     CancelCall,
     Configure,
+    ContextSlid,
     ForceNextTurn,
     Input,
     ModelLoaded,
@@ -306,11 +309,21 @@ class Engine:
             return gen.constrain_calls
         return backend.info.n_params < SMALL_MODEL_PARAMS
 
-    def _prefill(self, backend: Backend, session: Session) -> tuple[int, int]:
+    def _prefill(
+        self, backend: Backend, session: Session, gen: GenerationSettings
+    ) -> tuple[int, int]:
         """Render the conversation and evaluate only the tokens the KV cache
-        does not already hold (prefix reuse across turns)."""
-        prompt = backend.render_chat(session.messages)
-        tokens = backend.tokenize(prompt, special=True)
+        does not already hold (prefix reuse across turns).  The oldest turns
+        leave the context when the rest would not leave room to answer."""
+        t0 = time.perf_counter()
+        fitted = fit(
+            backend, session.messages, need=headroom(backend.info.n_ctx, gen.max_tokens),
+            at_least=1,
+        )
+        if fitted is None:  # too long even alone: the append below says so
+            tokens = backend.tokenize(backend.render_chat(session.messages), special=True)
+        else:
+            tokens = fitted.tokens
         have = backend.tokens
         common = 0
         for a, b in zip(have, tokens, strict=False):
@@ -320,7 +333,29 @@ class Engine:
         common = min(common, len(tokens) - 1)  # re-evaluate one for fresh logits
         backend.truncate(common)
         backend.append(tokens[common:])
+        if fitted is not None and fitted.dropped_turns:
+            ms = (time.perf_counter() - t0) * 1000
+            self._bus.emit(ContextSlid(self._bus.now(), fitted.dropped_turns, fitted.n_full,
+                                       len(tokens), len(tokens) - common, ms))
         return len(tokens), len(tokens) - common
+
+    def _room_maker(
+        self, backend: Backend, session: Session, gen: GenerationSettings, turn_start: int
+    ) -> Callable[[int], bool]:
+        """A turn's ``make_room``: slide the window past the oldest turns."""
+        start = [turn_start]
+
+        def make_room(n: int) -> bool:
+            spare = headroom(backend.info.n_ctx, gen.max_tokens)
+            slid = slide(backend, session.messages, start[0], need=n, spare=spare)
+            if slid is None:
+                return False
+            start[0] = slid.n_prompt
+            self._bus.emit(ContextSlid(self._bus.now(), slid.dropped_turns, slid.n_before,
+                                       slid.n_after, slid.n_evaluated, slid.ms))
+            return True
+
+        return make_room
 
     def _run_turn(self, backend: Backend, text: str) -> None:
         bus = self._bus
@@ -341,7 +376,7 @@ class Engine:
         failure: TurnFailed | None = None
         stage = "reading the prompt"
         try:
-            n_prompt, n_eval = self._prefill(backend, session)
+            n_prompt, n_eval = self._prefill(backend, session, gen)
             bus.emit(Prefilled(bus.now(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000))
             stage = "writing the answer"
             turn = Turn(
@@ -349,7 +384,10 @@ class Engine:
                 self._mailbox,
                 bus,
                 session,
-                self._plan(backend, session, gen, injection, registry, forced),
+                dataclasses.replace(
+                    self._plan(backend, session, gen, injection, registry, forced),
+                    make_room=self._room_maker(backend, session, gen, n_prompt),
+                ),
                 scheduler_for(mode, self._executor, self._mailbox, session.outstanding),
             )
             turn.run()

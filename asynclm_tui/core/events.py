@@ -293,6 +293,19 @@ class TurnDone(Event):
 
 
 @dataclass(frozen=True)
+class ContextSlid(Event):
+    """The context window was full: the oldest turns left the model's context
+    (they stay in the transcript) and the rest was evaluated again."""
+
+    name: ClassVar[str] = "context_slid"
+    dropped_turns: int
+    n_before: int
+    n_after: int
+    n_evaluated: int
+    ms: float
+
+
+@dataclass(frozen=True)
 class TurnFailed(Event):
     """The running turn could not go on (a full context, a template the model
     rejects, a backend error); a ``TurnDone`` follows and the engine takes

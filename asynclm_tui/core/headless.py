@@ -11,6 +11,7 @@ from typing import TextIO
 
 from asynclm_tui.core.cml import format_interrupt
 from asynclm_tui.core.events import (
+    ContextSlid,
     Event,
     Interrupt,
     ModelLoaded,
@@ -130,6 +131,11 @@ def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
         out.flush()
     elif isinstance(event, TurnFailed | ModelLoadFailed):
         err.write(f"asynclm: {event.message}\n")
+    elif isinstance(event, ContextSlid):
+        err.write(
+            f"[context window full: dropped the oldest {event.dropped_turns} turn(s), "
+            f"{event.n_before} -> {event.n_after} tokens]\n"
+        )
     elif isinstance(event, ModelLoaded):
         where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
         err.write(f"[{event.model} on {where}, loaded in {event.load_ms:.0f} ms]\n")

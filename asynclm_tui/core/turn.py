@@ -14,7 +14,7 @@ import codecs
 import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from asynclm_tui.core.backends.base import Backend, SamplingParams
@@ -81,6 +81,9 @@ class TurnPlan:
     """Teacher-forced tokens (a script); None: the model samples."""
     estimates: Mapping[str, float] = field(default_factory=dict)
     """Expected duration per tool, shown with each call."""
+    make_room: Callable[[int], bool] | None = None
+    """Called when ``n`` more tokens would overflow the window; True once it
+    made room (the oldest turns left the context, see context_window)."""
 
 
 @dataclass
@@ -178,7 +181,7 @@ class Turn:
                 if mailbox.has_ready():  # no token to append them with
                     self._inject_alone()
                 continue
-            if b.n_past >= n_ctx:
+            if b.n_past >= n_ctx and not self._fits(1):
                 st.reason = StopReason.CONTEXT_FULL
                 break
             text = decoder.decode(b.piece(token))
@@ -205,13 +208,19 @@ class Turn:
                     self._pause(wait)
                 if mailbox.has_ready():
                     injected = self._inject_into(batch)
-            if b.n_past + len(batch) > n_ctx:
+            if not self._fits(len(batch)):
                 # The token fits; the interrupts that do not stay in
                 # ``unsent`` for the engine to give back.
                 b.append(batch[:1])
                 st.reason = StopReason.CONTEXT_FULL
                 break
             self._append(batch, injected)
+
+    def _fits(self, n: int) -> bool:
+        """Whether ``n`` more tokens fit, after sliding the window if need be."""
+        if self.b.n_past + n <= self.b.info.n_ctx:
+            return True
+        return self.plan.make_room is not None and self.plan.make_room(n)
 
     def _append(self, batch: list[int], injected: list[Injected]) -> None:
         """Extend the KV cache (announcing interrupts that went with it);
@@ -310,7 +319,9 @@ class Turn:
     def _inject_alone(self) -> None:
         """Append every queued interrupt by itself (no token in the batch)."""
         batch: list[int] = []
-        self._append(batch, self._inject_into(batch))
+        injected = self._inject_into(batch)
+        self._fits(len(batch))  # when nothing can go, the append says the context is full
+        self._append(batch, injected)
 
     def _inject_into(self, batch: list[int]) -> list[Injected]:
         taken = self.mailbox.take_ready()

@@ -24,13 +24,15 @@ from asynclm_tui.core.config import Settings
 from asynclm_tui.core.events import Event, Token
 from asynclm_tui.core.kinds import MODES
 from asynclm_tui.core.paths import user_data_dir
-from asynclm_tui.core.sessions.recorder import ChatSessions
+from asynclm_tui.core.sessions.recorder import ChatSessions, resume_into
+from asynclm_tui.core.sessions.store import SessionStore, StoreError
 from asynclm_tui.ui.clipboard import Clipboard
 from asynclm_tui.ui.messages import CopyRequested, EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
 from asynclm_tui.ui.screens.chat import ChatScreen
 from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.screens.help import HelpScreen
+from asynclm_tui.ui.screens.sessions import SessionsScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.streaming.rich_markdown import warm_lexers
@@ -90,6 +92,7 @@ class AsyncLMApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
         Binding("f1", "help", "Help", id="help"),
+        Binding("f2", "sessions", "Chats", id="sessions"),
     ]
 
     def __init__(
@@ -234,6 +237,49 @@ class AsyncLMApp(App[None]):
         self.call_from_thread(self.notify, message, title="Not saved", severity="error",
                               timeout=10)
 
+    def action_sessions(self) -> None:
+        """Saved chats: search, open, rename, delete."""
+        if self.sessions is None:
+            self.notify("Chats are not saved in this run.", severity="warning")
+            return
+        if isinstance(self.screen, SessionsScreen):
+            return
+        recorder = self.sessions.recorder
+        current = recorder.session_id if recorder is not None else None
+        if current is None and self.sessions.resumed is not None:
+            current = self.sessions.resumed.info.id
+
+        async def chosen(session_id: int | None) -> None:
+            if session_id is not None:
+                await self.open_saved(session_id)
+
+        def deleted() -> None:
+            if recorder is not None:
+                recorder.new_session()
+
+        self.push_screen(SessionsScreen(self.sessions.db_path, current, deleted), chosen)
+
+    async def open_saved(self, session_id: int) -> None:
+        """Replace the chat on screen with saved chat ``session_id``; the model
+        gets its context back."""
+        if self.sessions is None or not self.chat.idle_or_warn():
+            return
+        try:
+            store = SessionStore(self.sessions.db_path)
+            try:
+                stored = store.load(session_id)
+            finally:
+                store.close()
+        except StoreError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        resume_into(self.engine, stored)
+        if self.sessions.recorder is not None:
+            self.sessions.recorder.new_session(session_id)
+        self.sessions.resumed = stored
+        await self.chat.clear_view()
+        await replay(self.chat, stored)
+
     def on_chat_screen_chat_cleared(self) -> None:
         """A new chat is saved as a new session."""
         if self.sessions is not None and self.sessions.recorder is not None:
@@ -270,6 +316,7 @@ class AsyncLMApp(App[None]):
             ("calls panel", list(CallsPanel.BINDINGS)),  # type: ignore[arg-type]
             ("timeline", list(TimelineScreen.BINDINGS)),  # type: ignore[arg-type]
             ("help", list(HelpScreen.BINDINGS)),  # type: ignore[arg-type]
+            ("saved chats", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]
         ]
         return groups
 
@@ -307,6 +354,8 @@ class AsyncLMApp(App[None]):
         yield SystemCommand("Timeline", "Decoding vs calls per turn, time saved",
                             self.chat.action_timeline)
         yield SystemCommand("New chat", "Forget the conversation", self.chat.action_new_chat)
+        yield SystemCommand("Saved chats", "Search, open, rename or delete saved chats (F2)",
+                            self.action_sessions)
         yield SystemCommand("Keys", "Every key binding and its id (F1)", self.action_help)
         yield SystemCommand("Screenshot", "Save an SVG of the screen in the data dir",
                             lambda: self.set_timer(0.1, self.save_screen_svg))

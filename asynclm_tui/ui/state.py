@@ -14,6 +14,7 @@ from asynclm_tui.core.events import (
     CallIssued,
     CallStatus,
     CallUpdated,
+    ContextSlid,
     Event,
     Interrupt,
     Prefilled,
@@ -35,6 +36,16 @@ def fmt_seconds(ms: float) -> str:
         return f"{ms / 1000:.2f} s"
     minutes, seconds = divmod(int(ms / 1000), 60)
     return f"{minutes}m {seconds:02d}s"
+
+
+def slid_text(event: ContextSlid) -> str:
+    """What the transcript says when the context window slid."""
+    turns = "turn" if event.dropped_turns == 1 else f"{event.dropped_turns} turns"
+    return (
+        f"context window full: the oldest {turns} left the model's context "
+        f"({event.n_before:,} → {event.n_after:,} tokens; they stay here and in the saved "
+        f"chat); {event.n_evaluated:,} tokens re-read in {fmt_seconds(event.ms)}"
+    )
 
 
 @dataclass

@@ -30,6 +30,7 @@ REPLAYED: dict[str, type[Event]] = {
         ev.Resumed,
         ev.TurnDone,
         ev.TurnFailed,
+        ev.ContextSlid,
     )
 }
 """Event kinds kept in the replay log, by their ``name``."""

@@ -28,6 +28,7 @@ from asynclm_tui.core.events import (
     CallUpdated,
     CancelCall,
     Configure,
+    ContextSlid,
     Event,
     Interrupt,
     ModelLoaded,
@@ -47,7 +48,7 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.core.kinds import MODES, Decision, InterruptKind, Mode, PauseReason, StopReason
 from asynclm_tui.ui.screens.chat_copy import ChatCopy
-from asynclm_tui.ui.state import ChatState, fmt_seconds
+from asynclm_tui.ui.state import ChatState, fmt_seconds, slid_text
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
 from asynclm_tui.ui.streaming.render_pacer import RenderPacer
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
@@ -244,6 +245,11 @@ class ChatScreen(ChatCopy):
             self.status.set_state("generating", "busy")
         elif isinstance(event, TurnDone):
             await self._on_turn_done(event, entry)
+        elif isinstance(event, ContextSlid):
+            if entry is not None and self.generating:
+                await entry.add_chip("info", slid_text(event))
+            else:
+                await self.transcript.mount(NoticeEntry(slid_text(event), "info"))
 
     async def _on_loaded(self, event: ModelLoaded) -> None:
         if self._loading is not None:
@@ -463,15 +469,25 @@ class ChatScreen(ChatCopy):
 
     async def action_new_chat(self) -> None:
         """Forget the conversation (only while idle)."""
-        if self.generating or self.engine.snapshot().busy:
-            self.notify("Stop the answer first (Esc).", severity="warning")
+        if not self.idle_or_warn():
             return
         self.engine.post(NewSession())
         self.post_message(self.ChatCleared())
+        await self.clear_view()
+        await self.transcript.mount(NoticeEntry("New chat.", "ready"))
+
+    def idle_or_warn(self) -> bool:
+        """True when no answer runs; otherwise says to stop it first."""
+        if self.generating or self.engine.snapshot().busy:
+            self.notify("Stop the answer first (Esc).", severity="warning")
+            return False
+        return True
+
+    async def clear_view(self) -> None:
+        """Empty the transcript, calls panel and timeline (a new or other chat)."""
         self.state.turns.clear()
         self.state.calls.clear()
         await self.transcript.clear()
         await self.calls.clear_calls()
         self.update_calls_summary()
-        await self.transcript.mount(NoticeEntry("New chat.", "ready"))
         self.status.set_context(0, self._n_ctx)
