@@ -19,7 +19,7 @@ from asynclm_tui.core.events import (
 from tests.cli.test_cli import FILLER
 from tests.conftest import run_engine, small_settings
 
-N_CTX = 384
+N_CTX = 512
 
 
 @pytest.mark.timeout(900)
@@ -42,9 +42,9 @@ def test_long_chat_slides_past_its_oldest_turns_and_keeps_pending_calls() -> Non
 
     script = "\n=== turn ===\n".join(
         [
-            FILLER,
-            FILLER,
-            f"On it. [CALL] a [HEAD] gate() [END] {FILLER * 5}[TRAP][END] Done.",
+            FILLER * 3,
+            FILLER * 2,
+            f"On it. [CALL] a [HEAD] gate() [END] {FILLER * 8}[TRAP][END] Done.",
         ]
     )
     settings = small_settings(
