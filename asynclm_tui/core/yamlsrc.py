@@ -87,15 +87,28 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise UserFileError(
+            path, line, f"invalid YAML: character {exc.character!r} is not allowed"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise UserFileError(path, line, f"invalid YAML: {problem}") from None
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _walk(node, (), lines)
     return data, LineMap(lines)
+
+
+def _field_part(part: Any) -> str:
+    """A key as the user can recognise it (quoted when blank or odd)."""
+    text = str(part)
+    if text and text.isprintable() and text.strip() == text:
+        return text
+    return repr(text)
 
 
 def pydantic_problem(
@@ -104,7 +117,7 @@ def pydantic_problem(
     """Turn the first pydantic error into ``path:line: field: problem``."""
     err = errors[0]
     loc = [*prefix, *(p for p in err["loc"] if not str(p).startswith("function-"))]
-    field = ".".join(str(p) for p in loc) or "(top level)"
+    field = ".".join(_field_part(p) for p in loc) or "(top level)"
     msg = err["msg"]
     if err.get("type") == "extra_forbidden":
         msg = "unknown field"
