@@ -88,9 +88,10 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        line = text.count("\n", 0, exc.position) + 1
         raise UserFileError(
-            path, line, f"invalid YAML: character {exc.character!r} is not allowed"
+            path,
+            text.count("\n", 0, exc.position) + 1,
+            f"invalid YAML: character {exc.character!r} is not allowed",
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -92,7 +92,7 @@ class AsyncLMApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
         Binding("f1", "help", "Help", id="help"),
-        Binding("f2", "sessions", "Chats", id="sessions"),
+        Binding("ctrl+s", "sessions", "Saved chats", show=False, id="sessions"),
     ]
 
     def __init__(
@@ -354,7 +354,7 @@ class AsyncLMApp(App[None]):
         yield SystemCommand("Timeline", "Decoding vs calls per turn, time saved",
                             self.chat.action_timeline)
         yield SystemCommand("New chat", "Forget the conversation", self.chat.action_new_chat)
-        yield SystemCommand("Saved chats", "Search, open, rename or delete saved chats (F2)",
+        yield SystemCommand("Saved chats", "Search, open, rename or delete saved chats (Ctrl+S)",
                             self.action_sessions)
         yield SystemCommand("Keys", "Every key binding and its id (F1)", self.action_help)
         yield SystemCommand("Screenshot", "Save an SVG of the screen in the data dir",

@@ -30,7 +30,7 @@ async def test_browse_search_rename_delete_and_open(tmp_path: Path) -> None:
                      sessions=ChatSessions(db, recorder))
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("f2")
+            await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), 5)
             screen = app.screen
             assert isinstance(screen, SessionsScreen)
