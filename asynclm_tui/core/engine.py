@@ -67,6 +67,17 @@ SMALL_MODEL_PARAMS = 3_000_000_000
 """Below this size ``constrain_calls`` defaults to on."""
 
 
+class PromptTooLong(ContextFullError):
+    """The conversation alone does not fit the context window."""
+
+    def __init__(self, n_prompt: int, n_ctx: int) -> None:
+        Exception.__init__(
+            self,
+            f"the conversation ({n_prompt:,} tokens) does not fit the context window "
+            f"({n_ctx:,} tokens)",
+        )
+
+
 def one_line(exc: BaseException) -> str:
     """``Type: first line of the message`` (the user's view of a failure)."""
     text = str(exc).strip()
@@ -320,8 +331,10 @@ class Engine:
             backend, session.messages, need=headroom(backend.info.n_ctx, gen.max_tokens),
             at_least=1,
         )
-        if fitted is None:  # too long even alone: the append below says so
+        if fitted is None:  # too long even with only the last turn
             tokens = backend.tokenize(backend.render_chat(session.messages), special=True)
+            if len(tokens) >= backend.info.n_ctx:  # not even room for one token of answer
+                raise PromptTooLong(len(tokens), backend.info.n_ctx)
         else:
             tokens = fitted.tokens
         have = backend.tokens

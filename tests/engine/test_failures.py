@@ -101,7 +101,7 @@ def test_a_prompt_that_does_not_fit_ends_the_turn_and_the_engine_stays_usable() 
     assert first.reason == second.reason == StopReason.CONTEXT_FULL
     failed = run.of(TurnFailed)
     assert [f.reason for f in failed] == [StopReason.CONTEXT_FULL] * 2
-    assert failed[0].message == "the context window (64 tokens) is full"
+    assert failed[0].message.endswith("does not fit the context window (64 tokens)")
     assert not run.of(Prefilled)
 
 
@@ -209,7 +209,8 @@ def test_headless_run_exits_non_zero_with_one_line_when_the_context_is_full(
     if as_json:
         assert '"event": "error"' in out.getvalue() and '"reason": "context_full"' in out.getvalue()
     else:
-        assert err.getvalue().count("asynclm: the context window (64 tokens) is full\n") == 1
+        lines = [line for line in err.getvalue().splitlines() if line.startswith("asynclm:")]
+        assert len(lines) == 1 and lines[0].endswith("the context window (64 tokens)")
     assert "Traceback" not in err.getvalue() + out.getvalue()
 
 

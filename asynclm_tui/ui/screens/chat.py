@@ -78,6 +78,11 @@ TRAP_REASONS = {
 }
 CONTEXT_FULL_HINT = "Ctrl+N starts a new chat."
 """The way out of a full context, shown with the error."""
+FIRST_TURN_TOO_LONG_HINT = (
+    "Raise model.n_ctx in the config, offer fewer tools, or set "
+    "generation.prompt_style: compact."
+)
+"""When even a new chat's first message does not fit."""
 
 
 class ChatScreen(ChatCopy):
@@ -293,7 +298,10 @@ class ChatScreen(ChatCopy):
 
     async def _on_turn_failed(self, event: TurnFailed) -> None:
         if event.reason == StopReason.CONTEXT_FULL:
-            text = f"The context window is full: {event.message}. {CONTEXT_FULL_HINT}"
+            turn = self.state.current
+            first = turn is None or turn.number == 1
+            hint = FIRST_TURN_TOO_LONG_HINT if first else CONTEXT_FULL_HINT
+            text = f"{event.message[:1].upper()}{event.message[1:]}. {hint}"
         else:
             text = f"The answer failed: {event.message}. Your next message starts a new answer."
         await self.transcript.mount(NoticeEntry(text, "error"))
