@@ -70,8 +70,8 @@ class IdPool:
 
     Unique ids across the whole benchmark keep every run's calls apart in the
     recorded events (a late event of an earlier run never matches a call of
-    this one).  One-token words keep
-    every call block the same length in every strategy.
+    this one).  One-token words keep every call block the same length in
+    every strategy.
     """
 
     def __init__(self, backend: Backend) -> None:

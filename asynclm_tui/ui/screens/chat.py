@@ -303,7 +303,7 @@ class ChatScreen(ChatCopy):
             hint = FIRST_TURN_TOO_LONG_HINT if first else CONTEXT_FULL_HINT
             text = f"{event.message[:1].upper()}{event.message[1:]}. {hint}"
         else:
-            text = f"The answer failed: {event.message}. Your next message starts a new answer."
+            text = f"The answer failed: {event.message}. The chat goes on with your next message."
         await self.transcript.mount(NoticeEntry(text, "error"))
         self.notify(text, title="Answer failed", severity="error")
 
