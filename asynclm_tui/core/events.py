@@ -10,8 +10,9 @@ act at once, and settings (mode, tools, generation) apply from the next turn.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from asynclm_tui.core.kinds import (
@@ -64,10 +65,30 @@ class Event:
     t: float
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` line for this event."""
-        data = asdict(self)
-        data = {"event": self.name, "t": round(data.pop("t"), 4), **data}
+        """The ``--json`` line for this event: ``event``, ``t`` and its fields
+        (milliseconds and rates to 2 decimals), but those marked
+        :data:`NOT_IN_JSON`, under the key their ``JSON_KEY`` metadata names."""
+        data: dict[str, Any] = {"event": self.name, "t": round(self.t, 4)}
+        for f in fields(self):
+            if f.name != "t" and f.metadata.get(JSON_KEY, f.name) is not None:
+                data[f.metadata.get(JSON_KEY, f.name)] = _json_value(getattr(self, f.name))
         return data
+
+
+JSON_KEY = "json_key"
+"""Field metadata: the field's key in :meth:`Event.to_json` (None: left out)."""
+NOT_IN_JSON: Mapping[str, Any] = MappingProxyType({JSON_KEY: None})
+"""Metadata of fields the ``--json`` lines leave out (bulky or internal)."""
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -138,10 +159,7 @@ class Token(Event):
 
     name: ClassVar[str] = "token"
     text: str
-    visible: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.name, "t": round(self.t, 4), "text": self.text}
+    visible: str = field(default="", metadata=NOT_IN_JSON)
 
 
 @dataclass(frozen=True)
@@ -150,24 +168,14 @@ class CallIssued(Event):
 
     name: ClassVar[str] = "call"
     id: str
-    fn: str
+    fn: str = field(metadata={JSON_KEY: "name"})
     args: tuple[Any, ...] = ()
     """Positional arguments, in order."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments."""
-    wants_result: bool = True
-    estimate_ms: float = 0.0
-    session: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.name,
-            "t": round(self.t, 4),
-            "id": self.id,
-            "name": self.fn,
-            "args": list(self.args),
-            "kwargs": self.kwargs,
-        }
+    wants_result: bool = field(default=True, metadata=NOT_IN_JSON)
+    estimate_ms: float = field(default=0.0, metadata=NOT_IN_JSON)
+    session: int = field(default=0, metadata=NOT_IN_JSON)
 
     def signature(self, limit: int = 60) -> str:
         """``1, ms=300`` (cut to ``limit`` characters): the call's arguments."""
@@ -188,15 +196,7 @@ class CallUpdated(Event):
     name: ClassVar[str] = "status"
     id: str
     status: CallStatus
-    session: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.name,
-            "t": round(self.t, 4),
-            "id": self.id,
-            "status": self.status.value,
-        }
+    session: int = field(default=0, metadata=NOT_IN_JSON)
 
 
 @dataclass(frozen=True)
@@ -208,18 +208,8 @@ class CallFinished(Event):
     ok: bool
     ms: float
     status: CallStatus = CallStatus.DONE
-    value: str = ""
-    session: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.name,
-            "t": round(self.t, 4),
-            "id": self.id,
-            "ok": self.ok,
-            "ms": round(self.ms, 2),
-            "status": self.status.value,
-        }
+    value: str = field(default="", metadata=NOT_IN_JSON)
+    session: int = field(default=0, metadata=NOT_IN_JSON)
 
 
 @dataclass(frozen=True)
@@ -281,15 +271,7 @@ class TurnDone(Event):
     elapsed_ms: float
     decode_ms: float
     tok_s: float
-    text: str = field(default="", repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        data.pop("text")
-        data["elapsed_ms"] = round(self.elapsed_ms, 2)
-        data["decode_ms"] = round(self.decode_ms, 2)
-        data["tok_s"] = round(self.tok_s, 2)
-        return data
+    text: str = field(default="", repr=False, metadata=NOT_IN_JSON)
 
 
 @dataclass(frozen=True)
@@ -316,16 +298,8 @@ class TurnFailed(Event):
     """One line, for the user."""
     reason: StopReason = StopReason.ERROR
     """``context_full`` when the conversation no longer fits, else ``error``."""
-    detail: str = field(default="", repr=False)
+    detail: str = field(default="", repr=False, metadata=NOT_IN_JSON)
     """The traceback, for ``--debug``."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "event": self.name,
-            "t": round(self.t, 4),
-            "message": self.message,
-            "reason": self.reason.value,
-        }
 
 
 # ------------------------------------------------------------------ inputs
