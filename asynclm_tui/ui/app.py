@@ -342,7 +342,7 @@ class AsyncLMApp(App[None]):
         for mode in MODES:
             mark = " (current)" if mode == current else ""
             yield SystemCommand(f"Mode: {mode}{mark}", MODE_HELP[mode] + " (from the next turn)",
-                                lambda m=mode: self.chat.set_mode(m))  # type: ignore[misc]
+                                lambda m=mode: self.chat.set_mode(m))
         yield SystemCommand("Calls panel", "Show or hide the calls panel (F2)",
                             self.chat.action_toggle_calls)
         yield SystemCommand("Copy last answer", "Copy it as Markdown (F3)",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len, chop_cells
+
 from asynclm_tui.core.events import (
     CallFinished,
     CallIssued,
@@ -26,6 +28,18 @@ from asynclm_tui.core.events import (
     format_args,
 )
 from asynclm_tui.core.kinds import InterruptKind
+
+
+def clip(text: str, cells: int) -> str:
+    """``text`` cut to ``cells`` terminal cells, ending in ``…`` when cut.
+
+    Widths come from Rich's ``cell_len`` (what Textual lays out with), and
+    the cut never splits a character cluster: a skin-tone emoji cut from
+    its modifier would be drawn wider than it was measured, breaking borders.
+    """
+    if cell_len(text) <= cells:
+        return text
+    return chop_cells(text, max(1, cells - 1))[0] + "…"
 
 
 def fmt_seconds(ms: float) -> str:
@@ -74,7 +88,7 @@ class CallRecord:
 
     def signature(self, limit: int = 60) -> str:
         """The call's arguments as written, cut to ``limit`` characters."""
-        return format_args(self.args, self.kwargs, limit)
+        return clip(format_args(self.args, self.kwargs, limit=1 << 30), limit)
 
     def elapsed_ms(self, now: float) -> float:
         """Time since issue (running calls) or the final run time."""

@@ -7,6 +7,7 @@ input is a non-blocking :meth:`~asynclm_tui.core.handle.EngineHandle.post`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,13 +22,10 @@ from textual.widgets import Footer, Static
 
 from asynclm_tui.core.cml import format_interrupt
 from asynclm_tui.core.events import (
-    ApproveCall,
     CallFinished,
     CallIssued,
     CallStatus,
     CallUpdated,
-    CancelCall,
-    Configure,
     ContextSlid,
     Event,
     Interrupt,
@@ -37,8 +35,6 @@ from asynclm_tui.core.events import (
     NewSession,
     Prefilled,
     Resumed,
-    SendMessage,
-    StopGeneration,
     Token,
     Trapped,
     TurnDone,
@@ -46,14 +42,14 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.core.kinds import MODES, Decision, InterruptKind, Mode, PauseReason, StopReason
-from asynclm_tui.ui.screens.chat_copy import ChatCopy
-from asynclm_tui.ui.state import ChatState, fmt_seconds, slid_text
+from asynclm_tui.core.kinds import InterruptKind, PauseReason, StopReason
+from asynclm_tui.ui.screens.chat_inputs import ChatInputs
+from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
 from asynclm_tui.ui.streaming.render_pacer import RenderPacer
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
-from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
+from asynclm_tui.ui.widgets.status_bar import StatusBar
 from asynclm_tui.ui.widgets.transcript import (
     AssistantEntry,
     LoadingEntry,
@@ -68,6 +64,8 @@ if TYPE_CHECKING:
 
 GC_AFTER_TURN_S = 0.3
 """Full garbage collections wait this long after a turn (see QuietGC)."""
+CONFIRM_NEW_CHAT_S = 3.0
+"""Ctrl+N erases a chat only when pressed twice within this many seconds."""
 KEY_SETTLE_S = 0.01
 """How long after a key's change the render starts (its frame is drawn by then)."""
 
@@ -85,7 +83,7 @@ FIRST_TURN_TOO_LONG_HINT = (
 """When even a new chat's first message does not fit."""
 
 
-class ChatScreen(ChatCopy):
+class ChatScreen(ChatInputs):
     """Transcript, prompt, in-flight calls and status."""
 
     CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses elsewhere keep it
@@ -143,6 +141,8 @@ class ChatScreen(ChatCopy):
         self._gc = QuietGC()
         self._pacer = RenderPacer()
         self._n_ctx = 0
+        self._erase_asked = 0.0
+        """When Ctrl+N last asked for confirmation (monotonic seconds)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -335,7 +335,7 @@ class ChatScreen(ChatCopy):
             return  # shown by the UserMessage event
         call = self.state.calls.get(event.id)
         value = " ".join(event.value.split())
-        value = value if len(value) <= 80 else value[:79] + "…"
+        value = clip(value, 80)
         took = f" · took {fmt_seconds(call.ms)}" if call is not None and call.ms is not None else ""
         ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
         kind = "result" if ok else "error"
@@ -418,67 +418,18 @@ class ChatScreen(ChatCopy):
 
     # ------------------------------------------------------------ inputs
 
-    @on(PromptInput.Submitted)
-    def _send(self, event: PromptInput.Submitted) -> None:
-        if self.load_failed:
-            self.notify("The model did not load; nothing can answer.", severity="error")
-            return
-        self.engine.post(SendMessage(event.text))
-        if self.generating:
-            self.notify("Sent: it lands in the model's context at the next safe point.",
-                        timeout=2)
-        elif not self.loaded:
-            self.notify("Queued: the model is still loading.", timeout=3)
-
-    @on(CallsPanel.CancelRequested)
-    def _cancel(self, event: CallsPanel.CancelRequested) -> None:
-        self.engine.post(CancelCall(event.call_id))
-        self.notify(f"Cancelling {event.call_id}; the model gets an error result.", timeout=3)
-
-    @on(CallsPanel.Decision)
-    def _decide(self, event: CallsPanel.Decision) -> None:
-        self.engine.post(ApproveCall(event.call_id, Decision(event.decision)))
-        self.prompt.focus()
-
-    @on(ModeChip.Clicked)
-    def _mode_clicked(self) -> None:
-        self.action_cycle_mode()
-
-    def action_stop(self) -> None:
-        """Stop generating (partial output kept); otherwise back to the input."""
-        if self.generating or self.engine.snapshot().busy:
-            self.engine.post(StopGeneration())
-            self.status.set_state("stopping", "wait")
-        else:
-            self.prompt.focus()
-
-    def action_toggle_raw(self) -> None:
-        """Switch between rendered chips and the raw CML the model saw."""
-        self.raw = not self.raw
-        self.transcript.set_raw(self.raw)
-
-    def action_timeline(self) -> None:
-        """Open the timeline of every turn."""
-        from asynclm_tui.ui.screens.timeline import TimelineScreen
-
-        self.app.push_screen(TimelineScreen(self.state, self.clock))
-
-    def set_mode(self, mode: Mode) -> None:
-        """Switch scheduling mode (applies from the next turn)."""
-        self.engine.post(Configure(mode=mode))
-        self.status.set_mode(mode, pending=self.generating)
-        self.notify(f"Mode: {mode}" + (" (from the next turn)" if self.generating else ""),
-                    timeout=2)
-
-    def action_cycle_mode(self) -> None:
-        """async -> sync -> parallel -> async."""
-        modes = list(MODES)
-        self.set_mode(modes[(modes.index(self.engine.snapshot().mode) + 1) % len(modes)])
-
     async def action_new_chat(self) -> None:
         """Forget the conversation (only while idle)."""
         if not self.idle_or_warn():
             return
+        now = time.monotonic()
+        if self.state.turns and now - self._erase_asked > CONFIRM_NEW_CHAT_S:
+            self._erase_asked = now
+            self.notify(f"Press Ctrl+N again within {CONFIRM_NEW_CHAT_S:.0f} s to erase this "
+                        "chat from the screen and the model's context.",
+                        title="New chat?", severity="warning", timeout=CONFIRM_NEW_CHAT_S)
+            return
+        self._erase_asked = 0.0
         self.engine.post(NewSession())
         self.post_message(self.ChatCleared())
         await self.clear_view()
@@ -499,3 +450,4 @@ class ChatScreen(ChatCopy):
         await self.calls.clear_calls()
         self.update_calls_summary()
         self.status.set_context(0, self._n_ctx)
+        self.status.set_speed(None)

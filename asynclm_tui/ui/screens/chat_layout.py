@@ -67,6 +67,7 @@ class ChatLayout(Screen[None]):
         self._auto_opened = False
         """The panel was opened for an approval and closes after it."""
         self._open_for_approval = open_for_approval
+        self._approval_toast = False
 
     @property
     def narrow(self) -> bool:
@@ -133,13 +134,18 @@ class ChatLayout(Screen[None]):
         self.action_focus_calls()
 
     def approval_requested(self) -> None:
-        """A call asks for approval: open the panel if configured and closed."""
+        """A call asks for approval (its toast is up): open the panel if configured and closed."""
+        self._approval_toast = True
         if self._open_for_approval and not self.calls_open:
             self._auto_opened = True
             self._set_calls_open(True)
 
     def approvals_settled(self) -> None:
         """Nothing awaits approval any more: close the panel if it opened itself."""
+        if self._approval_toast and self._calls.first_awaiting() is None:
+            # The request's toast would otherwise stay up, asking for an answer given.
+            self._approval_toast = False
+            self.app.clear_notifications()
         if self._auto_opened and self._calls.first_awaiting() is None:
             self._auto_opened = False
             self._set_calls_open(False)

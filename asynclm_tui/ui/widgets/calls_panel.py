@@ -295,8 +295,12 @@ class CallsPanel(VerticalScroll, can_focus=True):
     def action_cancel_call(self) -> None:
         """Cancel the selected call if it has not finished."""
         rec = self.selected_record
-        if rec is None or rec.status.finished:
-            self.app.bell()
+        if rec is None:
+            self.notify("No call selected.", severity="warning", timeout=3)
+            return
+        if rec.status.finished:
+            self.notify(f"{rec.id} {rec.fn}() already ended ({rec.status.value}): "
+                        "nothing to cancel.", severity="warning", timeout=3, markup=False)
             return
         self.post_message(self.CancelRequested(rec.id))
 

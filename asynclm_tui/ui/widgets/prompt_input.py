@@ -40,6 +40,12 @@ class PromptInput(KeysBeforeBindings):
             """The input that sent it."""
             return self.input
 
+    @dataclass
+    class PageScroll(Message):
+        """PageUp (-1) or PageDown (1) pressed in the box: scroll the transcript."""
+
+        direction: int
+
     def __init__(self, **kwargs: str) -> None:
         super().__init__(
             "",
@@ -61,7 +67,10 @@ class PromptInput(KeysBeforeBindings):
     def claim_key(self, key: str) -> bool:
         """Send and new-line keys are acted on here, after the characters
         typed before them (see KeysBeforeBindings)."""
-        if key in self._send_keys:
+        if key in ("pageup", "pagedown"):
+            # The box is at most a few lines: paging belongs to the transcript.
+            self.post_message(self.PageScroll(-1 if key == "pageup" else 1))
+        elif key in self._send_keys:
             self.action_submit()
         elif key in self._newline_keys:
             self.action_newline()

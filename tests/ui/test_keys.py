@@ -1,0 +1,94 @@
+"""Keys a new user tries: paging from the input, Ctrl+N, x on a finished call, toasts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.cells import cell_len
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
+
+from replay import FINISHED, MID_TURN, _text, play, replay_app  # noqa: E402
+
+from asynclm_tui.core.events import CallStatus, CallUpdated  # noqa: E402
+from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
+from asynclm_tui.ui.state import clip, short_args  # noqa: E402
+from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip  # noqa: E402
+
+
+def messages(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return [n.message for n in app._notifications]
+
+
+def test_clip_keeps_emoji_clusters_whole() -> None:
+    text = "ok 👍🏽👍🏽👍🏽 done"
+    for width in range(2, cell_len(text) + 1):
+        cut = clip(text, width)
+        assert cell_len(cut) <= width
+        assert cut.count("👍") == cut.count("\U0001f3fd")  # never split from its tone
+    assert clip(text, 100) == text
+    assert cell_len(short_args({"text": "👍🏽" * 40}, 30)) <= 30
+
+
+async def test_page_keys_in_the_input_scroll_the_transcript() -> None:
+    app = replay_app([*FINISHED, *_text(4.1, " ".join(["more words"] * 300))])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await play(pilot)
+        transcript = app.chat.transcript
+        assert app.focused is app.chat.prompt
+        bottom = transcript.scroll_y
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y < bottom
+        await pilot.press("pagedown")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == bottom
+        assert app.focused is app.chat.prompt
+
+
+async def test_ctrl_n_asks_first_then_erases_and_resets_speed() -> None:
+    app = replay_app(FINISHED)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await play(pilot)
+        assert "30.0 tok/s" in app.chat.status_text("speed")
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.1)
+        assert app.chat.query(AssistantEntry)  # still there
+        assert any("again" in m for m in messages(app))
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.2)
+        assert not app.chat.query(AssistantEntry)
+        assert app.chat.status_text("speed") == "— tok/s"
+
+
+async def test_x_on_a_finished_call_says_why_nothing_happens() -> None:
+    app = replay_app(FINISHED)
+    async with app.run_test(size=(130, 36)) as pilot:
+        await play(pilot)
+        await pilot.press("ctrl+l", "x")
+        await pilot.pause(0.1)
+        assert any("already ended" in m and "nothing to cancel" in m for m in messages(app))
+
+
+async def test_approval_toast_goes_once_answered() -> None:
+    app = replay_app(MID_TURN)
+    async with app.run_test(size=(130, 36)) as pilot:
+        await play(pilot)
+        assert any("asks to run" in m for m in messages(app))
+        app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.RUNNING)))
+        await pilot.pause(0.2)
+        assert not any("asks to run" in m for m in messages(app))
+
+
+async def test_emoji_in_a_result_chip_is_not_cut() -> None:
+    from asynclm_tui.core.events import CallFinished, CallIssued, Interrupt
+
+    value = "ab" + "👍🏽 " * 60
+    app = replay_app([*FINISHED[:-1], CallIssued(3.7, "z", "echo", {"text": value}, True, 1.0),
+                      CallFinished(3.8, "z", True, 2.0, CallStatus.DONE, value),
+                      Interrupt(3.9, "z", value, 40, 1.0, 1.0, "tool")])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await play(pilot)
+        label = [str(c.content) for c in app.chat.query(Chip) if "z →" in str(c.content)][0]
+        assert label.count("👍") == label.count("\U0001f3fd") > 0
