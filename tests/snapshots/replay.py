@@ -135,6 +135,9 @@ async def play(pilot: Pilot[None]) -> None:
     # Streamed text is normally flushed on a timer; do it now so a slow
     # machine cannot catch the screen between two flushes.
     await app.chat.flush_now()  # type: ignore[attr-defined]
+    # A finished turn turns the blink back on: off again, so the cursor is
+    # drawn the same way on every run.
+    app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
     await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
 
