@@ -9,14 +9,11 @@ cached-token count in its replies).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_engine, server_settings
+from conftest import run_engine, server_settings
 from llama_server import LlamaServer
 
 from asynclm_tui.core.events import (
@@ -29,21 +26,11 @@ from asynclm_tui.core.events import (
     TurnFailed,
 )
 from asynclm_tui.runtime import build_engine
+from tests.cli.test_cli import asynclm
 
 pytestmark = pytest.mark.model
 
 FILLER = "While it runs I keep writing, word after word, so decoding overlaps the call. "
-
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-c", "from asynclm_tui.cli import entry; entry()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
 
 
 def test_run_json_call_overlaps_decoding_and_the_server_reuses_the_prefix(
@@ -52,7 +39,7 @@ def test_run_json_call_overlaps_decoding_and_the_server_reuses_the_prefix(
     script = tmp_path / "script.txt"
     script.write_text(f"On it. [CALL] a [HEAD] sleep(ms=600) [END] {FILLER * 2}[TRAP][END] Done.")
     mark = llama_server.log_size()
-    done = cli(
+    done = asynclm(
         "run", "Go.", "--base-url", llama_server.url, "--json", "-y",
         "--script", str(script), "--user-at", "300:also say hi",
     )  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asynclm_tui.core import paths
-from asynclm_tui.core.backends.base import Backend, ProgressFn
+from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
 from asynclm_tui.core.config import Settings
 
@@ -91,9 +91,9 @@ def connect_server(settings: Settings, progress: ProgressFn | None = None) -> Ba
             chat_template=cfg.chat_template,
             progress=progress,
         )
-    except ModelLoadError:
+    except (ModelLoadError, BackendError) as exc:
         client.close()
-        raise
+        raise ModelLoadError(str(exc)) from None
 
 
 def backend_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:
