@@ -253,6 +253,7 @@ class OpenAIBackend:
         self._close()
         self._ahead = None
         self._ended = False
+        self._pending = None
         self._turn_live = False
         if n == 0 and len(self.store):
             self._evict = True  # an empty cache means "reuse nothing" over the wire
@@ -273,6 +274,7 @@ class OpenAIBackend:
             return
         self._ended = False
         self._ahead = None
+        self._stats = AppendStats(None, None)
         self._close()
         self.store.extend(tokens)
         if not tokens:
