@@ -442,6 +442,29 @@ def bench_screen(
     raise typer.Exit(run_screen_bench(wanted, interval_s=interval, as_json=as_json))
 
 
+@bench_app.command("wire")
+def bench_wire(
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Alternating rounds.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """One interrupt's cost over an OpenAI-compatible server against in-process."""
+    from asynclm_tui.bench.wire import run_wire_bench
+    from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+
+    settings = build_settings(config, model, extra=server_overrides(None, base_url, api_key_env))
+    if settings.model.backend != "openai":
+        fail("bench wire needs --base-url URL (or backend: openai in the config)")
+    try:
+        code = run_wire_bench(settings, rounds=rounds, as_json=as_json)
+    except ModelLoadError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
 @bench_app.command("bfcl")
 def bench_bfcl(
     config: ConfigOpt = None,
