@@ -16,6 +16,7 @@ from asynclm_tui.cli import app
         (["bench", "bfcl", "--limit", "0"], "--limit must be at least 1"),
         (["bench", "bfcl", "--strategy", "fast"], "unknown strategy 'fast'"),
         (["bench", "bfcl", "--backend", "vllm"], "not one of llama, openai"),
+        (["bench", "wire"], "bench wire needs --base-url URL"),
         (["bench", "bfcl", "--driver", "dream"], "unknown driver 'dream'"),
         (["traces", "--count", "0"], "--count must be at least 1"),
     ],
