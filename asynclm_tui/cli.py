@@ -58,6 +58,20 @@ ContinueOpt = Annotated[
     bool, typer.Option("--continue", help="Reopen the most recent saved chat.")
 ]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Do not save this chat.")]
+ChatFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--chat-format",
+        help="Chat template: auto, a llama.cpp built-in name (chatml, gemma, ...) or a Jinja file.",
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, max=1024, help="Decode threads (default: see doctor)."),
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Log everything (llama.cpp included) to the log file.")
+]
 ScriptOpt = Annotated[
     Path | None,
     typer.Option("--script", metavar="FILE",
@@ -124,6 +138,15 @@ def build_settings(
         fail(str(exc))
     if tools:
         settings.tools.dirs = [*settings.tools.dirs, *tools]
+    fmt = settings.model.chat_format
+    if fmt != "auto":
+        from asynclm_tui.core.backends.chat_template import check_format
+
+        problem = check_format(fmt)
+        if problem:
+            given = (extra or {}).get("model.chat_format") is not None
+            where = "--chat-format" if given else f"{settings.source}: model.chat_format"
+            fail(f"{where}: {problem}")
     return settings
 
 
@@ -159,6 +182,14 @@ def check_theme(theme: str | None) -> None:
         fail(f"--theme: {theme!r} is not one of {', '.join(sorted(known))}")
 
 
+def start_logging(debug: bool, *, echo: bool = False) -> None:
+    """The log file (llama.cpp's messages included); ``echo`` copies it to
+    stderr, only for commands that draw no screen."""
+    from asynclm_tui.core.logs import setup_logging
+
+    setup_logging(debug=debug, echo=echo)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"asynclm-tui {__version__}")
@@ -189,6 +220,9 @@ def chat(
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    chat_format: ChatFormatOpt = None,
+    threads: ThreadsOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Open the chat UI."""
     from asynclm_tui.runtime import build_engine, load_script, open_chat_sessions
@@ -205,8 +239,11 @@ def chat(
             "ui.theme": theme,
             "tools.approval": "always" if yes else None,
             **server_overrides(backend, base_url, api_key_env),
+            "model.chat_format": chat_format,
+            "model.n_threads": threads,
         },
     )
+    start_logging(debug)
     engine = build_engine(settings, script=load_script(script, fail), interactive=True)
     sessions = open_chat_sessions(
         engine, db, session_id=session, latest=resume, save=not no_save, fail=fail
@@ -274,8 +311,13 @@ def run(
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    chat_format: ChatFormatOpt = None,
+    threads: ThreadsOpt = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Print a failure's traceback too.")
+        bool,
+        typer.Option(
+            "--debug", help="Print a failure's traceback; log everything (llama.cpp included)."
+        ),
     ] = False,
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session)."""
@@ -298,8 +340,11 @@ def run(
             "tools.approval": "always" if yes else None,
             "generation.max_tokens": max_tokens,
             **server_overrides(backend, base_url, api_key_env),
+            "model.chat_format": chat_format,
+            "model.n_threads": threads,
         },
     )
+    start_logging(debug, echo=debug)
     engine = build_engine(settings, script=load_script(script, fail), interactive=False)
     recorder = None if no_save else open_recorder(engine, db, source="run", fail=fail)
     try:
@@ -368,12 +413,23 @@ def doctor(
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
+    chat_format: ChatFormatOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
-    """Show the model in use, GPU offload, threads and context size (or probe
-    the server: its model, context size, and whether prefix caching works)."""
+    """Show the model in use, chat template, GPU offload, threads and context size
+    (or probe the server: its model, context size, and whether prefix caching works)."""
     from asynclm_tui.runtime import doctor_report
 
-    settings = build_settings(config, model, extra=server_overrides(backend, base_url, api_key_env))
+    settings = build_settings(
+        config,
+        model,
+        extra={
+            **server_overrides(backend, base_url, api_key_env),
+            "model.chat_format": chat_format,
+            "model.n_threads": threads,
+        },
+    )
+    start_logging(False)
     code, text = doctor_report(settings)
     typer.echo(text)
     raise typer.Exit(code)

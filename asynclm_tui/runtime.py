@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from asynclm_tui.core import paths
 from asynclm_tui.core.backends import backend_factory, connect_server, load_llama, model_path
 from asynclm_tui.core.backends.base import BackendError
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supported
+from asynclm_tui.core.backends.plan import physical_cores
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.handle import EngineHandle
@@ -62,19 +64,25 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
         backend = load_llama(settings)
     except ModelLoadError as exc:
         return 1, "\n".join([*lines, f"error: {exc}"])
-    info = backend.info
+    info, plan, choice = backend.info, backend.plan, backend.template.choice
     backend.close()
     used = (
         f"{info.n_gpu_layers}/{info.n_layers + 1} layers on GPU"
         if info.n_gpu_layers
         else "no (CPU)"
     )
+    threads = plan.threads
     lines += [
         f"parameters: {info.n_params / 1e6:.0f} M, {info.n_layers} layers",
         f"GPU offload used: {used}",
-        f"threads: {info.n_threads} (of {os.cpu_count()} CPUs)",
-        f"context size: {info.n_ctx} tokens",
+        f"chat template: {choice.label} ({choice.why})"
+        + ("; system prompt folded into the first user message" if choice.fold_system else ""),
+        f"threads: {threads.n_threads} decode, {threads.n_threads_batch} batch "
+        f"({threads.why}; {physical_cores()} physical cores, {os.cpu_count()} CPUs)",
+        f"context size: {info.n_ctx} tokens ({plan.ctx_why})",
+        f"KV cache type: {plan.kv_type}",
         f"config file: {settings.source or 'none (defaults)'}",
+        f"log file: {paths.log_file()}",
         f"system: {info.extra.get('system', '').strip()}",
     ]
     return 0, "\n".join(lines)

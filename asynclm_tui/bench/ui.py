@@ -268,10 +268,11 @@ async def _flood(app: BenchApp, turns: _Turns, send: Callable[[], Awaitable[None
 def default_threads(settings: Settings) -> list[int]:
     """The configured or default thread count, every core, and (when those
     are the same) one core fewer: what the issue's targets name."""
-    from asynclm_tui.core.backends.llama_cpp import default_threads as chosen
+    from asynclm_tui.core.backends import model_path
+    from asynclm_tui.core.backends.plan import default_threads as chosen
 
     cpus = os.cpu_count() or 1
-    settings_threads = settings.model.n_threads or chosen()
+    settings_threads = settings.model.n_threads or chosen(model_path(settings), settings.model)
     wanted = [settings_threads, cpus]
     if settings_threads == cpus and cpus > 1:
         wanted.append(cpus - 1)

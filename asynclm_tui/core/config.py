@@ -30,12 +30,24 @@ class ModelSettings(_Section):
     """llama: in-process llama.cpp; openai: an OpenAI-compatible server (see ``server``)."""
     path: Path | None = None
     """GGUF file; empty means the bundled SmolLM2-135M-Instruct."""
-    n_ctx: int = Field(default=4096, ge=256, le=1_048_576)
-    """Context size in tokens."""
+    chat_format: str = "auto"
+    """Chat template: auto (the GGUF's own; else the known one for the model's
+    tokenizer and architecture; else ChatML), a llama.cpp built-in name such as
+    chatml, gemma or llama3, or the path of a Jinja template file."""
+    n_ctx: int | None = Field(default=None, ge=256, le=1_048_576)
+    """Context size in tokens; empty means the model's trained context, capped
+    so the KV cache stays within a quarter of RAM."""
+    kv_cache_type: Literal["f16", "q8_0"] = "f16"
+    """KV-cache precision; q8_0 halves its memory (for large models or long contexts)."""
     n_gpu_layers: int | None = Field(default=None, ge=-1)
     """Layers to offload; empty means all when llama.cpp has GPU support, else 0."""
     n_threads: int | None = Field(default=None, ge=1, le=1024)
-    """CPU threads; empty means one per CPU, at most 8."""
+    """Decode threads; empty means physical cores (one left for the UI from 4
+    cores on), at most 4 for models under 1 GB and 8 above; 2 when every layer
+    is on a GPU."""
+    n_threads_batch: int | None = Field(default=None, ge=1, le=1024)
+    """Threads for prompt and injection batches; empty means every physical core
+    (at most 16), never fewer than n_threads."""
     n_batch: int = Field(default=512, ge=1, le=65536)
     """Prompt evaluation batch size."""
     seed: int = Field(default=0, ge=0)
@@ -144,11 +156,20 @@ class Settings(_Section):
         return found + [p.expanduser() for p in self.tools.dirs]
 
 
+def looks_like_path(chat_format: str) -> bool:
+    """A ``chat_format`` naming a file rather than a built-in format."""
+    return "/" in chat_format or chat_format.endswith((".jinja", ".j2", ".txt"))
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     """Relative paths in a config file are relative to that file."""
     model = data.get("model")
-    if isinstance(model, dict) and isinstance(model.get("path"), str):
-        model["path"] = str((base / Path(model["path"]).expanduser()).resolve())
+    if isinstance(model, dict):
+        if isinstance(model.get("path"), str):
+            model["path"] = str((base / Path(model["path"]).expanduser()).resolve())
+        fmt = model.get("chat_format")
+        if isinstance(fmt, str) and looks_like_path(fmt):
+            model["chat_format"] = str((base / Path(fmt).expanduser()).resolve())
     tools = data.get("tools")
     if isinstance(tools, dict) and isinstance(tools.get("dirs"), list):
         tools["dirs"] = [

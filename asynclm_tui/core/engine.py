@@ -285,6 +285,7 @@ class Engine:
                 (time.perf_counter() - start) * 1000,
                 info.n_threads,
                 tools,
+                str(info.extra.get("notice", "")),
             )
         )
         self._loaded.set()

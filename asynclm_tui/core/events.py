@@ -113,6 +113,9 @@ class ModelLoaded(Event):
     """CPU threads llama.cpp decodes with."""
     tools: tuple[str, ...] = ()
     """Names of the tools the model is offered, sorted."""
+    notice: str = ""
+    """Something the user should know about how the model runs (a fallback chat
+    template, the system prompt folded into the first message); '' if none."""
 
 
 @dataclass(frozen=True)

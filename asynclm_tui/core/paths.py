@@ -23,6 +23,21 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP, appauthor=False))
 
 
+def user_state_dir() -> Path:
+    """``$XDG_STATE_HOME/asynclm``: the log file."""
+    return Path(platformdirs.user_state_dir(APP, appauthor=False))
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/asynclm``: saved model states (safe to delete)."""
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False))
+
+
+def log_file() -> Path:
+    """The project's log: llama.cpp's own messages and the engine's."""
+    return user_state_dir() / "asynclm.log"
+
+
 def user_tools_dir() -> Path:
     """Directory for the user's own tool YAML files."""
     return user_config_dir() / "tools"

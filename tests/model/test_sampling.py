@@ -9,6 +9,7 @@ import pytest
 from asynclm_tui.core.backends.base import SamplingParams
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
 from asynclm_tui.core.cml import CALL, parse_call_body
+from asynclm_tui.core.config import ModelSettings
 from asynclm_tui.core.constrain import BlockGrammar, tool_shape
 from asynclm_tui.core.paths import bundled_model, shipped_tools_dir
 from asynclm_tui.core.sampling import FORBIDDEN, TokenPicker
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.model
 def backend() -> Iterator[LlamaCppBackend]:
     path = bundled_model()
     assert path is not None
-    b = LlamaCppBackend(path, n_ctx=1024)
+    b = LlamaCppBackend(path, settings=ModelSettings(n_ctx=1024))
     yield b
     b.close()
 

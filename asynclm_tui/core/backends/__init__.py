@@ -9,6 +9,7 @@ from pathlib import Path
 from asynclm_tui.core import paths
 from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
+from asynclm_tui.core.backends.plan import FALLBACK_CTX
 from asynclm_tui.core.config import Settings
 
 
@@ -35,16 +36,7 @@ def load_llama(settings: Settings, progress: ProgressFn | None = None) -> LlamaC
     Raises:
         ModelLoadError: the file is missing or llama.cpp cannot load it.
     """
-    cfg = settings.model
-    return LlamaCppBackend(
-        model_path(settings),
-        n_ctx=cfg.n_ctx,
-        n_gpu_layers=cfg.n_gpu_layers,
-        n_threads=cfg.n_threads,
-        n_batch=cfg.n_batch,
-        seed=cfg.seed,
-        progress=progress,
-    )
+    return LlamaCppBackend(model_path(settings), settings=settings.model, progress=progress)
 
 
 def llama_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:
@@ -87,7 +79,7 @@ def connect_server(settings: Settings, progress: ProgressFn | None = None) -> Ba
         return OpenAIBackend(
             client,
             model=cfg.model,
-            n_ctx=settings.model.n_ctx,
+            n_ctx=settings.model.n_ctx or FALLBACK_CTX,
             chat_template=cfg.chat_template,
             progress=progress,
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +21,10 @@ from asynclm_tui.core.backends.base import (
     ProgressFn,
     SamplingParams,
 )
+from asynclm_tui.core.backends.chat_template import ModelVocab, TemplateError, choose_template
+from asynclm_tui.core.backends.llama_log import route_llama_log
+from asynclm_tui.core.backends.plan import plan_load
+from asynclm_tui.core.config import ModelSettings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -94,7 +97,8 @@ def import_llama_cpp() -> Any:
 
     On a CUDA build we saw llama.cpp's tokenizer segfault during model load
     whenever numpy had been imported first (numpy's bundled libraries bound
-    first), so the core imports numpy only after this function ran.
+    first), so the core imports numpy only after this function ran.  Its log
+    is routed to the project's log file here, before anything can print.
 
     OpenMP's wait policy is left to the user on purpose.  Measured on 2 idle
     cores: 116 tok/s with the default (spin, then sleep) against 21 tok/s with
@@ -104,22 +108,16 @@ def import_llama_cpp() -> Any:
     """
     import llama_cpp
 
+    route_llama_log(llama_cpp)
     return llama_cpp
-
-
-def default_threads() -> int:
-    """One thread per CPU, at most 8.
-
-    Measured on a 16-CPU machine with the 135M model: 52 tok/s with 4
-    threads, 49 with 8, 35 with 16; synchronising many threads costs more than
-    they add, while larger (memory-bound) models still gain up to about 8.
-    """
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def gpu_offload_supported() -> bool:
     """Whether this llama-cpp-python build can offload layers to a GPU."""
     return bool(import_llama_cpp().llama_supports_gpu_offload())
+
+
+_KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 
 
 class LlamaCppBackend:
@@ -129,29 +127,32 @@ class LlamaCppBackend:
         self,
         path: Path,
         *,
-        n_ctx: int = 4096,
-        n_gpu_layers: int | None = None,
-        n_threads: int | None = None,
-        n_batch: int = 512,
-        seed: int = 0,
+        settings: ModelSettings | None = None,
         progress: ProgressFn | None = None,
     ) -> None:
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
+        cfg = settings or ModelSettings()
         llama_cpp = import_llama_cpp()
-
         self._lib = llama_cpp
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
-        layers = n_gpu_layers if n_gpu_layers is not None else (-1 if gpu else 0)
+        self.plan = plan = plan_load(path, cfg, gpu=gpu)
+        layers = cfg.n_gpu_layers if cfg.n_gpu_layers is not None else (-1 if gpu else 0)
+        kv_type = getattr(llama_cpp, _KV_TYPES[plan.kv_type])
         try:
             with model_params_hook(llama_cpp, progress):
                 self.llm = llama_cpp.Llama(
                     model_path=str(path),
-                    n_ctx=n_ctx,
+                    n_ctx=plan.n_ctx,
                     n_gpu_layers=layers,
-                    n_threads=n_threads or default_threads(),
-                    n_batch=n_batch,
-                    seed=seed,
+                    n_threads=plan.threads.n_threads,
+                    n_threads_batch=plan.threads.n_threads_batch,
+                    n_batch=cfg.n_batch,
+                    type_k=kv_type,
+                    type_v=kv_type,
+                    # llama.cpp quantizes the V cache only with flash attention.
+                    flash_attn=plan.kv_type != "f16",
+                    seed=cfg.seed,
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -159,6 +160,12 @@ class LlamaCppBackend:
         model = self.llm._model.model
         n_layers = int(llama_cpp.llama_model_n_layer(model))
         offloaded = 0 if not gpu else (n_layers + 1 if layers < 0 else min(layers, n_layers + 1))
+        self._n_vocab = int(self.llm.n_vocab())
+        try:
+            self.template = choose_template(cfg.chat_format, self._vocab_view())
+        except TemplateError as exc:
+            self.llm.close()
+            raise ModelLoadError(f"chat template for {path.name}: {exc}") from None
         self.info = BackendInfo(
             model=path.name,
             n_ctx=self.llm.n_ctx(),
@@ -170,18 +177,36 @@ class LlamaCppBackend:
             extra={
                 "path": str(path),
                 "system": llama_cpp.llama_print_system_info().decode(errors="replace"),
+                "n_threads_batch": plan.threads.n_threads_batch,
+                "notice": self.template.choice.notice(),
             },
         )
-        self._n_vocab = int(self.llm.n_vocab())
         import numpy  # after llama_cpp, see import_llama_cpp
 
         self._as_array = numpy.ctypeslib.as_array
         self._sampler: Any = None
         self._eos = self._find_eos()
-        self._template = self.llm.metadata.get("tokenizer.chat_template")
-        self._formatter: Any = None
         self._pieces: dict[int, bytes] = {}
         self._last_append = AppendStats(0, 0)
+
+    def _vocab_view(self) -> ModelVocab:
+        """The model as the chat-template choice sees it."""
+        model = self.llm._model
+        vocab = model.vocab
+        bos_id, eos_id = int(self.llm.token_bos()), int(self.llm.token_eos())
+
+        def is_token(text: str) -> bool:  # one special token, not plain text
+            return len(self.tokenize(text, special=True)) == 1 < len(self.tokenize(text))
+
+        meta = self.llm.metadata
+        return ModelVocab(
+            template=meta.get("tokenizer.chat_template") or None,
+            architecture=str(meta.get("general.architecture", "")),
+            bos=model.token_get_text(bos_id) if bos_id >= 0 else "",
+            eos=model.token_get_text(eos_id) if eos_id >= 0 else "",
+            add_bos=bool(self._lib.llama_vocab_get_add_bos(vocab)),
+            is_token=is_token,
+        )
 
     # ------------------------------------------------------------- tokens
 
@@ -198,13 +223,12 @@ class LlamaCppBackend:
         return self._n_vocab
 
     def _find_eos(self) -> frozenset[int]:
-        ids = {int(self.llm.token_eos())}
-        eot = int(self._lib.llama_vocab_eot(self.llm._model.vocab))
-        if eot >= 0:
-            ids.add(eot)
-        for tok in range(self._n_vocab):
-            if self._lib.llama_vocab_is_eog(self.llm._model.vocab, tok):
-                ids.add(tok)
+        vocab = self.llm._model.vocab
+        ids = {int(self.llm.token_eos()), int(self._lib.llama_vocab_eot(vocab))}
+        ids.update(t for t in range(self._n_vocab) if self._lib.llama_vocab_is_eog(vocab, t))
+        end = self.template.choice.end_marker
+        if end is not None:  # a fallback template's end-of-turn token
+            ids.update(self.tokenize(end, special=True))
         return frozenset(t for t in ids if t >= 0)
 
     def eos_tokens(self) -> frozenset[int]:
@@ -226,18 +250,7 @@ class LlamaCppBackend:
         return cached
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        if self._formatter is None:
-            if not self._template:
-                raise ModelLoadError(
-                    f"{self.info.model} has no chat template (tokenizer.chat_template)"
-                )
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            model = self.llm._model
-            bos = model.token_get_text(self.llm.token_bos()) if self.llm.token_bos() >= 0 else ""
-            eos = model.token_get_text(self.llm.token_eos())
-            self._formatter = Jinja2ChatFormatter(self._template, eos_token=eos, bos_token=bos)
-        return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
+        return self.template.render(messages)
 
     # ------------------------------------------------------------- KV cache
 

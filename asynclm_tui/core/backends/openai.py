@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from asynclm_tui.core.backends.base import (
@@ -315,6 +316,18 @@ class OpenAIBackend:
 
     def pause(self) -> None:
         self._close()
+
+    def state_identity(self) -> str:
+        """'': the server keeps its own prefix cache; nothing is saved here."""
+        return ""
+
+    def save_state(self, path: Path) -> None:
+        """Not supported over the wire."""
+        raise OSError("a server backend cannot save its state")
+
+    def load_state(self, path: Path, tokens: Sequence[int]) -> bool:
+        """Not supported over the wire."""
+        return False
 
     def close(self) -> None:
         self._close()

@@ -281,6 +281,8 @@ class ChatScreen(ChatInputs):
                 f"{event.model} ready · tools: {tools} · Enter sends · F1 keys",
             )
         )
+        if event.notice:
+            await self.transcript.mount(NoticeEntry(f"Note: {event.notice}.", "warning"))
 
     async def _on_load_failed(self, event: ModelLoadFailed) -> None:
         self.load_failed = True
