@@ -450,6 +450,22 @@ def bench_decode(
     raise typer.Exit(run_decode_bench(settings, tokens=tokens, rounds=rounds, as_json=as_json))
 
 
+@bench_app.command("ttft")
+def bench_ttft(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Cold/warm launch pairs.")] = 3,
+    threads: ThreadsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Time to the first token after launch: cold (system prompt evaluated) vs warm (restored)."""
+    from asynclm_tui.bench.ttft import run_ttft_bench
+
+    settings = build_settings(config, model, extra={"model.n_threads": threads})
+    start_logging(False)
+    raise typer.Exit(run_ttft_bench(settings, rounds=rounds, as_json=as_json))
+
+
 @bench_app.command("ui")
 def bench_ui(
     config: ConfigOpt = None,

@@ -12,6 +12,7 @@ interrupt a real KV-cache append.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -92,6 +93,18 @@ class ForcingBackend:
     def pause(self) -> None:
         """Decoding waits."""
         self.inner.pause()
+
+    def state_identity(self) -> str:
+        """The inner backend's (saved states are its KV cache)."""
+        return self.inner.state_identity()
+
+    def save_state(self, path: Path) -> None:
+        """Save the inner backend's state."""
+        self.inner.save_state(path)
+
+    def load_state(self, path: Path, tokens: Sequence[int]) -> bool:
+        """Restore the inner backend's state."""
+        return self.inner.load_state(path, tokens)
 
     def close(self) -> None:
         """Free the model."""

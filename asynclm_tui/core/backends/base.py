@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # numpy is imported at run time only after llama_cpp loads
@@ -115,6 +116,21 @@ class Backend(Protocol):
     def pause(self) -> None:
         """Decoding waits (a trap, a sync call, the turn's end): stop any
         work ahead of the engine, such as a remote stream."""
+
+    def state_identity(self) -> str:
+        """What a saved state depends on besides its tokens (model file, context
+        size, build); '' when this backend cannot save states."""
+
+    def save_state(self, path: Path) -> None:
+        """Write the KV cache and its tokens to ``path``.
+
+        Raises:
+            OSError: it could not be written.
+        """
+
+    def load_state(self, path: Path, tokens: Sequence[int]) -> bool:
+        """Restore a state saved by :meth:`save_state` holding exactly ``tokens``;
+        False (and an empty KV cache) when the file is unusable."""
 
     def close(self) -> None:
         """Free the model."""

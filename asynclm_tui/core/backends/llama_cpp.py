@@ -181,6 +181,22 @@ class LlamaCppBackend:
                 "notice": self.template.choice.notice(),
             },
         )
+        stat = path.stat()
+        self._identity = "|".join(
+            map(
+                str,
+                (
+                    path.resolve(),
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                    self.info.n_ctx,
+                    plan.kv_type,
+                    cfg.n_batch,
+                    llama_cpp.__version__,
+                    self.info.extra["system"],
+                ),
+            )
+        )
         import numpy  # after llama_cpp, see import_llama_cpp
 
         self._as_array = numpy.ctypeslib.as_array
@@ -295,6 +311,32 @@ class LlamaCppBackend:
     def accept(self, token: int) -> None:
         if self._sampler is not None:
             self._sampler.accept(token)
+
+    # ------------------------------------------------------------- saved state
+
+    def state_identity(self) -> str:
+        return self._identity
+
+    def save_state(self, path: Path) -> None:
+        n = int(self.llm.n_tokens)
+        tokens = (self._lib.llama_token * max(n, 1))(*self.llm.input_ids[:n].tolist())
+        if not self._lib.llama_state_save_file(self.llm._ctx.ctx, str(path).encode(), tokens, n):
+            raise OSError(f"llama.cpp could not write {path}")
+
+    def load_state(self, path: Path, tokens: Sequence[int]) -> bool:
+        cap = len(tokens)
+        out = (self._lib.llama_token * max(cap, 1))()
+        got = ctypes.c_size_t(0)
+        ok = self._lib.llama_state_load_file(
+            self.llm._ctx.ctx, str(path).encode(), out, cap, ctypes.byref(got)
+        )
+        if ok and got.value == cap and list(out[:cap]) == list(tokens):
+            self.llm.input_ids[:cap] = tokens
+            self.llm.n_tokens = cap
+            return True
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)  # whatever a failed load left
+        self.llm.n_tokens = 0
+        return False
 
     def close(self) -> None:
         self._sampler = None

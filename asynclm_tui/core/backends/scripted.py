@@ -18,6 +18,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asynclm_tui.core.backends.base import (
@@ -175,6 +176,15 @@ class ScriptedBackend:
 
     def pause(self) -> None:
         self.pauses += 1
+
+    def state_identity(self) -> str:
+        return ""  # nothing to save: a script is cheap to replay
+
+    def save_state(self, path: Path) -> None:
+        raise OSError("the scripted backend saves no state")
+
+    def load_state(self, path: Path, tokens: Sequence[int]) -> bool:
+        return False
 
     # ------------------------------------------------------------- sampling
 
