@@ -34,10 +34,12 @@ def needs(missing: bool, why: str) -> pytest.MarkDecorator:
 def _isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Never read the developer's own config, tools or themes."""
+    """Never read the developer's own config, tools, themes, log or saved states."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("ASYNCLM_CONFIG", raising=False)
 
 

@@ -35,7 +35,7 @@ class ModelLoadError(Exception):
     """The model file is missing or llama.cpp could not load it."""
 
 
-_PATCH_LOCK = threading.Lock()
+_PATCH_LOCK = threading.RLock()  # the load hooks nest
 
 
 def amx_repack_broken() -> bool:
@@ -92,6 +92,34 @@ def model_params_hook(llama_cpp: Any, progress: ProgressFn | None = None) -> Ite
             lib.llama_model_default_params = original
 
 
+@contextlib.contextmanager
+def lenient_chat_handlers(llama_cpp: Any) -> Iterator[None]:
+    """Let ``Llama(...)`` load a GGUF whose chat template does not compile.
+
+    ``Llama.__init__`` compiles every template in the metadata into chat
+    handlers this project never uses, and a syntax error there aborts the
+    load.  For the duration of the constructor (under the patch lock) a
+    template that does not compile gets a stand-in; :mod:`chat_template`
+    then judges the real one and falls back with a notice.
+    """
+    module = llama_cpp.llama_chat_format
+    real = module.Jinja2ChatFormatter
+
+    class Lenient(real):  # type: ignore[misc, valid-type]
+        def __init__(self, template: str, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().__init__(template, *args, **kwargs)
+            except Exception:  # jinja2 raises many types for a bad template
+                super().__init__("", *args, **kwargs)
+
+    with _PATCH_LOCK:
+        module.Jinja2ChatFormatter = Lenient
+        try:
+            yield
+        finally:
+            module.Jinja2ChatFormatter = real
+
+
 def import_llama_cpp() -> Any:
     """Import llama_cpp, making sure its native libraries load before numpy.
 
@@ -140,7 +168,7 @@ class LlamaCppBackend:
         layers = cfg.n_gpu_layers if cfg.n_gpu_layers is not None else (-1 if gpu else 0)
         kv_type = getattr(llama_cpp, _KV_TYPES[plan.kv_type])
         try:
-            with model_params_hook(llama_cpp, progress):
+            with lenient_chat_handlers(llama_cpp), model_params_hook(llama_cpp, progress):
                 self.llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=plan.n_ctx,
