@@ -47,8 +47,9 @@ EXPECTED_NOTICE = {
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_variant_answers_freely(name: str, folder: Path, config: Path) -> None:
+    model = str(build_variant(name, folder))
     proc = asynclm(
-        "run", "Say hello in five words.", "--json", "-m", str(build_variant(name, folder)), "-c", str(config),
+        "run", "Say hello in five words.", "--json", "-m", model, "-c", str(config),
         "--max-tokens", "48",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -71,8 +72,9 @@ def test_variant_call_and_user_interrupt(
 ) -> None:
     script = tmp_path / "s.txt"
     script.write_text(f"[CALL] a [HEAD] sleep(ms=200) [END] {FILLER * 4}[TRAP][END] Done.")
+    model = str(build_variant(name, folder))
     proc = asynclm(
-        "run", "Go", "--json", "-m", str(build_variant(name, folder)), "-c", str(config),
+        "run", "Go", "--json", "-m", model, "-c", str(config),
         "--script", str(script), "--user-at", "100:also mention Thursday", "--max-tokens", "200",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
