@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import threading
 import time
 import traceback
@@ -55,7 +54,7 @@ from asynclm_tui.core.events import (
 from asynclm_tui.core.handle import EngineSnapshot, LoadState
 from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
 from asynclm_tui.core.mailbox import Mailbox, NewSessionMark
-from asynclm_tui.core.prefix_cache import warm_prefix
+from asynclm_tui.core.prefix_cache import warm_start
 from asynclm_tui.core.prompt import system_prompt
 from asynclm_tui.core.schedulers import scheduler_for
 from asynclm_tui.core.script import Script
@@ -246,7 +245,9 @@ class Engine:
         backend = self._load_model()
         if backend is None:
             return
-        self._warm(backend)
+        with self._lock:
+            registry, gen = self._registry, self._gen
+        warm_start(backend, self._system_text(registry, gen))
         mailbox = self._mailbox
         while True:
             item = mailbox.next_inbound()
@@ -293,19 +294,6 @@ class Engine:
         )
         self._loaded.set()
         return backend
-
-    def _warm(self, backend: Backend) -> None:
-        """Put the system prompt in the KV cache now (restored from disk when a
-        previous launch saved it), so the first answer evaluates only the
-        user's words.  Only an optimisation: a failure is logged, the first
-        turn then evaluates everything."""
-        with self._lock:
-            registry, gen = self._registry, self._gen
-        try:
-            warm_prefix(backend, self._system_text(registry, gen))
-        except Exception:  # noqa: BLE001 - never fatal, see above
-            logging.getLogger("asynclm.engine").exception("warming the system prompt failed")
-            backend.truncate(0)
 
     def _new_session(self, mark: NewSessionMark) -> None:
         """Cancel the old session's calls (their results, tagged with the old

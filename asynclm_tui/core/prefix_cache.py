@@ -130,3 +130,13 @@ def warm_prefix(backend: Backend, system_text: str, *, folder: Path | None = Non
     except OSError as exc:
         LOG.warning("cannot save the prompt state in %s: %s", folder, exc)
     return Warmed("evaluated", len(tokens))
+
+
+def warm_start(backend: Backend, system_text: str) -> None:
+    """:func:`warm_prefix` at engine start, never fatal: it is only an
+    optimisation, so a failure is logged and the first turn evaluates everything."""
+    try:
+        warm_prefix(backend, system_text)
+    except Exception:  # noqa: BLE001 - see above
+        LOG.exception("warming the system prompt failed")
+        backend.truncate(0)
