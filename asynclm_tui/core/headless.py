@@ -122,26 +122,27 @@ def run_headless(
 
 
 def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
-    if isinstance(event, Token):
-        out.write(event.text)
-        out.flush()
-    elif isinstance(event, Interrupt):
-        text = format_interrupt(event.id, event.value)
-        out.write(f"\x1b[2m{text}\x1b[0m" if color else text)
-        out.flush()
-    elif isinstance(event, TurnFailed | ModelLoadFailed):
-        err.write(f"asynclm: {event.message}\n")
-    elif isinstance(event, ContextSlid):
-        err.write(
-            f"[context window full: dropped the oldest {event.dropped_turns} turn(s), "
-            f"{event.n_before} -> {event.n_after} tokens]\n"
-        )
-    elif isinstance(event, ModelLoaded):
-        where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
-        err.write(f"[{event.model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
-    elif isinstance(event, TurnDone):
-        out.write("\n")
-        err.write(
-            f"[{event.reason}: {event.n_generated} tokens at {event.tok_s:.1f} tok/s, "
-            f"{event.n_injected} injected, {event.elapsed_ms / 1000:.2f} s]\n"
-        )
+    match event:
+        case Token():
+            out.write(event.text)
+            out.flush()
+        case Interrupt():
+            text = format_interrupt(event.id, event.value)
+            out.write(f"\x1b[2m{text}\x1b[0m" if color else text)
+            out.flush()
+        case TurnFailed() | ModelLoadFailed():
+            err.write(f"asynclm: {event.message}\n")
+        case ContextSlid():
+            err.write(
+                f"[context window full: dropped the oldest {event.dropped_turns} turn(s), "
+                f"{event.n_before} -> {event.n_after} tokens]\n"
+            )
+        case ModelLoaded():
+            where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
+            err.write(f"[{event.model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
+        case TurnDone():
+            out.write("\n")
+            err.write(
+                f"[{event.reason}: {event.n_generated} tokens at {event.tok_s:.1f} tok/s, "
+                f"{event.n_injected} injected, {event.elapsed_ms / 1000:.2f} s]\n"
+            )

@@ -166,59 +166,53 @@ class ChatState:
         turn = self.current
         if isinstance(event, TurnStarted):
             self.turns.append(TurnRecord(event.turn, event.mode, event.text, event.t))
-        elif turn is None:
             return
-        elif isinstance(event, Prefilled):
-            turn.prefill_t = event.t
-            turn.n_prompt = event.n_prompt
-        elif isinstance(event, Token):
-            if event.text:
+        if turn is None:
+            return
+        match event:
+            case Prefilled():
+                turn.prefill_t = event.t
+                turn.n_prompt = event.n_prompt
+            case Token(text=text) if text:
                 turn.n_tokens += 1
-        elif isinstance(event, CallIssued):
-            self.calls[event.id] = CallRecord(
-                event.id,
-                event.fn,
-                tuple(event.args),
-                dict(event.kwargs),
-                turn.number,
-                event.t,
-                event.estimate_ms,
-                event.wants_result,
-                event.session,
-            )
-            turn.calls.append(event.id)
-        elif isinstance(event, CallUpdated):
-            call = self.calls.get(event.id)
-            if call is not None and call.session == event.session:
+            case CallIssued():
+                self.calls[event.id] = CallRecord(
+                    event.id, event.fn, tuple(event.args), dict(event.kwargs), turn.number,
+                    event.t, event.estimate_ms, event.wants_result, event.session,
+                )
+                turn.calls.append(event.id)
+            case CallUpdated() if (call := self._call(event.id, event.session)) is not None:
                 call.status = event.status
                 if event.status is CallStatus.RUNNING and call.started_t is None:
                     call.started_t = event.t
-        elif isinstance(event, CallFinished):
-            call = self.calls.get(event.id)
-            if call is not None and call.session == event.session:
+            case CallFinished() if (call := self._call(event.id, event.session)) is not None:
                 call.status = event.status
                 call.finished_t = event.t
                 call.ms = event.ms
                 call.ok = event.ok
                 call.value = event.value
-        elif isinstance(event, Interrupt):
-            turn.interrupts.append((event.t, event.id, event.kind))
-            turn.n_injected += event.n_tokens
-            call = self.calls.get(event.id)
-            if call is not None and event.kind != InterruptKind.USER:
-                call.landed_t = event.t
-        elif isinstance(event, Trapped):
-            turn.pauses.append((event.t, None, event.reason))
-        elif isinstance(event, Resumed):
-            if turn.pauses and turn.pauses[-1][1] is None:
+            case Interrupt():
+                turn.interrupts.append((event.t, event.id, event.kind))
+                turn.n_injected += event.n_tokens
+                call = self.calls.get(event.id)
+                if call is not None and event.kind != InterruptKind.USER:
+                    call.landed_t = event.t
+            case Trapped():
+                turn.pauses.append((event.t, None, event.reason))
+            case Resumed() if turn.pauses and turn.pauses[-1][1] is None:
                 start, _, reason = turn.pauses[-1]
                 turn.pauses[-1] = (start, event.t, reason)
-        elif isinstance(event, TurnDone):
-            turn.end_t = event.t
-            turn.done = event
-            for i, (start, end, reason) in enumerate(turn.pauses):
-                if end is None:
-                    turn.pauses[i] = (start, event.t, reason)
+            case TurnDone():
+                turn.end_t = event.t
+                turn.done = event
+                for i, (start, end, reason) in enumerate(turn.pauses):
+                    if end is None:
+                        turn.pauses[i] = (start, event.t, reason)
+
+    def _call(self, call_id: str, session: int) -> CallRecord | None:
+        """The record of call ``call_id`` if it belongs to ``session``."""
+        call = self.calls.get(call_id)
+        return call if call is not None and call.session == session else None
 
     def savings(self, turn: TurnRecord, now: float) -> Savings:
         """Time saved in ``turn`` against running its calls synchronously."""

@@ -196,65 +196,68 @@ class ChatScreen(ChatInputs):
         """Render one engine event (called by the app, in emission order)."""
         self.state.apply(event)
         entry = self.transcript.current
-        if isinstance(event, Token):
-            if entry is not None:
-                entry.add_raw(event.text)
-                entry.add_text(event.visible)
-        elif isinstance(event, ModelLoading):
-            if self._loading is not None:
-                self._loading.set_progress(event.progress)
-            self.status.set_state(f"loading {event.progress:.0%}", "loading")
-        elif isinstance(event, ModelLoaded):
-            await self._on_loaded(event)
-        elif isinstance(event, ModelLoadFailed):
-            await self._on_load_failed(event)
-        elif isinstance(event, TurnFailed):
-            await self._on_turn_failed(event)
-        elif isinstance(event, TurnStarted):
-            await self._on_turn_started(event)
-        elif isinstance(event, Prefilled):
-            self.status.set_state("generating", "busy")
-        elif isinstance(event, CallIssued):
-            await self._on_call(event, entry)
-        elif isinstance(event, CallUpdated | CallFinished):
-            self.calls.update_call(event.id)
-            self.update_calls_summary()
-            if isinstance(event, CallUpdated) and event.status is CallStatus.AWAITING_APPROVAL:
+        match event:
+            case Token():
+                if entry is not None:
+                    entry.add_raw(event.text)
+                    entry.add_text(event.visible)
+            case ModelLoading():
+                if self._loading is not None:
+                    self._loading.set_progress(event.progress)
+                self.status.set_state(f"loading {event.progress:.0%}", "loading")
+            case ModelLoaded():
+                await self._on_loaded(event)
+            case ModelLoadFailed():
+                await self._on_load_failed(event)
+            case TurnFailed():
+                await self._on_turn_failed(event)
+            case TurnStarted():
+                await self._on_turn_started(event)
+            case Prefilled():
+                self.status.set_state("generating", "busy")
+            case CallIssued():
+                await self._on_call(event, entry)
+            case CallUpdated() | CallFinished():
+                self._on_call_changed(event)
+            case Interrupt():
+                await self._on_interrupt(event, entry)
+            case UserMessage():
+                if entry is not None:
+                    await entry.add_chip("user", f"you, mid-answer: {event.text}")
+            case Trapped():
+                what = ", ".join(event.pending) or "results"
+                if entry is not None:
+                    label = TRAP_REASONS.get(event.reason, "waiting")
+                    chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open")
+                    chip.pending = what
+                self.status.set_state(f"waiting for {what}", "wait")
+            case Resumed():
+                if entry is not None:
+                    entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}")
+                self.status.set_state("generating", "busy")
+            case TurnDone():
+                await self._on_turn_done(event, entry)
+            case ContextSlid():
+                if entry is not None and self.generating:
+                    await entry.add_chip("info", slid_text(event))
+                else:
+                    await self.transcript.mount(NoticeEntry(slid_text(event), "info"))
+
+    def _on_call_changed(self, event: CallUpdated | CallFinished) -> None:
+        self.calls.update_call(event.id)
+        self.update_calls_summary()
+        match event:
+            case CallUpdated(status=CallStatus.AWAITING_APPROVAL):
                 rec = self.state.calls[event.id]
                 self.notify(
                     f"{rec.fn}({rec.signature(30)}) asks to run. The model keeps "
                     "going meanwhile: Ctrl+L, then a (once) / A (always) / d (deny).",
-                    title="Approval needed",
-                    severity="warning",
-                    timeout=8,
+                    title="Approval needed", severity="warning", timeout=8,
                 )
                 self.calls.select_call(event.id)
                 self.approval_requested()
-            else:
+            case _:
                 self.approvals_settled()
-        elif isinstance(event, Interrupt):
-            await self._on_interrupt(event, entry)
-        elif isinstance(event, UserMessage):
-            if entry is not None:
-                await entry.add_chip("user", f"you, mid-answer: {event.text}")
-        elif isinstance(event, Trapped):
-            if entry is not None:
-                what = ", ".join(event.pending) or "results"
-                label = TRAP_REASONS.get(event.reason, "waiting")
-                chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open")
-                chip.pending = what
-            self.status.set_state(f"waiting for {', '.join(event.pending) or 'results'}", "wait")
-        elif isinstance(event, Resumed):
-            if entry is not None:
-                entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}")
-            self.status.set_state("generating", "busy")
-        elif isinstance(event, TurnDone):
-            await self._on_turn_done(event, entry)
-        elif isinstance(event, ContextSlid):
-            if entry is not None and self.generating:
-                await entry.add_chip("info", slid_text(event))
-            else:
-                await self.transcript.mount(NoticeEntry(slid_text(event), "info"))
 
     async def _on_loaded(self, event: ModelLoaded) -> None:
         if self._loading is not None:
