@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from asynclm_tui.core.events import CallFinished, CallStatus, CallUpdated, Event, TurnDone
+from asynclm_tui.core.events import (
+    CallFinished,
+    CallStatus,
+    CallUpdated,
+    Event,
+    Prefilled,
+    TurnDone,
+)
 from asynclm_tui.core.kinds import StopReason
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
@@ -26,8 +33,10 @@ def turn_events(turn: StoredTurn) -> list[Event]:
         event = from_record(kind, data)
         if event is None:
             continue
-        if isinstance(event, CallUpdated) and event.status is CallStatus.AWAITING_APPROVAL:
-            continue  # a question for then, not now
+        if isinstance(event, CallUpdated | Prefilled):
+            # Steps on the way (queued, running, approval asked): each restyles
+            # a calls-panel row, and the final state comes with CallFinished.
+            continue
         out.append(event)
     if turn.complete:
         return out
@@ -45,12 +54,13 @@ def turn_events(turn: StoredTurn) -> list[Event]:
 
 async def replay(chat: ChatScreen, stored: StoredSession) -> None:
     """Draw ``stored`` into ``chat`` (before the engine starts)."""
-    for turn in stored.turns:
-        for event in turn_events(turn):
-            await chat.apply(event)
-        entry = chat.transcript.current
-        if entry is not None:
-            await entry.finish()
+    with chat.app.batch_update():
+        for turn in stored.turns:
+            for event in turn_events(turn):
+                await chat.apply(event)
+            entry = chat.transcript.current
+            if entry is not None:
+                await entry.finish()
     info = stored.info
     await chat.transcript.mount(
         NoticeEntry(
