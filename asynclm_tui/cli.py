@@ -587,6 +587,20 @@ def bench_bfcl(
 
 
 @app.command()
+def soak(
+    minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="How long to run.")] = 10,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Scripted turns with calls and interrupts on the real model: RSS, errors, tok/s."""
+    from asynclm_tui.bench.soak import run_soak
+
+    settings = build_settings(config, model)
+    raise typer.Exit(run_soak(settings, minutes, as_json=as_json))
+
+
+@app.command()
 def traces(
     count: Annotated[int, typer.Option("--count", help="Traces to write.")] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
