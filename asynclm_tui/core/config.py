@@ -92,8 +92,6 @@ class GenerationSettings(_Section):
     constrain_calls: bool | None = None
     """Grammar-constrain call bodies to registered tools; empty means on for
     models under 3B parameters."""
-    max_result_chars: int = Field(default=2000, ge=16)
-    """Longer tool results are cut before injection."""
     system_prompt: str = ""
     """Extra instructions added to the system prompt."""
     prompt_style: Literal["full", "compact"] = "full"
@@ -114,6 +112,10 @@ class ToolSettings(_Section):
     """Calls running at once; the rest wait longest-estimate-first."""
     approval: Literal["ask", "always", "never"] = "ask"
     """For tools with confirm: true: ask, always allow, or never run."""
+    max_result_tokens: int = Field(default=256, ge=16, le=1_000_000)
+    """Most tokens of a result injected into the model's context; the rest is
+    cut with a marker saying how much (a tool's own ``max_result_tokens`` wins).
+    The full result stays viewable in the calls panel."""
 
 
 class UISettings(_Section):

@@ -37,7 +37,10 @@ from asynclm_tui.core.events import (
     Configure,
     ContextSlid,
     ForceNextTurn,
+    HeldResults,
+    HeldState,
     Input,
+    KeepResults,
     ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
@@ -61,6 +64,7 @@ from asynclm_tui.core.script import Script
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.core.turn import Session, Turn, TurnPlan, TurnStats
+from asynclm_tui.core.withheld import Withheld
 
 BackendFactory = Callable[[ProgressFn], Backend]
 
@@ -125,7 +129,10 @@ class Engine:
             max_concurrency=settings.tools.max_concurrency,
             approval=settings.tools.approval,
             interactive=interactive,
+            max_result_tokens=settings.tools.max_result_tokens,
         )
+        self._withheld = Withheld(self._mailbox, self._bus)
+        """Results of calls a turn ended without (see core.withheld)."""
         self._loaded = threading.Event()
         self._thread = threading.Thread(target=self._main, name="asynclm-decode", daemon=True)
 
@@ -152,6 +159,8 @@ class Engine:
                 self._mailbox.stop_turn()
             case CancelCall(call_id=call_id):
                 self._executor.cancel(call_id)
+            case KeepResults():
+                self._withheld.keep(self._session)
             case ApproveCall(call_id=call_id, decision=decision):
                 self._executor.approve(call_id, decision)
             case NewSession(history=history, call_ids=call_ids):
@@ -237,7 +246,7 @@ class Engine:
             )
         )
         value = result.value if result.wants_result else None
-        self._mailbox.post_result(result.session, result.id, value)
+        self._withheld.post_result(self._session, result, value)
 
     # ------------------------------------------------------------ decode thread
 
@@ -387,6 +396,7 @@ class Engine:
             )
         session.messages.append({"role": "user", "content": text})
         session.turns += 1
+        self._withheld.drop(session)
         bus.emit(TurnStarted(bus.now(), session.turns, mode, text, session.serial))
         t_start = time.perf_counter()
         n_prompt = 0
@@ -433,6 +443,7 @@ class Engine:
             )
         if turn is not None:
             self._recover(turn, session)
+        withheld = self._withheld.withhold(session) if session.outstanding else ()
         answer = "".join(stats.text)
         if turn is None:
             session.messages.pop()  # the prompt never got in: keep the chat usable
@@ -460,6 +471,8 @@ class Engine:
                 text=answer,
             )
         )
+        if withheld:  # after TurnDone: the turn's end is shown first, then what is held
+            bus.emit(HeldResults(bus.now(), withheld, HeldState.HELD))
 
     def _plan(
         self,

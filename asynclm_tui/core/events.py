@@ -233,6 +233,10 @@ class Interrupt(Event):
     """Prompt tokens the backend already held (None: the server did not say)."""
     n_evaluated: int | None = None
     """Tokens the backend evaluated for this append (None: not reported)."""
+    result_tokens: int = 0
+    """Tokens of the whole result (0 when it had no budget to check)."""
+    cut_tokens: int = 0
+    """Tokens of the result left out by its budget (0: injected whole)."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,33 @@ class ContextSlid(Event):
     ms: float
 
 
+class HeldState(StrEnum):
+    """What happens to the results of calls a stopped turn left behind."""
+
+    HELD = "held"  # kept out of the context until the user decides
+    KEPT = "kept"  # the user chose to give them to the next answer
+    DROPPED = "dropped"  # the next answer started without them
+
+
+@dataclass(frozen=True)
+class HeldResults(Event):
+    """Results of a stopped turn's calls: held back, kept or dropped.
+
+    A turn that ends before its calls return (stopped, out of tokens, an
+    error) does not hand their results to the next answer: they are held
+    until the user posts :class:`KeepResults`, and dropped when the next turn
+    starts without that.
+    """
+
+    name: ClassVar[str] = "held"
+    ids: tuple[str, ...]
+    state: HeldState
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.name, "t": round(self.t, 4), "ids": list(self.ids),
+                "state": self.state.value}
+
+
 @dataclass(frozen=True)
 class TurnFailed(Event):
     """The running turn could not go on (a full context, a template the model
@@ -330,6 +361,12 @@ class CancelCall(Input):
     """Cancel one call (``call_id``) or every pending call (None)."""
 
     call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class KeepResults(Input):
+    """Give the held results of a stopped turn to the next answer (those
+    still running land when they finish)."""
 
 
 @dataclass(frozen=True)

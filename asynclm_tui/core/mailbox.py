@@ -29,6 +29,8 @@ class Pending:
     value: str
     kind: InterruptKind
     ready_at: float
+    budget: int | None = None
+    """Most tokens of ``value`` to inject (None: all of it)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ class Mailbox:
                 self.idle.clear()
             self._cv.notify_all()
 
-    def post_result(self, session: int, call_id: str, value: str | None) -> None:
+    def post_result(
+        self, session: int, call_id: str, value: str | None, budget: int | None = None
+    ) -> None:
         """A call of ``session`` finished; ``value`` None means nobody wants
         the result.  Dropped when the session is over."""
         with self._cv:
@@ -97,8 +101,17 @@ class Mailbox:
                 return
             self._completed.add(call_id)
             if value is not None:
-                self._ready.append(Pending(call_id, value, InterruptKind.TOOL, time.perf_counter()))
+                now = time.perf_counter()
+                self._ready.append(Pending(call_id, value, InterruptKind.TOOL, now, budget))
             self._cv.notify_all()
+
+    def take_results(self, ids: set[str]) -> list[Pending]:
+        """Withdraw the undelivered results of ``ids`` (a stopped turn's)."""
+        with self._cv:
+            taken = [p for p in self._ready if p.kind is InterruptKind.TOOL and p.id in ids]
+            for item in taken:
+                self._ready.remove(item)
+        return taken
 
     def post_error(self, call_id: str, value: str) -> None:
         """An error interrupt about a block (malformed, duplicate id): ready at

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from asynclm_tui.core.backends.base import Backend, SamplingParams
+from asynclm_tui.core.budget import Fitted, fit_result
 from asynclm_tui.core.bus import EventBus
 from asynclm_tui.core.cml import (
     CALL,
@@ -50,7 +51,7 @@ from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1
 
-Injected = tuple[Pending, int, str]
+Injected = tuple[Pending, int, Fitted]
 """An interrupt appended in this step: the item, its token count, its value."""
 
 
@@ -66,6 +67,13 @@ class Session:
     """Calls whose results have not been injected yet (across turns)."""
     turns: int = 0
     anonymous: int = 0
+    withheld: set[str] = field(default_factory=set)
+    """Calls left by a turn that ended early: their results stay out of the
+    context unless the user keeps them (``KeepResults``)."""
+    withheld_results: dict[str, Pending] = field(default_factory=dict)
+    """Finished results of ``withheld`` calls."""
+    dropped: set[str] = field(default_factory=set)
+    """Withheld calls the next turn started without: never injected."""
 
 
 @dataclass(frozen=True)
@@ -327,18 +335,15 @@ class Turn:
         taken = self.mailbox.take_ready()
         self.unsent.extend(taken)
         done: list[Injected] = []
-        limit = self.gen.max_result_chars
         for item in taken:
-            value = item.value
-            if len(value) > limit:
-                value = value[:limit] + f"…[{len(value) - limit} chars cut]"
-            text = format_interrupt(item.id, _neutralise_specials(value))
+            fitted = fit_result(item.value, item.budget, self.b.tokenize, self.b.piece)
+            text = format_interrupt(item.id, _neutralise_specials(fitted.text))
             tokens = self.b.tokenize(text)
             batch.extend(tokens)
             self.stats.n_injected += len(tokens)
             self.stats.text.append(text)
             self.scheduler.settled(item)
-            done.append((item, len(tokens), value))
+            done.append((item, len(tokens), fitted))
         return done
 
     def _announce(self, items: list[Injected], t_append: float) -> None:
@@ -347,7 +352,7 @@ class Turn:
         inject_ms = (time.perf_counter() - t_append) * 1000
         cost = self.b.append_stats()
         t = self.bus.now()
-        for item, n_tokens, value in items:
+        for item, n_tokens, fitted in items:
             if item.kind is InterruptKind.USER:
                 self.bus.emit(UserMessage(t, item.value))
             wait_ms = max(0.0, (t_append - item.ready_at) * 1000)
@@ -355,13 +360,15 @@ class Turn:
                 Interrupt(
                     t,
                     item.id,
-                    value,
+                    fitted.text,
                     n_tokens,
                     wait_ms,
                     inject_ms,
                     item.kind,
                     cost.n_cached,
                     cost.n_evaluated,
+                    result_tokens=fitted.n_tokens,
+                    cut_tokens=fitted.cut,
                 )
             )
 

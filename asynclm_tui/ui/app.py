@@ -8,6 +8,7 @@ and posts user actions back as engine inputs.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from collections import deque
@@ -29,8 +30,10 @@ from asynclm_tui.core.sessions.store import SessionStore, StoreError
 from asynclm_tui.ui.clipboard import Clipboard
 from asynclm_tui.ui.messages import CopyRequested, EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
+from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.screens.chat import ChatScreen
 from asynclm_tui.ui.screens.chat_layout import ChatLayout
+from asynclm_tui.ui.screens.edit_queued import EditQueuedScreen
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.sessions import SessionsScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
@@ -40,6 +43,7 @@ from asynclm_tui.ui.textual_internals import is_exiting
 from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
+from asynclm_tui.ui.widgets.queue_view import QueueView
 
 if TYPE_CHECKING:
     from asynclm_tui.core.handle import EngineHandle
@@ -119,6 +123,10 @@ class AsyncLMApp(App[None]):
         )
         """Where copies go (the terminal clipboard or a file)."""
         self._pending: deque[Event] = deque()
+        self._draining = asyncio.Lock()
+        """The app's handler and the screen's render timer both drain, as
+        different tasks: one at a time, or an event applied while another
+        awaits (a turn's first token while its entry mounts) lands out of order."""
         self._wake_posted = False
         self._urgent_posted = False
         self._startup_notes: list[tuple[str, str]] = []
@@ -226,11 +234,12 @@ class AsyncLMApp(App[None]):
         # Flags are reset before draining: an event queued meanwhile either
         # gets drained here or posts a new EventsPending; it is never stranded.
         self._wake_posted = False
-        while self._pending:
-            if is_exiting(self):
-                self._pending.clear()
-                return
-            await self.chat.apply(self._pending.popleft())
+        async with self._draining:
+            while self._pending:
+                if is_exiting(self):  # shutting down: the screen may already be gone
+                    self._pending.clear()
+                    return
+                await self.chat.apply(self._pending.popleft())
 
     def _saving_failed(self, message: str) -> None:
         # Called on the recorder's thread.
@@ -304,6 +313,7 @@ class AsyncLMApp(App[None]):
         self.chat.prompt.set_keys(
             keymap.get("send", "enter"),
             keymap.get("newline", "ctrl+j,alt+enter,shift+enter"),
+            keymap.get("queue", "tab"),
         )
 
     @staticmethod
@@ -313,7 +323,10 @@ class AsyncLMApp(App[None]):
             ("anywhere", list(AsyncLMApp.BINDINGS)),  # type: ignore[arg-type]
             ("chat", chat_bindings()),
             ("input", list(PromptInput.BINDINGS)),  # type: ignore[arg-type]
+            ("queued messages", list(QueueView.BINDINGS)),  # type: ignore[arg-type]
+            ("editing a queued one", list(EditQueuedScreen.BINDINGS)),  # type: ignore[arg-type]
             ("calls panel", list(CallsPanel.BINDINGS)),  # type: ignore[arg-type]
+            ("a call's result", list(CallDetailScreen.BINDINGS)),  # type: ignore[arg-type]
             ("timeline", list(TimelineScreen.BINDINGS)),  # type: ignore[arg-type]
             ("help", list(HelpScreen.BINDINGS)),  # type: ignore[arg-type]
             ("saved chats", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]

@@ -18,6 +18,8 @@ from asynclm_tui.core.events import (
     CallUpdated,
     ContextSlid,
     Event,
+    HeldResults,
+    HeldState,
     Interrupt,
     Prefilled,
     Resumed,
@@ -85,6 +87,12 @@ class CallRecord:
     value: str = ""
     landed_t: float | None = None
     """When its result was appended to the model's context."""
+    result_tokens: int = 0
+    """Tokens of the whole result, once it landed (0: not counted)."""
+    cut_tokens: int = 0
+    """Tokens of the result its budget kept from the model."""
+    held: HeldState | None = None
+    """Set when its turn ended before the result: held back, kept or dropped."""
 
     def signature(self, limit: int = 60) -> str:
         """The call's arguments as written, cut to ``limit`` characters."""
@@ -112,6 +120,8 @@ class TurnRecord:
     calls: list[str] = field(default_factory=list)
     interrupts: list[tuple[float, str, str]] = field(default_factory=list)
     """(t, id, kind) of each interrupt that landed."""
+    appends: list[tuple[float, float]] = field(default_factory=list)
+    """(start, end) of each decode call that appended interrupts."""
     n_tokens: int = 0
     n_prompt: int = 0
     n_injected: int = 0
@@ -194,9 +204,18 @@ class ChatState:
             case Interrupt():
                 turn.interrupts.append((event.t, event.id, event.kind))
                 turn.n_injected += event.n_tokens
+                start = event.t - event.inject_ms / 1000
+                if not turn.appends or turn.appends[-1][1] != event.t:  # one span per append
+                    turn.appends.append((start, event.t))
                 call = self.calls.get(event.id)
                 if call is not None and event.kind != InterruptKind.USER:
                     call.landed_t = event.t
+                    call.result_tokens = event.result_tokens
+                    call.cut_tokens = event.cut_tokens
+            case HeldResults():
+                for call_id in event.ids:
+                    if call_id in self.calls:
+                        self.calls[call_id].held = event.state
             case Trapped():
                 turn.pauses.append((event.t, None, event.reason))
             case Resumed() if turn.pauses and turn.pauses[-1][1] is None:
@@ -229,3 +248,7 @@ class ChatState:
     def active_calls(self) -> list[CallRecord]:
         """Calls not yet finished."""
         return [c for c in self.calls.values() if not c.status.finished]
+
+    def held_calls(self) -> list[CallRecord]:
+        """Calls of a stopped turn whose results are held back from the model."""
+        return [c for c in self.calls.values() if c.held is HeldState.HELD]

@@ -16,7 +16,10 @@ from asynclm_tui.core.events import (
     CallFinished,
     CallIssued,
     Event,
+    HeldResults,
+    HeldState,
     Interrupt,
+    KeepResults,
     Prefilled,
     Resumed,
     SendMessage,
@@ -196,9 +199,10 @@ def stop_at_first_call(event: Event, engine: Engine) -> None:
         engine.post(StopGeneration())  # end the turn while the call still runs
 
 
-def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
-    """A call left running by a stopped turn lands in the next turn, before
-    its first token, and the next turn only prefills its new tokens."""
+def test_second_turn_reuses_the_cache_and_receives_kept_results() -> None:
+    """A call left running by a stopped turn is held back; kept, it lands in
+    the next turn before its first token, and that turn only prefills its new
+    tokens."""
     released = threading.Event()
     call_done = threading.Event()
 
@@ -215,6 +219,7 @@ def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
     def between(engine: Engine) -> None:
         released.set()
         assert call_done.wait(30)
+        engine.post(KeepResults())
 
     events = run_engine(
         f"[CALL] late [HEAD] gate() [END] {FILLER}\n=== turn ===\nAgain.",
@@ -225,7 +230,11 @@ def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
     )
     first_done = index(events, lambda e: isinstance(e, TurnDone))
     assert events[first_done].reason == "stopped"  # type: ignore[attr-defined]
+    held = index(events, lambda e: isinstance(e, HeldResults))
+    assert events[held] == HeldResults(events[held].t, ("late",), HeldState.HELD)
+    kept = index(events, lambda e: isinstance(e, HeldResults) and e.state is HeldState.KEPT)
     second = index(events, lambda e: isinstance(e, TurnStarted) and e.turn == 2)
+    assert first_done < held < kept < second
     prefill = next(e for e in events[second:] if isinstance(e, Prefilled))
     assert prefill.n_evaluated < prefill.n_prompt // 2  # the system prompt stayed cached
     intr = index(events, lambda e: isinstance(e, Interrupt) and e.id == "late")
@@ -235,13 +244,82 @@ def test_second_turn_reuses_the_cache_and_receives_late_results() -> None:
     assert d.text.startswith(" [INTR] late [HEAD] opened [END]")
 
 
-def test_pending_calls_from_a_stopped_turn_are_awaited_by_the_next() -> None:
+def test_results_of_a_stopped_turn_stay_out_of_the_next_answer() -> None:
+    """Not kept: the next turn starts without them (they are dropped, and
+    one finishing during that turn is not injected either)."""
+    release = {"a": threading.Event(), "b": threading.Event()}
+    a_done = threading.Event()
+
+    def setup(engine: Engine) -> None:
+        tools = tool_registry()
+        for name, flag in release.items():
+            tools.add_function(
+                f"gate_{name}", lambda f=flag: f.wait(60) and "opened", description="Waits."
+            )
+        engine.post(SetTools(tools))
+
+    def hook(event: Event, engine: Engine) -> None:
+        if isinstance(event, CallIssued) and event.id == "b":
+            engine.post(StopGeneration())
+        if isinstance(event, CallFinished) and event.id == "a":
+            a_done.set()
+        if isinstance(event, TurnStarted) and event.turn == 2:
+            release["b"].set()
+
+    def between(engine: Engine) -> None:
+        release["a"].set()
+        assert a_done.wait(30)  # "a" finishes while no turn runs
+
+    events = run_engine(
+        "[CALL] a [HEAD] gate_a() [END] [CALL] b [HEAD] gate_b() [END]"
+        f" {FILLER}\n=== turn ===\n{FILLER}{FILLER}",
+        prompt=["First.", "Second."],
+        setup=setup,
+        hook=hook,
+        between=between,
+    )
+    states = [(e.ids, e.state) for e in events if isinstance(e, HeldResults)]
+    assert states == [(("a", "b"), HeldState.HELD), (("a", "b"), HeldState.DROPPED)]
+    b_done = index(events, lambda e: isinstance(e, CallFinished) and e.id == "b")
+    second = index(events, lambda e: isinstance(e, TurnStarted) and e.turn == 2)
+    assert b_done > second  # it finished during the second answer ...
+    assert not any(isinstance(e, Interrupt) for e in events)  # ... and nothing landed
+    assert "[INTR]" not in done(events).text
+
+
+def assert_set(flag: threading.Event) -> None:
+    assert flag.wait(30)
+
+
+def test_long_results_are_cut_to_their_token_budget() -> None:
+    def setup(engine: Engine) -> None:
+        tools = tool_registry()
+        tools.add_function("big", lambda: "word " * 100, description="Long.", max_result_tokens=40)
+        engine.post(SetTools(tools))
+
+    events = run_engine("[CALL] a [HEAD] big() [END] [CALL] b [HEAD] echo('hi') [END] Done.",
+                        setup=setup)
+    cut = next(e for e in events if isinstance(e, Interrupt) and e.id == "a")
+    assert cut.result_tokens >= 100 and cut.cut_tokens == cut.result_tokens - 40
+    assert cut.value.endswith(f"… [truncated: {cut.cut_tokens} of {cut.result_tokens} tokens]")
+    assert cut.n_tokens < 80  # the block, not the 400-word result
+    whole = next(e for e in events if isinstance(e, Interrupt) and e.id == "b")
+    assert whole.value == "hi" and whole.cut_tokens == 0
+    finished = next(e for e in events if isinstance(e, CallFinished) and e.id == "a")
+    assert finished.value == "word " * 100  # the full result stays with the call
+
+
+def test_kept_results_of_a_still_running_call_are_awaited() -> None:
     events = run_engine(
         "[CALL] slow [HEAD] sleep(ms=800) [END] x\n=== turn ===\nOk.",
         prompt=["First.", "Second."],
         hook=stop_at_first_call,
+        between=lambda eng: eng.post(KeepResults()),
     )
-    assert any(isinstance(e, Interrupt) and e.id == "slow" for e in events)
+    second = index(events, lambda e: isinstance(e, TurnStarted) and e.turn == 2)
+    intr = index(events, lambda e: isinstance(e, Interrupt) and e.id == "slow")
+    assert intr > second
+    assert done(events).reason == "eos"
 
 
 def test_duplicate_id_error_does_not_drop_the_original_result() -> None:

@@ -170,3 +170,14 @@ def test_approval_flow(registry: ToolRegistry, tmp_path: Path) -> None:
 def test_non_interactive_confirm_tools_fail_closed(harness: Harness) -> None:
     res = harness.run(CallRequest("n", "save_note", kwargs={"text": "x"}))
     assert res["n"].status is CallStatus.DENIED and "--yes" in res["n"].value
+
+
+def test_results_carry_their_tools_injection_budget(registry: ToolRegistry) -> None:
+    registry.add_function("tight", lambda: "x", description="small budget", max_result_tokens=7)
+    h = Harness(registry, max_result_tokens=300)
+    try:
+        res = h.run(CallRequest("t", "tight"), CallRequest("c", "calc", kwargs={"expression": "1"}),
+                    CallRequest("u", "nosuch"))
+    finally:
+        h.close()
+    assert (res["t"].budget, res["c"].budget, res["u"].budget) == (7, 300, 300)

@@ -60,6 +60,8 @@ class CallResult:
     finished_at: float
     wants_result: bool = True
     session: int = 0
+    budget: int | None = None
+    """Most tokens of ``value`` to inject (the tool's ``max_result_tokens``)."""
 
 
 StatusSink = Callable[[CallRequest, CallStatus], None]
@@ -110,6 +112,7 @@ class Executor:
         max_concurrency: int = 8,
         approval: str = "ask",
         interactive: bool = False,
+        max_result_tokens: int | None = None,
     ) -> None:
         self.registry = registry
         self.host = host
@@ -120,6 +123,8 @@ class Executor:
         """ask | always | never: policy for tools with ``confirm: true``."""
         self.interactive = interactive
         """Whether someone can answer approval requests (the TUI)."""
+        self.max_result_tokens = max_result_tokens
+        """Injection budget for tools that declare none (None: unlimited)."""
         self.allowed_always: set[str] = set()
         self._observed: dict[str, float] = {}
         self._ready: list[tuple[float, int, CallRequest, float]] = []
@@ -291,6 +296,10 @@ class Executor:
         ok = status is CallStatus.DONE
         if not ok:
             value = f"error: {value}"
+        spec = self.registry.get(req.name)
+        budget = self.max_result_tokens
+        if spec is not None and spec.max_result_tokens is not None:
+            budget = spec.max_result_tokens
         self.on_status(req, status)
         self.on_result(
             CallResult(
@@ -302,5 +311,6 @@ class Executor:
                 finished_at=now,
                 wants_result=req.wants_result,
                 session=req.session,
+                budget=budget,
             )
         )

@@ -51,6 +51,7 @@ class ToolRegistry:
         parameters: dict[str, Any] | None = None,
         estimated_ms: float = 500.0,
         timeout_s: float = 30.0,
+        max_result_tokens: int | None = None,
     ) -> ToolSpec:
         """Register a Python callable (sync or async) as a tool."""
         spec = ToolSpec(
@@ -59,6 +60,7 @@ class ToolRegistry:
             parameters=parameters or {"type": "object", "properties": {}},
             estimated_ms=estimated_ms,
             timeout_s=timeout_s,
+            max_result_tokens=max_result_tokens,
             handler=fn,
         )
         self.tools[name] = spec

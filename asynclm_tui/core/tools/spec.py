@@ -63,6 +63,9 @@ class ToolSpec(BaseModel):
     """Ask the user before each run."""
     max_output_bytes: int = Field(default=16384, gt=0, le=16 * 1024 * 1024)
     """Cap on a command's captured output."""
+    max_result_tokens: int | None = Field(default=None, gt=0, le=1_000_000)
+    """Most tokens of a result injected into the model's context (the rest is
+    cut, with a marker); empty means ``tools.max_result_tokens`` of the config."""
     command: list[str] | None = None
     """Runner: argv list, never run through a shell."""
     http: HttpSpec | None = None

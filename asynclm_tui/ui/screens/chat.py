@@ -43,6 +43,7 @@ from asynclm_tui.core.events import (
     UserMessage,
 )
 from asynclm_tui.core.kinds import InterruptKind, PauseReason, StopReason
+from asynclm_tui.ui.screens.chat_control import TurnControl
 from asynclm_tui.ui.screens.chat_inputs import ChatInputs
 from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
@@ -90,7 +91,11 @@ class ChatScreen(ChatInputs):
     AUTO_FOCUS = "#prompt"
 
     BINDINGS = [
+        # Esc stops writing; pressed again (or after the answer stopped) it
+        # cancels the calls still running: check_action picks one at a time.
         Binding("escape", "stop", "Stop", id="stop"),
+        Binding("escape", "cancel_calls", "Cancel calls", id="cancel_calls"),
+        Binding("ctrl+g", "keep_results", "Keep results", id="keep_results"),
         Binding("ctrl+r", "toggle_raw", "Raw CML", id="toggle_raw"),
         Binding("ctrl+t", "timeline", "Timeline", id="timeline"),
         Binding("ctrl+o", "cycle_mode", "Mode", id="cycle_mode"),
@@ -125,6 +130,7 @@ class ChatScreen(ChatInputs):
         self._transcript = Transcript(id="transcript")
         self._prompt = PromptInput(id="prompt")
         self._calls = CallsPanel(clock, id="calls")
+        self.control = TurnControl(self)  # steer, queue and stop
         self._strip = CallsStrip(id="calls-strip")
         self.init_layout(shown=calls_shown, open_for_approval=open_calls_for_approval)
         self.raw = raw
@@ -149,6 +155,7 @@ class ChatScreen(ChatInputs):
             with Vertical(id="left"):
                 yield self._transcript
                 yield self._strip
+                yield self.control.view
                 yield self._prompt
             with Vertical(id="side"):
                 yield Static("calls", id="calls-title")
@@ -242,6 +249,8 @@ class ChatScreen(ChatInputs):
                     await entry.add_chip("info", slid_text(event))
                 else:
                     await self.transcript.mount(NoticeEntry(slid_text(event), "info"))
+        if not isinstance(event, Token):
+            await self.control.observe(event)
 
     def _on_call_changed(self, event: CallUpdated | CallFinished) -> None:
         self.calls.update_call(event.id)
@@ -279,8 +288,8 @@ class ChatScreen(ChatInputs):
             WelcomeEntry(
                 f"{event.model} is ready ({device}, {event.n_ctx:,} tokens of context). "
                 f"Tools: {tools}.\n"
-                "Type a message and press Enter. Keep typing while it answers: Enter then "
-                "sends your words into its context. Esc stops, F1 shows every key.",
+                "Type a message and press Enter. Keep typing while it answers: Enter steers "
+                "the answer, Tab queues for after it. Esc stops, F1 shows every key.",
                 f"{event.model} ready · tools: {tools} · Enter sends · F1 keys",
             )
         )
@@ -319,7 +328,7 @@ class ChatScreen(ChatInputs):
         await self.transcript.add_turn(AssistantEntry(event.turn, raw=self.raw))
         self.status.set_state("reading prompt", "busy")
         self.status.set_mode(event.mode)
-        self.prompt.border_title = "message · Enter sends it into the answer as an interrupt"
+        self.prompt.border_title = "message · Enter steers this answer · Tab queues for after it"
         # A blinking cursor repaints twice a second; while the model decodes,
         # that CPU time is taken from llama.cpp's threads (see render_pacer).
         self.prompt.cursor_blink = False
@@ -344,7 +353,9 @@ class ChatScreen(ChatInputs):
         took = f" · took {fmt_seconds(call.ms)}" if call is not None and call.ms is not None else ""
         ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
         kind = "result" if ok else "error"
-        await entry.add_chip(kind, f"{event.id} → {value}{took}")
+        cut = f" · model saw {event.result_tokens - event.cut_tokens:,} of " \
+            f"{event.result_tokens:,} tokens" if event.cut_tokens else ""
+        await entry.add_chip(kind, f"{event.id} → {value}{took}{cut}")
         self.calls.update_call(event.id)
 
     async def _on_turn_done(self, event: TurnDone, entry: AssistantEntry | None) -> None:
@@ -454,5 +465,6 @@ class ChatScreen(ChatInputs):
         await self.transcript.clear()
         await self.calls.clear_calls()
         self.update_calls_summary()
+        self.control.chat_cleared()
         self.status.set_context(0, self._n_ctx)
         self.status.set_speed(None)

@@ -10,22 +10,23 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import on
+from textual.message import Message
 
 from asynclm_tui.core.events import (
     ApproveCall,
     CancelCall,
     Configure,
-    SendMessage,
-    StopGeneration,
 )
 from asynclm_tui.core.kinds import MODES, Decision, Mode
 from asynclm_tui.ui.screens.chat_copy import ChatCopy
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
+from asynclm_tui.ui.widgets.queue_view import QueueView
 from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
 
 if TYPE_CHECKING:
     from asynclm_tui.core.handle import EngineHandle
+    from asynclm_tui.ui.screens.chat_control import TurnControl
 
 
 class ChatInputs(ChatCopy):
@@ -39,6 +40,7 @@ class ChatInputs(ChatCopy):
     load_failed: bool
     loaded: bool
     _status_bar: StatusBar
+    control: TurnControl
 
     @on(PromptInput.PageScroll)
     def _page(self, event: PromptInput.PageScroll) -> None:
@@ -49,15 +51,17 @@ class ChatInputs(ChatCopy):
 
     @on(PromptInput.Submitted)
     def _send(self, event: PromptInput.Submitted) -> None:
-        if self.load_failed:
-            self.notify("The model did not load; nothing can answer.", severity="error")
-            return
-        self.engine.post(SendMessage(event.text))
-        if self.generating:
-            self.notify("Sent: it lands in the model's context at the next safe point.",
-                        timeout=2)
-        elif not self.loaded:
-            self.notify("Queued: the model is still loading.", timeout=3)
+        self.control.send(event.text)
+
+    @on(PromptInput.Queued)
+    @on(PromptInput.UpFromEmpty)
+    @on(QueueView.EditDone)
+    def _to_control(self, event: Message) -> None:
+        self.control.handle(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc means stop or cancel calls, never both (see chat_control)."""
+        return self.control.check_action(action)
 
     @on(CallsPanel.CancelRequested)
     def _cancel(self, event: CallsPanel.CancelRequested) -> None:
@@ -74,12 +78,16 @@ class ChatInputs(ChatCopy):
         self.action_cycle_mode()
 
     def action_stop(self) -> None:
-        """Stop generating (partial output kept); otherwise back to the input."""
-        if self.generating or self.engine.snapshot().busy:
-            self.engine.post(StopGeneration())
-            self._status_bar.set_state("stopping", "wait")
-        else:
-            self._prompt.focus()
+        """Stop writing (partial output kept; calls keep running)."""
+        self.control.stop()
+
+    def action_cancel_calls(self) -> None:
+        """Cancel the calls a stopped answer left running."""
+        self.control.cancel_calls()
+
+    def action_keep_results(self) -> None:
+        """Give a stopped answer's held results to the next answer."""
+        self.control.keep_results()
 
     def action_toggle_raw(self) -> None:
         """Switch between rendered chips and the raw CML the model saw."""

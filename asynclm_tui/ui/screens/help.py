@@ -17,6 +17,14 @@ HELP_INTRO = """\
 asynclm: the model keeps writing while its tools run. Results land in its
 context as [INTR] id [HEAD] value [END]; so do messages you send while it talks.
 
+While it answers: Enter steers (your message lands in this answer), Tab queues
+it for after the answer (Shift+Tab or Up from an empty box: edit, remove).
+Esc stops writing; the calls keep running. Esc again cancels them. Results of a
+stopped answer show in it but stay out of the next one unless you keep them
+(Ctrl+G, before you send). After a stop, queued messages return to the box.
+Long results are cut to tools.max_result_tokens for the model; Ctrl+L, then
+Enter on a call shows the whole result.
+
 Remap any key in the config file, e.g.
   ui:
     keymap:

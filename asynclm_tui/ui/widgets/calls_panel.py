@@ -22,7 +22,8 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Button, Static
 
-from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.events import CallStatus, HeldState
+from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.state import CallRecord, fmt_seconds
 
 STATUS_ICONS = {
@@ -38,6 +39,8 @@ STATUS_ICONS = {
 }
 
 BAR_WIDTH = 12
+PREVIEW_CHARS = 60
+"""A finished call's preview: two lines in a narrow panel (Enter shows it all)."""
 
 
 def progress_bar(elapsed_ms: float, estimate_ms: float, width: int = BAR_WIDTH) -> tuple[str, str]:
@@ -137,10 +140,19 @@ class CallRow(Vertical):
             text.append(over, style="bold")
             text.append(f" {fmt_seconds(elapsed)}{est}\n")
             if rec.status.finished:
-                preview = " ".join(rec.value.split()) or "(no output)"
+                preview = " ".join(rec.value[: PREVIEW_CHARS * 2].split())
+                if len(preview) > PREVIEW_CHARS:
+                    preview = preview[: PREVIEW_CHARS - 1] + "…"
                 landed = rec.landed_t is not None or not rec.wants_result
                 text.append(f"{rec.status.value} " + ("→ " if landed else "⋯ "))
-                text.append(preview, style="italic" if rec.ok else "bold")
+                text.append(preview or "(no output)", style="italic" if rec.ok else "bold")
+                if rec.cut_tokens:
+                    kept = rec.result_tokens - rec.cut_tokens
+                    text.append(f"\nmodel saw {kept:,} of {rec.result_tokens:,} tokens · enter")
+                elif rec.held is HeldState.HELD:
+                    text.append("\nheld back from the model · ctrl+g keeps", style="bold")
+                elif rec.held is HeldState.DROPPED:
+                    text.append("\nnot given to the model (answer stopped)")
             else:
                 text.append(rec.status.value)
         # While a call runs only its timer changes; same line count means
@@ -167,6 +179,7 @@ class CallsPanel(VerticalScroll, can_focus=True):
     BINDINGS = [
         Binding("up,k", "select(-1)", "Prev call", show=False, id="calls.up"),
         Binding("down,j", "select(1)", "Next call", show=False, id="calls.down"),
+        Binding("enter,v", "show_call", "Full result", id="calls.show"),
         Binding("x,delete", "cancel_call", "Cancel call", id="calls.cancel"),
         Binding("a", "decide('once')", "Allow once", id="calls.allow_once"),
         Binding("A,shift+a", "decide('always')", "Allow always", id="calls.allow_always"),
@@ -291,6 +304,14 @@ class CallsPanel(VerticalScroll, can_focus=True):
         """Move the selection up or down."""
         if self._rows:
             self.selected = max(0, min(len(self._rows) - 1, self.selected + step))
+
+    def action_show_call(self) -> None:
+        """Open the selected call's full result and what the model saw of it."""
+        rec = self.selected_record
+        if rec is None:
+            self.app.bell()
+            return
+        self.app.push_screen(CallDetailScreen(rec))
 
     def action_cancel_call(self) -> None:
         """Cancel the selected call if it has not finished."""

@@ -1,4 +1,5 @@
-"""The message box: never locked, Enter sends, Ctrl+J (or Alt+Enter) adds a line."""
+"""The message box: never locked. Enter sends (mid-answer: steers), Tab queues
+for after the answer, Ctrl+J (or Alt+Enter) adds a line."""
 
 from __future__ import annotations
 
@@ -25,8 +26,23 @@ class PromptInput(KeysBeforeBindings):
         # Listed for the footer, the help screen and ``ui.keymap``; the keys are
         # acted on in ``claim_key`` (see there for why not as bindings).
         Binding("enter", "submit", "Send", id="send"),
+        # Tab queues only when there is text: in an empty box it still moves
+        # the focus (and Shift+Tab always does), as everywhere in Textual.
+        # Not in the footer (it is full at 80 columns): the box's title says
+        # "Tab queues" while the model writes.
+        Binding("tab", "queue", "Queue", id="queue", show=False),
         Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", id="newline"),
     ]
+
+    @dataclass
+    class Queued(Message):
+        """The user pressed Tab on a non-empty message: send it after the answer."""
+
+        text: str
+
+    @dataclass
+    class UpFromEmpty(Message):
+        """Up in an empty box (the queued messages above can take the focus)."""
 
     @dataclass
     class Submitted(Message):
@@ -58,15 +74,17 @@ class PromptInput(KeysBeforeBindings):
         self._height = 3
         self._send_keys = {"enter"}
         self._newline_keys = {"ctrl+j", "alt+enter", "shift+enter"}
+        self._queue_keys = {"tab"}
 
-    def set_keys(self, send: str, newline: str) -> None:
-        """Keys (comma-separated) that send and that insert a line break."""
+    def set_keys(self, send: str, newline: str, queue: str = "tab") -> None:
+        """Keys (comma-separated) that send, insert a line break and queue."""
         self._send_keys = {k.strip() for k in send.split(",") if k.strip()}
         self._newline_keys = {k.strip() for k in newline.split(",") if k.strip()}
+        self._queue_keys = {k.strip() for k in queue.split(",") if k.strip()}
 
     def claim_key(self, key: str) -> bool:
-        """Send and new-line keys are acted on here, after the characters
-        typed before them (see KeysBeforeBindings)."""
+        """Send, new-line and queue keys are acted on here, after the
+        characters typed before them (see KeysBeforeBindings)."""
         if key in ("pageup", "pagedown"):
             # The box is at most a few lines: paging belongs to the transcript.
             self.post_message(self.PageScroll(-1 if key == "pageup" else 1))
@@ -74,6 +92,10 @@ class PromptInput(KeysBeforeBindings):
             self.action_submit()
         elif key in self._newline_keys:
             self.action_newline()
+        elif key in self._queue_keys and self.text.strip():
+            self.action_queue()
+        elif key == "up" and not self.text:
+            self.post_message(self.UpFromEmpty())
         else:
             return False
         return True
@@ -96,6 +118,19 @@ class PromptInput(KeysBeforeBindings):
             return
         self.clear()
         self.post_message(self.Submitted(self, text))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Queue only with text: in an empty box Tab falls through to the
+        screen's focus-next."""
+        return action != "queue" or bool(self.text.strip())
+
+    def action_queue(self) -> None:
+        """Queue the text (if any) for after the answer and clear the box."""
+        text = self.text.strip()
+        if not text:
+            return
+        self.clear()
+        self.post_message(self.Queued(text))
 
     def action_newline(self) -> None:
         """Insert a line break at the cursor."""

@@ -1,9 +1,10 @@
 """A per-turn picture of decoding against each call, and the time it saved.
 
-Lanes share one time axis: the decode lane shows prefill, decoding and paused
-(waiting) spans; each call lane shows queued, running and its result landing
-in the context (◆).  The summary compares the turn's wall time with a
-synchronous run, where every call would block decoding for its whole duration.
+Lanes share one time axis: the decode lane shows prefill, decoding, paused
+(waiting) spans and the decode calls that appended results (their prefill);
+each call lane shows queued, running and its result landing in the context
+(◆).  The summary compares the turn's wall time with a synchronous run, where
+every call would block decoding for its whole duration.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class TurnTimeline(Widget):
         "timeline--prefill",
         "timeline--decode",
         "timeline--wait",
+        "timeline--append",
         "timeline--queued",
         "timeline--running",
         "timeline--done",
@@ -94,6 +96,9 @@ class TurnTimeline(Widget):
         for start, stop, _ in turn.pauses:
             for c in range(col(start), col(stop if stop is not None else now) + 1):
                 lane[c], kinds[c] = "░", "wait"
+        for start, stop in turn.appends:
+            for c in range(col(start), col(stop) + 1):
+                lane[c], kinds[c] = "▓", "append"
         self._lane(out, "decode", lane, kinds, "")
 
         for call_id in turn.calls:
@@ -109,7 +114,7 @@ class TurnTimeline(Widget):
             if call.started_t is not None:
                 for c in range(col(call.started_t), col(stop) + 1):
                     lane[c], kinds[c] = "━", run_kind
-            if call.landed_t is not None:
+            if call.landed_t is not None and call.landed_t <= end:  # (kept: a later turn)
                 c = col(call.landed_t)
                 lane[c], kinds[c] = "◆", "land"
             label = f"{call.id} {call.fn}({call.signature(8)})"
@@ -137,6 +142,7 @@ class TurnTimeline(Widget):
             ("▒", "prefill", "prefill"),
             ("█", "decode", "decoding"),
             ("░", "wait", "waiting"),
+            ("▓", "append", "appending"),
             ("·", "queued", "queued"),
             ("━", "running", "running"),
             ("━", "done", "done"),
