@@ -316,10 +316,6 @@ class HeldResults(Event):
     ids: tuple[str, ...]
     state: HeldState
 
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.name, "t": round(self.t, 4), "ids": list(self.ids),
-                "state": self.state.value}
-
 
 @dataclass(frozen=True)
 class TurnFailed(Event):
