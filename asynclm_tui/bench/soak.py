@@ -135,7 +135,7 @@ def run_soak(settings: Settings, minutes: float, *, as_json: bool = False) -> in
             if not done.acquire(timeout=600):
                 report.errors.append("a turn did not finish in 10 minutes")
                 break
-            if report.turns == 1:
+            if not report.rss_start_mb:
                 report.rss_start_mb = rss_mb()  # after the first turn: warm
             engine.wait_idle(600)
             while done.acquire(blocking=False):  # turns the typed message started
