@@ -245,3 +245,31 @@ async def test_missing_model_reports_and_exits_non_zero(tmp_path) -> None:  # ty
         await pilot.press("enter")  # does not crash; says why
         await pilot.press("ctrl+q")
     assert app.return_code == 1
+
+
+async def test_a_message_that_does_not_fit_ends_the_turn_and_offers_the_way_out() -> None:
+    """A context too small for the prompt: the turn ends at once with the
+    reason and what to do, and Esc, Ctrl+N and the next message still work."""
+    from asynclm_tui.ui.widgets.transcript import NoticeEntry
+
+    def notices() -> list[str]:
+        return [str(n.render()) for n in app.chat.query(NoticeEntry)]
+
+    async with running_app(settings=ui_settings(**{"model.n_ctx": 256})) as (app, pilot, engine):
+        await type_text(pilot, "hi")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("does not fit" in n for n in notices()), 30,
+                         "context-full notice")
+        assert any("Raise model.n_ctx" in n for n in notices())
+        await wait_until(pilot, lambda: not app.chat.generating, 10, "turn ended")
+        assert app.chat.status_text("state") == "ready"
+        await pilot.press("escape")
+        assert app.chat.status_text("state") == "ready"  # nothing to stop
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: any("New chat" in n for n in notices()), 10, "new chat")
+        await type_text(pilot, "again")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: sum("does not fit" in n for n in notices()) == 1
+                         and len(app.state.turns) == 1 and app.state.turns[0].done is not None,
+                         30, "second attempt answered")
+        assert engine.snapshot().session == 2
