@@ -75,13 +75,11 @@ TRAP_REASONS = {
     PauseReason.EOS: "finished writing; waiting",
     PauseReason.SYNC: "sync mode: waiting",
 }
-CONTEXT_FULL_HINT = "Ctrl+N starts a new chat."
-"""The way out of a full context, shown with the error."""
-FIRST_TURN_TOO_LONG_HINT = (
-    "Raise model.n_ctx in the config, offer fewer tools, or set "
-    "generation.prompt_style: compact."
+CONTEXT_FULL_HINTS = (
+    "Raise model.n_ctx in the config, offer fewer tools, or set generation.prompt_style: compact.",
+    "Ctrl+N starts a new chat.",
 )
-"""When even a new chat's first message does not fit."""
+"""The way out of a full context: on a chat's first message, then later."""
 
 
 class ChatScreen(ChatInputs):
@@ -314,7 +312,7 @@ class ChatScreen(ChatInputs):
         if event.reason == StopReason.CONTEXT_FULL:
             turn = self.state.current
             first = turn is None or turn.number == 1
-            hint = FIRST_TURN_TOO_LONG_HINT if first else CONTEXT_FULL_HINT
+            hint = CONTEXT_FULL_HINTS[0 if first else 1]
             text = f"{event.message[:1].upper()}{event.message[1:]}. {hint}"
         else:
             text = f"The answer failed: {event.message}. The chat goes on with your next message."
