@@ -14,11 +14,12 @@ from asynclm_tui.core.events import (
     Interrupt,
     ModelLoadFailed,
     Prefilled,
+    SetTools,
     TurnDone,
     TurnFailed,
 )
 from tests.cli.test_cli import FILLER
-from tests.conftest import run_engine, small_settings
+from tests.conftest import run_engine, small_settings, tool_registry
 
 N_CTX = 512
 
@@ -33,7 +34,9 @@ def test_long_chat_slides_past_its_oldest_turns_and_keeps_pending_calls() -> Non
         return "gate opened"
 
     def setup(engine: Engine) -> None:
-        engine.registry.add_function("gate", gate, description="Waits.", estimated_ms=1500)
+        tools = tool_registry(settings)
+        tools.add_function("gate", gate, description="Waits.", estimated_ms=1500)
+        engine.post(SetTools(tools))
 
     def hook(event: Event, engine: Engine) -> None:
         if isinstance(event, ContextSlid):

@@ -265,7 +265,7 @@ async def test_a_message_that_does_not_fit_ends_the_turn_and_offers_the_way_out(
         assert app.chat.status_text("state") == "ready"
         await pilot.press("escape")
         assert app.chat.status_text("state") == "ready"  # nothing to stop
-        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n", "ctrl+n")  # the second press confirms
         await wait_until(pilot, lambda: any("New chat" in n for n in notices()), 10, "new chat")
         await type_text(pilot, "again")
         await pilot.press("enter")
