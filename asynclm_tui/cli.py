@@ -366,13 +366,16 @@ def tools_list(config: ConfigOpt = None, tools: ToolsOpt = None) -> None:
     reg = ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
     for err in reg.errors:
         typer.echo(f"{err}", err=True)
-    width = max((len(n) for n in reg.tools), default=4)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("tool", "runner", "estimate", "description", box=None, header_style="bold")
+    table.columns[2].justify = "right"
     for spec in reg.tools.values():
         flags = " (asks first)" if spec.confirm else ""
-        typer.echo(
-            f"{spec.name:<{width}}  {spec.runner:<7} ~{spec.estimated_ms:>6.0f} ms  "
-            f"{spec.description.splitlines()[0]}{flags}"
-        )
+        table.add_row(spec.name, spec.runner, f"~{spec.estimated_ms:.0f} ms",
+                      spec.description.splitlines()[0] + flags)
+    Console().print(table)
     if reg.errors:
         raise typer.Exit(2)
 

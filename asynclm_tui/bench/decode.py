@@ -169,14 +169,17 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
             )
         )
         return 0
-    print(
-        f"{'round':>5}  {'tokens':>6}  {'reference tok/s':>15}  {'engine tok/s':>12}  {'ratio':>6}"
-    )
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("round", "tokens", "reference tok/s", "engine tok/s", "ratio")
+    for column in table.columns:
+        column.justify = "right"
     for i, r in enumerate(results, 1):
-        print(
-            f"{i:>5}  {r.n_tokens:>6}  {r.reference_tok_s:>15.1f}  {r.engine_tok_s:>12.1f}  "
-            f"{r.engine_tok_s / r.reference_tok_s:>6.3f}"
-        )
-    print(f"{'median':>5}  {'':>6}  {ref:>15.1f}  {eng:>12.1f}  {ratio:>6.3f}")
+        table.add_row(str(i), str(r.n_tokens), f"{r.reference_tok_s:.1f}",
+                      f"{r.engine_tok_s:.1f}", f"{r.engine_tok_s / r.reference_tok_s:.3f}",
+                      end_section=i == len(results))
+    table.add_row("median", "", f"{ref:.1f}", f"{eng:.1f}", f"{ratio:.3f}")
+    Console().print(table)
     print(f"engine/reference ratio {ratio:.3f} (target >= 0.97)")
     return 0

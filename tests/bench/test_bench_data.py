@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import math
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from asynclm_tui.bench.bfcl import data as data_mod
 from asynclm_tui.bench.bfcl.accuracy import ast_match
@@ -102,7 +104,11 @@ def test_rows_speedups_ideal_and_json(tmp_path: Path) -> None:
     assert by["async"].ratio_to_ideal == pytest.approx(1000 / 900)
     assert by["ideal"].ratio_to_ideal == 1.0
     assert by["sync"].p90_ms == pytest.approx(2800.0)
-    assert "async" in format_table(rows)
+    console = Console(width=200, file=io.StringIO())
+    with console.capture() as printed:
+        console.print(format_table(rows))
+    lines = printed.get().splitlines()
+    assert any("async" in line and "2.00" in line and "1.60" in line for line in lines)
     out = tmp_path / "o.json"
     write_json(out, rows, {"seed": 0})
     data = json.loads(out.read_text())

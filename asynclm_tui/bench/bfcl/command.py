@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
+
 from asynclm_tui.bench.bfcl.accuracy import ast_match, cheat_sheet
 from asynclm_tui.bench.bfcl.data import DATASETS, BenchError, Task, load_tasks
 from asynclm_tui.bench.bfcl.ideal import ideal_latency_ms
@@ -164,7 +166,7 @@ def run_bfcl(
     finally:
         progress.close()
         session.close()
-    out.write(format_table(rows) + "\n")
+    Console(file=out).print(format_table(rows))
     for f in failures:
         err.write(f"failed: {f['task']} {f['strategy']}: {f['error']}\n")
     if opts.json_path is not None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
 from asynclm_tui.bench.bfcl.runner import RunResult
 
 
@@ -157,31 +159,28 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    """The plain-text table printed to stdout."""
-    head = (
-        f"{'dataset':<23} {'strategy':<12} {'n':>4} {'mean':>7} {'median':>7} {'p90':>7} "
-        f"{'xsync':>6} {'xpar':>6} {'xapi':>6} {'/ideal':>6} {'tok':>5} {'inj':>5} {'acc':>5}"
+def format_table(rows: Sequence[Row]) -> Table:
+    """The results table printed to stdout."""
+    table = Table(
+        caption="latency in ms, first to last decoded token; x* = speedup (mean over mean); "
+        "/ideal = mean over the zero-overhead bound's mean",
+        caption_justify="left",
     )
-    lines = [head, "-" * len(head)]
-    last = None
-    for r in rows:
-        if last is not None and r.dataset != last:
-            lines.append("")
-        last = r.dataset
-        lines.append(
-            f"{r.dataset:<23} {r.strategy:<12} {r.n:>4} {r.mean_ms:>7.0f} {r.median_ms:>7.0f} "
-            f"{r.p90_ms:>7.0f} {_fmt(r.speedup_vs_sync, '6.2f')} "
-            f"{_fmt(r.speedup_vs_parallel, '6.2f')} "
-            f"{_fmt(r.speedup_vs_sync_api, '6.2f')} {_fmt(r.ratio_to_ideal, '6.3f')} "
-            f"{_fmt(r.tokens_decoded, '5.0f')} {_fmt(r.tokens_injected, '5.0f')} "
-            f"{_fmt(None if r.accuracy is None else 100 * r.accuracy, '5.1f')}"
+    table.add_column("dataset")
+    table.add_column("strategy")
+    for name in ("n", "mean", "median", "p90", "xsync", "xpar", "xapi", "/ideal", "tok", "inj",
+                 "acc"):
+        table.add_column(name, justify="right")
+    for i, r in enumerate(rows):
+        table.add_row(
+            r.dataset, r.strategy, str(r.n), f"{r.mean_ms:.0f}", f"{r.median_ms:.0f}",
+            f"{r.p90_ms:.0f}", _fmt(r.speedup_vs_sync, ".2f"), _fmt(r.speedup_vs_parallel, ".2f"),
+            _fmt(r.speedup_vs_sync_api, ".2f"), _fmt(r.ratio_to_ideal, ".3f"),
+            _fmt(r.tokens_decoded, ".0f"), _fmt(r.tokens_injected, ".0f"),
+            _fmt(None if r.accuracy is None else 100 * r.accuracy, ".1f"),
+            end_section=i + 1 < len(rows) and rows[i + 1].dataset != r.dataset,
         )
-    lines.append(
-        "latency in ms, first to last decoded token; x* = speedup (mean over mean); "
-        "/ideal = mean over the zero-overhead bound's mean"
-    )
-    return "\n".join(lines)
+    return table
 
 
 def write_json(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
