@@ -14,7 +14,7 @@ from rich.console import Console
 from asynclm_tui.bench.bfcl import data as data_mod
 from asynclm_tui.bench.bfcl.accuracy import ast_match
 from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError, PlannedCall, load_tasks
-from asynclm_tui.bench.bfcl.report import build_rows, format_table, write_json
+from asynclm_tui.bench.bfcl.report import build_rows, format_table, percentile, write_json
 from asynclm_tui.bench.bfcl.runner import RunResult
 from asynclm_tui.bench.bfcl.tools import json_schema
 from tests.conftest import needs
@@ -126,3 +126,9 @@ def test_failed_task_is_left_out_of_every_strategy() -> None:
     rows = build_rows("parallel", runs, {})
     assert {r.n for r in rows} == {1}
     assert all(not math.isnan(r.mean_ms) for r in rows)
+
+
+def test_percentile_interpolates_and_handles_small_samples() -> None:
+    assert percentile([10, 1, 3, 2, 4], 90) == pytest.approx(7.6)
+    assert percentile([1.0, 2.0], 50) == pytest.approx(1.5)
+    assert percentile([5.0], 95) == 5.0 and math.isnan(percentile([], 50))

@@ -15,14 +15,12 @@ from rich.table import Table
 from asynclm_tui.bench.bfcl.runner import RunResult
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (``q`` in [0, 100])."""
-    data = sorted(values)
-    if not data:
-        return math.nan
-    pos = (len(data) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+def percentile(values: Sequence[float], q: int) -> float:
+    """Percentile ``q`` (1-99), interpolated linearly between the two nearest
+    values (``statistics``' inclusive method); NaN without data."""
+    if len(values) < 2:
+        return values[0] if values else math.nan
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 @dataclass
