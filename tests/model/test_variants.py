@@ -62,8 +62,17 @@ def test_variant_answers_freely(name: str, folder: Path, config: Path) -> None:
     assert done["event"] == "done" and done["n_generated"] > 0
     text = "".join(str(e["text"]) for e in evs if e["event"] == "token")
     assert "<|im_end|>" not in text and "<|im_start|>" not in text
-    if name == "eot-layout":  # the turn still ends at <|im_end|>, now an EOT token
-        assert done["reason"] == "eos"
+
+
+def test_another_eos_layout_still_ends_turns_at_im_end(folder: Path) -> None:
+    path = build_variant("eot-layout", folder)
+    backend = load_llama(load_settings(None, {"model.path": path, "model.n_ctx": 512}))
+    try:
+        im_end = backend.tokenize("<|im_end|>", special=True)
+        assert int(backend.llm.token_eos()) == 0 and len(im_end) == 1
+        assert im_end[0] in backend.eos_tokens() and 0 in backend.eos_tokens()
+    finally:
+        backend.close()
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
