@@ -92,3 +92,38 @@ async def test_emoji_in_a_result_chip_is_not_cut() -> None:
         await play(pilot)
         label = [str(c.content) for c in app.chat.query(Chip) if "z →" in str(c.content)][0]
         assert label.count("👍") == label.count("\U0001f3fd") > 0
+
+
+async def test_chips_and_bars_do_not_mislead() -> None:
+    from asynclm_tui.core.events import (
+        CallFinished,
+        Interrupt,
+        Resumed,
+        Trapped,
+        UserMessage,
+    )
+    from asynclm_tui.core.kinds import InterruptKind, PauseReason
+    from asynclm_tui.ui.widgets.calls_panel import CallRow
+
+    events = [
+        *MID_TURN[:-1],
+        # n is denied after 9 s of waiting for approval: no run time, no bar.
+        CallFinished(3.6, "n", False, 9550.0, CallStatus.DENIED, "error: denied by the user"),
+        Interrupt(3.6, "n", "error: denied by the user", 9, 1.0, 1.0, InterruptKind.TOOL),
+        # A duplicate id: the error is not given e's run time.
+        Interrupt(3.7, "e", "error: duplicate id e", 9, 1.0, 1.0, InterruptKind.ERROR),
+        # A trap for t, ended by a message while t still runs.
+        Trapped(3.8, PauseReason.TRAP, ("t",)),
+        UserMessage(3.9, "hurry"),
+        Resumed(3.9, 96.0),
+    ]
+    app = replay_app(events)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await play(pilot)
+        labels = [str(c.content) for c in app.chat.query(Chip)]
+        assert any("n → error: denied" in label and "took" not in label for label in labels)
+        assert any("duplicate id" in label and "took" not in label for label in labels)
+        assert any("waited 96 ms; t still running" in label for label in labels)
+        rows = {row.record.id: str(row._body.content) for row in app.chat.query(CallRow)}
+        assert "never ran" in rows["n"] and "█" not in rows["n"]
+        assert "█" * 12 in rows["e"]  # ended: a whole bar

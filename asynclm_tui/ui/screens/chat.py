@@ -238,7 +238,7 @@ class ChatScreen(ChatInputs):
                 self.status.set_state(f"waiting for {what}", "wait")
             case Resumed():
                 if entry is not None:
-                    entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}")
+                    entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}", self._still_running)
                 self.status.set_state("generating", "busy")
             case TurnDone():
                 await self._on_turn_done(event, entry)
@@ -348,13 +348,23 @@ class ChatScreen(ChatInputs):
         call = self.state.calls.get(event.id)
         value = " ".join(event.value.split())
         value = clip(value, 80)
-        took = f" · took {fmt_seconds(call.ms)}" if call is not None and call.ms is not None else ""
+        # The time of this call's own result only: not for an error about a
+        # later block reusing its id, nor for a call that never ran.
+        took = ""
+        if (call is not None and call.ms is not None and call.started_t is not None
+                and event.kind == InterruptKind.TOOL and event.value == call.value):
+            took = f" · took {fmt_seconds(call.ms)}"
         ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
         kind = "result" if ok else "error"
         cut = f" · model saw {event.result_tokens - event.cut_tokens:,} of " \
             f"{event.result_tokens:,} tokens" if event.cut_tokens else ""
         await entry.add_chip(kind, f"{event.id} → {value}{took}{cut}")
         self.calls.update_call(event.id)
+
+    def _still_running(self, ids: str) -> list[str]:
+        """Which of the comma-separated call ids have not finished."""
+        calls = self.state.calls
+        return [i for i in ids.split(", ") if i in calls and not calls[i].status.finished]
 
     async def _on_turn_done(self, event: TurnDone, entry: AssistantEntry | None) -> None:
         self.generating = False

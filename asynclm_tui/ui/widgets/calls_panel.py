@@ -134,8 +134,18 @@ class CallRow(Vertical):
             text.append(f"{rec.status.value} for {fmt_seconds(elapsed)}")
             if rec.status is CallStatus.AWAITING_APPROVAL:
                 text.append("\nneeds approval: a once · A always · d deny", style="bold")
+        elif rec.status is CallStatus.DENIED or (rec.status.finished and rec.started_t is None):
+            # It never ran: no bar, and no run time (the wait was for approval).
+            text.append(f"{rec.status.value}, never ran\n")
+            preview = " ".join(rec.value.split())
+            if preview:
+                text.append(preview, style="bold")
         else:
-            bar, over = progress_bar(elapsed, rec.estimate_ms)
+            if rec.status.finished:
+                # Ended: the whole bar, whatever the estimate said.
+                bar, over = "█" * BAR_WIDTH, ""
+            else:
+                bar, over = progress_bar(elapsed, rec.estimate_ms)
             text.append(bar)
             text.append(over, style="bold")
             text.append(f" {fmt_seconds(elapsed)}{est}\n")

@@ -11,6 +11,7 @@ is on.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.containers import Vertical
@@ -221,11 +222,17 @@ class AssistantEntry(Vertical, LayoutOnce):
         """A chip added earlier with ``chip_id`` (e.g. the open trap)."""
         return self._chips.get(f"{kind}:{chip_id}")
 
-    def resume_trap(self, label: str) -> None:
-        """Turn the open trap chip ("waiting for ...") into "waited ... for ..."."""
+    def resume_trap(self, label: str, still_running: Callable[[str], list[str]]) -> None:
+        """Turn the open trap chip ("waiting for ...") into "waited ... for ...",
+        or, when something else ended the wait (a message you sent), say which
+        calls are still running."""
         chip = self._chips.pop("trap:open", None)
         if chip is not None:
-            chip.set_text("trap", f"{label} for {chip.pending}")
+            running = still_running(chip.pending)
+            if running:
+                chip.set_text("trap", f"{label}; {', '.join(running)} still running")
+            else:
+                chip.set_text("trap", f"{label} for {chip.pending}")
 
     async def finish(self) -> None:
         """Stop streaming; the text stays."""
