@@ -205,7 +205,8 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
         engine.post(SendMessage(PROMPT))
 
     def progress(what: str) -> None:
-        print(f"bench ui: {threads} threads: {what}", file=sys.stderr, flush=True)
+        # The app captures sys.stderr while it runs.
+        print(f"bench ui: {threads} threads: {what}", file=sys.__stderr__, flush=True)
 
     def ttft() -> None:
         if turns.first_token is not None:

@@ -178,7 +178,7 @@ async def test_growth_lays_out_once_repaints_the_bottom_and_draws_like_a_fresh_r
 def test_answer_containers_keep_their_container_css() -> None:
     # Textual follows only the first base for CSS type names: with LayoutOnce
     # first, an empty answer drew its CSS identifier instead of a blank box.
-    from asynclm_tui.ui.widgets.transcript import AssistantEntry, _Segments
+    from asynclm_tui.ui.widgets.transcript import AssistantEntry
 
-    for cls in (AssistantEntry, _Segments, Box):
+    for cls in (AssistantEntry, Box):
         assert "Vertical" in cls._css_type_names, cls

@@ -107,12 +107,13 @@ class LoadingEntry(Vertical):
         self.query_one(ProgressBar).update(progress=round(fraction * 100, 1))
 
 
-class _Segments(Vertical, LayoutOnce):
-    """An answer's Markdown segments and chips (grows while streaming)."""
-
-
 class AssistantEntry(Vertical, LayoutOnce):
-    """One assistant turn: Markdown segments and chips, plus its raw CML."""
+    """One assistant turn: Markdown segments and chips, plus its raw CML.
+
+    Segments and chips are the entry's own children (no container between):
+    every widget that covers the growing answer is drawn again each time the
+    transcript scrolls by a line.
+    """
 
     def __init__(self, turn: int, *, raw: bool = False) -> None:
         super().__init__(classes="assistant-entry")
@@ -130,11 +131,10 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._segment: StreamingMarkdown | None = self._new_segment()
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
-        self._rendered = _Segments(self._segment, classes="rendered")
         self._raw = Static("", classes="raw", markup=False)
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield self._rendered
+        yield self._segment
         yield self._raw
 
     def on_mount(self) -> None:
@@ -149,14 +149,14 @@ class AssistantEntry(Vertical, LayoutOnce):
     @property
     def markdown(self) -> str:
         """The answer as Markdown: the text around the chips, without them."""
-        return "".join(seg.source for seg in self._rendered.query(StreamingMarkdown)).strip()
+        return "".join(seg.source for seg in self.query(StreamingMarkdown)).strip()
 
     def set_raw(self, raw: bool) -> None:
         """Show the raw CML (True) or the rendered Markdown and chips."""
         self._raw_mode = raw
         self.border_title = f"assistant · turn {self.turn}" + (" · raw CML" if raw else "")
-        self._rendered.display = not raw
-        self._raw.display = raw
+        for part in self.children:
+            part.display = (part is self._raw) == raw
         if raw:
             self._raw.update(highlight_cml(self.raw_text))
             self._raw_dirty = False
@@ -195,11 +195,16 @@ class AssistantEntry(Vertical, LayoutOnce):
             if not visible.strip():
                 return  # no empty paragraph between two chips
             self._segment = self._new_segment()
-            await self._rendered.mount(self._segment)
+            await self._mount_part(self._segment)
         if not self._segment.source:
             visible = visible.lstrip("\n")
         self._segment.append(visible)
         self.shown += len(visible)
+
+    async def _mount_part(self, part: Widget) -> None:
+        """Add a segment or chip after the others (hidden in raw mode)."""
+        part.display = not self._raw_mode
+        await self.mount(part, before=self._raw)
 
     def _new_segment(self) -> StreamingMarkdown:
         return StreamingMarkdown(classes="segment")
@@ -215,7 +220,7 @@ class AssistantEntry(Vertical, LayoutOnce):
             chip = Chip(kind, text, chip_id=chip_id)
             if chip_id is not None:
                 self._chips[f"{kind}:{chip_id}"] = chip
-            await self._rendered.mount(chip)
+            await self._mount_part(chip)
         return chip
 
     def chip(self, kind: str, chip_id: str) -> Chip | None:
