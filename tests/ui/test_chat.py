@@ -12,7 +12,6 @@ from uiharness import running_app, type_text, ui_settings, wait_until
 
 from asynclm_tui.core.events import CallStatus
 from asynclm_tui.ui.screens.timeline import TimelineScreen
-from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.widgets.calls_panel import CallRow
 from asynclm_tui.ui.widgets.transcript import Chip, UserEntry
 
@@ -119,30 +118,6 @@ async def test_escape_stops_but_keeps_partial_output_and_app() -> None:
         assert turn.done.n_generated < 200
         assert chips(app, "stop")
         assert app.is_running and app.chat.status_text("state") == "ready"
-
-
-async def test_a_streamed_answer_ends_at_the_bottom_line_of_the_transcript() -> None:
-    # No blank lines are kept below the text for it to grow into: every
-    # render that adds a line scrolls by that line, whatever the cores.
-    async with running_app(LONG) as (app, pilot, engine):
-        app.chat._pacer.set_decode_threads(2, 2)  # no spare core: the slower frame rate
-        await type_text(pilot, "go")
-        await pilot.press("enter")
-        transcript = app.chat.transcript
-        await wait_until(pilot, lambda: transcript.max_scroll_y > 0, 60, "answer overflows")
-        seen = set()
-        while app.chat.generating and len(seen) < 3:
-            await pilot.pause(0.05)
-            entry = transcript.current
-            assert entry is not None
-            md = entry.query_one(StreamingMarkdown)
-            if not md.source or app.chat.render_due:
-                continue
-            seen.add(md.source)
-            assert transcript.scroll_y == transcript.max_scroll_y  # following the text
-            assert md.size.height == len(md._lines_at(md.content_size.width))
-            assert md.render_line(md.size.height - 1).text.strip()  # no spare blank line
-        assert len(seen) >= 2
 
 
 async def test_cancel_selected_call_from_keyboard() -> None:
