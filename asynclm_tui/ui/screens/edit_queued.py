@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static, TextArea
+from textual.widgets import Static
+
+from asynclm_tui.ui.textual_internals import KeysBeforeBindings
 
 
 class EditQueuedScreen(ModalScreen[str | None]):
@@ -52,18 +53,15 @@ class EditQueuedScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class _Editor(TextArea):
+class _Editor(KeysBeforeBindings):
     """Enter saves rather than breaking the line (as in the message box)."""
 
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
-            event.stop()
-            event.prevent_default()
-            if isinstance(self.screen, EditQueuedScreen):
-                self.screen.action_save()
-        elif event.key in ("ctrl+j", "alt+enter", "shift+enter"):
-            event.stop()
-            event.prevent_default()
+    def claim_key(self, key: str) -> bool:
+        """Enter saves; Ctrl+J (or Alt/Shift+Enter) adds a line."""
+        if key == "enter" and isinstance(self.screen, EditQueuedScreen):
+            self.screen.action_save()
+        elif key in ("ctrl+j", "alt+enter", "shift+enter"):
             self.insert("\n")
         else:
-            await super()._on_key(event)
+            return False
+        return True
