@@ -183,7 +183,9 @@ def test_doctor_reports_model_gpu_threads_context() -> None:
     out = proc.stdout
     assert "SmolLM2-135M-Instruct" in out
     assert "GPU offload available:" in out and "GPU offload used:" in out
-    assert "threads:" in out and "context size: 4096 tokens" in out
+    assert " decode, " in out and " batch (" in out
+    assert "context size: 8192 tokens (the model's trained context" in out
+    assert "chat template: the model's own (from the GGUF)" in out
 
 
 @pytest.mark.model
