@@ -170,6 +170,8 @@ class CMLParser:
         """Ids used so far in the session (shared with the engine)."""
         self.block_serial = 0
         """Incremented each time a block opens."""
+        self._space_before = True  # the visible text so far ends in whitespace
+        self._after_block = False  # a block just ended; no text since
 
     @property
     def in_block(self) -> bool:
@@ -188,6 +190,7 @@ class CMLParser:
         return self._body + self._pending
 
     def _open(self, opener: str) -> None:
+        self._after_block = True
         self._block, self._body, self._raw = opener, "", opener
         self.block_serial += 1
 
@@ -220,21 +223,33 @@ class CMLParser:
         return visible, events
 
     def _scan_text(self, text: str, visible: list[str]) -> str:
+        if self._after_block:
+            # "wait [TRAP][END] then": the removed block leaves one space, not two.
+            if self._space_before:
+                text = text.lstrip(" ")
+            if not text:
+                return ""
+            self._after_block = False
         idx = text.find("[")
         while idx != -1:
             for opener in OPENERS:
                 if text.startswith(opener, idx):
-                    visible.append(text[:idx])
+                    self._show(text[:idx], visible)
                     self._open(opener)
                     return text[idx + len(opener) :]
             tail = text[idx:]
             if len(tail) < 6 and any(m.startswith(tail) for m in OPENERS):
-                visible.append(text[:idx])
+                self._show(text[:idx], visible)
                 self._pending = tail
                 return ""
             idx = text.find("[", idx + 1)
-        visible.append(text)
+        self._show(text, visible)
         return ""
+
+    def _show(self, text: str, visible: list[str]) -> None:
+        if text:
+            visible.append(text)
+            self._space_before = text[-1].isspace()
 
     def _scan_block(self, text: str, events: list[ParseEvent]) -> str:
         hits = [(text.find(m), m) for m in (END, *OPENERS) if m in text]

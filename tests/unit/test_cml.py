@@ -39,7 +39,7 @@ def feed_all(pieces: list[str]) -> tuple[str, list[object], list[bool]]:
 
 def test_whole_document() -> None:
     visible, events, _ = feed_all([DOC])
-    assert visible == "Hello [link](x) and  more text \nbye"
+    assert visible == "Hello [link](x) and more text \nbye"
     call, ff, trap = events
     assert isinstance(call, CallBlock) and call.call_id == "a"
     assert call.call.name == "search" and call.call.kwargs == {"city": "Paris", "days": 3}
@@ -52,6 +52,17 @@ def test_whole_document() -> None:
 def test_split_into_small_pieces(size: int) -> None:
     pieces = [DOC[i : i + size] for i in range(0, len(DOC), size)]
     assert feed_all(pieces)[:2] == feed_all([DOC])[:2]
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 100])
+def test_a_removed_block_leaves_one_space_not_two(size: int) -> None:
+    doc = "Let me wait [TRAP][END] for it.\n[TRAP][END] Then [CALL] f() [END]  done"
+    pieces = [doc[i : i + size] for i in range(0, len(doc), size)]
+    assert feed_all(pieces)[0] == "Let me wait for it.\nThen done"
+
+
+def test_spaces_not_next_to_a_block_are_kept() -> None:
+    assert feed_all(["a  b [TRAP][END]c"])[0] == "a  b c"
 
 
 def test_fused_markers_and_newlines() -> None:

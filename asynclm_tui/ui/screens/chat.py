@@ -233,7 +233,8 @@ class ChatScreen(ChatInputs):
                 what = ", ".join(event.pending) or "results"
                 if entry is not None:
                     label = TRAP_REASONS.get(event.reason, "waiting")
-                    chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open")
+                    chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open",
+                                                now=True)
                     chip.pending = what
                 self.status.set_state(f"waiting for {what}", "wait")
             case Resumed():

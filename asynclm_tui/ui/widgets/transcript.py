@@ -2,10 +2,10 @@
 
 Each assistant turn streams its visible text into
 :class:`~asynclm_tui.ui.streaming.stream_markdown.StreamingMarkdown` segments,
-written a few times a second.  CML blocks become compact chips at the point
-where they happened, splitting the answer into Markdown segments.  The raw
-CML text of the same turn is kept alongside and shown instead when raw mode
-is on.
+written a few times a second.  CML blocks become compact chips where they
+happened, splitting the answer into Markdown segments; a chip that lands
+inside a word is drawn after that word.  The raw CML text of the same turn
+is kept alongside, exact to the token, and shown instead when raw mode is on.
 """
 
 from __future__ import annotations
@@ -131,6 +131,12 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._segment: StreamingMarkdown | None = self._new_segment()
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
+        self._held: list[Chip] = []
+        """Chips that landed inside a word, waiting for it to end."""
+        self._tail = " "
+        """The last character of answer text handed to the Markdown."""
+        self._done = False
+        """The answer ended: no word is left to wait for."""
         self._raw = Static("", classes="raw", markup=False)
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -191,6 +197,19 @@ class AssistantEntry(Vertical, LayoutOnce):
             return
         visible = "".join(self._buffer)
         self._buffer.clear()
+        if self._held:
+            end = next((i for i, ch in enumerate(visible) if ch.isspace()), -1)
+            if end == -1:
+                await self._write(visible)  # the word goes on
+                return
+            await self._write(visible[:end])
+            await self._mount_held()
+            visible = visible[end:]
+        await self._write(visible)
+
+    async def _write(self, visible: str) -> None:
+        if not visible:
+            return
         if self._segment is None:
             if not visible.strip():
                 return  # no empty paragraph between two chips
@@ -200,6 +219,15 @@ class AssistantEntry(Vertical, LayoutOnce):
             visible = visible.lstrip("\n")
         self._segment.append(visible)
         self.shown += len(visible)
+        self._tail = visible[-1:] or self._tail
+
+    async def _mount_held(self) -> None:
+        """End the current segment and mount the chips waiting for a word's end."""
+        self._segment = None
+        self._tail = " "  # a chip ends a word: the next chip goes right after it
+        held, self._held = self._held, []
+        for chip in held:
+            await self._mount_part(chip)
 
     async def _mount_part(self, part: Widget) -> None:
         """Add a segment or chip after the others (hidden in raw mode)."""
@@ -209,18 +237,25 @@ class AssistantEntry(Vertical, LayoutOnce):
     def _new_segment(self) -> StreamingMarkdown:
         return StreamingMarkdown(classes="segment")
 
-    async def _close_segment(self) -> None:
-        await self._flush_unlocked()
-        self._segment = None
+    async def add_chip(
+        self, kind: str, text: str, chip_id: str | None = None, *, now: bool = False
+    ) -> Chip:
+        """Add a chip after the text so far, ending the current Markdown segment.
 
-    async def add_chip(self, kind: str, text: str, chip_id: str | None = None) -> Chip:
-        """End the current Markdown segment and add a chip after it."""
+        Results land between tokens, often inside a word: such a chip is held
+        until the word ends (the next whitespace), so it never cuts ``Wait`` /
+        ``ing.`` in two nor leaves the full stop alone on a line.  ``now``
+        places it at once, for a chip the reader must see while no text
+        follows (a trap).
+        """
+        chip = Chip(kind, text, chip_id=chip_id)
+        if chip_id is not None:
+            self._chips[f"{kind}:{chip_id}"] = chip
         async with self._lock:
-            await self._close_segment()
-            chip = Chip(kind, text, chip_id=chip_id)
-            if chip_id is not None:
-                self._chips[f"{kind}:{chip_id}"] = chip
-            await self._mount_part(chip)
+            await self._flush_unlocked()
+            self._held.append(chip)
+            if now or self._done or not self._tail.isalnum():
+                await self._mount_held()
         return chip
 
     def chip(self, kind: str, chip_id: str) -> Chip | None:
@@ -240,9 +275,11 @@ class AssistantEntry(Vertical, LayoutOnce):
                 chip.set_text("trap", f"{label} for {chip.pending}")
 
     async def finish(self) -> None:
-        """Stop streaming; the text stays."""
+        """Stop streaming; the text stays, held chips are placed at its end."""
         async with self._lock:
-            await self._close_segment()
+            await self._flush_unlocked()
+            await self._mount_held()
+            self._done = True
 
 
 class Transcript(StableGutterScroll):

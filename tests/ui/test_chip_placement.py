@@ -1,0 +1,80 @@
+"""Chips land between tokens but are drawn at word boundaries."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+
+from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
+from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield AssistantEntry(1)
+
+
+def layout(entry: AssistantEntry) -> list[str]:
+    """The rendered answer in order: Markdown sources and ``<kind>`` for chips."""
+    parts: list[str] = []
+    for child in entry.children:
+        if isinstance(child, Chip):
+            parts.append(f"<{child.kind}>")
+        elif isinstance(child, StreamingMarkdown) and child.source:
+            parts.append(child.source.strip())
+    return parts
+
+
+async def stream(entry: AssistantEntry, script: list[str | tuple[str, ...]]) -> None:
+    """Feed text pieces and chips (``(kind,)`` or ``(kind, "now")``) as the screen does."""
+    for item in script:
+        if isinstance(item, str):
+            entry.add_raw(item)
+            entry.add_text(item)
+        else:
+            entry.add_raw(f"[INTR] {item[0]} [END]")
+            await entry.add_chip(item[0], "x", now=item[1:] == ("now",))
+
+
+async def test_a_result_inside_a_word_is_drawn_after_the_word() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        await stream(entry, ["Echo", ("result",), "ing.", " Wa", ("result",), "iting", ".\n",
+                             "Done", ".", ("result",), " Bye."])
+        await entry.finish()
+        assert layout(entry) == ["Echoing.", "<result>", "Waiting.", "<result>", "Done.",
+                                 "<result>", "Bye."]
+        # The raw CML view keeps the exact place where each result landed.
+        assert entry.raw_text.startswith("Echo[INTR] result [END]ing. Wa[INTR]")
+
+
+async def test_a_chip_between_words_is_placed_at_once() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        await stream(entry, ["One two ", ("call",), ("result",), "Echo said hi.", ("user",),
+                             "Coffee too."])
+        await entry.flush()
+        assert layout(entry) == ["One two", "<call>", "<result>", "Echo said hi.", "<user>",
+                                 "Coffee too."]
+
+
+async def test_a_held_chip_is_not_lost_when_the_answer_ends_mid_word() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        await stream(entry, ["Stopp", ("result",), ("user",), "ed"])
+        await entry.flush()
+        assert layout(entry) == ["Stopped"]  # still inside the word
+        await entry.finish()
+        assert layout(entry) == ["Stopped", "<result>", "<user>"]
+        await entry.add_chip("info", "after the end")  # e.g. a held call finishing later
+        assert layout(entry) == ["Stopped", "<result>", "<user>", "<info>"]
+
+
+async def test_a_trap_chip_shows_at_once_and_later_chips_follow_it() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        await stream(entry, ["Let me wa", ("trap", "now"), ("result",), "it."])
+        assert layout(entry) == ["Let me wa", "<trap>", "<result>"]
+        await entry.finish()
+        assert layout(entry) == ["Let me wa", "<trap>", "<result>", "it."]
