@@ -35,7 +35,11 @@ Why each override exists:
   nothing, so the thread spins, holding the GIL the decode thread needs
   between llama.cpp calls: decoding ran at a quarter of its speed.  This
   driver's thread stops reading at end of file and waits for the app to
-  exit; terminals go through Textual's own loop.
+  exit.  It reads terminals too, through :class:`AltEnterParser`.
+- :class:`AltEnterParser`: tmux (and terminals without the kitty keyboard
+  protocol) send Alt+Enter as ESC, CR.  Textual's parser reports that as a
+  plain Enter (it drops the Alt of a key it finds in its sequence table),
+  so Alt+Enter sent the message instead of adding a line.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from __future__ import annotations
 import os
 import selectors
 from codecs import getincrementaldecoder
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,10 +104,12 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(Screen, "_refresh_layout", "tests count layout passes by wrapping it",
              "(self, size: 'Size | None' = None, scroll: 'bool' = False) -> 'None'"),
     Internal(LinuxDriver, "run_input_thread",
-             "StdinEOFDriver overrides it for stdin that is not a terminal", "(self) -> 'None'"),
+             "StdinEOFDriver replaces it (AltEnterParser, end of file)", "(self) -> 'None'"),
     Internal(XTermParser, "__init__", "StdinEOFDriver parses stdin with it (textual._xterm_parser)",
              "(self, debug: 'bool' = False) -> 'None'"),
     Internal(Driver, "_debug", "StdinEOFDriver passes it to the parser, as LinuxDriver does"),
+    Internal(XTermParser, "_sequence_to_key_events", "AltEnterParser overrides it and calls it",
+             "(self, sequence: 'str', alt: 'bool' = False) -> 'Iterable[events.Key]'"),
 )
 
 
@@ -187,18 +194,31 @@ SELECT_S = 0.1
 """Select timeout: how often the parser's timers (a lone Esc) are ticked."""
 
 
+ALT_ENTER = "\x1b\r"
+"""What tmux and most terminals send for Alt+Enter."""
+
+
+class AltEnterParser(XTermParser):
+    """Textual's input parser, with ESC CR read as Alt+Enter."""
+
+    def _sequence_to_key_events(self, sequence: str, alt: bool = False) -> Iterable[events.Key]:
+        # ESC CR in one read is the whole sequence; ESC, then CR after the
+        # escape delay, is reissued as CR with ``alt`` set.
+        if sequence == ALT_ENTER or (alt and sequence == "\r"):
+            return [events.Key("alt+enter", None)]
+        return super()._sequence_to_key_events(sequence, alt)
+
+
 class StdinEOFDriver(LinuxDriver):
-    """The Linux driver with an input thread that stops at end of file."""
+    """The Linux driver with an input thread that stops at end of file and
+    reads Alt+Enter (:class:`AltEnterParser`)."""
 
     input_ended = False
     """Set once stdin reached end of file (nothing more will be read)."""
 
     def run_input_thread(self) -> None:
         """Read stdin until end of file, then wait for the app to exit."""
-        if self.input_tty:
-            super().run_input_thread()
-            return
-        parser = XTermParser(self._debug)
+        parser = AltEnterParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
         with selectors.DefaultSelector() as selector:
             selector.register(self.fileno, selectors.EVENT_READ)
