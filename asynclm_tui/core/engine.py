@@ -496,7 +496,7 @@ class Engine:
             injection=injection,
             shapes=shapes,
             forced=forced,
-            estimates={name: self._executor.estimate_ms(name) for name in registry.tools},
+            estimate=self._executor.estimate_ms,
         )
 
     def _recover(self, turn: Turn, session: Session) -> None:

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from asynclm_tui.core.backends.base import Backend, SamplingParams
 from asynclm_tui.core.budget import Fitted, fit_result
@@ -87,8 +88,10 @@ class TurnPlan:
     """Call grammars per tool; None: calls are not constrained."""
     forced: list[int] | None = None
     """Teacher-forced tokens (a script); None: the model samples."""
-    estimates: Mapping[str, float] = field(default_factory=dict)
-    """Expected duration per tool, shown with each call."""
+    estimate: Callable[[str, tuple[Any, ...], Mapping[str, Any]], float] = \
+        lambda name, args, kwargs: 0.0
+    """Expected duration of a call (tool, positional and keyword arguments),
+    shown with it."""
     make_room: Callable[[int], bool] | None = None
     """Called when ``n`` more tokens would overflow the window; True once it
     made room (the oldest turns left the context, see context_window)."""
@@ -282,7 +285,7 @@ class Turn:
                 tuple(request.args),
                 dict(request.kwargs),
                 request.wants_result,
-                self.plan.estimates.get(request.name, 0.0),
+                self.plan.estimate(request.name, tuple(request.args), request.kwargs),
                 session.serial,
             )
         )

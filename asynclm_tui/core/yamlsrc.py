@@ -122,4 +122,6 @@ def pydantic_problem(
     msg = err["msg"]
     if err.get("type") == "extra_forbidden":
         msg = "unknown field"
+    elif err.get("type") == "value_error":
+        msg = msg.removeprefix("Value error, ")  # pydantic's prefix on our own messages
     return UserFileError(path, lines.line_of(loc), f"{field}: {msg}")

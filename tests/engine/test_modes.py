@@ -69,6 +69,13 @@ def test_async_keeps_decoding_while_the_call_runs() -> None:
     outside_blocks(run)
 
 
+def test_a_call_is_issued_with_the_duration_it_asks_for() -> None:
+    script = "[CALL] a [HEAD] sleep(ms=30) [END] [CALL] b [HEAD] sleep(45) [END] ok"
+    with scripted([script]) as run:
+        run.turn()
+    assert {c.id: c.estimate_ms for c in run.of(CallIssued)} == {"a": 30.0, "b": 45.0}
+
+
 def test_sync_blocks_until_the_result_is_in() -> None:
     script = f"[CALL] a [HEAD] sleep(ms=30) [END]{FILLER}"
     with scripted([script], **{"generation.mode": "sync"}) as run:

@@ -138,6 +138,25 @@ def test_estimates_follow_observed_durations(harness: Harness) -> None:
     assert after < before  # moving average pulled toward the ~10 ms observed
 
 
+def test_a_duration_argument_is_the_estimate(registry: ToolRegistry) -> None:
+    h = Harness(registry, max_concurrency=1)
+    try:
+        h.run(
+            CallRequest("block", "short", kwargs={"ms": 200}),
+            CallRequest("l1", "long", kwargs={"ms": 1}),
+            CallRequest("s1", "sleep", kwargs={"ms": 5}),
+            CallRequest("s2", "sleep", kwargs={"ms": 1000}),
+        )
+        # sleep(ms=1000) says it takes 1 s, longer than long's 900 ms estimate;
+        # sleep(ms=5) is expected to take 5 ms.
+        assert h.started == ["block", "s2", "l1", "s1"]
+        # What the call asks wins over the moving average of earlier runs.
+        assert h.executor.estimate_ms("sleep", (), {"ms": 30000}) == 30000
+        assert h.executor.estimate_ms("sleep") != 30000
+    finally:
+        h.close()
+
+
 def test_cancel_one_and_all(harness: Harness) -> None:
     harness.executor.submit(CallRequest("a", "long", kwargs={"ms": 5000}))
     harness.executor.submit(CallRequest("b", "long", kwargs={"ms": 5000}))

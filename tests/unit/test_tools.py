@@ -29,6 +29,18 @@ def test_shipped_tools_load_cleanly() -> None:
     runners = {spec.runner for spec in reg.tools.values()}
     assert runners == {"command", "http", "python"}
     assert reg.tools["save_note"].confirm
+    sleep = reg.tools["sleep"]
+    assert sleep.declared_ms((), {"ms": 30000}) == 30000
+    assert sleep.declared_ms((2500,), {}) == 2500  # positional
+    assert sleep.declared_ms((), {}) is None and sleep.declared_ms((), {"ms": "soon"}) is None
+    assert reg.tools["calc"].declared_ms((), {"expression": "1"}) is None
+
+
+def test_duration_in_seconds(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.yaml", "name: wait\ndescription: d\npython: a:b\nparameters:\n"
+                 "  type: object\n  properties: {s: {type: number}}\n"
+                 "duration_arg: s\nduration_unit: s\n")
+    assert load_tool_file(path)[0].declared_ms((), {"s": 1.5}) == 1500
 
 
 @pytest.mark.parametrize(
@@ -46,6 +58,19 @@ def test_shipped_tools_load_cleanly() -> None:
             "invalid JSON Schema",
         ),
         ("name: x\n  description: [\n", 2, "invalid YAML"),
+        (
+            "name: x\ndescription: d\npython: a:b\nparameters:\n  type: object\n"
+            "  properties: {ms: {type: integer}}\nduration_arg: seconds\n",
+            7,
+            "duration_arg: 'seconds' is not a declared parameter (parameters: ms)",
+        ),
+        (
+            "name: x\ndescription: d\npython: a:b\nduration_arg: t\nparameters:\n"
+            "  type: object\n  properties: {t: {type: string}}\n",
+            4,
+            "duration_arg: parameter 't' must have type integer or number, not string",
+        ),
+        ("name: x\ndescription: d\npython: a:b\nduration_unit: h\n", 4, "duration_unit:"),
         (
             "- name: ok\n  description: d\n  python: a:b\n"
             "- name: x\n  description: d\n  command: []\n",

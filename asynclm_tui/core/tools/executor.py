@@ -14,7 +14,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,12 +151,18 @@ class Executor:
         """Answer an approval request: ``once``, ``always`` or ``deny``."""
         self.host.call(self._approve, call_id, decision)
 
-    def estimate_ms(self, name: str) -> float:
-        """Expected duration of ``name``: its declared estimate refined by a
-        moving average of observed runs."""
+    def estimate_ms(
+        self, name: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
+    ) -> float:
+        """Expected duration of a call to ``name``: what its duration argument
+        says, else the tool's declared estimate refined by a moving average of
+        observed runs."""
+        spec = self.registry.get(name)
+        declared = spec.declared_ms(args, kwargs or {}) if spec else None
+        if declared is not None:
+            return declared
         if name in self._observed:
             return self._observed[name]
-        spec = self.registry.get(name)
         return spec.estimated_ms if spec else 0.0
 
     async def aclose(self) -> None:
@@ -217,7 +223,8 @@ class Executor:
             fut.set_result(decision)
 
     def _enqueue(self, req: CallRequest, t0: float) -> None:
-        heapq.heappush(self._ready, (-self.estimate_ms(req.name), next(self._seq), req, t0))
+        estimate = self.estimate_ms(req.name, req.args, req.kwargs)
+        heapq.heappush(self._ready, (-estimate, next(self._seq), req, t0))
         self._queued.add(req.id)
         self.on_status(req, CallStatus.QUEUED)
         self._dispatch()

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from asynclm_tui.core.cml import RESERVED_IDS, is_dotted_name
 from asynclm_tui.core.yamlsrc import LineMap, UserFileError, load_yaml, pydantic_problem
@@ -57,6 +64,12 @@ class ToolSpec(BaseModel):
     """JSON Schema (type object) the arguments are validated against."""
     estimated_ms: float = Field(default=500.0, gt=0)
     """Expected duration, shown to the model for longest-first ordering."""
+    duration_arg: str | None = None
+    """The numeric argument that says how long a call takes (``ms`` of
+    ``sleep``): a call that gives it is expected to take that long, instead
+    of the moving average of earlier runs."""
+    duration_unit: Literal["ms", "s"] = "ms"
+    """Unit of :attr:`duration_arg`."""
     timeout_s: float = Field(default=30.0, gt=0, le=86400)
     """The call fails with a timeout error after this many seconds."""
     confirm: bool = False
@@ -99,6 +112,20 @@ class ToolSpec(BaseModel):
             raise ValueError(f"invalid JSON Schema: {exc.message}") from None
         return schema
 
+    @field_validator("duration_arg")
+    @classmethod
+    def _duration_arg(cls, name: str | None, info: ValidationInfo) -> str | None:
+        if name is None or "parameters" not in info.data:
+            return name
+        props = info.data["parameters"].get("properties") or {}
+        if name not in props:
+            known = ", ".join(props) or "none"
+            raise ValueError(f"{name!r} is not a declared parameter (parameters: {known})")
+        kind = props[name].get("type") if isinstance(props[name], dict) else None
+        if kind not in ("integer", "number"):
+            raise ValueError(f"parameter {name!r} must have type integer or number, not {kind}")
+        return name
+
     @field_validator("command")
     @classmethod
     def _argv(cls, argv: list[str] | None) -> list[str] | None:
@@ -127,6 +154,19 @@ class ToolSpec(BaseModel):
     def param_names(self) -> list[str]:
         """Declared parameter names, in schema order."""
         return list((self.parameters.get("properties") or {}).keys())
+
+    def declared_ms(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> float | None:
+        """How long a call with these arguments says it takes (from
+        :attr:`duration_arg`), or None when it does not say."""
+        if self.duration_arg is None:
+            return None
+        value = kwargs.get(self.duration_arg)
+        index = self.param_names.index(self.duration_arg)
+        if value is None and index < len(args):
+            value = args[index]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            return None
+        return float(value) * (1000.0 if self.duration_unit == "s" else 1.0)
 
     def templates(self) -> list[tuple[str, str]]:
         """Every templated string with the field it sits in (for checks)."""
