@@ -31,6 +31,9 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.core.kinds import InterruptKind
 
+_RAN = frozenset({CallStatus.DONE, CallStatus.TIMED_OUT})
+"""End states only a call that ran reaches."""
+
 
 def clip(text: str, cells: int) -> str:
     """``text`` cut to ``cells`` terminal cells, ending in ``…`` when cut.
@@ -198,6 +201,10 @@ class ChatState:
             case CallFinished() if (call := self._call(event.id, event.session)) is not None:
                 call.status = event.status
                 call.finished_t = event.t
+                if call.started_t is None and event.status in _RAN:
+                    # A resumed chat replays no running updates; a call that
+                    # ended this way ran for ``ms`` before it finished.
+                    call.started_t = event.t - event.ms / 1000
                 call.ms = event.ms
                 call.ok = event.ok
                 call.value = event.value

@@ -194,6 +194,8 @@ async def test_mode_switch_and_help_and_keymap() -> None:
     settings = ui_settings()
     settings.ui.keymap = {"timeline": "f3", "nonsense": "f9"}
     async with running_app(settings=settings) as (app, pilot, engine):
+        # Checked first: the warning is a toast and times out while the rest runs.
+        assert any("nonsense" in str(n.message) for n in app._notifications)
         await pilot.press("ctrl+o")
         assert engine.snapshot().mode == "sync"
         assert app.chat.status_text("mode") == "mode: sync"
@@ -205,7 +207,6 @@ async def test_mode_switch_and_help_and_keymap() -> None:
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")
         assert app.screen is app.chat
-        assert any("nonsense" in str(n.message) for n in app._notifications)
 
 
 async def test_missing_model_reports_and_exits_non_zero(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -350,10 +350,12 @@ class ChatScreen(ChatInputs):
         value = " ".join(event.value.split())
         value = clip(value, 80)
         # The time of this call's own result only: not for an error about a
-        # later block reusing its id, nor for a call that never ran.
+        # later block reusing its id (an ERROR interrupt), nor for a call that
+        # never ran.  The value may differ from the call's: results are cut to
+        # their token budget before they reach the model.
         took = ""
         if (call is not None and call.ms is not None and call.started_t is not None
-                and event.kind == InterruptKind.TOOL and event.value == call.value):
+                and event.kind == InterruptKind.TOOL):
             took = f" · took {fmt_seconds(call.ms)}"
         ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
         kind = "result" if ok else "error"
