@@ -19,6 +19,7 @@ from asynclm_tui.cli_sessions import DbOpt, sessions_app
 from asynclm_tui.core.config import Settings, load_settings
 from asynclm_tui.core.kinds import MODES
 from asynclm_tui.core.yamlsrc import UserFileError
+from asynclm_tui.tables import print_table
 
 app = typer.Typer(
     name="asynclm",
@@ -366,7 +367,6 @@ def tools_list(config: ConfigOpt = None, tools: ToolsOpt = None) -> None:
     reg = ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
     for err in reg.errors:
         typer.echo(f"{err}", err=True)
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("tool", "runner", "estimate", "description", box=None, header_style="bold")
@@ -375,7 +375,7 @@ def tools_list(config: ConfigOpt = None, tools: ToolsOpt = None) -> None:
         flags = " (asks first)" if spec.confirm else ""
         table.add_row(spec.name, spec.runner, f"~{spec.estimated_ms:.0f} ms",
                       spec.description.splitlines()[0] + flags)
-    Console().print(table)
+    print_table(table)
     if reg.errors:
         raise typer.Exit(2)
 

@@ -32,6 +32,7 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.core.handle import EngineHandle
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.tables import print_table
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 
@@ -169,7 +170,6 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
             )
         )
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("round", "tokens", "reference tok/s", "engine tok/s", "ratio")
@@ -180,6 +180,6 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
                       f"{r.engine_tok_s:.1f}", f"{r.engine_tok_s / r.reference_tok_s:.3f}",
                       end_section=i == len(results))
     table.add_row("median", "", f"{ref:.1f}", f"{eng:.1f}", f"{ratio:.3f}")
-    Console().print(table)
+    print_table(table)
     print(f"engine/reference ratio {ratio:.3f} (target >= 0.97)")
     return 0

@@ -25,6 +25,7 @@ from typing import Any
 
 from asynclm_tui.bench.ui import PROMPT, bench_text
 from asynclm_tui.bench.ui_stats import summary
+from asynclm_tui.tables import print_table
 
 CHROME_ROWS = 6
 """Bottom rows that are not the transcript: message box, status bar, footer."""
@@ -143,7 +144,6 @@ def run_screen_bench(threads: list[int], *, size: tuple[int, int] = (150, 42),
         print(json.dumps({"size": list(size), "cpus": os.cpu_count(), "runs": results},
                          indent=2, allow_nan=False))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"asynclm bench screen ({size[0]}x{size[1]}, a capture every "
@@ -159,5 +159,5 @@ def run_screen_bench(threads: list[int], *, size: tuple[int, int] = (150, 42),
             str(r["updates_per_s"]),
             f"{gap['p50']} / {gap['p95']} / {gap['max']}",
             f"{r['first_answer_text_after_send_ms']} ms")
-    Console().print(table)
+    print_table(table)
     return 0

@@ -29,6 +29,7 @@ from asynclm_tui.core.events import (
     UserMessage,
 )
 from asynclm_tui.core.script import Script
+from asynclm_tui.tables import print_table
 
 FILLER = "While the calls run I keep writing, so no time is lost waiting. "
 TURN = (
@@ -167,6 +168,6 @@ def _table(report: SoakReport) -> None:
                   f"{report.rss_start_mb:.0f} → {report.rss_end_mb:.0f} MB")
     table.add_row("RSS growth", f"{report.rss_growth_mb:+.1f} MB")
     table.add_row(f"tok/s, median of first / last {WINDOW} turns", f"{start:.1f} / {end:.1f}")
-    Console().print(table)
+    print_table(table)
     for error in report.errors[:5]:
         Console(stderr=True).print(f"error: {error}", markup=False)

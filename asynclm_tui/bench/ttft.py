@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from rich.console import Console
 from rich.table import Table
 
 from asynclm_tui.core.config import Settings
@@ -34,6 +33,7 @@ from asynclm_tui.core.events import (
     TurnFailed,
 )
 from asynclm_tui.runtime import build_engine
+from asynclm_tui.tables import print_table
 
 MESSAGE = "Hi! In one sentence, what can you do?"
 
@@ -141,5 +141,5 @@ def run_ttft_bench(settings: Settings, *, rounds: int, as_json: bool) -> int:
         table.add_row(str(i), state, f"{x.load_s:.2f}", str(x.n_evaluated), f"{x.ttft_s:.3f}")
     table.add_row("median", "cold", "", "", str(data["cold_ttft_s"]))
     table.add_row("median", "warm", "", "", str(data["warm_ttft_s"]))
-    Console().print(table)
+    print_table(table)
     return 0

@@ -38,7 +38,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
 from asynclm_tui.bench import flood
@@ -54,6 +53,7 @@ from asynclm_tui.core.events import (
     TurnDone,
 )
 from asynclm_tui.core.script import Script
+from asynclm_tui.tables import print_table
 
 if TYPE_CHECKING:
     from asynclm_tui.bench.ui_app import BenchApp
@@ -299,7 +299,7 @@ def run_ui_bench(
     if as_json:
         print(json.dumps(data, indent=2, allow_nan=False))
     else:
-        Console().print(_table(results))
+        print_table(_table(results))
     return 0
 
 

@@ -16,7 +16,6 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
-from rich.console import Console
 from rich.table import Table
 
 from asynclm_tui.core.backends import connect_server, load_llama
@@ -24,6 +23,7 @@ from asynclm_tui.core.backends.base import Backend, SamplingParams
 from asynclm_tui.core.cml import format_interrupt
 from asynclm_tui.core.config import Settings
 from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.tables import print_table
 
 _RESULT = "temperature 21 C, wind 12 km/h from the north-west, humidity 64 %, no rain expected"
 
@@ -130,6 +130,6 @@ def run_wire_bench(settings: Settings, *, rounds: int, as_json: bool) -> int:
             f"{r.inject_ms_min:.0f}",
             f"{r.token_ms_median:.0f}",
         )
-    Console().print(table)
+    print_table(table)
     print(f"interrupt over the wire / in-process: {ratio:.2f}x (target <= 1.5x)")
     return 0

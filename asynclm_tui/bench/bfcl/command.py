@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich.console import Console
-
 from asynclm_tui.bench.bfcl.accuracy import ast_match, cheat_sheet
 from asynclm_tui.bench.bfcl.data import DATASETS, BenchError, Task, load_tasks
 from asynclm_tui.bench.bfcl.ideal import ideal_latency_ms
@@ -28,6 +26,7 @@ from asynclm_tui.bench.bfcl.runner import (
 )
 from asynclm_tui.bench.bfcl.tools import missing_backends
 from asynclm_tui.core.config import Settings
+from asynclm_tui.tables import print_table
 
 RANDOM_ORDER = "async_random"
 """The ablation's extra row: async with a random (not LPT) issue order."""
@@ -166,7 +165,7 @@ def run_bfcl(
     finally:
         progress.close()
         session.close()
-    Console(file=out).print(format_table(rows))
+    print_table(format_table(rows), out)
     for f in failures:
         err.write(f"failed: {f['task']} {f['strategy']}: {f['error']}\n")
     if opts.json_path is not None:
