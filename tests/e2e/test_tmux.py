@@ -123,7 +123,8 @@ def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
         f"tools:\n  shipped: false\n  dirs: ['{tools / 'sleep.yaml'}']\n"
         "ui:\n  clipboard: osc52\n"
     )
-    words = " ".join(f"Line {i} of a long answer that keeps streaming." for i in range(110))
+    # About 840 tokens: long enough to resize twice mid-answer, within max_tokens (1024).
+    words = " ".join(f"Line {i} of a long answer that keeps streaming." for i in range(70))
     script = tmp_path / "script.txt"
     script.write_text(f"Let me wait. [CALL] s [HEAD] sleep(ms=3000) [END] {words}\n")
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
@@ -164,7 +165,7 @@ def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
         wait(lambda s: s != narrow, 10, "streaming to go on at 80x24")
         resize(160, 45)
         wait(lambda s: "calls · " in s and "F2 opens" not in s, 10, "the wide layout again")
-        wait(lambda s: "Line 109 of" in s and "ready" in s, 180, "the end of the answer")
+        wait(lambda s: "Line 69 of" in s and "ready" in s, 180, "the end of the answer")
         subprocess.run([*tmux, "send-keys", "-t", "main", "F3"], check=True)
         wait(lambda s: "Copied answer 1" in s, 10, "the copy notice")
         buffer = subprocess.run([*tmux, "show-buffer"], capture_output=True, text=True,
