@@ -40,60 +40,76 @@ app.add_typer(sessions_app, name="sessions")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", metavar="FILE",
-                 help="Config file (default: $ASYNCLM_CONFIG or XDG config)."),
+    typer.Option(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="Config file (default: $ASYNCLM_CONFIG or XDG config).",
+    ),
 ]
-ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", metavar="FILE",
-                                               help="GGUF model file.")]
+ModelOpt = Annotated[
+    Path | None, typer.Option("--model", "-m", metavar="FILE", help="GGUF model file.")
+]
 ToolsOpt = Annotated[
     list[Path] | None,
-    typer.Option("--tools", "-t", metavar="PATH",
-                 help="Extra tool folder or YAML file (repeatable)."),
+    typer.Option(
+        "--tools", "-t", metavar="PATH", help="Extra tool folder or YAML file (repeatable)."
+    ),
 ]
 ModeOpt = Annotated[
     str | None,
-    typer.Option("--mode", metavar="[" + "|".join(MODES) + "]",
-                 help="How tool calls are scheduled against writing."),
+    typer.Option(
+        "--mode",
+        metavar="[" + "|".join(MODES) + "]",
+        help="How tool calls are scheduled against writing.",
+    ),
 ]
-ContinueOpt = Annotated[
-    bool, typer.Option("--continue", help="Reopen the most recent saved chat.")
-]
+ContinueOpt = Annotated[bool, typer.Option("--continue", help="Reopen the most recent saved chat.")]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Do not save this chat.")]
 ChatFormatOpt = Annotated[
     str | None,
     typer.Option(
         "--chat-format",
+        metavar="FORMAT",
         help="Chat template: auto, a llama.cpp built-in name (chatml, gemma, ...) or a Jinja file.",
     ),
 ]
 ThreadsOpt = Annotated[
     int | None,
-    typer.Option("--threads", min=1, max=1024, help="Decode threads (default: see doctor)."),
+    typer.Option(
+        "--threads", min=1, max=1024, metavar="N", help="Decode threads (default: see doctor)."
+    ),
 ]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Log everything (llama.cpp included) to the log file.")
 ]
 ScriptOpt = Annotated[
     Path | None,
-    typer.Option("--script", metavar="FILE",
-                 help="Teacher-force the assistant's text from this file."),
+    typer.Option(
+        "--script", metavar="FILE", help="Teacher-force the assistant's text from this file."
+    ),
 ]
 
 
 BackendOpt = Annotated[
     str | None,
-    typer.Option("--backend", metavar="[llama|openai]",
-                 help="llama (in-process) or openai (an OpenAI-compatible server)."),
+    typer.Option(
+        "--backend",
+        metavar="[llama|openai]",
+        help="llama (in-process) or openai (an OpenAI-compatible server).",
+    ),
 ]
 BaseUrlOpt = Annotated[
     str | None,
-    typer.Option("--base-url", metavar="URL",
-                 help="Server address for --backend openai (implies it)."),
+    typer.Option(
+        "--base-url", metavar="URL", help="Server address for --backend openai (implies it)."
+    ),
 ]
 ApiKeyEnvOpt = Annotated[
     str | None,
-    typer.Option("--api-key-env", metavar="NAME",
-                 help="Environment variable holding the server's API key."),
+    typer.Option(
+        "--api-key-env", metavar="NAME", help="Environment variable holding the server's API key."
+    ),
 ]
 BACKEND_NAMES = ("llama", "openai")
 
@@ -206,14 +222,16 @@ def chat(
     script: ScriptOpt = None,
     theme: Annotated[
         str | None,
-        typer.Option("--theme", metavar="NAME",
-                     help=f"{', '.join(shipped_theme_names())}, a theme file's name or a "
-                     "Textual theme."),
+        typer.Option(
+            "--theme",
+            metavar="NAME",
+            help=f"{', '.join(shipped_theme_names())}, a theme file's name or a Textual theme.",
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
     session: Annotated[
-        int | None, typer.Option("--session", metavar="ID",
-                                 help="Continue the saved chat with this id.")
+        int | None,
+        typer.Option("--session", metavar="ID", help="Continue the saved chat with this id."),
     ] = None,
     resume: ContinueOpt = False,
     db: DbOpt = None,
@@ -256,8 +274,8 @@ def chat(
 
 
 VersionOpt = Annotated[
-    bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
-                       help="Show the version.")
+    bool,
+    typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
 ]
 
 
@@ -273,11 +291,15 @@ def main(ctx: typer.Context, version: VersionOpt = False, **chat_options: Any) -
     for param in ctx.command.params:
         if param.name in chat_options and chat_options[param.name] != param.default:
             flag = param.opts[0]
-            fail(f"{flag}: an option of the chat, not of `asynclm {ctx.invoked_subcommand}` "
-                 f"(see asynclm {ctx.invoked_subcommand} --help)")
+            fail(
+                f"{flag}: an option of the chat, not of `asynclm {ctx.invoked_subcommand}` "
+                f"(see asynclm {ctx.invoked_subcommand} --help)"
+            )
 
 
-main.__signature__ = inspect.signature(main).replace(  # type: ignore[attr-defined]
+main.__signature__ = inspect.signature(
+    main
+).replace(  # type: ignore[attr-defined]
     parameters=[
         *list(inspect.signature(main, eval_str=True).parameters.values())[:2],
         *inspect.signature(chat, eval_str=True).parameters.values(),
@@ -290,8 +312,11 @@ app.callback(invoke_without_command=True)(main)
 def run(
     prompt: Annotated[
         str | None,
-        typer.Argument(metavar="PROMPT", show_default=False,
-                       help="The user's message; - (or nothing, with a pipe) reads it from stdin."),
+        typer.Argument(
+            metavar="PROMPT",
+            show_default=False,
+            help="The user's message; - (or nothing, with a pipe) reads it from stdin.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     model: ModelOpt = None,
@@ -323,6 +348,7 @@ def run(
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session)."""
     from asynclm_tui.core.headless import TimedMessage, run_headless
+
     prompt = read_prompt(prompt)
     from asynclm_tui.runtime import build_engine, load_script, open_recorder
 
@@ -349,9 +375,7 @@ def run(
     engine = build_engine(settings, script=load_script(script, fail), interactive=False)
     recorder = None if no_save else open_recorder(engine, db, source="run", fail=fail)
     try:
-        code = run_headless(
-            engine, prompt, as_json=as_json, user_at=tuple(timed), debug=debug
-        )
+        code = run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed), debug=debug)
     finally:
         if recorder is not None:
             recorder.close()
@@ -373,8 +397,12 @@ def tools_list(config: ConfigOpt = None, tools: ToolsOpt = None) -> None:
     table.columns[2].justify = "right"
     for spec in reg.tools.values():
         flags = " (asks first)" if spec.confirm else ""
-        table.add_row(spec.name, spec.runner, f"~{spec.estimated_ms:.0f} ms",
-                      spec.description.splitlines()[0] + flags)
+        table.add_row(
+            spec.name,
+            spec.runner,
+            f"~{spec.estimated_ms:.0f} ms",
+            spec.description.splitlines()[0] + flags,
+        )
     print_table(table)
     if reg.errors:
         raise typer.Exit(2)
@@ -442,8 +470,12 @@ def doctor(
 def bench_decode(
     config: ConfigOpt = None,
     model: ModelOpt = None,
-    tokens: Annotated[int, typer.Option("--tokens", min=16, help="Tokens per run.")] = 256,
-    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Alternating rounds.")] = 5,
+    tokens: Annotated[
+        int, typer.Option("--tokens", min=16, metavar="N", help="Tokens per run.")
+    ] = 256,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
+    ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Engine loop vs llama-cpp-python's streaming create_completion."""
@@ -457,7 +489,9 @@ def bench_decode(
 def bench_ttft(
     config: ConfigOpt = None,
     model: ModelOpt = None,
-    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Cold/warm launch pairs.")] = 3,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Cold/warm launch pairs.")
+    ] = 3,
     threads: ThreadsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -475,14 +509,23 @@ def bench_ui(
     model: ModelOpt = None,
     threads: Annotated[
         list[int] | None,
-        typer.Option("--threads", min=1, help="llama.cpp threads to measure with (repeatable; "
-                     "default: the configured count, every core, and one core fewer)."),
+        typer.Option(
+            "--threads",
+            min=1,
+            metavar="N",
+            help="llama.cpp threads to measure with (repeatable; "
+            "default: the configured count, every core, and one core fewer).",
+        ),
     ] = None,
     chars: Annotated[
-        int, typer.Option("--chars", min=200, help="Characters of forced text per turn.")
+        int,
+        typer.Option("--chars", min=200, metavar="N", help="Characters of forced text per turn."),
     ] = 4000,
     rounds: Annotated[
-        int, typer.Option("--rounds", min=1, help="Measured rounds (a watching and a typing turn).")
+        int,
+        typer.Option(
+            "--rounds", min=1, metavar="N", help="Measured rounds (a watching and a typing turn)."
+        ),
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -491,19 +534,25 @@ def bench_ui(
     from asynclm_tui.bench.ui import run_ui_bench
 
     settings = build_settings(config, model)
-    raise typer.Exit(run_ui_bench(settings, threads=threads, chars=chars, rounds=rounds,
-                                  as_json=as_json))
+    raise typer.Exit(
+        run_ui_bench(settings, threads=threads, chars=chars, rounds=rounds, as_json=as_json)
+    )
 
 
 @bench_app.command("screen")
 def bench_screen(
     threads: Annotated[
         list[int] | None,
-        typer.Option("--threads", min=1, help="llama.cpp threads (repeatable; default: "
-                     "every core, then one fewer)."),
+        typer.Option(
+            "--threads",
+            min=1,
+            metavar="N",
+            help="llama.cpp threads (repeatable; default: every core, then one fewer).",
+        ),
     ] = None,
     interval: Annotated[
-        float, typer.Option("--interval", min=0.02, help="Seconds between two captures.")
+        float,
+        typer.Option("--interval", min=0.02, metavar="S", help="Seconds between two captures."),
     ] = 0.1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -523,7 +572,9 @@ def bench_wire(
     config: ConfigOpt = None,
     model: ModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
-    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Alternating rounds.")] = 10,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
+    ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """One interrupt's cost over an OpenAI-compatible server against in-process."""
@@ -545,17 +596,30 @@ def bench_bfcl(
     config: ConfigOpt = None,
     model: ModelOpt = None,
     dataset: Annotated[
-        list[str] | None, typer.Option("--dataset", "-d", help="Dataset (repeatable; default all).")
+        list[str] | None,
+        typer.Option("--dataset", "-d", metavar="NAME", help="Dataset (repeatable; default all)."),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Tasks per dataset.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Latency and scenario seed.")] = 0,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", help="Tasks per dataset.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Latency and scenario seed.")
+    ] = 0,
     strategy: Annotated[
         list[str] | None,
-        typer.Option("--strategy", "-s", help="Strategy (repeatable; default all)."),
+        typer.Option(
+            "--strategy", "-s", metavar="NAME", help="Strategy (repeatable; default all)."
+        ),
     ] = None,
-    driver: Annotated[str, typer.Option("--driver", help="replay (oracle) or model.")] = "replay",
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write results JSON.")] = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot.")] = None,
+    driver: Annotated[
+        str, typer.Option("--driver", metavar="[replay|model]", help="replay (oracle) or model.")
+    ] = "replay",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write results JSON.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", metavar="FILE", help="Write a PNG plot.")
+    ] = None,
     lpt_ablation: Annotated[
         bool, typer.Option("--lpt-ablation", help="Also run async with random issue order.")
     ] = False,
@@ -591,7 +655,9 @@ def bench_bfcl(
 
 @app.command()
 def soak(
-    minutes: Annotated[float, typer.Option("--minutes", min=0.1, help="How long to run.")] = 10,
+    minutes: Annotated[
+        float, typer.Option("--minutes", min=0.1, metavar="MIN", help="How long to run.")
+    ] = 10,
     config: ConfigOpt = None,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -605,11 +671,16 @@ def soak(
 
 @app.command()
 def traces(
-    count: Annotated[int, typer.Option("--count", help="Traces to write.")] = 20,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    out: Annotated[Path, typer.Option("--out", help="JSONL file to write.")] = Path("traces.jsonl"),
+    count: Annotated[int, typer.Option("--count", metavar="N", help="Traces to write.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="JSONL file to write.")] = Path(
+        "traces.jsonl"
+    ),
     user_interrupts: Annotated[
-        float, typer.Option("--user-interrupts", help="Share of traces with a user interrupt.")
+        float,
+        typer.Option(
+            "--user-interrupts", metavar="SHARE", help="Share of traces with a user interrupt."
+        ),
     ] = 0.3,
 ) -> None:
     """Export AsyncLM fine-tuning traces (paper section 4.2) as chat JSONL."""

@@ -13,13 +13,17 @@ from asynclm_tui.cli_common import fail
 from asynclm_tui.core.sessions.export import FORMATS, render, to_markdown
 from asynclm_tui.core.sessions.store import SessionStore, StoreError, default_db_path
 
-sessions_app = typer.Typer(help="Saved chats: list, show, export, rename, delete.",
-                           no_args_is_help=True)
+sessions_app = typer.Typer(
+    help="Saved chats: list, show, export, rename, delete.", no_args_is_help=True
+)
 
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", metavar="FILE",
-                 help="Sessions database (default: XDG data dir/asynclm/sessions.db)."),
+    typer.Option(
+        "--db",
+        metavar="FILE",
+        help="Sessions database (default: XDG data dir/asynclm/sessions.db).",
+    ),
 ]
 
 
@@ -37,7 +41,9 @@ def open_store(db: Path | None, *, create: bool = False) -> SessionStore:
 @sessions_app.command("list")
 def sessions_list(
     db: DbOpt = None,
-    search: Annotated[str, typer.Option("--search", "-s", help="Only chats with this text.")] = "",
+    search: Annotated[
+        str, typer.Option("--search", "-s", metavar="TEXT", help="Only chats with this text.")
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Saved chats, most recent first: id, title, updated, turns."""
@@ -65,13 +71,19 @@ def sessions_list(
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for col, just in (("id", "right"), ("title", "left"), ("updated", "left"),
-                      ("turns", "right"), ("from", "left")):
+    for col, just in (
+        ("id", "right"),
+        ("title", "left"),
+        ("updated", "left"),
+        ("turns", "right"),
+        ("from", "left"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for info in found:
         updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
-        table.add_row(str(info.id), info.title or "(untitled)", updated, str(info.turns),
-                      info.source)
+        table.add_row(
+            str(info.id), info.title or "(untitled)", updated, str(info.turns), info.source
+        )
     Console(soft_wrap=True).print(table)
 
 
@@ -93,8 +105,12 @@ def sessions_show(
 @sessions_app.command("export")
 def sessions_export(
     session_id: Annotated[int, typer.Argument(metavar="ID", help="Session id.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, json or jsonl.")] = "md",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default: stdout).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="[md|json|jsonl]", help="md, json or jsonl.")
+    ] = "md",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="File (default: stdout).")
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Export a chat as Markdown, JSON, or fine-tuning JSONL (as `asynclm traces`)."""
