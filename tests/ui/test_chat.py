@@ -73,9 +73,10 @@ async def test_slow_call_runs_in_panel_while_tokens_stream() -> None:
         entry = app.chat.transcript.current
         assert entry is not None and "[CALL] a [HEAD] sleep(ms=2500) [END]" in entry.raw_text
         assert "[INTR] a [HEAD] slept" in entry.raw_text
-        assert entry._raw.display and not entry._rendered.display
+        rendered = [part for part in entry.children if part is not entry._raw]
+        assert entry._raw.display and not any(part.display for part in rendered)
         await pilot.press("ctrl+r")
-        assert entry._rendered.display
+        assert not entry._raw.display and all(part.display for part in rendered)
         # Timeline: one lane per call and a savings line.
         await pilot.press("ctrl+t")
         assert isinstance(app.screen, TimelineScreen)
