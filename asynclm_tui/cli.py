@@ -14,11 +14,27 @@ from typing import Annotated, Any
 import typer
 
 from asynclm_tui import __version__
+from asynclm_tui.cli_bench import bench_app
 from asynclm_tui.cli_common import fail
+from asynclm_tui.cli_options import (
+    ApiKeyEnvOpt,
+    BackendOpt,
+    BaseUrlOpt,
+    ChatFormatOpt,
+    ConfigOpt,
+    ContinueOpt,
+    DebugOpt,
+    ModelOpt,
+    ModeOpt,
+    NoSaveOpt,
+    ScriptOpt,
+    ThreadsOpt,
+    ToolsOpt,
+    build_settings,
+    server_overrides,
+    start_logging,
+)
 from asynclm_tui.cli_sessions import DbOpt, sessions_app
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.kinds import MODES
-from asynclm_tui.core.yamlsrc import UserFileError
 from asynclm_tui.tables import print_table
 
 app = typer.Typer(
@@ -33,138 +49,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sessions_app, name="sessions")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        metavar="FILE",
-        help="Config file (default: $ASYNCLM_CONFIG or XDG config).",
-    ),
-]
-ModelOpt = Annotated[
-    Path | None, typer.Option("--model", "-m", metavar="FILE", help="GGUF model file.")
-]
-ToolsOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--tools", "-t", metavar="PATH", help="Extra tool folder or YAML file (repeatable)."
-    ),
-]
-ModeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--mode",
-        metavar="[" + "|".join(MODES) + "]",
-        help="How tool calls are scheduled against writing.",
-    ),
-]
-ContinueOpt = Annotated[bool, typer.Option("--continue", help="Reopen the most recent saved chat.")]
-NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Do not save this chat.")]
-ChatFormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--chat-format",
-        metavar="FORMAT",
-        help="Chat template: auto, a llama.cpp built-in name (chatml, gemma, ...) or a Jinja file.",
-    ),
-]
-ThreadsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--threads", min=1, max=1024, metavar="N", help="Decode threads (default: see doctor)."
-    ),
-]
-DebugOpt = Annotated[
-    bool, typer.Option("--debug", help="Log everything (llama.cpp included) to the log file.")
-]
-ScriptOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--script", metavar="FILE", help="Teacher-force the assistant's text from this file."
-    ),
-]
-
-
-BackendOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--backend",
-        metavar="[llama|openai]",
-        help="llama (in-process) or openai (an OpenAI-compatible server).",
-    ),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url", metavar="URL", help="Server address for --backend openai (implies it)."
-    ),
-]
-ApiKeyEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key-env", metavar="NAME", help="Environment variable holding the server's API key."
-    ),
-]
-BACKEND_NAMES = ("llama", "openai")
-
-
-def server_overrides(
-    backend: str | None, base_url: str | None, api_key_env: str | None
-) -> dict[str, Any]:
-    """Settings overrides for the backend flags; exits on a bad choice."""
-    if backend is not None and backend not in BACKEND_NAMES:
-        fail(f"--backend: {backend!r} is not one of {', '.join(BACKEND_NAMES)}")
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        fail(f"--base-url: {base_url!r} must start with http:// or https://")
-    if backend is None and base_url is not None:
-        backend = "openai"
-    return {
-        "model.backend": backend,
-        "server.base_url": base_url,
-        "server.api_key_env": api_key_env,
-    }
-
-
-def build_settings(
-    config: Path | None,
-    model: Path | None = None,
-    tools: list[Path] | None = None,
-    mode: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Settings:
-    """Settings from the config file with CLI flags on top; exits on errors."""
-    if mode is not None and mode not in MODES:
-        fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
-    if model is not None and not model.is_file():
-        fail(f"--model: file not found: {model}")
-    for path in tools or []:
-        if not path.exists():
-            fail(f"--tools: not found: {path}")
-    try:
-        settings = load_settings(
-            config,
-            {"model.path": model, "generation.mode": mode, **(extra or {})},
-        )
-    except UserFileError as exc:
-        fail(str(exc))
-    if tools:
-        settings.tools.dirs = [*settings.tools.dirs, *tools]
-    fmt = settings.model.chat_format
-    if fmt != "auto":
-        from asynclm_tui.core.backends.chat_template import check_format
-
-        problem = check_format(fmt)
-        if problem:
-            given = (extra or {}).get("model.chat_format") is not None
-            where = "--chat-format" if given else f"{settings.source}: model.chat_format"
-            fail(f"{where}: {problem}")
-    return settings
 
 
 def shipped_theme_names() -> list[str]:
@@ -197,14 +84,6 @@ def check_theme(theme: str | None) -> None:
     known = set(load_theme_specs(theme_dirs()).themes) | set(BUILTIN_THEMES)
     if theme not in known:
         fail(f"--theme: {theme!r} is not one of {', '.join(sorted(known))}")
-
-
-def start_logging(debug: bool, *, echo: bool = False) -> None:
-    """The log file (llama.cpp's messages included); ``echo`` copies it to
-    stderr, only for commands that draw no screen."""
-    from asynclm_tui.core.logs import setup_logging
-
-    setup_logging(debug=debug, echo=echo)
 
 
 def _version(value: bool) -> None:
@@ -297,9 +176,7 @@ def main(ctx: typer.Context, version: VersionOpt = False, **chat_options: Any) -
             )
 
 
-main.__signature__ = inspect.signature(
-    main
-).replace(  # type: ignore[attr-defined]
+main.__signature__ = inspect.signature(main).replace(  # type: ignore[attr-defined]
     parameters=[
         *list(inspect.signature(main, eval_str=True).parameters.values())[:2],
         *inspect.signature(chat, eval_str=True).parameters.values(),
@@ -463,193 +340,6 @@ def doctor(
     start_logging(False)
     code, text = doctor_report(settings)
     typer.echo(text)
-    raise typer.Exit(code)
-
-
-@bench_app.command("decode")
-def bench_decode(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    tokens: Annotated[
-        int, typer.Option("--tokens", min=16, metavar="N", help="Tokens per run.")
-    ] = 256,
-    rounds: Annotated[
-        int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
-    ] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Engine loop vs llama-cpp-python's streaming create_completion."""
-    from asynclm_tui.bench.decode import run_decode_bench
-
-    settings = build_settings(config, model)
-    raise typer.Exit(run_decode_bench(settings, tokens=tokens, rounds=rounds, as_json=as_json))
-
-
-@bench_app.command("ttft")
-def bench_ttft(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    rounds: Annotated[
-        int, typer.Option("--rounds", min=1, metavar="N", help="Cold/warm launch pairs.")
-    ] = 3,
-    threads: ThreadsOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Time to the first token after launch: cold (system prompt evaluated) vs warm (restored)."""
-    from asynclm_tui.bench.ttft import run_ttft_bench
-
-    settings = build_settings(config, model, extra={"model.n_threads": threads})
-    start_logging(False)
-    raise typer.Exit(run_ttft_bench(settings, rounds=rounds, as_json=as_json))
-
-
-@bench_app.command("ui")
-def bench_ui(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    threads: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--threads",
-            min=1,
-            metavar="N",
-            help="llama.cpp threads to measure with (repeatable; "
-            "default: the configured count, every core, and one core fewer).",
-        ),
-    ] = None,
-    chars: Annotated[
-        int,
-        typer.Option("--chars", min=200, metavar="N", help="Characters of forced text per turn."),
-    ] = 4000,
-    rounds: Annotated[
-        int,
-        typer.Option(
-            "--rounds", min=1, metavar="N", help="Measured rounds (a watching and a typing turn)."
-        ),
-    ] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """What the user sees while the model streams: visible updates, key-to-screen
-    latency, TUI/headless tok/s and time to first token, per thread setting."""
-    from asynclm_tui.bench.ui import run_ui_bench
-
-    settings = build_settings(config, model)
-    raise typer.Exit(
-        run_ui_bench(settings, threads=threads, chars=chars, rounds=rounds, as_json=as_json)
-    )
-
-
-@bench_app.command("screen")
-def bench_screen(
-    threads: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--threads",
-            min=1,
-            metavar="N",
-            help="llama.cpp threads (repeatable; default: every core, then one fewer).",
-        ),
-    ] = None,
-    interval: Annotated[
-        float,
-        typer.Option("--interval", min=0.02, metavar="S", help="Seconds between two captures."),
-    ] = 0.1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """A streamed answer in tmux (150x42), captured every 100 ms: updates/s and gaps."""
-    import os
-
-    from asynclm_tui.bench.screen import run_screen_bench
-
-    cpus = os.cpu_count() or 1
-    wanted = threads or list(dict.fromkeys([cpus, max(1, cpus - 1)]))
-    raise typer.Exit(run_screen_bench(wanted, interval_s=interval, as_json=as_json))
-
-
-@bench_app.command("wire")
-def bench_wire(
-    base_url: BaseUrlOpt = None,
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    api_key_env: ApiKeyEnvOpt = None,
-    rounds: Annotated[
-        int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
-    ] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """One interrupt's cost over an OpenAI-compatible server against in-process."""
-    from asynclm_tui.bench.wire import run_wire_bench
-    from asynclm_tui.core.backends.llama_cpp import ModelLoadError
-
-    settings = build_settings(config, model, extra=server_overrides(None, base_url, api_key_env))
-    if settings.model.backend != "openai":
-        fail("bench wire needs --base-url URL (or backend: openai in the config)")
-    try:
-        code = run_wire_bench(settings, rounds=rounds, as_json=as_json)
-    except ModelLoadError as exc:
-        fail(str(exc))
-    raise typer.Exit(code)
-
-
-@bench_app.command("bfcl")
-def bench_bfcl(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    dataset: Annotated[
-        list[str] | None,
-        typer.Option("--dataset", "-d", metavar="NAME", help="Dataset (repeatable; default all)."),
-    ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", metavar="N", help="Tasks per dataset.")
-    ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", metavar="N", help="Latency and scenario seed.")
-    ] = 0,
-    strategy: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--strategy", "-s", metavar="NAME", help="Strategy (repeatable; default all)."
-        ),
-    ] = None,
-    driver: Annotated[
-        str, typer.Option("--driver", metavar="[replay|model]", help="replay (oracle) or model.")
-    ] = "replay",
-    json_path: Annotated[
-        Path | None, typer.Option("--json", metavar="FILE", help="Write results JSON.")
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option("--plot", metavar="FILE", help="Write a PNG plot.")
-    ] = None,
-    lpt_ablation: Annotated[
-        bool, typer.Option("--lpt-ablation", help="Also run async with random issue order.")
-    ] = False,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    api_key_env: ApiKeyEnvOpt = None,
-) -> None:
-    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api."""
-    from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
-    from asynclm_tui.bench.bfcl.data import DATASETS, BenchError
-    from asynclm_tui.bench.bfcl.runner import STRATEGIES
-
-    opts = BfclOptions(
-        datasets=list(dataset or DATASETS),
-        strategies=list(strategy or STRATEGIES),
-        limit=limit,
-        seed=seed,
-        driver=driver,
-        json_path=json_path,
-        plot_path=plot,
-        lpt_ablation=lpt_ablation,
-    )
-    try:
-        opts.validate()
-        settings = build_settings(
-            config, model, extra=server_overrides(backend, base_url, api_key_env)
-        )
-        code = run_bfcl(settings, opts)
-    except BenchError as exc:
-        fail(str(exc))
     raise typer.Exit(code)
 
 

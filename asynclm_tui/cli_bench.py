@@ -1,0 +1,210 @@
+"""``asynclm bench ...``: the benchmarks that print a table (and JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from asynclm_tui.cli_common import fail
+from asynclm_tui.cli_options import (
+    ApiKeyEnvOpt,
+    BackendOpt,
+    BaseUrlOpt,
+    ConfigOpt,
+    ModelOpt,
+    ThreadsOpt,
+    build_settings,
+    server_overrides,
+    start_logging,
+)
+
+bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
+
+
+@bench_app.command("decode")
+def bench_decode(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    tokens: Annotated[
+        int, typer.Option("--tokens", min=16, metavar="N", help="Tokens per run.")
+    ] = 256,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
+    ] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Engine loop vs llama-cpp-python's streaming create_completion."""
+    from asynclm_tui.bench.decode import run_decode_bench
+
+    settings = build_settings(config, model)
+    raise typer.Exit(run_decode_bench(settings, tokens=tokens, rounds=rounds, as_json=as_json))
+
+
+@bench_app.command("ttft")
+def bench_ttft(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Cold/warm launch pairs.")
+    ] = 3,
+    threads: ThreadsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Time to the first token after launch: cold (system prompt evaluated) vs warm (restored)."""
+    from asynclm_tui.bench.ttft import run_ttft_bench
+
+    settings = build_settings(config, model, extra={"model.n_threads": threads})
+    start_logging(False)
+    raise typer.Exit(run_ttft_bench(settings, rounds=rounds, as_json=as_json))
+
+
+@bench_app.command("ui")
+def bench_ui(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    threads: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            metavar="N",
+            help="llama.cpp threads to measure with (repeatable; "
+            "default: the configured count, every core, and one core fewer).",
+        ),
+    ] = None,
+    chars: Annotated[
+        int,
+        typer.Option("--chars", min=200, metavar="N", help="Characters of forced text per turn."),
+    ] = 4000,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            "--rounds", min=1, metavar="N", help="Measured rounds (a watching and a typing turn)."
+        ),
+    ] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """What the user sees while the model streams: visible updates, key-to-screen
+    latency, TUI/headless tok/s and time to first token, per thread setting."""
+    from asynclm_tui.bench.ui import run_ui_bench
+
+    settings = build_settings(config, model)
+    raise typer.Exit(
+        run_ui_bench(settings, threads=threads, chars=chars, rounds=rounds, as_json=as_json)
+    )
+
+
+@bench_app.command("screen")
+def bench_screen(
+    threads: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            metavar="N",
+            help="llama.cpp threads (repeatable; default: every core, then one fewer).",
+        ),
+    ] = None,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.02, metavar="S", help="Seconds between two captures."),
+    ] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """A streamed answer in tmux (150x42), captured every 100 ms: updates/s and gaps."""
+    import os
+
+    from asynclm_tui.bench.screen import run_screen_bench
+
+    cpus = os.cpu_count() or 1
+    wanted = threads or list(dict.fromkeys([cpus, max(1, cpus - 1)]))
+    raise typer.Exit(run_screen_bench(wanted, interval_s=interval, as_json=as_json))
+
+
+@bench_app.command("wire")
+def bench_wire(
+    base_url: BaseUrlOpt = None,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """One interrupt's cost over an OpenAI-compatible server against in-process."""
+    from asynclm_tui.bench.wire import run_wire_bench
+    from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+
+    settings = build_settings(config, model, extra=server_overrides(None, base_url, api_key_env))
+    if settings.model.backend != "openai":
+        fail("bench wire needs --base-url URL (or backend: openai in the config)")
+    try:
+        code = run_wire_bench(settings, rounds=rounds, as_json=as_json)
+    except ModelLoadError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@bench_app.command("bfcl")
+def bench_bfcl(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", "-d", metavar="NAME", help="Dataset (repeatable; default all)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", help="Tasks per dataset.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Latency and scenario seed.")
+    ] = 0,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategy", "-s", metavar="NAME", help="Strategy (repeatable; default all)."
+        ),
+    ] = None,
+    driver: Annotated[
+        str, typer.Option("--driver", metavar="[replay|model]", help="replay (oracle) or model.")
+    ] = "replay",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write results JSON.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", metavar="FILE", help="Write a PNG plot.")
+    ] = None,
+    lpt_ablation: Annotated[
+        bool, typer.Option("--lpt-ablation", help="Also run async with random issue order.")
+    ] = False,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+) -> None:
+    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api."""
+    from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
+    from asynclm_tui.bench.bfcl.data import DATASETS, BenchError
+    from asynclm_tui.bench.bfcl.runner import STRATEGIES
+
+    opts = BfclOptions(
+        datasets=list(dataset or DATASETS),
+        strategies=list(strategy or STRATEGIES),
+        limit=limit,
+        seed=seed,
+        driver=driver,
+        json_path=json_path,
+        plot_path=plot,
+        lpt_ablation=lpt_ablation,
+    )
+    try:
+        opts.validate()
+        settings = build_settings(
+            config, model, extra=server_overrides(backend, base_url, api_key_env)
+        )
+        code = run_bfcl(settings, opts)
+    except BenchError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
