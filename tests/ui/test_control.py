@@ -74,7 +74,10 @@ async def test_tab_in_an_empty_box_still_moves_the_focus() -> None:
 
 
 async def test_queued_messages_can_be_edited_and_removed_and_a_stop_gives_them_back() -> None:
-    async with running_app(f"One. {LONG}") as (app, pilot, engine):
+    # The answer waits on a long call, so it cannot end (and send the queue)
+    # while the test edits; Esc below stops it.
+    script = f"One. [CALL] s [HEAD] sleep(ms=60000) [END] [TRAP][END] {LONG}"
+    async with running_app(script) as (app, pilot, engine):
         await start(app, pilot)
         for text in ("drop me", "fix me", "keep me"):
             await queue(app, pilot, text)
@@ -129,7 +132,9 @@ async def test_escape_stops_then_cancels_and_results_are_held_back() -> None:
 
 
 async def test_kept_results_reach_the_next_answer() -> None:
-    script = f"Start. [CALL] s [HEAD] sleep(ms=1500) [END] {LONG}\n=== turn ===\nThanks."
+    # Long enough to be still running when Esc lands (the first frame can come
+    # a few seconds and a hundred tokens in); the test then waits for it.
+    script = f"Start. [CALL] s [HEAD] sleep(ms=8000) [END] {LONG}\n=== turn ===\nThanks."
     async with running_app(script) as (app, pilot, engine):
         await start(app, pilot, tokens=1)
         await wait_until(pilot, lambda: "s" in app.state.calls, 60, "call")
@@ -157,7 +162,9 @@ async def test_long_results_are_cut_for_the_model_and_shown_whole() -> None:
                          and app.state.calls["a"].landed_t is not None, 60, "landed")
         rec = app.state.calls["a"]
         assert rec.value == text and rec.cut_tokens == rec.result_tokens - 16
-        assert any("model saw 16 of" in c for c in chips(app))
+        # A chip that lands inside a word is drawn once the word ends.
+        await wait_until(pilot, lambda: any("model saw 16 of" in c for c in chips(app)),
+                         30, "the result chip")
         row = app.chat.calls.rows[0]
         assert row.size.height <= 6  # a preview, not the result (60 lines)
         await pilot.press("ctrl+l", "enter")
