@@ -15,7 +15,7 @@ import typer
 
 from asynclm_tui import __version__
 from asynclm_tui.cli_bench import bench_app
-from asynclm_tui.cli_common import fail
+from asynclm_tui.cli_common import PlainArgsCommand, fail
 from asynclm_tui.cli_options import (
     ApiKeyEnvOpt,
     BackendOpt,
@@ -185,7 +185,7 @@ main.__signature__ = inspect.signature(main).replace(  # type: ignore[attr-defin
 app.callback(invoke_without_command=True)(main)
 
 
-@app.command()
+@app.command(cls=PlainArgsCommand)
 def run(
     prompt: Annotated[
         str | None,
@@ -285,7 +285,7 @@ def tools_list(config: ConfigOpt = None, tools: ToolsOpt = None) -> None:
         raise typer.Exit(2)
 
 
-@tools_app.command("check")
+@tools_app.command("check", cls=PlainArgsCommand)
 def tools_check(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders (default: all tool dirs).")

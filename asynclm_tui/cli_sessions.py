@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from asynclm_tui.cli_common import fail
+from asynclm_tui.cli_common import PlainArgsCommand, fail
 from asynclm_tui.core.sessions.export import FORMATS, render, to_markdown
 from asynclm_tui.core.sessions.store import SessionStore, StoreError, default_db_path
 
@@ -87,7 +87,7 @@ def sessions_list(
     Console(soft_wrap=True).print(table)
 
 
-@sessions_app.command("show")
+@sessions_app.command("show", cls=PlainArgsCommand)
 def sessions_show(
     session_id: Annotated[int, typer.Argument(metavar="ID", help="Session id.")],
     db: DbOpt = None,
@@ -102,7 +102,7 @@ def sessions_show(
         store.close()
 
 
-@sessions_app.command("export")
+@sessions_app.command("export", cls=PlainArgsCommand)
 def sessions_export(
     session_id: Annotated[int, typer.Argument(metavar="ID", help="Session id.")],
     fmt: Annotated[
@@ -133,7 +133,7 @@ def sessions_export(
     typer.echo(f"wrote session {session_id} to {out}")
 
 
-@sessions_app.command("rename")
+@sessions_app.command("rename", cls=PlainArgsCommand)
 def sessions_rename(
     session_id: Annotated[int, typer.Argument(metavar="ID", help="Session id.")],
     title: Annotated[str, typer.Argument(help="New title.")],
@@ -151,7 +151,7 @@ def sessions_rename(
         store.close()
 
 
-@sessions_app.command("delete")
+@sessions_app.command("delete", cls=PlainArgsCommand)
 def sessions_delete(
     session_id: Annotated[int, typer.Argument(metavar="ID", help="Session id.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,

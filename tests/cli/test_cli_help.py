@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -10,13 +11,23 @@ import pytest
 from tests.cli.test_cli import asynclm
 
 
-@pytest.mark.parametrize("command", [[], ["chat"], ["run"], ["tools", "list"], ["sessions"]])
+COMMANDS = [
+    [], ["chat"], ["run"], ["doctor"], ["tools", "list"], ["tools", "check"], ["sessions"],
+    ["sessions", "list"], ["sessions", "show"], ["sessions", "export"], ["sessions", "rename"],
+    ["sessions", "delete"], ["bench", "ui"], ["bench", "bfcl"], ["bench", "decode"], ["soak"],
+    ["traces"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_has_no_type_placeholders(command: list[str]) -> None:
     short = asynclm(*command, "-h")
     assert short.returncode == 0, short.stderr
     assert short.stdout == asynclm(*command, "--help").stdout
-    for placeholder in ("<bool>", "<list[", "{prompt}", "{PROMPT}", "<path>"):
+    for placeholder in ("{prompt}", "{PROMPT}"):
         assert placeholder not in short.stdout, placeholder
+    # Typer's type labels: <bool>, <str>, <int range>, <list[Path]>, <path> ...
+    assert re.search(r"<[a-z][^>]*>", short.stdout) is None, short.stdout
 
 
 def test_mode_and_theme_list_choices_and_reject_alike() -> None:
