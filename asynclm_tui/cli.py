@@ -28,8 +28,10 @@ from asynclm_tui.cli_options import (
     ModeOpt,
     NoSaveOpt,
     ScriptOpt,
+    TableJsonOpt,
     ThreadsOpt,
     ToolsOpt,
+    YesOpt,
     build_settings,
     server_overrides,
     start_logging,
@@ -107,7 +109,7 @@ def chat(
             help=f"{', '.join(shipped_theme_names())}, a theme file's name or a Textual theme.",
         ),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
+    yes: YesOpt = False,
     session: Annotated[
         int | None,
         typer.Option("--session", metavar="ID", help="Continue the saved chat with this id."),
@@ -205,7 +207,7 @@ def run(
         list[str] | None,
         typer.Option("--user-at", metavar="MS:TEXT", help="A user interrupt MS ms into the turn."),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")] = False,
+    yes: YesOpt = False,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, metavar="N", help="Most tokens to write.")
     ] = None,
@@ -350,7 +352,7 @@ def soak(
     ] = 10,
     config: ConfigOpt = None,
     model: ModelOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: TableJsonOpt = False,
 ) -> None:
     """Scripted turns with calls and interrupts on the real model: RSS, errors, tok/s."""
     from asynclm_tui.bench.soak import run_soak

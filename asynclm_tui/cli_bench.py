@@ -14,6 +14,7 @@ from asynclm_tui.cli_options import (
     BaseUrlOpt,
     ConfigOpt,
     ModelOpt,
+    TableJsonOpt,
     ThreadsOpt,
     build_settings,
     server_overrides,
@@ -33,7 +34,7 @@ def bench_decode(
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
     ] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: TableJsonOpt = False,
 ) -> None:
     """Engine loop vs llama-cpp-python's streaming create_completion."""
     from asynclm_tui.bench.decode import run_decode_bench
@@ -50,7 +51,7 @@ def bench_ttft(
         int, typer.Option("--rounds", min=1, metavar="N", help="Cold/warm launch pairs.")
     ] = 3,
     threads: ThreadsOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: TableJsonOpt = False,
 ) -> None:
     """Time to the first token after launch: cold (system prompt evaluated) vs warm (restored)."""
     from asynclm_tui.bench.ttft import run_ttft_bench
@@ -84,7 +85,7 @@ def bench_ui(
             "--rounds", min=1, metavar="N", help="Measured rounds (a watching and a typing turn)."
         ),
     ] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: TableJsonOpt = False,
 ) -> None:
     """What the user sees while the model streams: visible updates, key-to-screen
     latency, TUI/headless tok/s and time to first token, per thread setting."""
@@ -111,7 +112,7 @@ def bench_screen(
         float,
         typer.Option("--interval", min=0.02, metavar="S", help="Seconds between two captures."),
     ] = 0.1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: TableJsonOpt = False,
 ) -> None:
     """A streamed answer in tmux (150x42), captured every 100 ms: updates/s and gaps."""
     import os
@@ -132,7 +133,7 @@ def bench_wire(
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
     ] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: TableJsonOpt = False,
 ) -> None:
     """One interrupt's cost over an OpenAI-compatible server against in-process."""
     from asynclm_tui.bench.wire import run_wire_bench

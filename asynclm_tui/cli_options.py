@@ -57,6 +57,8 @@ ThreadsOpt = Annotated[
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Log everything (llama.cpp included) to the log file.")
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call.")]
+TableJsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ScriptOpt = Annotated[
     Path | None,
     typer.Option(
