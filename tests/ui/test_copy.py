@@ -11,6 +11,7 @@ from textual.selection import Selection
 sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
 from replay import LOADED, _text, play, replay_app, settings  # noqa: E402
+from uiharness import wait_until  # noqa: E402
 
 from asynclm_tui.core.events import (  # noqa: E402
     CallIssued,
@@ -80,7 +81,7 @@ async def test_copy_last_answer_as_markdown_to_the_clipboard() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await play(pilot)
         await pilot.press("f3")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: app.clipboard != "", 5, "the copy")
         assert app.clipboard == ANSWER  # the chips are not part of it
         assert saved_files() == []
 
@@ -90,7 +91,7 @@ async def test_copy_falls_back_to_a_file() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await play(pilot)
         await pilot.press("f3")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: bool(saved_files()), 5, "the saved file")
         [path] = saved_files()
         assert path.read_text() == ANSWER + "\n"
         assert path.name.endswith("answer-1.md")
@@ -101,11 +102,9 @@ async def test_copy_code_key_steps_back_through_blocks() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await play(pilot)
         await pilot.press("f4")
-        await pilot.pause(0.05)
-        assert app.clipboard == "ls -l\n"
+        await wait_until(pilot, lambda: app.clipboard == "ls -l\n", 5, "the last block")
         await pilot.press("f4")
-        await pilot.pause(0.05)
-        assert app.clipboard == "print('hi')\n"
+        await wait_until(pilot, lambda: app.clipboard == "print('hi')\n", 5, "the block before")
 
 
 async def test_each_code_block_has_a_copy_link() -> None:
@@ -119,8 +118,7 @@ async def test_each_code_block_has_a_copy_link() -> None:
         region = segment.content_region
         x = region.x + region.width - len(COPY_LABEL) // 2
         await pilot.click(offset=(x, region.y + links[0] - segment.scroll_offset.y))
-        await pilot.pause(0.1)
-        assert app.clipboard == "print('hi')\n"
+        await wait_until(pilot, lambda: app.clipboard == "print('hi')\n", 5, "the copy")
 
 
 async def test_mouse_selection_is_copied_with_ctrl_c() -> None:
@@ -130,7 +128,7 @@ async def test_mouse_selection_is_copied_with_ctrl_c() -> None:
         segment = app.chat.query(StreamingMarkdown).last()
         app.chat.selections = {segment: Selection(None, None)}  # everything in it
         await pilot.press("ctrl+c")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: app.clipboard != "", 5, "the copy")
         assert "print('hi')" in app.clipboard and "Done." in app.clipboard
 
 
@@ -140,6 +138,6 @@ async def test_nothing_to_copy_says_so(key: str) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await play(pilot)
         await pilot.press(key)
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: any("No " in n.message for n in app._notifications),
+                         5, "the notice")
         assert app.clipboard == ""
-        assert any("No " in n.message for n in app._notifications)
