@@ -10,6 +10,7 @@ from rich.cells import cell_len
 sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
 from replay import FINISHED, MID_TURN, _text, play, replay_app  # noqa: E402
+from uiharness import wait_until  # noqa: E402
 
 from asynclm_tui.core.events import CallStatus, CallUpdated  # noqa: E402
 from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
@@ -38,11 +39,9 @@ async def test_page_keys_in_the_input_scroll_the_transcript() -> None:
         assert app.focused is app.chat.prompt
         bottom = transcript.scroll_y
         await pilot.press("pageup")
-        await pilot.pause(0.1)
-        assert transcript.scroll_y < bottom
+        await wait_until(pilot, lambda: transcript.scroll_y < bottom, 5, "scrolled up")
         await pilot.press("pagedown")
-        await pilot.pause(0.1)
-        assert transcript.scroll_y == bottom
+        await wait_until(pilot, lambda: transcript.scroll_y == bottom, 5, "back at the bottom")
         assert app.focused is app.chat.prompt
 
 
@@ -52,12 +51,10 @@ async def test_ctrl_n_asks_first_then_erases_and_resets_speed() -> None:
         await play(pilot)
         assert "30.0 tok/s" in app.chat.status_text("speed")
         await pilot.press("ctrl+n")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: any("again" in m for m in messages(app)), 5, "the question")
         assert app.chat.query(AssistantEntry)  # still there
-        assert any("again" in m for m in messages(app))
         await pilot.press("ctrl+n")
-        await pilot.pause(0.2)
-        assert not app.chat.query(AssistantEntry)
+        await wait_until(pilot, lambda: not app.chat.query(AssistantEntry), 5, "a new chat")
         assert app.chat.status_text("speed") == "— tok/s"
 
 
@@ -66,7 +63,7 @@ async def test_x_on_a_finished_call_says_why_nothing_happens() -> None:
     async with app.run_test(size=(130, 36)) as pilot:
         await play(pilot)
         await pilot.press("ctrl+l", "x")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: any("already ended" in m for m in messages(app)), 5, "why")
         assert any("already ended" in m and "nothing to cancel" in m for m in messages(app))
 
 
@@ -76,8 +73,8 @@ async def test_approval_toast_goes_once_answered() -> None:
         await play(pilot)
         assert any("asks to run" in m for m in messages(app))
         app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.RUNNING)))
-        await pilot.pause(0.2)
-        assert not any("asks to run" in m for m in messages(app))
+        await wait_until(pilot, lambda: not any("asks to run" in m for m in messages(app)),
+                         5, "the approval toast to go")
 
 
 async def test_emoji_in_a_result_chip_is_not_cut() -> None:
