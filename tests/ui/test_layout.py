@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
 from replay import LOADED, MID_TURN, _text, play, replay_app, settings  # noqa: E402
+from uiharness import wait_until  # noqa: E402
 
 from asynclm_tui.core.events import CallStatus, CallUpdated  # noqa: E402
 from asynclm_tui.ui.app import AsyncLMApp  # noqa: E402
@@ -47,8 +48,7 @@ async def test_transcript_width_at_each_size(
             assert columns(app) >= open_min
             assert app.chat.query_one("#side").region.width > 30
         await pilot.press("f2") if not narrow else None
-        await pilot.pause(0.1)
-        assert not app.chat.calls_open
+        await wait_until(pilot, lambda: not app.chat.calls_open, 5, "the panel to close")
         assert columns(app) >= closed_min
         assert app.chat.query_one("#calls-strip").display  # the way back is on screen
         assert app.focused is app.chat.prompt
@@ -65,8 +65,8 @@ async def test_narrow_panel_is_a_strip_that_opens_over_the_transcript() -> None:
         side = app.chat.query_one("#side")
         assert side.region.width > 40 and columns(app) == width  # over, not beside
         await pilot.press("escape")  # back to the input closes the overlay
-        await pilot.pause(0.1)
-        assert not app.chat.calls_open and app.focused is app.chat.prompt
+        await wait_until(pilot, lambda: not app.chat.calls_open, 5, "the overlay to close")
+        assert app.focused is app.chat.prompt
         await pilot.press("ctrl+l")
         assert app.chat.calls_open and app.focused is app.chat.calls
         await pilot.press("f2")
