@@ -37,6 +37,7 @@ from asynclm_tui.cli_options import (
     start_logging,
 )
 from asynclm_tui.cli_sessions import DbOpt, sessions_app
+from asynclm_tui.cli_train import train_app
 from asynclm_tui.tables import print_table
 
 app = typer.Typer(
@@ -54,6 +55,7 @@ tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(train_app, name="train")
 
 
 def shipped_theme_names() -> list[str]:
