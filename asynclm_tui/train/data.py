@@ -1,0 +1,615 @@
+"""``asynclm train data``: the CML training set, in the engine's exact tokens.
+
+Every example is what the engine would feed llama.cpp at run time: the
+conversation rendered with the model's own chat template and the compact
+system prompt (``prompt_style: compact``, what ``auto`` picks with an
+adapter), then the model's pieces and the system's ``[INTR]`` blocks, each
+tokenized on its own as the engine does (the model samples its tokens; an
+interrupt is tokenized by itself and appended after a model token).  Only the
+model-written tokens and the closing end-of-turn token enter the loss.
+
+A small simulator decides where interrupts land: the model writes one token
+per ``tpot`` ms, a call starts when its block closes, a result lands at the
+first token boundary after it is ready and outside a block, a trap waits for
+the next one, and a user message typed mid-answer lands the same way.  The
+policy is the paper's: issue calls as soon as they are known, longest
+estimated first (LPT); report results as they arrive; trap only when nothing
+else can be written; end once everything is reported.
+
+Kinds of examples: shipped-tool requests (one or two calls), user interrupts
+that switch or add a request mid-answer, prompts no tool fits (answered as the
+base model answers them, so free chat stays as it was), two-turn chats, and
+BFCL tasks (``parallel`` and ``parallel_multiple`` from index 100 on; the
+first 100 and every other set stay out, for ``asynclm bench bfcl``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asynclm_tui.core.cml import CALL, END, HEAD, TRAP, USER_ID, format_interrupt
+from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.train.requests import CITIES, Need, RequestMaker, ToolAsk
+
+PROMPT_STYLE = "compact"
+BFCL_SETS = ("parallel", "parallel_multiple")
+BFCL_HELD_OUT = 100
+"""The first tasks of each BFCL set (file order) never enter training."""
+MAX_TOKENS = 768
+"""Longer examples are dropped (they cost training time out of proportion)."""
+
+
+class Tokenizer:
+    """The engine's view of the model: chat template and tokenizer."""
+
+    def __init__(
+        self,
+        render: Callable[[Sequence[dict[str, str]]], str],
+        tokenize: Callable[[str, bool], list[int]],
+        eos: int,
+    ) -> None:
+        self.render = render
+        self.tokenize = tokenize
+        self.eos = eos
+
+
+@dataclass
+class Example:
+    """One training sequence: tokens and the spans that enter the loss."""
+
+    id: str
+    kind: str
+    tokens: list[int] = field(default_factory=list)
+    train_spans: list[list[int]] = field(default_factory=list)
+    prefix_len: int = 0
+    """Leading tokens shared with every example of the same system prompt."""
+    text: str = ""
+    """The assistant's text as the engine stores it (model pieces and interrupts)."""
+    messages: list[dict[str, str]] = field(default_factory=list)
+    """The rendered conversation (system prompt, earlier turns, the user's message)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSONL record the trainer reads."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "tokens": self.tokens,
+            "train_spans": self.train_spans,
+            "prefix_len": self.prefix_len,
+            "user": self.messages[-1]["content"] if self.messages else "",
+            "text": self.text,
+        }
+
+
+@dataclass
+class _Call:
+    need: Need
+    estimate: float
+    issued: bool = False
+    done: bool = False
+    value: str = ""
+    reported: bool = False
+    dropped: bool = False
+    id: str = ""
+
+
+class Simulator:
+    """Plays one assistant turn token by token against a simulated clock."""
+
+    def __init__(self, tok: Tokenizer, rng: random.Random) -> None:
+        self.tok = tok
+        self.rng = rng
+        self.tpot = rng.uniform(8.0, 30.0)
+        self.clock = 0.0
+        self.tokens: list[int] = []
+        self.spans: list[list[int]] = []
+        self.text: list[str] = []
+        self._events: list[tuple[float, int, str, Any]] = []
+        self._seq = 0
+        self.on_event: Callable[[str, Any], str | None] = lambda kind, payload: None
+
+    def schedule(self, at: float, kind: str, payload: Any) -> None:
+        """An interrupt source (a result or a user message) ready at ``at`` ms."""
+        heapq.heappush(self._events, (at, self._seq, kind, payload))
+        self._seq += 1
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything is still due."""
+        return bool(self._events)
+
+    def _deliver(self) -> None:
+        """Inject everything ready now, all at once (the engine's flush)."""
+        while self._events and self._events[0][0] <= self.clock:
+            _, _, kind, payload = heapq.heappop(self._events)
+            block = self.on_event(kind, payload)
+            if block:
+                self.text.append(block)
+                self.tokens += self.tok.tokenize(block, False)
+
+    def write(self, text: str, *, block: bool = False) -> None:
+        """Model-written text; interrupts may land between its tokens unless
+        it is a CML block (the critical section), and after its last token."""
+        if not self.tokens or not self.text:
+            text = text.lstrip()
+        ids = self.tok.tokenize(text, False)
+        self.text.append(text)
+        for k, token in enumerate(ids):
+            start = len(self.tokens)
+            self.tokens.append(token)
+            self.spans.append([start, start + 1])
+            self.clock += self.tpot
+            if not block or k == len(ids) - 1:
+                self._deliver()
+
+    def trap(self) -> None:
+        """``[TRAP][END]``, then wait for the next interrupt."""
+        self.write(f" {TRAP}{END}", block=True)
+        if self._events:
+            self.clock = max(self.clock, self._events[0][0])
+            self._deliver()
+
+    def end(self) -> None:
+        """The end-of-turn token (trained: the model must learn to stop)."""
+        start = len(self.tokens)
+        self.tokens.append(self.tok.eos)
+        self.spans.append([start, start + 1])
+
+    def merged_spans(self) -> list[list[int]]:
+        """Adjacent one-token spans joined."""
+        out: list[list[int]] = []
+        for a, b in self.spans:
+            if out and out[-1][1] == a:
+                out[-1][1] = b
+            else:
+                out.append([a, b])
+        return out
+
+
+def _duration_ms(need: Need, rng: random.Random) -> float:
+    match need.tool:
+        case "weather":
+            return rng.uniform(250.0, 1500.0)
+        case "save_note":
+            return rng.uniform(600.0, 5000.0)  # waiting for the user's approval
+        case "sleep":
+            return float(need.kwargs.get("ms", 1000)) + rng.uniform(0.5, 3.0)
+        case "list_dir" | "echo":
+            return rng.uniform(2.0, 15.0)
+        case _:
+            return rng.uniform(0.3, 3.0)
+
+
+def _result(need: Need, rng: random.Random) -> str:
+    if need.tool == "weather" and rng.random() < 0.12:
+        return "error: ConnectError: [Errno -3] Temporary failure in name resolution"
+    if need.tool == "save_note" and rng.random() < 0.1:
+        return "error: the user denied this call"
+    return need.result(rng)
+
+
+def _report(need: Need, value: str) -> str:
+    if value.startswith("error:"):
+        what = {"weather": "the weather", "save_note": "the note"}.get(need.tool, need.tool)
+        return (
+            f"I could not get {what}: {value[len('error: ') :]}."
+            if need.tool != "save_note"
+            else "You declined, so I did not save the note."
+        )
+    return need.report(value)
+
+
+def render_call(call_id: str, tool: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
+    """A call block as the model writes it (leading space; stripped at the start)."""
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f" {CALL} {call_id} {HEAD} {tool}({', '.join(parts)}) {END}"
+
+
+class IdMaker:
+    """Call ids as the examples teach them: the tool's name and a running number."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, tool: str) -> str:
+        self.n += 1
+        stem = "".join(ch for ch in tool.split(".")[-1].lower() if ch.isalnum() or ch == "_")
+        return f"{(stem or 'call')[:12].strip('_') or 'call'}{self.n}"
+
+
+def play_tools(
+    sim: Simulator,
+    ask: ToolAsk,
+    estimate: Callable[[Need], float],
+    ids: IdMaker,
+    *,
+    late: list[tuple[float, ToolAsk, bool]] = (),  # type: ignore[assignment]
+) -> None:
+    """One turn answering ``ask`` (``late``: user messages typed mid-answer,
+    each (delay after the first call in ms, the request, whether it replaces
+    the earlier one))."""
+    rng = sim.rng
+    calls: list[_Call] = []
+
+    def add(needs: Sequence[Need]) -> None:
+        calls.extend(_Call(n, estimate(n)) for n in needs)
+
+    def on_event(kind: str, payload: Any) -> str | None:
+        if kind == "user":
+            text, new, replaces = payload
+            if replaces:
+                for c in calls:
+                    if not c.reported:
+                        c.dropped = True
+            add(new.needs)
+            return format_interrupt(USER_ID, text)
+        call: _Call = payload
+        call.done = True
+        return format_interrupt(call.id, call.value)
+
+    sim.on_event = on_event
+    add(ask.needs)
+    opener_left = ask.opener
+    first_call_at: float | None = None
+    while True:
+        fresh = [c for c in calls if not c.issued and not c.dropped]
+        if fresh:
+            c = max(fresh, key=lambda c: c.estimate)  # LPT; ties keep the asked order
+            c.issued, c.id = True, ids(c.need.tool)  # ids follow the order calls go out
+            sim.write(render_call(c.id, c.need.tool, (), c.need.kwargs), block=True)
+            c.value = _result(c.need, rng)
+            sim.schedule(sim.clock + _duration_ms(c.need, rng), "result", c)
+            if first_call_at is None:
+                first_call_at = sim.clock
+                for delay, new, replaces in late:
+                    sim.schedule(sim.clock + delay, "user", (new.text, new, replaces))
+            continue
+        if opener_left:
+            sim.write(" " + opener_left)
+            opener_left = ""
+            continue
+        ready = [c for c in calls if c.done and not c.reported and not c.dropped]
+        if ready:
+            for c in ready:
+                c.reported = True
+            sim.write(" " + " ".join(_report(c.need, c.value) for c in ready))
+            continue
+        if sim.pending:
+            sim.trap()
+            continue
+        break
+    sim.end()
+
+
+SWITCH_LINES = [
+    "Actually, make it {c}.",
+    "Sorry, I meant {c}.",
+    "Wait, {c} instead.",
+    "No, {c} please.",
+    "Oops, I meant {c}, not that.",
+]
+
+
+def _switch(ask: ToolAsk, rng: random.Random, maker: RequestMaker) -> tuple[str, ToolAsk] | None:
+    """A user message that replaces the request's place, length or text."""
+    need = ask.needs[0]
+    for _ in range(20):
+        other = maker.one(need.tool)
+        kw = other.needs[0].kwargs
+        if kw and kw != need.kwargs:
+            break
+    else:
+        return None
+    match need.tool:
+        case "weather":
+            what = str(kw["city"])
+        case "clock":
+            found = [c for c, z in CITIES.items() if z == kw.get("timezone")]
+            if not found or "timezone" not in need.kwargs:
+                return None
+            what = found[0]
+        case "sleep":
+            what = f"{kw['ms']} ms"
+        case "save_note":
+            return f"Sorry, the note should say: {kw['text']}", other
+        case _:
+            return None
+    return rng.choice(SWITCH_LINES).format(c=what), other
+
+
+def shipped_example(
+    tok: Tokenizer,
+    system: str,
+    reg: ToolRegistry,
+    maker: RequestMaker,
+    rng: random.Random,
+    kind: str,
+    index: int,
+    distilled: dict[str, list[str]],
+) -> Example | None:
+    """One example with the shipped tools."""
+
+    def estimate(need: Need) -> float:
+        spec = reg.tools[need.tool]
+        declared = spec.declared_ms((), need.kwargs)
+        return declared if declared is not None else spec.estimated_ms
+
+    messages = [{"role": "system", "content": system}]
+    ids = IdMaker()
+    label = kind
+    if kind == "two_turn":  # an earlier exchange, as the engine keeps it
+        first = maker.one() if rng.random() < 0.7 else maker.pair()
+        sim0 = Simulator(tok, rng)
+        play_tools(sim0, first, estimate, ids)
+        messages += [
+            {"role": "user", "content": first.text},
+            {"role": "assistant", "content": "".join(sim0.text)},
+        ]
+        kind = rng.choice(["single", "pair", "none"])
+    sim = Simulator(tok, rng)
+    match kind:
+        case "none":
+            text = maker.no_tool()
+            answers = distilled.get(text)
+            if not answers:
+                return None
+            user = text
+            sim.write(rng.choice(answers))
+            sim.end()
+        case "single" | "pair":
+            ask = maker.one() if kind == "single" else maker.pair()
+            user = ask.text
+            play_tools(sim, ask, estimate, ids)
+        case "user_switch" | "user_add":
+            ask = maker.one(rng.choice(["weather", "clock", "sleep", "save_note"]))
+            late: list[tuple[float, ToolAsk, bool]] = []
+            switched = _switch(ask, rng, maker) if kind == "user_switch" else None
+            if switched is not None:
+                line, new = switched
+                late.append((rng.uniform(5.0, 250.0), ToolAsk(line, new.needs), True))
+            else:
+                extra = maker.one(rng.choice(["calc", "clock", "weather", "echo", "list_dir"]))
+                lead = rng.choice(["Also, ", "And ", "Oh, and ", "One more thing: ", ""])
+                line = lead + (extra.text[0].lower() + extra.text[1:] if lead else extra.text)
+                late.append((rng.uniform(5.0, 400.0), ToolAsk(line, extra.needs), False))
+            user = ask.text
+            play_tools(sim, ask, estimate, ids, late=late)
+        case _:
+            raise ValueError(kind)
+    messages.append({"role": "user", "content": user})
+    return _assemble(tok, messages, sim, f"{label}-{index}", label)
+
+
+def _assemble(
+    tok: Tokenizer, messages: list[dict[str, str]], sim: Simulator, ex_id: str, kind: str
+) -> Example | None:
+    prompt = tok.tokenize(tok.render(messages), True)
+    n = len(prompt)
+    alone = tok.tokenize(tok.render(messages[:1]), True)
+    shared = next(
+        (k for k, (a, b) in enumerate(zip(prompt, alone, strict=False)) if a != b),
+        min(len(prompt), len(alone)),
+    )
+    ex = Example(
+        ex_id,
+        kind,
+        prompt + sim.tokens,
+        [[a + n, b + n] for a, b in sim.merged_spans()],
+        shared,
+        "".join(sim.text),
+        messages,
+    )
+    return ex if len(ex.tokens) <= MAX_TOKENS else None
+
+
+def bfcl_example(tok: Tokenizer, task: Any, rng: random.Random, index: int) -> Example | None:
+    """A BFCL task played the way ``asynclm bench bfcl --driver model`` prompts it."""
+    from asynclm_tui.bench.bfcl.latency import LatencyModel
+    from asynclm_tui.bench.bfcl.oracle import answer_text
+    from asynclm_tui.bench.bfcl.tools import TaskTools
+
+    tools = TaskTools(task, LatencyModel(rng.randrange(10_000)), strict_schemas=True)
+    reg = tools.registry()
+    system = system_prompt(
+        reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", PROMPT_STYLE
+    )
+    durations = tools.durations()
+    sim = Simulator(tok, rng)
+    sim.on_event = lambda kind, payload: format_interrupt(payload[0], payload[1])
+    ids = IdMaker()
+    estimates = [reg.tools[c.name].estimated_ms for c in task.calls]
+    order = sorted(range(len(task.calls)), key=lambda i: -estimates[i])
+    for i in order:  # LPT on what the prompt says (ties keep the asked order)
+        call = task.calls[i]
+        cid = ids(call.name)
+        sim.write(render_call(cid, call.name, call.args, dict(call.kwargs)), block=True)
+        value = tools.execute(call.group, call.name, dict(call.kwargs))
+        sim.schedule(sim.clock + durations[i], "result", (cid, value))
+    while sim.pending:
+        sim.trap()
+    sim.write(answer_text(task))
+    sim.end()
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": task.prompt}]
+    return _assemble(tok, messages, sim, f"bfcl-{task.id}-{index}", "bfcl")
+
+
+MIX: dict[str, float] = {
+    "single": 0.33, "pair": 0.20, "user_switch": 0.05, "user_add": 0.06, "none": 0.15,
+    "two_turn": 0.05, "bfcl": 0.16,
+}  # fmt: skip
+"""Share of each kind of example."""
+
+
+def distill(
+    prompts: Sequence[str],
+    backend: Any,
+    seed: int,
+    variants: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, list[str]]:
+    """The base model's own answers to prompts no tool fits (its chat template,
+    no tools), so the adapter keeps free chat as it was.  ``backend`` is a
+    :class:`~asynclm_tui.core.backends.llama_cpp.LlamaCppBackend` with no adapter."""
+    import codecs
+
+    from asynclm_tui.core.backends.base import SamplingParams
+
+    eos = backend.eos_tokens()
+    out: dict[str, list[str]] = {}
+    for done, prompt in enumerate(prompts, start=1):
+        answers: list[str] = []
+        for v in range(variants):
+            backend.truncate(0)
+            backend.append(
+                backend.tokenize(
+                    backend.render_chat([{"role": "user", "content": prompt}]), special=True
+                )
+            )
+            backend.start_sampling(SamplingParams(temperature=0.6, seed=seed * 1000 + v))
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            pieces: list[str] = []
+            finished = False
+            for _ in range(160):
+                token = backend.sample()
+                if token in eos:
+                    finished = True
+                    break
+                pieces.append(decoder.decode(backend.piece(token)))
+                backend.append([token])
+            text = "".join(pieces).strip()
+            if not finished:  # cut at the last sentence end rather than mid-thought
+                cut = max(text.rfind(". "), text.rfind(".\n"), text.rfind("! "), text.rfind("? "))
+                text = text[: cut + 1] if cut > 20 else ""
+            if text and "[CALL]" not in text and "[INTR]" not in text:
+                answers.append(text)
+        out[prompt] = answers
+        if progress is not None:
+            progress(done, len(prompts))
+    backend.truncate(0)
+    return out
+
+
+@dataclass
+class TrainingSet:
+    """What :func:`build` made, for the manifest and the CLI's summary."""
+
+    train: list[Example]
+    heldout: list[Example]
+    manifest: dict[str, Any]
+
+
+def engine_backend(model: Path | None = None) -> tuple[Any, Path]:
+    """The bundled (or given) model with no adapter, loaded as the engine loads it."""
+    from asynclm_tui.core.backends import load_llama, model_path
+    from asynclm_tui.core.config import Settings
+
+    settings = Settings()
+    settings.model.lora = "off"  # the base model's tokens and answers
+    if model is not None:
+        settings.model.path = model
+    return load_llama(settings), model_path(settings)
+
+
+def engine_tokenizer(backend: Any) -> Tokenizer:
+    """The engine's chat template and tokenizer over ``backend``."""
+    end = backend.tokenize("<|im_end|>", special=True)
+    eos = end[0] if len(end) == 1 and end[0] in backend.eos_tokens() else min(backend.eos_tokens())
+    return Tokenizer(backend.render_chat, lambda t, s: backend.tokenize(t, special=s), eos)
+
+
+def shipped_registry() -> ToolRegistry:
+    """The shipped tools, in the order the engine lists them."""
+    from asynclm_tui.core.paths import shipped_tools_dir
+
+    return ToolRegistry.load([shipped_tools_dir()])
+
+
+def build(
+    count: int,
+    *,
+    seed: int = 0,
+    heldout: int = 80,
+    model: Path | None = None,
+    distilled: dict[str, list[str]] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TrainingSet:
+    """``count`` training examples and ``heldout`` held-out ones, reproducible from ``seed``."""
+    from asynclm_tui.bench.bfcl.data import load_tasks
+
+    backend, model = engine_backend(model)
+    tok = engine_tokenizer(backend)
+    reg = shipped_registry()
+    system = system_prompt(
+        reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", PROMPT_STYLE
+    )
+    makers = {"train": RequestMaker("train", seed), "heldout": RequestMaker("heldout", seed)}
+    if distilled is None:
+        from asynclm_tui.train.requests import GREETINGS, NO_TOOL_PROMPTS
+
+        prompts = list(dict.fromkeys([*GREETINGS, *NO_TOOL_PROMPTS]))
+        distilled = distill(
+            prompts,
+            backend,
+            seed,
+            progress=(lambda d, n: progress("distill", d, n)) if progress else None,
+        )
+    pools = {name: load_tasks(name) for name in BFCL_SETS}
+    bfcl_train = [t for name in BFCL_SETS for t in pools[name][BFCL_HELD_OUT:]]
+    bfcl_held = [t for name in BFCL_SETS for t in pools[name][:BFCL_HELD_OUT]]
+    out: dict[str, list[Example]] = {"train": [], "heldout": []}
+    for split, n in (("train", count), ("heldout", heldout)):
+        rng = random.Random(f"train-data:{split}:{seed}")
+        kinds = list(MIX)
+        tries = 0
+        while len(out[split]) < n and tries < n * 5:
+            tries += 1
+            kind = rng.choices(kinds, weights=[MIX[k] for k in kinds])[0]
+            index = len(out[split])
+            if kind == "bfcl":
+                task = rng.choice(bfcl_train if split == "train" else bfcl_held)
+                ex = bfcl_example(tok, task, rng, index)
+            else:
+                ex = shipped_example(tok, system, reg, makers[split], rng, kind, index, distilled)
+            if ex is not None:
+                ex.id = f"{split}-{ex.id}"
+                out[split].append(ex)
+                if progress is not None:
+                    progress(split, len(out[split]), n)
+    kinds_count = {s: {k: sum(1 for e in out[s] if e.kind == k) for k in MIX} for s in out}
+    manifest = {
+        "seed": seed,
+        "prompt_style": PROMPT_STYLE,
+        "model": model.name,
+        "counts": {s: len(v) for s, v in out.items()},
+        "kinds": kinds_count,
+        "tokens": {s: sum(len(e.tokens) for e in v) for s, v in out.items()},
+        "trained_tokens": {
+            s: sum(b - a for e in v for a, b in e.train_spans) for s, v in out.items()
+        },
+        "bfcl": {"sets": list(BFCL_SETS), "held_out_first": BFCL_HELD_OUT},
+        "max_tokens": MAX_TOKENS,
+    }
+    return TrainingSet(out["train"], out["heldout"], manifest)
+
+
+def write(path: Path, data: TrainingSet) -> None:
+    """``train.jsonl``, ``heldout.jsonl`` and ``manifest.json`` under ``path``.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for name, examples in (("train", data.train), ("heldout", data.heldout)):
+        with (path / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
+            for ex in examples:
+                fh.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+    (path / "manifest.json").write_text(
+        json.dumps(data.manifest, indent=2) + "\n", encoding="utf-8"
+    )
