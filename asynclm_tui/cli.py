@@ -24,14 +24,17 @@ from asynclm_tui.cli_options import (
     ConfigOpt,
     ContinueOpt,
     DebugOpt,
+    LoraOpt,
     ModelOpt,
     ModeOpt,
+    NoLoraOpt,
     NoSaveOpt,
     ScriptOpt,
     TableJsonOpt,
     ThreadsOpt,
     ToolsOpt,
     YesOpt,
+    add_lora_options,
     build_settings,
     server_overrides,
     start_logging,
@@ -54,6 +57,9 @@ app = typer.Typer(
 tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.add_typer(bench_app, name="bench")
+# The benches that load a model take --lora/--no-lora; bench wire compares a
+# server (which applies no client adapter) with in-process decoding.
+add_lora_options(bench_app, skip=("wire",))
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(train_app, name="train")
 
@@ -100,6 +106,8 @@ def _version(value: bool) -> None:
 def chat(
     config: ConfigOpt = None,
     model: ModelOpt = None,
+    lora: LoraOpt = None,
+    no_lora: NoLoraOpt = False,
     tools: ToolsOpt = None,
     mode: ModeOpt = None,
     script: ScriptOpt = None,
@@ -144,6 +152,8 @@ def chat(
             "model.chat_format": chat_format,
             "model.n_threads": threads,
         },
+        lora=lora,
+        no_lora=no_lora,
     )
     start_logging(debug)
     engine = build_engine(settings, script=load_script(script, fail), interactive=True)
@@ -201,6 +211,8 @@ def run(
     ] = None,
     config: ConfigOpt = None,
     model: ModelOpt = None,
+    lora: LoraOpt = None,
+    no_lora: NoLoraOpt = False,
     tools: ToolsOpt = None,
     mode: ModeOpt = None,
     script: ScriptOpt = None,
@@ -251,6 +263,8 @@ def run(
             "model.chat_format": chat_format,
             "model.n_threads": threads,
         },
+        lora=lora,
+        no_lora=no_lora,
     )
     start_logging(debug, echo=debug)
     engine = build_engine(settings, script=load_script(script, fail), interactive=False)
@@ -322,14 +336,17 @@ def tools_check(
 def doctor(
     config: ConfigOpt = None,
     model: ModelOpt = None,
+    lora: LoraOpt = None,
+    no_lora: NoLoraOpt = False,
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     chat_format: ChatFormatOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Show the model in use, chat template, GPU offload, threads and context size
-    (or probe the server: its model, context size, and whether prefix caching works)."""
+    """Show the model in use, LoRA adapter, chat template, GPU offload, threads and
+    context size (or probe the server: its model, context size, and whether prefix
+    caching works)."""
     from asynclm_tui.runtime import doctor_report
 
     settings = build_settings(
@@ -340,6 +357,8 @@ def doctor(
             "model.chat_format": chat_format,
             "model.n_threads": threads,
         },
+        lora=lora,
+        no_lora=no_lora,
     )
     start_logging(False)
     code, text = doctor_report(settings)
@@ -354,12 +373,14 @@ def soak(
     ] = 10,
     config: ConfigOpt = None,
     model: ModelOpt = None,
+    lora: LoraOpt = None,
+    no_lora: NoLoraOpt = False,
     as_json: TableJsonOpt = False,
 ) -> None:
     """Scripted turns with calls and interrupts on the real model: RSS, errors, tok/s."""
     from asynclm_tui.bench.soak import run_soak
 
-    settings = build_settings(config, model)
+    settings = build_settings(config, model, lora=lora, no_lora=no_lora)
     raise typer.Exit(run_soak(settings, minutes, as_json=as_json))
 
 

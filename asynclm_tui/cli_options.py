@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from asynclm_tui.cli_common import fail
-from asynclm_tui.core.config import Settings, load_settings
+from asynclm_tui.core.config import LORA_OFF, Settings, load_settings
 from asynclm_tui.core.kinds import MODES
 from asynclm_tui.core.yamlsrc import UserFileError
 
@@ -23,6 +27,17 @@ ConfigOpt = Annotated[
 ]
 ModelOpt = Annotated[
     Path | None, typer.Option("--model", "-m", metavar="FILE", help="GGUF model file.")
+]
+LoraOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--lora",
+        metavar="FILE",
+        help="LoRA adapter GGUF to apply (default: the shipped CML adapter on the bundled model).",
+    ),
+]
+NoLoraOpt = Annotated[
+    bool, typer.Option("--no-lora", help="Apply no LoRA adapter, not even the shipped one.")
 ]
 ToolsOpt = Annotated[
     list[Path] | None,
@@ -107,18 +122,76 @@ def server_overrides(
     }
 
 
+_LORA_FLAGS: ContextVar[tuple[Path | None, bool]] = ContextVar("lora_flags", default=(None, False))
+"""``--lora``/``--no-lora`` of a command given them by :func:`add_lora_options`."""
+
+
+def add_lora_options(app: typer.Typer, *, skip: Iterable[str] = ()) -> None:
+    """Give each command of ``app`` that takes ``--model`` (but declares no
+    ``--lora`` itself, and is not named in ``skip``) the ``--lora FILE`` and
+    ``--no-lora`` options; the :func:`build_settings` call it makes picks them up.
+
+    Run after the commands are registered and before the CLI is built."""
+    skipped = set(skip)
+    for info in app.registered_commands:
+        callback = info.callback
+        if callback is None or info.name in skipped:
+            continue
+        sig = inspect.signature(callback, eval_str=True)
+        if "model" in sig.parameters and "lora" not in sig.parameters:
+            info.callback = _with_lora_options(callback, sig)
+
+
+def _with_lora_options(callback: Callable[..., Any], sig: inspect.Signature) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def command(*args: Any, lora: Path | None = None, no_lora: bool = False, **kwargs: Any) -> Any:
+        token = _LORA_FLAGS.set((lora, no_lora))
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            _LORA_FLAGS.reset(token)
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    command.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[
+            *(p.replace(kind=kw) for p in sig.parameters.values()),
+            inspect.Parameter("lora", kw, default=None, annotation=LoraOpt),
+            inspect.Parameter("no_lora", kw, default=False, annotation=NoLoraOpt),
+        ]
+    )
+    return command
+
+
+def lora_override(lora: Path | None, no_lora: bool) -> Path | str | None:
+    """``model.lora`` for ``--lora FILE`` / ``--no-lora`` (None: neither given).
+
+    The file itself is checked when the model loads, so a missing or broken
+    adapter fails like a broken model (one line, exit 1)."""
+    if lora is None and not no_lora:
+        lora, no_lora = _LORA_FLAGS.get()
+    if lora is not None and no_lora:
+        fail("--lora and --no-lora: give one of them")
+    return LORA_OFF if no_lora else lora
+
+
 def build_settings(
     config: Path | None,
     model: Path | None = None,
     tools: list[Path] | None = None,
     mode: str | None = None,
     extra: dict[str, Any] | None = None,
+    *,
+    lora: Path | None = None,
+    no_lora: bool = False,
 ) -> Settings:
     """Settings from the config file with CLI flags on top; exits on errors."""
     if mode is not None and mode not in MODES:
         fail(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
     if model is not None and not model.is_file():
         fail(f"--model: file not found: {model}")
+    adapter = lora_override(lora, no_lora)
+    if adapter is not None:
+        extra = {**(extra or {}), "model.lora": adapter}
     for path in tools or []:
         if not path.exists():
             fail(f"--tools: not found: {path}")
@@ -131,6 +204,9 @@ def build_settings(
         fail(str(exc))
     if tools:
         settings.tools.dirs = [*settings.tools.dirs, *tools]
+    if settings.model.backend == "openai" and isinstance(settings.model.lora, Path):
+        where = "--lora" if lora is not None else f"{settings.source}: model.lora"
+        fail(f"{where}: an adapter applies to the in-process model, not to a server")
     fmt = settings.model.chat_format
     if fmt != "auto":
         from asynclm_tui.core.backends.chat_template import check_format

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 from asynclm_tui.core import paths
 from asynclm_tui.core.backends import backend_factory, connect_server, load_llama, model_path
+from asynclm_tui.core.backends.adapter import AdapterChoice, choose_adapter, prompt_style_for
 from asynclm_tui.core.backends.base import BackendError
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supported
 from asynclm_tui.core.backends.plan import physical_cores
@@ -60,12 +62,20 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
     except ModelLoadError as exc:
         return 1, "\n".join([*lines, f"model: {exc}"])
     lines.append(f"model: {path}")
+    adapter = choose_adapter(settings, path)
+    lines.append(f"LoRA adapter: {adapter_line(adapter)}")
+    start = time.perf_counter()
     try:
         backend = load_llama(settings)
     except ModelLoadError as exc:
         return 1, "\n".join([*lines, f"error: {exc}"])
+    load_ms = (time.perf_counter() - start) * 1000
     info, plan, choice = backend.info, backend.plan, backend.template.choice
     backend.close()
+    style = prompt_style_for(settings.generation.prompt_style, info)
+    why = "auto: " + ("an adapter is applied" if adapter.path else "no adapter")
+    if settings.generation.prompt_style != "auto":
+        why = "generation.prompt_style"
     used = (
         f"{info.n_gpu_layers}/{info.n_layers + 1} layers on GPU"
         if info.n_gpu_layers
@@ -74,9 +84,11 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
     threads = plan.threads
     lines += [
         f"parameters: {info.n_params / 1e6:.0f} M, {info.n_layers} layers",
+        f"load time: {load_ms:.0f} ms",
         f"GPU offload used: {used}",
         f"chat template: {choice.label} ({choice.why})"
         + ("; system prompt folded into the first user message" if choice.fold_system else ""),
+        f"prompt style: {style} ({why})",
         f"threads: {threads.n_threads} decode, {threads.n_threads_batch} batch "
         f"({threads.why}; {physical_cores()} physical cores, {os.cpu_count()} CPUs)",
         f"context size: {info.n_ctx} tokens ({plan.ctx_why})",
@@ -86,6 +98,17 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
         f"system: {info.extra.get('system', '').strip()}",
     ]
     return 0, "\n".join(lines)
+
+
+def adapter_line(adapter: AdapterChoice) -> str:
+    """``path (size, why)`` for an adapter, ``none: why`` without one."""
+    if adapter.path is None:
+        return adapter.why
+    try:
+        size = f"{adapter.path.stat().st_size / 1e6:.1f} MB, "
+    except OSError:
+        size = ""  # the load below says what is wrong with it
+    return f"{adapter.path} ({size}{adapter.why})"
 
 
 def open_recorder(

@@ -12,11 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from asynclm_tui.core import paths
 from asynclm_tui.core.kinds import Mode
 from asynclm_tui.core.yamlsrc import LineMap, UserFileError, load_yaml, pydantic_problem
+
+LORA_OFF = "off"
+"""``model.lora`` (and ``--no-lora``): apply no adapter, not even the shipped one."""
 
 
 class _Section(BaseModel):
@@ -30,6 +33,10 @@ class ModelSettings(_Section):
     """llama: in-process llama.cpp; openai: an OpenAI-compatible server (see ``server``)."""
     path: Path | None = None
     """GGUF file; empty means the bundled SmolLM2-135M-Instruct."""
+    lora: Path | Literal["off"] | None = None
+    """LoRA adapter GGUF applied on load: empty means the shipped CML adapter
+    when the model is the bundled SmolLM2 (none for any other model), a path
+    means that adapter, ``off`` means none."""
     chat_format: str = "auto"
     """Chat template: auto (the GGUF's own; else the known one for the model's
     tokenizer and architecture; else ChatML), a llama.cpp built-in name such as
@@ -52,6 +59,19 @@ class ModelSettings(_Section):
     """Prompt evaluation batch size."""
     seed: int = Field(default=0, ge=0)
     """Sampling seed, for reproducible runs."""
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _lora_spelling(cls, value: Any) -> Any:
+        """``off`` (which YAML reads as false) or a path; anything else is refused."""
+        if value is False or (isinstance(value, str) and value.strip().lower() == LORA_OFF):
+            return LORA_OFF
+        if value is None or value == "":
+            return None
+        if isinstance(value, str | Path):
+            return value
+        shown = "true" if value is True else repr(value)
+        raise ValueError(f"{shown} is not an adapter: give a GGUF file, off, or leave it empty")
 
 
 class ServerSettings(_Section):
@@ -94,9 +114,11 @@ class GenerationSettings(_Section):
     models under 3B parameters."""
     system_prompt: str = ""
     """Extra instructions added to the system prompt."""
-    prompt_style: Literal["full", "compact"] = "full"
+    prompt_style: Literal["auto", "full", "compact"] = "auto"
     """full: CML rules with a worked example; compact: a few lines, for small
-    context windows and for benchmarks whose baselines re-prefill it often."""
+    context windows and for benchmarks whose baselines re-prefill it often;
+    auto: compact when a LoRA adapter is applied (it is trained on that
+    prompt), else full."""
 
 
 class ToolSettings(_Section):
@@ -148,6 +170,12 @@ class Settings(_Section):
 
     source: Path | None = Field(default=None, exclude=True)
     """The config file these settings came from, if any."""
+    _overridden: set[str] = PrivateAttr(default_factory=set)
+
+    def overridden(self, dotted: str) -> bool:
+        """Whether ``dotted`` (``"model.lora"``) was set by a CLI override
+        rather than the config file (``doctor`` says where a choice came from)."""
+        return dotted in self._overridden
 
     def tool_paths(self) -> list[Path]:
         """Tool locations in load order (later ones override earlier ones)."""
@@ -169,6 +197,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     if isinstance(model, dict):
         if isinstance(model.get("path"), str):
             model["path"] = str((base / Path(model["path"]).expanduser()).resolve())
+        lora = model.get("lora")
+        if isinstance(lora, str) and lora.strip() and lora.strip().lower() != LORA_OFF:
+            model["lora"] = str((base / Path(lora).expanduser()).resolve())
         fmt = model.get("chat_format")
         if isinstance(fmt, str) and looks_like_path(fmt):
             model["chat_format"] = str((base / Path(fmt).expanduser()).resolve())
@@ -216,4 +247,5 @@ def load_settings(
         except ValidationError as exc:
             msg = exc.errors()[0]["msg"]
             raise UserFileError("command line", None, f"{dotted}: {msg}") from None
+        settings._overridden.add(dotted)
     return settings

@@ -21,7 +21,9 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
+from asynclm_tui.core.backends.adapter import applied_adapter, prompt_style_for
 from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
 from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
 from asynclm_tui.core.bus import EventBus, Sink
@@ -204,6 +206,7 @@ class Engine:
                 tools=tuple(sorted(registry.tools)),
                 tool_errors=self._tool_errors,
                 system_prompt=self._system_text(registry, gen),
+                prompt_style=prompt_style_for(gen.prompt_style, backend.info if backend else None),
             )
 
     def elapsed(self) -> float:
@@ -299,6 +302,7 @@ class Engine:
                 info.n_threads,
                 tools,
                 str(info.extra.get("notice", "")),
+                Path(applied_adapter(info)).name,  # '' when none
             )
         )
         self._loaded.set()
@@ -323,8 +327,10 @@ class Engine:
         self._bus.emit(SessionStarted(self._bus.now(), serial))
 
     def _system_text(self, registry: ToolRegistry, gen: GenerationSettings) -> str:
+        backend = self._backend  # auto: the loaded model's style (full until it loads)
+        style = prompt_style_for(gen.prompt_style, backend.info if backend else None)
         return system_prompt(
-            registry.tools.values(), self._executor.estimate_ms, gen.system_prompt, gen.prompt_style
+            registry.tools.values(), self._executor.estimate_ms, gen.system_prompt, style
         )
 
     def _constrain_calls(self, backend: Backend, gen: GenerationSettings) -> bool:

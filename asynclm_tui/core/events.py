@@ -116,6 +116,8 @@ class ModelLoaded(Event):
     notice: str = ""
     """Something the user should know about how the model runs (a fallback chat
     template, the system prompt folded into the first message); '' if none."""
+    lora: str = ""
+    """The LoRA adapter applied (its file name); '' if none."""
 
 
 @dataclass(frozen=True)

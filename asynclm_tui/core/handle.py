@@ -57,6 +57,8 @@ class EngineSnapshot:
     """Tool files that failed to load (shown to the user, never fatal)."""
     system_prompt: str
     """The system message a new conversation starts with."""
+    prompt_style: str = "full"
+    """``generation.prompt_style`` resolved for the loaded model (full or compact)."""
 
 
 class EngineHandle(Protocol):

@@ -139,7 +139,8 @@ def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
             )
         case ModelLoaded():
             where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
-            err.write(f"[{event.model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
+            model = f"{event.model} + {event.lora}" if event.lora else event.model
+            err.write(f"[{model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
         case TurnDone():
             out.write("\n")
             err.write(

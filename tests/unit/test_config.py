@@ -1,12 +1,18 @@
-"""Settings: the example file, lookup order, overrides and errors."""
+"""Settings: the example file, lookup order, overrides and errors; model.lora and its flags."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
+from typer.testing import CliRunner
 
+from asynclm_tui.cli_options import ConfigOpt, ModelOpt, add_lora_options, build_settings
+from asynclm_tui.core import paths
+from asynclm_tui.core.backends.adapter import SHIPPED_WHY, choose_adapter, prompt_style_for
+from asynclm_tui.core.backends.base import BackendInfo
 from asynclm_tui.core.config import Settings, load_settings
 from asynclm_tui.core.yamlsrc import UserFileError
 
@@ -74,3 +80,134 @@ def test_errors_name_file_line_and_field(tmp_path: Path, body: str, expected: st
 def test_bad_override_names_the_flag() -> None:
     with pytest.raises(UserFileError, match="generation.max_tokens"):
         load_settings(EXAMPLE, {"generation.max_tokens": 0})
+
+
+# ------------------------------------------------------------ model.lora and --lora
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("off", "off"), ("'off'", "off"), ("false", "off"), ("", None), ("''", None)],
+)
+def test_lora_off_and_empty(tmp_path: Path, value: str, expected: str | None) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model:\n  lora: {value}\n")
+    assert load_settings(cfg).model.lora == expected
+
+
+def test_lora_path_is_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: {lora: adapters/cml.gguf}\n")
+    settings = load_settings(cfg)
+    assert settings.model.lora == (tmp_path / "adapters" / "cml.gguf").resolve()
+    assert not settings.overridden("model.lora")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("true", "true is not an adapter: give a GGUF file, off, or leave it empty"),
+        ("3", "3 is not an adapter: give a GGUF file, off, or leave it empty"),
+        ("[a.gguf]", "['a.gguf'] is not an adapter"),
+    ],
+)
+def test_bad_lora_names_file_line_and_field(tmp_path: Path, value: str, problem: str) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"model:\n  n_ctx: 2048\n  lora: {value}\n")
+    with pytest.raises(UserFileError) as info:
+        load_settings(cfg)
+    assert str(info.value).startswith(f"{cfg}:3: model.lora: {problem}")
+
+
+def test_prompt_style_defaults_to_auto_and_is_checked(tmp_path: Path) -> None:
+    assert Settings().generation.prompt_style == "auto"
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("generation:\n  prompt_style: tiny\n")
+    with pytest.raises(UserFileError, match=r":2: generation.prompt_style: Input should be 'auto'"):
+        load_settings(cfg)
+
+
+def test_lora_flags(tmp_path: Path) -> None:
+    adapter = tmp_path / "a.gguf"
+    given = build_settings(None, lora=adapter)
+    assert given.model.lora == adapter and given.overridden("model.lora")
+    assert build_settings(None, no_lora=True).model.lora == "off"
+    assert build_settings(None).model.lora is None
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: {lora: off}\n")
+    assert build_settings(cfg, lora=adapter).model.lora == adapter  # the flag wins
+
+
+def test_lora_and_no_lora_together_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit) as info:
+        build_settings(None, lora=Path("a.gguf"), no_lora=True)
+    assert info.value.exit_code == 2
+    assert capsys.readouterr().err == "asynclm: --lora and --no-lora: give one of them\n"
+
+
+def test_lora_with_a_server_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit):
+        build_settings(None, lora=Path("a.gguf"), extra={"model.backend": "openai"})
+    assert "--lora: an adapter applies to the in-process model" in capsys.readouterr().err
+
+
+def test_commands_given_lora_options_pass_them_to_build_settings(tmp_path: Path) -> None:
+    app = typer.Typer()
+    seen: list[object] = []
+
+    @app.command("load")
+    def load(config: ConfigOpt = None, model: ModelOpt = None, n: int = 1) -> None:
+        seen.append((build_settings(config, model).model.lora, n))
+
+    @app.command("other")
+    def other(config: ConfigOpt = None) -> None:
+        seen.append("other")
+
+    add_lora_options(app)
+    runner = CliRunner()
+    adapter = tmp_path / "a.gguf"
+    assert runner.invoke(app, ["load", "--lora", str(adapter), "--n", "2"]).exit_code == 0
+    assert runner.invoke(app, ["load", "--no-lora"]).exit_code == 0
+    assert runner.invoke(app, ["load"]).exit_code == 0
+    assert seen == [(adapter, 2), ("off", 1), (None, 1)]
+    assert runner.invoke(app, ["other", "--lora", "x"]).exit_code == 2  # no --model: no --lora
+
+
+def test_adapter_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = tmp_path / "site" / "SmolLM2.gguf"
+    shipped = tmp_path / "adapters" / "cml.gguf"
+    own = tmp_path / "own.gguf"
+    monkeypatch.setattr(paths, "bundled_model", lambda: bundled)
+    monkeypatch.setattr(paths, "shipped_adapter", lambda: shipped)
+    mine = tmp_path / "mine.gguf"
+
+    def choice(settings: Settings, model: Path) -> tuple[Path | None, str]:
+        got = choose_adapter(settings, model)
+        return got.path, got.why
+
+    plain = load_settings(None)
+    assert choice(plain, bundled) == (shipped, SHIPPED_WHY)
+    assert choice(plain, own) == (None, "none: your own model")
+    assert choice(load_settings(None, {"model.lora": mine}), own) == (mine, "from --lora")
+    assert choice(load_settings(None, {"model.lora": "off"}), bundled) == (None, "none: --no-lora")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: {lora: off}\n")
+    assert choice(load_settings(cfg), bundled) == (None, f"none: model.lora in {cfg} is off")
+    monkeypatch.setattr(paths, "shipped_adapter", lambda: None)
+    assert choice(plain, bundled)[0] is None
+
+
+def test_shipped_adapter_is_the_file_or_none() -> None:
+    found = paths.shipped_adapter()
+    assert found is None or found.name == paths.SHIPPED_ADAPTER_FILE and found.is_file()
+
+
+def test_prompt_style_auto_follows_the_adapter() -> None:
+    def info(lora: str) -> BackendInfo:
+        return BackendInfo("m.gguf", 2048, 1, 1, 0, False, 1, {"lora": lora})
+
+    assert prompt_style_for("auto", info("/a/cml.gguf")) == "compact"
+    assert prompt_style_for("auto", info("")) == "full"
+    assert prompt_style_for("auto", None) == "full"
+    assert prompt_style_for("full", info("/a/cml.gguf")) == "full"
+    assert prompt_style_for("compact", info("")) == "compact"

@@ -266,7 +266,8 @@ class BenchSession:
             overrides = {
                 "constrain_calls": None,
                 "system_prompt": cheat_sheet,
-                "prompt_style": "full",
+                # What the loaded model expects: compact with a CML adapter, else full.
+                "prompt_style": "auto",
                 "max_tokens": 64 + 48 * len(task.calls),  # a small model may loop
             }
         gen = self.settings.generation.model_copy(update=overrides)

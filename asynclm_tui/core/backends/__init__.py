@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asynclm_tui.core import paths
+from asynclm_tui.core.backends.adapter import choose_adapter
 from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
 from asynclm_tui.core.backends.plan import FALLBACK_CTX
@@ -31,12 +32,15 @@ def model_path(settings: Settings) -> Path:
 
 
 def load_llama(settings: Settings, progress: ProgressFn | None = None) -> LlamaCppBackend:
-    """Load the configured GGUF with the configured context, offload and threads.
+    """Load the configured GGUF with the configured context, offload, threads
+    and LoRA adapter (see :func:`~asynclm_tui.core.backends.adapter.choose_adapter`).
 
     Raises:
-        ModelLoadError: the file is missing or llama.cpp cannot load it.
+        ModelLoadError: the model or adapter file is missing or llama.cpp cannot load it.
     """
-    return LlamaCppBackend(model_path(settings), settings=settings.model, progress=progress)
+    path = model_path(settings)
+    lora = choose_adapter(settings, path).path
+    return LlamaCppBackend(path, settings=settings.model, progress=progress, lora=lora)
 
 
 def llama_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:

@@ -15,6 +15,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asynclm_tui.core.backends.adapter import (
+    LORA_KEY,
+    AdapterError,
+    adapter_identity,
+    check_adapter,
+)
 from asynclm_tui.core.backends.base import (
     AppendStats,
     BackendInfo,
@@ -22,7 +28,7 @@ from asynclm_tui.core.backends.base import (
     SamplingParams,
 )
 from asynclm_tui.core.backends.chat_template import ModelVocab, TemplateError, choose_template
-from asynclm_tui.core.backends.llama_log import route_llama_log
+from asynclm_tui.core.backends.llama_log import route_llama_log, take_errors
 from asynclm_tui.core.backends.plan import plan_load
 from asynclm_tui.core.config import ModelSettings
 
@@ -148,6 +154,44 @@ def gpu_offload_supported() -> bool:
 _KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 
 
+def _load_problem(path: Path, lora: Path | None, exc: Exception) -> str:
+    """One line for a failed ``Llama(...)``: llama.cpp's own reason when it
+    refused the adapter (it logs why, and raises a bare "Failed to ...")."""
+    if lora is None or "LoRA" not in str(exc):
+        take_errors()
+        return f"cannot load {path}: {exc}"
+    return _adapter_refused(path, lora, str(exc))
+
+
+def _adapter_refused(path: Path, lora: Path, fallback: str) -> str:
+    """llama.cpp's logged reason for refusing ``lora`` (a shape or tensor that
+    does not fit the model), as one line naming both files."""
+    reasons = [
+        e.split("failed to apply lora adapter: ", 1)[-1] for e in take_errors() if "lora" in e
+    ]
+    reason = reasons[-1] if reasons else fallback
+    return f"llama.cpp refused the LoRA adapter {lora} for {path.name}: {reason}"
+
+
+def _check_adapter_applied(llm: Any, path: Path, lora: Path | None) -> None:
+    """Close ``llm`` and raise when llama.cpp refused the adapter.
+
+    llama-cpp-python 0.3.36 tests ``llama_adapter_lora_init``'s result with
+    ``is None``, but the binding returns a NULL *pointer* object when llama.cpp
+    refuses the file, so the refusal passes silently, a NULL adapter is set on
+    the context and the first decode segfaults.
+
+    Raises:
+        ModelLoadError: the adapter was refused (llama.cpp's reason included).
+    """
+    if lora is None or bool(getattr(llm, "_lora_adapter", True)):
+        return
+    llm._lora_adapter = None  # nothing to free: llama.cpp freed it already
+    with contextlib.suppress(Exception):
+        llm.close()
+    raise ModelLoadError(_adapter_refused(path, lora, "llama_adapter_lora_init returned NULL"))
+
+
 class LlamaCppBackend:
     """A GGUF model loaded in-process; owned by one thread (the decoder's)."""
 
@@ -157,7 +201,13 @@ class LlamaCppBackend:
         *,
         settings: ModelSettings | None = None,
         progress: ProgressFn | None = None,
+        lora: Path | None = None,
     ) -> None:
+        """Load ``path`` (with the LoRA adapter ``lora`` applied, if given).
+
+        Raises:
+            ModelLoadError: the model or adapter is missing or llama.cpp refuses it.
+        """
         if not path.is_file():
             raise ModelLoadError(f"model file not found: {path}")
         cfg = settings or ModelSettings()
@@ -165,8 +215,14 @@ class LlamaCppBackend:
         self._lib = llama_cpp
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
         self.plan = plan = plan_load(path, cfg, gpu=gpu)
+        if lora is not None:
+            try:
+                check_adapter(lora, plan.facts.architecture if plan.facts else None)
+            except AdapterError as exc:
+                raise ModelLoadError(str(exc)) from None
         layers = cfg.n_gpu_layers if cfg.n_gpu_layers is not None else (-1 if gpu else 0)
         kv_type = getattr(llama_cpp, _KV_TYPES[plan.kv_type])
+        take_errors()  # only this load's errors explain its failure
         try:
             with lenient_chat_handlers(llama_cpp), model_params_hook(llama_cpp, progress):
                 self.llm = llama_cpp.Llama(
@@ -181,10 +237,13 @@ class LlamaCppBackend:
                     # llama.cpp quantizes the V cache only with flash attention.
                     flash_attn=plan.kv_type != "f16",
                     seed=cfg.seed,
+                    # llama_adapter_lora_init, then set on the context (not mmapped then).
+                    lora_path=str(lora) if lora is not None else None,
                     verbose=False,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"cannot load {path}: {exc}") from None
+            raise ModelLoadError(_load_problem(path, lora, exc)) from None
+        _check_adapter_applied(self.llm, path, lora)
         model = self.llm._model.model
         n_layers = int(llama_cpp.llama_model_n_layer(model))
         offloaded = 0 if not gpu else (n_layers + 1 if layers < 0 else min(layers, n_layers + 1))
@@ -207,6 +266,7 @@ class LlamaCppBackend:
                 "system": llama_cpp.llama_print_system_info().decode(errors="replace"),
                 "n_threads_batch": plan.threads.n_threads_batch,
                 "notice": self.template.choice.notice(),
+                LORA_KEY: str(lora) if lora is not None else "",
             },
         )
         stat = path.stat()
@@ -222,6 +282,7 @@ class LlamaCppBackend:
                     cfg.n_batch,
                     llama_cpp.__version__,
                     self.info.extra["system"],
+                    adapter_identity(lora),  # an adapter changes every KV entry
                 ),
             )
         )

@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import logging
 import threading
+from collections import deque
 from types import ModuleType
 from typing import Any
 
@@ -28,6 +29,16 @@ _CONT = 5
 
 _lock = threading.Lock()
 _installed: list[Any] = []  # keeps the ctypes callback alive
+_errors: deque[str] = deque(maxlen=16)
+"""llama.cpp's latest error lines, for messages that say why a load failed."""
+
+
+def take_errors() -> list[str]:
+    """llama.cpp's error lines since the last call, oldest first (then forgotten)."""
+    out: list[str] = []
+    while _errors:
+        out.append(_errors.popleft())
+    return out
 
 
 class _Lines:
@@ -45,6 +56,8 @@ class _Lines:
             line, self.buf = self.buf.split("\n", 1)
             if line.strip():
                 LOG.log(self.level, "%s", line.rstrip())
+                if self.level >= logging.ERROR:
+                    _errors.append(line.strip())
 
 
 class _Quiet:

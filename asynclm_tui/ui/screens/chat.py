@@ -275,7 +275,8 @@ class ChatScreen(ChatInputs):
         device = f"GPU {event.n_gpu_layers} layers" if event.gpu else "CPU"
         if not event.gpu and event.n_threads:
             device = f"CPU {event.n_threads} threads"
-        self.status.set_model(event.model, device)
+        name = f"{event.model} + {event.lora}" if event.lora else event.model
+        self.status.set_model(name, device)
         self._gc.settle()
         self._pacer.set_decode_threads(0 if event.gpu else event.n_threads)
         self._n_ctx = event.n_ctx
