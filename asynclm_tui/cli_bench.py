@@ -20,6 +20,7 @@ from asynclm_tui.cli_options import (
     server_overrides,
     start_logging,
 )
+from asynclm_tui.core.config import Settings
 
 bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
 
@@ -34,13 +35,86 @@ def bench_decode(
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
     ] = 5,
+    compare_lora: Annotated[
+        bool,
+        typer.Option(
+            "--compare-lora",
+            help="Base model against the adapter (--lora FILE, else the shipped one) instead.",
+        ),
+    ] = False,
     as_json: TableJsonOpt = False,
 ) -> None:
-    """Engine loop vs llama-cpp-python's streaming create_completion."""
-    from asynclm_tui.bench.decode import run_decode_bench
+    """Engine loop vs llama-cpp-python's streaming create_completion; with
+    --lora FILE (or --compare-lora), decoding and interrupt cost with and
+    without the adapter."""
+    from asynclm_tui.bench.decode import run_decode_bench, run_lora_bench
 
     settings = build_settings(config, model)
+    given = isinstance(settings.model.lora, Path) and settings.overridden("model.lora")
+    if compare_lora or given:
+        adapter = compared_adapter(settings, "--compare-lora")
+        raise typer.Exit(
+            run_lora_bench(settings, adapter, tokens=tokens, rounds=rounds, as_json=as_json)
+        )
     raise typer.Exit(run_decode_bench(settings, tokens=tokens, rounds=rounds, as_json=as_json))
+
+
+def compared_adapter(settings: Settings, flag: str) -> Path:
+    """The adapter a base-against-adapter comparison uses (--lora FILE, else
+    the shipped one on the bundled model); exits when there is none."""
+    from asynclm_tui.core.backends import model_path
+    from asynclm_tui.core.backends.adapter import choose_adapter
+    from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+
+    if settings.model.backend != "llama":
+        fail(f"{flag}: an adapter applies to the in-process model, not to a server")
+    if settings.model.lora == "off":
+        fail(f"{flag} and --no-lora: give one of them")
+    try:
+        choice = choose_adapter(settings, model_path(settings))
+    except ModelLoadError as exc:
+        fail(str(exc))
+    if choice.path is None:
+        fail(f"{flag}: no adapter to compare with ({choice.why}); give --lora FILE")
+    if not choice.path.is_file():
+        fail(f"--lora: file not found: {choice.path}")
+    return choice.path
+
+
+@bench_app.command("tools")
+def bench_tools(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            metavar="N",
+            help="Run the first N held-out requests (kinds taken in turn; default all).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, metavar="N", help="Request draw; sampling seed N+1.")
+    ] = 0,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=16, metavar="N", help="Most tokens per answer.")
+    ] = 256,
+    as_json: TableJsonOpt = False,
+) -> None:
+    """Does the model call the right tools? Held-out requests, base vs adapter
+    (--lora FILE, else the shipped one), offline tool stand-ins."""
+    from asynclm_tui.bench.bfcl.data import BenchError
+    from asynclm_tui.bench.tools_eval import run_tools_bench
+
+    settings = build_settings(config, model)
+    start_logging(False)
+    try:
+        code = run_tools_bench(
+            settings, limit=limit, seed=seed, max_tokens=max_tokens, as_json=as_json
+        )
+    except BenchError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
 
 
 @bench_app.command("ttft")
@@ -181,11 +255,21 @@ def bench_bfcl(
     lpt_ablation: Annotated[
         bool, typer.Option("--lpt-ablation", help="Also run async with random issue order.")
     ] = False,
+    compare_lora: Annotated[
+        bool,
+        typer.Option(
+            "--compare-lora",
+            help="Every task on the base model and with the adapter (--lora FILE, else the "
+            "shipped one), in one table.",
+        ),
+    ] = False,
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
-    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api."""
+    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api;
+    with --driver model, AST accuracy too (with an adapter: --limit 100 or less on
+    parallel and parallel_multiple, whose later tasks trained it)."""
     from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
     from asynclm_tui.bench.bfcl.data import DATASETS, BenchError
     from asynclm_tui.bench.bfcl.runner import STRATEGIES
@@ -199,6 +283,7 @@ def bench_bfcl(
         json_path=json_path,
         plot_path=plot,
         lpt_ablation=lpt_ablation,
+        compare_lora=compare_lora,
     )
     try:
         opts.validate()

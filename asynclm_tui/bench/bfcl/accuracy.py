@@ -93,3 +93,30 @@ def ast_match(task: Task, issued: Sequence[Issued]) -> bool:
             if any(position[d] > position[i] for d in exp.deps):
                 return False
     return True
+
+
+HELD_OUT_TASKS = 100
+"""BFCL ``parallel`` and ``parallel_multiple`` tasks 0-99 (file order) are held
+out of the CML adapter's training set; tasks 100 and on train it.  No
+``multi_step`` (built from ``multi_turn_base``) or ``live_*`` task ever does.
+Must equal ``asynclm_tui.train.data.BFCL_HELD_OUT`` (a test checks)."""
+TRAINED_DATASETS = ("parallel", "parallel_multiple")
+"""The datasets whose later tasks train the adapter."""
+
+
+def trained_overlap(datasets: Sequence[str], limit: int | None) -> list[str]:
+    """The datasets among ``datasets`` whose first ``limit`` tasks (all when
+    None) include tasks the CML adapter was trained on."""
+    if limit is not None and limit <= HELD_OUT_TASKS:
+        return []
+    return [d for d in datasets if d in TRAINED_DATASETS]
+
+
+def overlap_message(datasets: Sequence[str]) -> str:
+    """One line naming the datasets whose accuracy an adapter has seen."""
+    names = " and ".join(datasets)
+    return (
+        f"{names} tasks {HELD_OUT_TASKS} and on trained the CML adapter, so the model "
+        f"driver's accuracy with an adapter must use --limit {HELD_OUT_TASKS} or less "
+        "(the held-out first tasks, file order)"
+    )

@@ -12,11 +12,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from asynclm_tui.bench.bfcl.accuracy import ast_match, cheat_sheet
+from asynclm_tui.bench.bfcl.accuracy import (
+    ast_match,
+    cheat_sheet,
+    overlap_message,
+    trained_overlap,
+)
 from asynclm_tui.bench.bfcl.data import DATASETS, BenchError, Task, load_tasks
 from asynclm_tui.bench.bfcl.ideal import ideal_latency_ms
 from asynclm_tui.bench.bfcl.latency import LatencyModel
-from asynclm_tui.bench.bfcl.report import Row, build_rows, format_table, write_json, write_plot
+from asynclm_tui.bench.bfcl.report import (
+    Row,
+    build_rows,
+    format_accuracy_table,
+    format_table,
+    write_json,
+    write_plot,
+)
 from asynclm_tui.bench.bfcl.runner import (
     STRATEGIES,
     USER_ARRIVALS_MS,
@@ -25,7 +37,10 @@ from asynclm_tui.bench.bfcl.runner import (
     RunResult,
 )
 from asynclm_tui.bench.bfcl.tools import missing_backends
-from asynclm_tui.core.config import Settings
+from asynclm_tui.core.backends import model_path
+from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
+from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+from asynclm_tui.core.config import LORA_OFF, Settings
 from asynclm_tui.tables import print_table
 
 RANDOM_ORDER = "async_random"
@@ -44,6 +59,8 @@ class BfclOptions:
     json_path: Path | None = None
     plot_path: Path | None = None
     lpt_ablation: bool = False
+    compare_lora: bool = False
+    """Run every task on the base model and with the adapter, side by side."""
 
     def validate(self) -> None:
         """Check every choice before the model loads.
@@ -126,18 +143,83 @@ def _ideal(task: Task, runs: list[RunResult]) -> float | None:
     )
 
 
+@dataclass
+class Side:
+    """One model configuration of a run: ``base``/``adapter`` (or '' alone)."""
+
+    name: str
+    session: BenchSession
+    adapter: Path | None
+    runs: list[RunResult] = field(default_factory=list)
+
+
+def plan_sides(settings: Settings, opts: BfclOptions) -> list[tuple[str, Settings, Path | None]]:
+    """(side name, settings, adapter) per model configuration to run.
+
+    Raises:
+        BenchError: ``--compare-lora`` without an adapter, or on a server.
+    """
+    if not opts.compare_lora:
+        return [("", settings, _adapter_of(settings))]
+    if settings.model.backend != "llama":
+        raise BenchError("--compare-lora: an adapter applies to the in-process model only")
+    if settings.model.lora == LORA_OFF:
+        raise BenchError("--compare-lora and --no-lora: give one of them")
+    adapter = _adapter_of(settings)
+    if adapter is None:
+        why = choose_adapter(settings, model_path(settings)).why
+        raise BenchError(f"--compare-lora: no adapter to compare with ({why}); give --lora FILE")
+    base = settings.model_copy(deep=True)
+    base.model.lora = "off"
+    adapted = settings.model_copy(deep=True)
+    adapted.model.lora = adapter
+    return [("base", base, None), ("adapter", adapted, adapter)]
+
+
+def _adapter_of(settings: Settings) -> Path | None:
+    """The adapter ``settings`` load (None: none, or a server)."""
+    if settings.model.backend != "llama":
+        return None
+    try:
+        return choose_adapter(settings, model_path(settings)).path
+    except ModelLoadError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def check_held_out(opts: BfclOptions, adapters: list[Path | None], err: TextIO) -> None:
+    """The model driver's accuracy must not count tasks the adapter trained on.
+
+    Raises:
+        BenchError: an adapter is applied and the chosen tasks include trained ones.
+    """
+    overlap = trained_overlap(opts.datasets, opts.limit) if opts.driver == "model" else []
+    if not overlap:
+        return
+    if any(a is not None for a in adapters):
+        raise BenchError(overlap_message(overlap))
+    err.write(
+        f"note: {overlap_message(overlap)}; this run has none, but its accuracy is not "
+        "comparable with adapter runs\n"
+    )
+
+
 def run_bfcl(
-    settings: Settings, opts: BfclOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    settings: Settings, opts: BfclOptions, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run the benchmark; returns the exit code.
 
     Raises:
-        BenchError: bad options, missing data, or a model that fails to load.
+        BenchError: bad options, missing data, tasks the adapter trained on, or
+            a model that fails to load (or loads without the adapter asked for).
     """
+    out = out or sys.stdout  # looked up now: a test runner may have replaced them
+    err = err or sys.stderr
     opts.validate()
+    planned = plan_sides(settings, opts)
+    check_held_out(opts, [adapter for _, _, adapter in planned], err)
     tasks = {d: load_tasks(d, limit=opts.limit, seed=opts.seed) for d in opts.datasets}
     plan = _plan(opts)
-    total = sum(len(ts) for ts in tasks.values()) * len(plan)
+    total = sum(len(ts) for ts in tasks.values()) * len(plan) * len(planned)
     missing = missing_backends()
     if missing and any(d.startswith("multi_step") for d in opts.datasets):
         err.write(
@@ -145,31 +227,46 @@ def run_bfcl(
             + "; ".join(f"{k} ({v})" for k, v in missing.items())
             + "\n"
         )
-    session = BenchSession(bench_settings(settings), LatencyModel(opts.seed))
+    sides = [
+        Side(name, BenchSession(bench_settings(s), LatencyModel(opts.seed)), adapter)
+        for name, s, adapter in planned
+    ]
     rows: list[Row] = []
     example: list[RunResult] = []
     failures: list[dict[str, Any]] = []
     progress = Progress(total, err)
     try:
-        session.start()
+        for side in sides:
+            side.session.start()
+            _check_adapter(side)
         for dataset, ts in tasks.items():
-            runs, ideal, correct = _run_dataset(session, ts, plan, opts, progress)
-            for r in runs:
-                if r.error:
-                    failures.append({"task": r.task_id, "strategy": r.strategy, "error": r.error})
-            acc = {s: sum(v) / len(v) for s, v in correct.items()} if correct else None
-            rows += build_rows(dataset, runs, ideal, acc)
-            if not example:
-                first = ts[0].id if ts else None
-                example = [r for r in runs if r.task_id == first and not r.error]
+            results = _run_dataset(sides, ts, plan, opts, progress)
+            for side, (runs, ideal, correct) in zip(sides, results, strict=True):
+                for r in runs:
+                    if r.error:
+                        failures.append(
+                            {"task": r.task_id, "strategy": r.strategy, "error": r.error,
+                             **({"side": side.name} if side.name else {})}
+                        )
+                rows += build_rows(
+                    dataset, runs, ideal, correct=correct if correct else None, side=side.name
+                )
+                if not example:
+                    first = ts[0].id if ts else None
+                    example = [r for r in runs if r.task_id == first and not r.error]
     finally:
         progress.close()
-        session.close()
+        for side in sides:
+            side.session.close()
     print_table(format_table(rows), out)
+    accuracy = format_accuracy_table(rows)
+    if accuracy is not None:
+        print_table(accuracy, out)
     for f in failures:
-        err.write(f"failed: {f['task']} {f['strategy']}: {f['error']}\n")
+        where = f"{f['side']} " if "side" in f else ""
+        err.write(f"failed: {where}{f['task']} {f['strategy']}: {f['error']}\n")
     if opts.json_path is not None:
-        write_json(opts.json_path, rows, _meta(session, opts, missing, failures))
+        write_json(opts.json_path, rows, _meta(sides, opts, missing, failures))
         err.write(f"wrote {opts.json_path}\n")
     if opts.plot_path is not None:
         write_plot(opts.plot_path, rows, example)
@@ -177,46 +274,65 @@ def run_bfcl(
     return 1 if failures and len(failures) * 2 > total else 0
 
 
+def _check_adapter(side: Side) -> None:
+    """The loaded model runs with the side's adapter, and only with it."""
+    applied = applied_adapter(side.session.engine.snapshot().model)
+    want = "" if side.adapter is None else str(side.adapter)
+    if applied != want:
+        label = f"{side.name} side: " if side.name else ""
+        raise BenchError(f"{label}the model runs with adapter {applied or 'none'}, "
+                         f"not {want or 'none'}")
+
+
+DatasetResult = tuple[list[RunResult], dict[str, float], dict[str, list[bool]]]
+"""One side's runs, ideal bounds per task and AST matches per strategy."""
+
+
 def _run_dataset(
-    session: BenchSession,
+    sides: list[Side],
     tasks: list[Task],
     plan: list[tuple[str, str, str]],
     opts: BfclOptions,
     progress: Progress,
-) -> tuple[list[RunResult], dict[str, float], dict[str, list[bool]]]:
-    runs: list[RunResult] = []
-    ideal: dict[str, float] = {}
-    correct: dict[str, list[bool]] = {}
+) -> list[DatasetResult]:
+    results: list[DatasetResult] = [([], {}, {}) for _ in sides]
     driver: Driver = "model" if opts.driver == "model" else "replay"
     for k, task in enumerate(tasks):
         # Rotate the strategy order per task so that no strategy always runs
-        # first (cold caches) or last (after the others warmed up).
+        # first (cold caches) or last (after the others warmed up); the sides
+        # take turns going first too.
         shift = k % len(plan)
-        mine: list[RunResult] = []
-        for label, strategy, order in plan[shift:] + plan[:shift]:
-            sheet = cheat_sheet(task) if driver == "model" else ""
-            res = session.run(
-                task, strategy, driver=driver, order=order, seed=opts.seed,  # type: ignore[arg-type]
-                cheat_sheet=sheet,
-            )
-            res = replace(res, strategy=label)
-            mine.append(res)
-            if driver == "model" and not res.error:
-                correct.setdefault(label, []).append(ast_match(task, res.calls))
-            progress.step(f"{task.id} {label}")
-        order_of = {label: i for i, (label, _, _) in enumerate(plan)}
-        mine.sort(key=lambda r: order_of[r.strategy])
-        runs += mine
-        if driver == "replay":
-            value = _ideal(task, [r for r in mine if r.strategy in STRATEGIES])
-            if value is not None:
-                ideal[task.id] = value
-    return runs, ideal, correct
+        order = list(enumerate(sides))
+        if k % 2:
+            order.reverse()
+        for index, side in order:
+            runs, ideal, correct = results[index]
+            mine: list[RunResult] = []
+            for label, strategy, issue in plan[shift:] + plan[:shift]:
+                sheet = cheat_sheet(task) if driver == "model" else ""
+                res = side.session.run(
+                    task, strategy, driver=driver, order=issue, seed=opts.seed,  # type: ignore[arg-type]
+                    cheat_sheet=sheet,
+                )
+                res = replace(res, strategy=label)
+                mine.append(res)
+                if driver == "model" and not res.error:
+                    correct.setdefault(label, []).append(ast_match(task, res.calls))
+                progress.step(f"{task.id} {side.name} {label}".replace("  ", " "))
+            order_of = {label: i for i, (label, _, _) in enumerate(plan)}
+            mine.sort(key=lambda r: order_of[r.strategy])
+            runs += mine
+            if driver == "replay":
+                value = _ideal(task, [r for r in mine if r.strategy in STRATEGIES])
+                if value is not None:
+                    ideal[task.id] = value
+    return results
 
 
 def _meta(
-    session: BenchSession, opts: BfclOptions, missing: dict[str, str], failures: list[Any]
+    sides: list[Side], opts: BfclOptions, missing: dict[str, str], failures: list[Any]
 ) -> dict[str, Any]:
+    session = sides[0].session
     info = session.backend.info if session.backend else None
     return {
         "benchmark": "bfcl",
@@ -224,6 +340,10 @@ def _meta(
         "seed": opts.seed,
         "limit": opts.limit,
         "datasets": opts.datasets,
+        "sides": [
+            {"side": s.name or None, "adapter": None if s.adapter is None else str(s.adapter)}
+            for s in sides
+        ],
         "strategies": [label for label, _, _ in _plan(opts)],
         "latency_model": "30 ms + exponential(mean 80 ms) truncated at 500 ms",
         "machine": {

@@ -12,7 +12,9 @@ from typing import Any
 
 from rich.table import Table
 
+from asynclm_tui.bench.bfcl.accuracy import HELD_OUT_TASKS
 from asynclm_tui.bench.bfcl.runner import RunResult
+from asynclm_tui.bench.tools_score import Share
 
 
 def percentile(values: Sequence[float], q: int) -> float:
@@ -44,11 +46,14 @@ class Row:
     inject_ms: float
     tau_ms: float
     accuracy: float | None = None
+    side: str = ""
+    """``base`` or ``adapter`` in a ``--compare-lora`` run ('' otherwise)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``results`` entry for ``--json``."""
         out = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        out["side"] = self.side or None
         out.update(self.extra)
         # NaN is not JSON: absent values are null.
         return {
@@ -70,8 +75,17 @@ def build_rows(
     runs: Sequence[RunResult],
     ideal: dict[str, float],
     accuracy: dict[str, float] | None = None,
+    *,
+    correct: dict[str, list[bool]] | None = None,
+    side: str = "",
 ) -> list[Row]:
-    """One row per strategy over the tasks where every strategy succeeded."""
+    """One row per strategy over the tasks where every strategy succeeded.
+
+    ``correct`` (model driver: per strategy, each run's AST match) gives the
+    accuracy with its counts and 95 % Wilson interval; ``side`` labels the
+    rows of one side of a ``--compare-lora`` run."""
+    if correct is not None:
+        accuracy = {s: sum(v) / len(v) for s, v in correct.items() if v}
     strategies = list(dict.fromkeys(r.strategy for r in runs))
     failed = {r.task_id for r in runs if r.error}
     by: dict[str, list[RunResult]] = {s: [] for s in strategies}
@@ -108,7 +122,9 @@ def build_rows(
                 inject_ms=statistics.fmean(r.inject_ms for r in rs),
                 tau_ms=statistics.fmean(r.tau_ms for r in rs),
                 accuracy=(accuracy or {}).get(s),
+                side=side,
                 extra={
+                    **_accuracy_counts((correct or {}).get(s)),
                     "failed_tasks": len(failed),
                     "ratio_to_ideal_task_mean": statistics.fmean(per_task) if per_task else None,
                     # The bound with this strategy's measured interrupt
@@ -125,7 +141,21 @@ def build_rows(
     ok_ideal = [ideal[t] for t in task_ids if t in ideal and t not in failed]
     if ok_ideal:
         rows.append(_ideal_row(dataset, ok_ideal, means))
+        rows[-1].side = side
     return rows
+
+
+def _accuracy_counts(flags: list[bool] | None) -> dict[str, Any]:
+    """``accuracy_k``, ``accuracy_n`` and ``accuracy_ci95`` (Wilson) of one row."""
+    if flags is None:
+        return {}
+    share = Share(sum(flags), len(flags))
+    ci = share.ci95
+    return {
+        "accuracy_k": share.k,
+        "accuracy_n": share.n,
+        "accuracy_ci95": None if ci is None else [round(ci[0], 4), round(ci[1], 4)],
+    }
 
 
 def _ideal_row(dataset: str, values: list[float], means: dict[str, float]) -> Row:
@@ -158,32 +188,104 @@ def _fmt(v: float | None, spec: str) -> str:
 
 
 def format_table(rows: Sequence[Row]) -> Table:
-    """The results table printed to stdout."""
+    """The results table printed to stdout (a ``model`` column in a
+    ``--compare-lora`` run)."""
     table = Table(
         caption="latency in ms, first to last decoded token; x* = speedup (mean over mean); "
         "/ideal = mean over the zero-overhead bound's mean",
         caption_justify="left",
     )
+    sides = any(r.side for r in rows)
     table.add_column("dataset")
+    if sides:
+        table.add_column("model")
     table.add_column("strategy")
     for name in ("n", "mean", "median", "p90", "xsync", "xpar", "xapi", "/ideal", "tok", "inj",
                  "acc"):
         table.add_column(name, justify="right")
     for i, r in enumerate(rows):
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
         table.add_row(
-            r.dataset, r.strategy, str(r.n), f"{r.mean_ms:.0f}", f"{r.median_ms:.0f}",
+            r.dataset, *([r.side] if sides else []), r.strategy, str(r.n), f"{r.mean_ms:.0f}",
+            f"{r.median_ms:.0f}",
             f"{r.p90_ms:.0f}", _fmt(r.speedup_vs_sync, ".2f"), _fmt(r.speedup_vs_parallel, ".2f"),
             _fmt(r.speedup_vs_sync_api, ".2f"), _fmt(r.ratio_to_ideal, ".3f"),
             _fmt(r.tokens_decoded, ".0f"), _fmt(r.tokens_injected, ".0f"),
             _fmt(None if r.accuracy is None else 100 * r.accuracy, ".1f"),
-            end_section=i + 1 < len(rows) and rows[i + 1].dataset != r.dataset,
+            end_section=nxt is not None and (nxt.dataset, nxt.side) != (r.dataset, r.side),
+        )
+    return table
+
+
+HELD_OUT_NOTE = (
+    f"parallel and parallel_multiple: tasks 0-{HELD_OUT_TASKS - 1} (file order) are held out "
+    f"of the CML adapter's training set, tasks {HELD_OUT_TASKS}+ trained it; multi_step and "
+    "live_* never did"
+)
+
+
+def accuracy_cells(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """One entry per (side, strategy, dataset) with an accuracy: ``k``, ``n``,
+    ``accuracy`` and its 95 % Wilson interval (null without a sample)."""
+    out = []
+    for r in rows:
+        if r.accuracy is None or "accuracy_n" not in r.extra:
+            continue
+        share = Share(r.extra["accuracy_k"], r.extra["accuracy_n"])
+        out.append(
+            {"side": r.side or None, "strategy": r.strategy, "dataset": r.dataset,
+             **share.to_json()}
+        )
+    return out
+
+
+def format_accuracy_table(rows: Sequence[Row]) -> Table | None:
+    """The paper's Table 1 layout: AST accuracy per dataset (columns) for each
+    model side and strategy (rows); None when no row has an accuracy."""
+    cells = accuracy_cells(rows)
+    if not cells:
+        return None
+    datasets = list(dict.fromkeys(c["dataset"] for c in cells))
+    lines = list(dict.fromkeys((c["side"], c["strategy"]) for c in cells))
+    by = {(c["side"], c["strategy"], c["dataset"]): c for c in cells}
+    table = Table(
+        title="AST accuracy (model driver)",
+        caption="accuracy % (correct/tasks) [95 % Wilson interval]; " + HELD_OUT_NOTE,
+        caption_justify="left",
+    )
+    sides = any(side for side, _ in lines)
+    if sides:
+        table.add_column("model")
+    table.add_column("strategy")
+    for d in datasets:
+        table.add_column(d, justify="right")
+    for i, (side, strategy) in enumerate(lines):
+        row = []
+        for d in datasets:
+            c = by.get((side, strategy, d))
+            if c is None or c["share"] is None:
+                row.append("-")
+            else:
+                lo, hi = c["ci95"]
+                row.append(
+                    f"{100 * c['share']:.1f} ({c['k']}/{c['n']}) [{100 * lo:.0f}-{100 * hi:.0f}]"
+                )
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        table.add_row(
+            *([side or ""] if sides else []), strategy, *row,
+            end_section=nxt is not None and nxt[0] != side,
         )
     return table
 
 
 def write_json(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
-    """Write ``--json``: ``{"results": [...], ...meta}``."""
+    """Write ``--json``: ``{"results": [...], "accuracy": [...], ...meta}``
+    (``accuracy`` only from the model driver)."""
     data = {**meta, "results": [r.to_json() for r in rows]}
+    cells = accuracy_cells(rows)
+    if cells:
+        data["accuracy"] = cells
+        data["held_out"] = HELD_OUT_NOTE
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

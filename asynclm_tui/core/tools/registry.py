@@ -66,6 +66,24 @@ class ToolRegistry:
         self.tools[name] = spec
         return spec
 
+    def swap_runner(self, name: str, fn: Callable[..., Any]) -> ToolSpec:
+        """Run tool ``name`` with ``fn`` (sync or async, called with the bound
+        arguments) instead of its command, HTTP request or Python function.
+
+        Everything the model and the executor read stays as it is (name,
+        description, parameters, estimates, timeout, confirm, result budget,
+        order in the registry), so the system prompt is unchanged: for offline
+        benchmarks and tests of shipped tools that reach the network or disk.
+
+        Raises:
+            KeyError: no tool is called ``name``.
+        """
+        spec = self.tools[name].model_copy(
+            update={"command": None, "http": None, "python": None, "handler": fn}
+        )
+        self.tools[name] = spec
+        return spec
+
     def __contains__(self, name: object) -> bool:
         return name in self.tools
 
