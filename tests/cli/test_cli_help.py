@@ -15,7 +15,7 @@ COMMANDS = [
     [], ["chat"], ["run"], ["doctor"], ["tools", "list"], ["tools", "check"], ["sessions"],
     ["sessions", "list"], ["sessions", "show"], ["sessions", "export"], ["sessions", "rename"],
     ["sessions", "delete"], ["bench", "ui"], ["bench", "bfcl"], ["bench", "decode"], ["soak"],
-    ["traces"],
+    ["traces"], ["bench", "tools"], ["train"], ["train", "data"], ["train", "run"],
 ]
 
 
