@@ -2,9 +2,125 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from asynclm_tui.cli_common import PlainArgsCommand, fail
 
 train_app = typer.Typer(
     help="Teach a model CML: write the training set, train a LoRA adapter.",
     no_args_is_help=True,
 )
+
+
+@train_app.command("run", cls=PlainArgsCommand)
+def train_run(
+    data: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="Training-set folder: train.jsonl, heldout.jsonl, manifest.json.",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="ADAPTER.gguf", help="Adapter file to write.")
+    ],
+    rank: Annotated[
+        int, typer.Option("--rank", min=1, max=256, metavar="N", help="LoRA rank.")
+    ] = 8,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", min=0.0, metavar="X", help="LoRA alpha (default: 2 x rank)."),
+    ] = None,
+    targets: Annotated[
+        str,
+        typer.Option(
+            "--targets",
+            metavar="LIST",
+            help="Projections to adapt, comma-separated: q,k,v,o,gate,up,down or all.",
+        ),
+    ] = "q,v,o,down",
+    dropout: Annotated[
+        float, typer.Option("--dropout", min=0.0, max=0.9, metavar="P", help="LoRA dropout.")
+    ] = 0.05,
+    lr: Annotated[
+        float, typer.Option("--lr", min=0.0, metavar="X", help="Peak learning rate (AdamW).")
+    ] = 2e-4,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, metavar="N", help="Epochs.")] = 1,
+    seq_len: Annotated[
+        int,
+        typer.Option("--seq-len", min=16, metavar="N", help="Longer records are cut to N tokens."),
+    ] = 1024,
+    batch_tokens: Annotated[
+        int,
+        typer.Option(
+            "--batch-tokens", min=16, metavar="N", help="Tokens per step (rows x longest row)."
+        ),
+    ] = 2048,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, metavar="N", help="Use only the first N records."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Random seed.")] = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, metavar="N", help="torch threads (default: cores)."),
+    ] = None,
+    log_every: Annotated[
+        int, typer.Option("--log-every", min=1, metavar="N", help="A log line every N steps.")
+    ] = 10,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            metavar="[auto|bf16|fp32]",
+            help="Matmul precision (auto: bf16 where the CPU has bf16 units).",
+        ),
+    ] = "auto",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check", help="Compare llama.cpp+adapter with HF+peft after export."
+        ),
+    ] = True,
+) -> None:
+    """Train a LoRA adapter for the bundled model on DATA and write it as GGUF."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("torch", "transformers", "peft")):
+        fail("the train extra is not installed: pip install 'asynclm-tui[train]'")
+    if not data.is_dir():
+        fail(f"{data}: no such folder")
+    if not (data / "train.jsonl").is_file():
+        fail(f"{data / 'train.jsonl'}: not found")
+    from asynclm_tui.train.lora import TrainConfig, TrainError, parse_targets, train
+
+    try:
+        cfg = TrainConfig(
+            data=data,
+            out=out,
+            rank=rank,
+            alpha=float(2 * rank) if alpha is None else alpha,
+            dropout=dropout,
+            targets=parse_targets(targets),
+            lr=lr,
+            epochs=epochs,
+            seq_len=seq_len,
+            batch_tokens=batch_tokens,
+            limit=limit,
+            seed=seed,
+            threads=threads,
+            log_every=log_every,
+            check=check,
+            precision=precision,
+        )
+        log = train(cfg)
+    except TrainError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"wrote {out} ({log['adapter_bytes'] / 1e6:.1f} MB): {log['steps']} steps, "
+        f"{log['tokens_seen']} tokens in {log['wall_s'] / 60:.1f} min "
+        f"({log['tokens_per_s']:.0f} tok/s), final loss {log['final_loss']:.4f}"
+    )
