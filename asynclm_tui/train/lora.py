@@ -40,7 +40,7 @@ TARGET_ALIASES = {
 """Short names for ``--targets`` and the Hugging Face projection each one adapts."""
 
 DEFAULT_TARGETS = ("q", "v", "o", "down")
-"""Decode with this adapter (rank 8) ran at 0.90x the base speed (docs/lora-speed.md)."""
+"""At rank 8, within the decode-speed target of 0.9x the base (docs/lora-speed.md)."""
 
 
 @dataclass
@@ -144,9 +144,9 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (measured on the 2-core VM
-    with AMX: bf16 autocast trained at 1.8x the fp32 tokens/s; without such
-    units bf16 is emulated and slower than fp32)."""
+    """Whether this CPU multiplies bf16 in hardware (AMX, AVX512-BF16): there
+    bf16 autocast trains faster than fp32 (docs/lora-speed.md); without such
+    units bf16 is emulated and slower than fp32."""
     try:
         flags = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:

@@ -215,7 +215,7 @@ def test_exported_peft_adapter_agrees_with_peft_in_llama_cpp(tmp_path: Path, pef
             got = llama_logits(llm, seq)
         diff[label] = float(np.abs(got - peft).mean())
         top1[label] = float(np.mean(got.argmax(1) == peft.argmax(1)))
-    # measured: floor 0.15; right 0.15, wrong 1.4, base 1.2; top-1 0.92, 0.67, 0.73
+    # margins well inside what docs/lora-speed.md records for this check
     assert diff["right"] < 1.5 * floor, (diff, floor)
     assert diff["wrong"] > 3 * diff["right"] and diff["base"] > 3 * diff["right"], diff
     assert top1["right"] > top1["wrong"] + 0.1 and top1["right"] > top1["base"] + 0.1, top1
