@@ -124,3 +124,39 @@ def train_run(
         f"{log['tokens_seen']} tokens in {log['wall_s'] / 60:.1f} min "
         f"({log['tokens_per_s']:.0f} tok/s), final loss {log['final_loss']:.4f}"
     )
+
+
+@train_app.command("data", cls=PlainArgsCommand)
+def train_data(
+    out: Annotated[
+        Path, typer.Argument(help="Folder for train.jsonl, heldout.jsonl, manifest.json.")
+    ],
+    count: Annotated[
+        int, typer.Option("--count", min=1, metavar="N", help="Training examples.")
+    ] = 3000,
+    heldout: Annotated[
+        int, typer.Option("--heldout", min=1, metavar="N", help="Held-out examples.")
+    ] = 80,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of every draw.")] = 0,
+) -> None:
+    """Write the CML training set in the engine's exact tokens (bundled model)."""
+    from asynclm_tui.bench.bfcl.data import BenchError
+    from asynclm_tui.core.backends import ModelLoadError
+    from asynclm_tui.train.data import build, write
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total or done % (10 if stage == "distill" else 500) == 0:
+            typer.echo(f"{stage}: {done}/{total}", err=True)
+
+    try:
+        data = build(count, seed=seed, heldout=heldout, progress=progress)
+        write(out, data)
+    except (BenchError, ModelLoadError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    m = data.manifest
+    typer.echo(
+        f"wrote {m['counts']['train']} training and {m['counts']['heldout']} held-out examples"
+        f" ({m['tokens']['train']:,} tokens, {m['trained_tokens']['train']:,} in the loss) to {out}"
+    )

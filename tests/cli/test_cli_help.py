@@ -10,7 +10,6 @@ import pytest
 
 from tests.cli.test_cli import asynclm
 
-
 COMMANDS = [
     [], ["chat"], ["run"], ["doctor"], ["tools", "list"], ["tools", "check"], ["sessions"],
     ["sessions", "list"], ["sessions", "show"], ["sessions", "export"], ["sessions", "rename"],
