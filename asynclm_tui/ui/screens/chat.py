@@ -297,7 +297,6 @@ class ChatScreen(ChatInputs):
             await self.transcript.mount(NoticeEntry(f"Note: {event.notice}.", "warning"))
 
     async def _on_load_failed(self, event: ModelLoadFailed) -> None:
-        self.load_failed = True
         if self._loading is not None:
             await self._loading.remove()
             self._loading = None
@@ -309,6 +308,7 @@ class ChatScreen(ChatInputs):
                 "error",
             )
         )
+        self.load_failed = True  # set once the reason is on screen
 
     async def _on_turn_failed(self, event: TurnFailed) -> None:
         if event.reason == StopReason.CONTEXT_FULL:
