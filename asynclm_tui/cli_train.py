@@ -47,7 +47,7 @@ def train_run(
     ] = 0.05,
     lr: Annotated[
         float, typer.Option("--lr", min=0.0, metavar="X", help="Peak learning rate (AdamW).")
-    ] = 2e-4,
+    ] = 3e-4,
     epochs: Annotated[int, typer.Option("--epochs", min=1, metavar="N", help="Epochs.")] = 1,
     seq_len: Annotated[
         int,
@@ -56,9 +56,12 @@ def train_run(
     batch_tokens: Annotated[
         int,
         typer.Option(
-            "--batch-tokens", min=16, metavar="N", help="Tokens per step (rows x longest row)."
+            "--batch-tokens",
+            min=16,
+            metavar="N",
+            help="Positions computed per step (a shared system prompt counts once).",
         ),
-    ] = 2048,
+    ] = 1024,
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, metavar="N", help="Use only the first N records."),
@@ -79,6 +82,13 @@ def train_run(
             help="Matmul precision (auto: bf16 where the CPU has bf16 units).",
         ),
     ] = "auto",
+    share_prefix: Annotated[
+        bool,
+        typer.Option(
+            "--share-prefix/--no-share-prefix",
+            help="Run a system prompt once per step for all its rows (same loss, faster).",
+        ),
+    ] = True,
     check: Annotated[
         bool,
         typer.Option(
@@ -115,6 +125,7 @@ def train_run(
             log_every=log_every,
             check=check,
             precision=precision,
+            share_prefix=share_prefix,
         )
         log = train(cfg)
     except TrainError as exc:

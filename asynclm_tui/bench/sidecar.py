@@ -5,7 +5,7 @@ libgomp keeps one thread team per thread that drives a context.  Two contexts
 driven from two threads of one process therefore hold two teams; once the
 process has more OpenMP threads than cores, libgomp stops spinning at the
 barriers between ops, and decoding slows about fourfold even while the other
-context is idle (measured on 2 cores: 105 -> 27 tok/s).  A user's process has
+context is idle (docs/benchmarks.md has the measurement).  A user's process has
 one context, so a benchmark that compares two sides puts one of them in a
 child process, where each team is alone and both run at the speed a user gets.
 """

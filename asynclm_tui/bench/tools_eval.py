@@ -68,7 +68,7 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.core.headless import run_headless
 from asynclm_tui.core.kinds import InterruptKind
-from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.core.prompt import launch_system_prompt
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
 from asynclm_tui.tables import print_table
 
@@ -142,13 +142,7 @@ def offline_registry() -> ToolRegistry:
 
 def expected_prompt(settings: Settings, style: str) -> str:
     """The system prompt the unmodified shipped specs give at launch."""
-    tools = shipped_registry().tools
-    return system_prompt(
-        tools.values(),
-        lambda name: tools[name].estimated_ms,
-        settings.generation.system_prompt,
-        style,
-    )
+    return launch_system_prompt(shipped_registry().tools, settings.generation.system_prompt, style)
 
 
 # ------------------------------------------------------------------ sides

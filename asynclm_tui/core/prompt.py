@@ -6,7 +6,7 @@ GGUF) by the backend; this module only writes the system message's text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from asynclm_tui.core.tools.spec import ToolSpec
 
@@ -96,3 +96,11 @@ def system_prompt(
     if extra.strip():
         parts.append(extra.strip())
     return "\n\n".join(parts)
+
+
+def launch_system_prompt(
+    tools: Mapping[str, ToolSpec], extra: str = "", style: str = "full"
+) -> str:
+    """The system prompt a session starts with, before any call has run (each
+    tool's declared estimate): what training data and benchmarks reproduce."""
+    return system_prompt(tools.values(), lambda name: tools[name].expected_ms(), extra, style)

@@ -2,19 +2,22 @@
 
 A record is one line of ``train.jsonl`` (or ``heldout.jsonl``)::
 
-    {"id": "...", "kind": "...", "tokens": [int, ...], "train_spans": [[start, end], ...]}
+    {"id": "...", "kind": "...", "tokens": [int, ...], "train_spans": [[start, end], ...],
+     "prefix_len": int}
 
 ``tokens`` are the ids llama.cpp sees at run time; each span is a half-open range
 of positions whose tokens are model-written and go into the loss.  Position 0 has
 nothing before it to predict it from, so a span starting there loses its first
-token (the usual causal shift).
+token (the usual causal shift).  ``prefix_len`` (optional) counts the leading
+tokens the record shares with every record of the same system prompt: a batch
+of such records runs that prefix once (see :func:`make_batches`).
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,8 @@ class Record:
     kind: str
     tokens: tuple[int, ...]
     spans: tuple[tuple[int, int], ...]
+    prefix_len: int = 0
+    """Leading tokens shared with the records of the same system prompt."""
 
     def targets(self) -> list[bool]:
         """Per position: is this token a target (inside a span, not position 0)?"""
@@ -49,7 +54,15 @@ class Record:
         if len(self.tokens) <= seq_len:
             return self
         spans = tuple((a, min(b, seq_len)) for a, b in self.spans if a < seq_len)
-        return Record(self.id, self.kind, self.tokens[:seq_len], spans)
+        prefix = min(self.prefix_len, seq_len)
+        return Record(self.id, self.kind, self.tokens[:seq_len], spans, prefix)
+
+    def shared_prefix(self) -> int:
+        """How many leading tokens a batch may compute once for all its rows:
+        the declared prefix, stopping before the position that predicts the first
+        target (its hidden state must be computed per row, with gradients)."""
+        first = min((max(a, 1) for a, b in self.spans if max(a, 1) < b), default=len(self.tokens))
+        return max(0, min(self.prefix_len, first - 1))
 
 
 def _parse(line: str, where: str, vocab_size: int | None) -> Record:
@@ -79,11 +92,15 @@ def _parse(line: str, where: str, vocab_size: int | None) -> Record:
         if not ok or not 0 <= span[0] < span[1] <= len(tokens):
             raise DataError(f"{where}: bad span {span!r} for {len(tokens)} tokens")
         clean.append((span[0], span[1]))
+    prefix = obj.get("prefix_len", 0)
+    if not isinstance(prefix, int) or isinstance(prefix, bool) or not 0 <= prefix <= len(tokens):
+        raise DataError(f"{where}: 'prefix_len' must be an int from 0 to {len(tokens)}")
     return Record(
         id=str(obj.get("id", where)),
         kind=str(obj.get("kind", "")),
         tokens=tuple(tokens),
         spans=tuple(sorted(clean)),
+        prefix_len=prefix,
     )
 
 
@@ -111,15 +128,17 @@ def read_records(
 
 @dataclass(frozen=True)
 class Batch:
-    """Indices of the records in one step and the padded length they share."""
+    """Indices of the records in one step, the padded length they share, and
+    how many leading tokens all of them share (computed once, for row 0)."""
 
     indices: tuple[int, ...]
     length: int
+    prefix: int = 0
 
     @property
     def padded_tokens(self) -> int:
-        """What the step costs: rows x the longest row."""
-        return len(self.indices) * self.length
+        """What the step costs: the shared prefix once, then rows x the rest."""
+        return self.prefix + len(self.indices) * (self.length - self.prefix)
 
 
 PAD_TO = 64
@@ -134,39 +153,78 @@ def padded_length(n: int, pad_to: int = PAD_TO) -> int:
 
 
 def make_batches(
-    lengths: Sequence[int], *, batch_tokens: int, seed: int, pad_to: int = PAD_TO
+    lengths: Sequence[int],
+    *,
+    batch_tokens: int,
+    seed: int,
+    pad_to: int = PAD_TO,
+    prefixes: Sequence[tuple[Hashable, int]] | None = None,
 ) -> list[Batch]:
-    """Group records of similar length so that rows x padded length <= ``batch_tokens``.
+    """Group records of similar length so that each step computes at most
+    ``batch_tokens`` positions.
 
-    Records are sorted by length (equal lengths in a seeded random order, so
-    each epoch's seed groups them differently), cut greedily into batches, and
-    the batches are shuffled with the same seed: a step sees one length bucket,
-    the epoch sees them in random order.  A record longer than the budget gets
-    a batch of its own.
+    ``prefixes`` gives each record a group (records whose first tokens are the
+    same, such as one system prompt) and how many of those tokens it shares; a
+    batch holds one group only and computes the shared tokens once, so it fits
+    more rows.  Without it every record is its own group of no shared tokens.
+
+    Records are sorted by group and length (equal lengths in a seeded random
+    order, so each epoch's seed groups them differently), cut greedily into
+    batches, and the batches are shuffled with the same seed: a step sees one
+    length bucket, the epoch sees them in random order.  A record longer than
+    the budget gets a batch of its own.
     """
     rng = random.Random(seed)
     keys = [rng.random() for _ in lengths]
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], keys[i]))
+    groups: list[Hashable] = [0] * len(lengths) if prefixes is None else [g for g, _ in prefixes]
+    shared = [0] * len(lengths) if prefixes is None else [n for _, n in prefixes]
+    rank = {g: n for n, g in enumerate(dict.fromkeys(groups))}
+    order = sorted(range(len(lengths)), key=lambda i: (rank[groups[i]], lengths[i], keys[i]))
     batches: list[Batch] = []
     current: list[int] = []
-    longest = 0
+    longest = prefix = 0
+
+    def cost(rows: int, length: int, common: int) -> int:
+        return common + rows * (length - common)
+
     for i in order:
-        # sorted ascending, so the newcomer is the longest row of the batch
+        # sorted ascending within a group, so the newcomer is the longest row
         length = padded_length(lengths[i], pad_to)
-        if current and (len(current) + 1) * length > batch_tokens:
-            batches.append(Batch(tuple(current), longest))
+        same = bool(current) and groups[i] == groups[current[0]]
+        common = min(prefix, shared[i]) if same else shared[i]
+        if current and (not same or cost(len(current) + 1, length, common) > batch_tokens):
+            batches.append(Batch(tuple(current), longest, prefix if len(current) > 1 else 0))
             current = []
+            common = shared[i]
         current.append(i)
         longest = length
+        prefix = common
     if current:
-        batches.append(Batch(tuple(current), longest))
+        batches.append(Batch(tuple(current), longest, prefix if len(current) > 1 else 0))
     rng.shuffle(batches)
     return batches
 
 
 def epoch_batches(
-    lengths: Sequence[int], *, batch_tokens: int, seed: int, epochs: int
+    lengths: Sequence[int],
+    *,
+    batch_tokens: int,
+    seed: int,
+    epochs: int,
+    prefixes: Sequence[tuple[Hashable, int]] | None = None,
 ) -> Iterator[Batch]:
     """All steps of a run: each epoch bucketed and shuffled with its own seed."""
     for epoch in range(epochs):
-        yield from make_batches(lengths, batch_tokens=batch_tokens, seed=seed * 1000 + epoch)
+        yield from make_batches(
+            lengths, batch_tokens=batch_tokens, seed=seed * 1000 + epoch, prefixes=prefixes
+        )
+
+
+def prefix_groups(records: Sequence[Record], *, min_shared: int = 32) -> list[tuple[Hashable, int]]:
+    """Each record's group (its shared tokens themselves) and how many tokens it
+    shares; records sharing fewer than ``min_shared`` go alone."""
+    out: list[tuple[Hashable, int]] = []
+    for n, rec in enumerate(records):
+        k = rec.shared_prefix()
+        out.append((rec.tokens[:k], k) if k >= min_shared else (("alone", n), 0))
+    return out

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.core.prompt import launch_system_prompt
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.train.requests import CITIES, Need, RequestMaker, ToolAsk
 from asynclm_tui.train.simulate import IdMaker, Simulator, Tokenizer, play_tools, render_call
@@ -118,9 +118,7 @@ def shipped_example(
     """One example with the shipped tools."""
 
     def estimate(need: Need) -> float:
-        spec = reg.tools[need.tool]
-        declared = spec.declared_ms((), need.kwargs)
-        return declared if declared is not None else spec.estimated_ms
+        return reg.tools[need.tool].expected_ms((), need.kwargs)
 
     messages = [{"role": "system", "content": system}]
     ids = IdMaker()
@@ -198,9 +196,7 @@ def bfcl_example(tok: Tokenizer, task: Any, rng: random.Random, index: int) -> E
 
     tools = TaskTools(task, LatencyModel(rng.randrange(10_000)), strict_schemas=True)
     reg = tools.registry()
-    system = system_prompt(
-        reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", PROMPT_STYLE
-    )
+    system = launch_system_prompt(reg.tools, style=PROMPT_STYLE)
     durations = tools.durations()
     sim = Simulator(tok, rng)
     sim.on_event = lambda kind, payload: format_interrupt(payload[0], payload[1])
@@ -222,8 +218,8 @@ def bfcl_example(tok: Tokenizer, task: Any, rng: random.Random, index: int) -> E
 
 
 MIX: dict[str, float] = {
-    "single": 0.33, "pair": 0.20, "user_switch": 0.05, "user_add": 0.06, "none": 0.15,
-    "two_turn": 0.05, "bfcl": 0.16,
+    "single": 0.27, "pair": 0.27, "user_switch": 0.05, "user_add": 0.06, "none": 0.18,
+    "two_turn": 0.05, "bfcl": 0.12,
 }  # fmt: skip
 """Share of each kind of example."""
 
@@ -327,16 +323,13 @@ def build(
     backend, model = engine_backend(model)
     tok = engine_tokenizer(backend)
     reg = shipped_registry()
-    system = system_prompt(
-        reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", PROMPT_STYLE
-    )
+    system = launch_system_prompt(reg.tools, style=PROMPT_STYLE)
     makers = {"train": RequestMaker("train", seed), "heldout": RequestMaker("heldout", seed)}
     if distilled is None:
-        from asynclm_tui.train.requests import GREETINGS, NO_TOOL_PROMPTS
+        from asynclm_tui.train.requests import no_tool_prompts
 
-        prompts = list(dict.fromkeys([*GREETINGS, *NO_TOOL_PROMPTS]))
         distilled = distill(
-            prompts,
+            no_tool_prompts(),
             backend,
             seed,
             progress=(lambda d, n: progress("distill", d, n)) if progress else None,

@@ -306,7 +306,10 @@ SLEEP_TEMPLATES = [
 PAIR_JOINERS = [
     "{a} Also, {b}", "{a} And {b}", "{a} {b}", "{a} Then {b}", "{a} Oh, and {b}",
     "{a} Plus, {b}", "{a} and also {b}",
+    # one sentence: the first request loses its closing mark ("... Tokyo and what is 12*34?")
+    "{a0} and {b}", "{a0}, and {b}", "{a0}, then {b}", "{a0} and also {b}", "{a0}; {b}",
 ]  # fmt: skip
+"""``{a0}`` is the first request without its final ``?``, ``.`` or ``!``."""
 
 OPENERS = ["", "", "", "Let me check.", "One moment.", "Checking now.", "On it.",
            "Let me look that up.", "Sure.", "Working on it."]  # fmt: skip
@@ -337,7 +340,8 @@ class RequestMaker:
                 ("clock", CLOCK_TEMPLATES), ("utc", CLOCK_UTC), ("calc", CALC_TEMPLATES),
                 ("weather", WEATHER_TEMPLATES), ("list", LIST_TEMPLATES), ("here", LIST_HERE),
                 ("echo", ECHO_TEMPLATES), ("note", NOTE_TEMPLATES), ("sleep", SLEEP_TEMPLATES),
-                ("none", NO_TOOL_PROMPTS), ("greet", GREETINGS),
+                ("none", NO_TOOL_PROMPTS), ("greet", GREETINGS), ("near", NEAR_TOOL_PROMPTS),
+                ("city", CITY_TOPIC_TEMPLATES),
             )
         }  # fmt: skip
         self.rng = random.Random(f"requests:{split}:{seed}")
@@ -433,12 +437,15 @@ class RequestMaker:
         joiner = rng.choice(PAIR_JOINERS)
         lower = "{a} {b}" not in joiner or rng.random() < 0.3
         b = second.text[0].lower() + second.text[1:] if lower else second.text
-        text = joiner.format(a=first.text, b=b)
+        text = joiner.format(a=first.text, a0=first.text.rstrip("?.! "), b=b)
         return ToolAsk(text, (*first.needs, *second.needs), rng.choice(MULTI_OPENERS), "pair")
 
     def no_tool(self) -> str:
-        """A prompt no shipped tool helps with."""
-        return self._pick("greet") if self.rng.random() < 0.25 else self._pick("none")
+        """A prompt no shipped tool helps with: a greeting, a question or a writing
+        task, some of them about the tools' topics (time, weather, files, cities)."""
+        pool = self.rng.choices(["greet", "none", "near", "city"], weights=[20, 45, 20, 15])[0]
+        text = self._pick(pool)
+        return text.format(city=self.rng.choice(TOPIC_CITIES)) if pool == "city" else text
 
 
 GREETINGS = [
@@ -476,6 +483,41 @@ NO_TOOL_PROMPTS = [
     "What is the chemical symbol for gold?", "Recommend a classic novel.",
     "What is a directory on a computer?", "Why do cats purr?", "What is a rainbow?",
 ]  # fmt: skip
+
+
+NEAR_TOOL_PROMPTS = [
+    "Why do time zones exist?", "Who invented the mechanical clock?",
+    "What is daylight saving time?", "How do weather forecasts work?", "What is a hurricane?",
+    "Why is it colder in winter?", "Who invented the calculator?", "What is algebra?",
+    "Explain what a percentage is.", "What does the word 'echo' mean?",
+    "How do I take good notes in class?", "Give me tips for sleeping better.",
+    "How many hours of sleep does an adult need?", "What is a leap year?",
+    "Write a poem about the rain.", "Write a short story about a clock that stopped.",
+    "What should I wear on a rainy day?", "Translate 'good morning' into French.",
+    "What is an even number?", "When was the telephone invented?", "What is a thermometer?",
+    "How do I organize files on my computer?", "What is a stopwatch?",
+    "Why does the moon change shape?", "What is the history of the calendar?",
+    "What is a fraction?", "Write a limerick about a sleepy cat.",
+    "Why do people keep a diary?", "What is a weather balloon?",
+    "What does a file extension mean?", "Who was the first person to measure time?",
+    "What is the difference between a minute and an hour?",
+]  # fmt: skip
+"""No-tool prompts on the tools' own topics: about time, weather, math, notes or
+files, but asking for knowledge or writing, not for a lookup."""
+CITY_TOPIC_TEMPLATES = [
+    "What is {city} famous for?", "Tell me a fun fact about {city}.",
+    "What language do people speak in {city}?", "Suggest three things to see in {city}.",
+    "What food is {city} known for?", "Write a short poem about {city}.",
+    "What country is {city} in?", "Give me a one-sentence history of {city}.",
+]  # fmt: skip
+"""No-tool prompts that name a city, as clock and weather requests do."""
+TOPIC_CITIES = ["Tokyo", "Paris", "London", "New York", "Rome"]
+
+
+def no_tool_prompts() -> list[str]:
+    """Every no-tool prompt :meth:`RequestMaker.no_tool` can draw (both splits)."""
+    cities = [t.format(city=c) for t in CITY_TOPIC_TEMPLATES for c in TOPIC_CITIES]
+    return list(dict.fromkeys([*GREETINGS, *NO_TOOL_PROMPTS, *NEAR_TOOL_PROMPTS, *cities]))
 
 
 def heldout_requests(seed: int = 0, *, per_kind: int = 40) -> list[Request]:

@@ -29,7 +29,9 @@ async def test_loads_and_shows_model_in_status_bar() -> None:
     async with running_app() as (app, pilot, engine):
         model = engine.snapshot().model
         assert model is not None
-        assert app.chat.status_text("model") == model.model
+        # with the shipped adapter applied the bar names it too
+        want = f"{model.model} + {model.lora}" if model.lora else model.model
+        assert app.chat.status_text("model") == want
         assert app.chat.status_text("device").startswith(("CPU", "GPU"))
         assert "ctx 0/2,048" in app.chat.status_text("ctx")
         assert app.chat.status_text("mode") == "mode: async"

@@ -16,6 +16,7 @@ from asynclm_tui.train.batching import (
     epoch_batches,
     make_batches,
     padded_length,
+    prefix_groups,
     read_records,
 )
 from asynclm_tui.train.lora import TrainError, lr_factor, parse_targets, prepare
@@ -103,3 +104,75 @@ def test_target_nll_is_the_cross_entropy_of_the_next_token() -> None:
         row = logits[i].astype(np.float64)
         want += math.log(np.exp(row).sum()) - row[tokens[i + 1]]
     assert target_nll(logits, tokens, targets) == pytest.approx(want, rel=1e-6)
+
+
+def test_records_of_one_prompt_share_their_prefix_in_a_batch() -> None:
+    prompt = tuple(range(100, 400))  # a 300-token system prompt
+    recs = [
+        Record(f"r{n}", "k", prompt + tuple(range(n % 50 + 20)), ((300, 320 + n % 50),), 300)
+        for n in range(40)
+    ]
+    recs.append(Record("own", "bfcl", tuple(range(500, 900)), ((350, 400),), 340))
+    groups = prefix_groups(recs)
+    assert groups[0] == (prompt[:299], 299)  # stops before the position predicting a target
+    lengths = [len(r.tokens) for r in recs]
+    batches = make_batches(lengths, batch_tokens=1024, seed=1, prefixes=groups)
+    assert sorted(i for b in batches for i in b.indices) == list(range(41))
+    shared = [b for b in batches if b.prefix]
+    assert shared and all(b.prefix == 299 for b in shared)
+    assert all(40 not in b.indices for b in shared)  # another prompt never joins the group
+    for b in batches:
+        assert b.padded_tokens <= 1024 or len(b.indices) == 1
+    # without sharing the same budget fits fewer rows per step
+    plain = make_batches(lengths, batch_tokens=1024, seed=1)
+    assert len(batches) < len(plain)
+    assert Record("x", "k", (1, 2, 3), ((0, 3),), 3).shared_prefix() == 0
+
+
+def test_prefix_len_is_checked(tmp_path: Path) -> None:
+    good = {"id": "x", "kind": "single", "tokens": [1, 2, 3], "train_spans": [[1, 3]]}
+    assert read_records(write(tmp_path / "a.jsonl", {**good, "prefix_len": 2}))[0].prefix_len == 2
+    with pytest.raises(DataError, match="prefix_len"):
+        read_records(write(tmp_path / "b.jsonl", {**good, "prefix_len": 9}))
+
+
+def test_a_shared_prefix_gives_the_plain_batchs_loss_and_gradient() -> None:
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    from asynclm_tui.train.batching import Batch
+    from asynclm_tui.train.lora import batch_tensors, target_loss
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+    )  # fmt: skip
+    model = peft.get_peft_model(
+        transformers.LlamaForCausalLM(config),
+        peft.LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"]),
+    )
+    for name, p in model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero: no gradient would reach A
+            torch.nn.init.normal_(p, std=0.1)
+    model.eval()
+    prompt = tuple(int(x) for x in torch.randint(0, 64, (20,)))
+    recs = [
+        Record("a", "k", prompt + (5, 6, 7, 8, 9), ((21, 25),), 20),
+        Record("b", "k", prompt + (9, 8, 7), ((20, 23),), 20),
+        Record("c", "k", prompt + (1, 2, 3, 4, 5, 6, 7), ((22, 27),), 20),
+    ]
+    batch = Batch((0, 1, 2), 27)
+    ids, attn, target = batch_tensors(recs, batch)
+    grads = []
+    for prefix in (0, 19):
+        model.zero_grad()
+        loss = target_loss(model, ids, attn, target, prefix)
+        loss.backward()
+        grads.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    (plain, g_plain), (shared, g_shared) = grads
+    assert shared == pytest.approx(plain, rel=1e-5)
+    for a, b in zip(g_plain, g_shared, strict=True):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="prefix"):
+        target_loss(model, ids, attn, target, 21)  # position 21 is a target of row b

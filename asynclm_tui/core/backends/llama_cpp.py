@@ -134,11 +134,11 @@ def import_llama_cpp() -> Any:
     first), so the core imports numpy only after this function ran.  Its log
     is routed to the project's log file here, before anything can print.
 
-    OpenMP's wait policy is left to the user on purpose.  Measured on 2 idle
-    cores: 116 tok/s with the default (spin, then sleep) against 21 tok/s with
-    ``OMP_WAIT_POLICY=PASSIVE``; but with two busy processes on those cores the
-    default collapsed to 0.4 tok/s while PASSIVE kept 26-51.  Set it yourself on
-    an oversubscribed machine (README, "Performance notes").
+    OpenMP's wait policy is left to the user on purpose: on idle cores the
+    default (spin, then sleep) is several times faster than
+    ``OMP_WAIT_POLICY=PASSIVE``, but with two busy processes on the same cores
+    the default collapses and PASSIVE does not (docs/models.md).  Set it
+    yourself on an oversubscribed machine (README, "Performance notes").
     """
     import llama_cpp
 

@@ -93,8 +93,8 @@ def choose_threads(
     """Threads for decoding one token and for evaluating a batch.
 
     Decoding a token is memory-bound and synchronises every thread per layer:
-    on 16 CPUs the 135M model ran 52 tok/s with 4 threads, 49 with 8, 35 with
-    16, so small models stop at 4 and larger ones at 8.  With 4 or more cores
+    past a few threads a small model gets slower, not faster (docs/models.md,
+    thread defaults), so small models stop at 4 and larger ones at 8.  With 4 or more cores
     one is left for the UI, so streaming stays smooth.  Batches are
     compute-bound and use every core.  With all layers on a GPU the CPU threads
     only feed it.

@@ -158,12 +158,9 @@ class Executor:
         says, else the tool's declared estimate refined by a moving average of
         observed runs."""
         spec = self.registry.get(name)
-        declared = spec.declared_ms(args, kwargs or {}) if spec else None
-        if declared is not None:
-            return declared
-        if name in self._observed:
-            return self._observed[name]
-        return spec.estimated_ms if spec else 0.0
+        if spec is None:
+            return self._observed.get(name, 0.0)
+        return spec.expected_ms(args, kwargs, self._observed.get(name))
 
     async def aclose(self) -> None:
         """Cancel everything and close the HTTP client (on the tool loop)."""

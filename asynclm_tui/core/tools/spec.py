@@ -168,6 +168,17 @@ class ToolSpec(BaseModel):
             return None
         return float(value) * (1000.0 if self.duration_unit == "s" else 1.0)
 
+    def expected_ms(
+        self, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+        observed: float | None = None,
+    ) -> float:
+        """How long a call is expected to take: what its duration argument says,
+        else ``observed`` (the runs seen so far), else :attr:`estimated_ms`."""
+        declared = self.declared_ms(args, kwargs or {})
+        if declared is not None:
+            return declared
+        return observed if observed is not None else self.estimated_ms
+
     def templates(self) -> list[tuple[str, str]]:
         """Every templated string with the field it sits in (for checks)."""
         out: list[tuple[str, str]] = []

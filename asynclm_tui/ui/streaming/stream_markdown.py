@@ -1,8 +1,8 @@
 """Markdown that grows at the end, at a small cost per update.
 
 Textual's Markdown widget builds a widget per block, and every streamed update
-re-lays-out that tree.  Measured on 2 cores at about 85 tok/s, that took 35 %
-of a core and slowed decoding by 40 %: llama.cpp's threads need both cores, so
+re-lays-out that tree.  On a machine whose cores all decode, that took a third
+of a core from llama.cpp's threads and slowed decoding visibly (docs/benchmarks.md):
 every millisecond the UI spends is taken from them.  This widget is one widget
 per answer segment.  Finished blocks (see :mod:`.markdown_blocks`)
 are rendered once with Rich's Markdown in the theme's colours and kept as
