@@ -61,7 +61,7 @@ def train_run(
             metavar="N",
             help="Positions computed per step (a shared system prompt counts once).",
         ),
-    ] = 1024,
+    ] = 2048,
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, metavar="N", help="Use only the first N records."),

@@ -136,8 +136,8 @@ class Batch:
     prefix: int = 0
 
     @property
-    def padded_tokens(self) -> int:
-        """What the step costs: the shared prefix once, then rows x the rest."""
+    def positions(self) -> int:
+        """What the step computes: the shared prefix once, then rows x the rest."""
         return self.prefix + len(self.indices) * (self.length - self.prefix)
 
 
@@ -182,25 +182,26 @@ def make_batches(
     order = sorted(range(len(lengths)), key=lambda i: (rank[groups[i]], lengths[i], keys[i]))
     batches: list[Batch] = []
     current: list[int] = []
-    longest = prefix = 0
+    longest = 0
 
-    def cost(rows: int, length: int, common: int) -> int:
-        return common + rows * (length - common)
+    def close() -> None:
+        # one group shares one prefix (its key is those tokens); alone, nothing is shared
+        prefix = shared[current[0]] if len(current) > 1 else 0
+        batches.append(Batch(tuple(current), longest, prefix))
 
     for i in order:
         # sorted ascending within a group, so the newcomer is the longest row
         length = padded_length(lengths[i], pad_to)
-        same = bool(current) and groups[i] == groups[current[0]]
-        common = min(prefix, shared[i]) if same else shared[i]
-        if current and (not same or cost(len(current) + 1, length, common) > batch_tokens):
-            batches.append(Batch(tuple(current), longest, prefix if len(current) > 1 else 0))
-            current = []
-            common = shared[i]
+        if current:
+            same = groups[i] == groups[current[0]]
+            grown = Batch((*current, i), length, shared[i]).positions
+            if not same or grown > batch_tokens:
+                close()
+                current = []
         current.append(i)
         longest = length
-        prefix = common
     if current:
-        batches.append(Batch(tuple(current), longest, prefix if len(current) > 1 else 0))
+        close()
     rng.shuffle(batches)
     return batches
 

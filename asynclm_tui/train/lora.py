@@ -63,7 +63,7 @@ class TrainConfig:
     lr: float = 3e-4
     epochs: int = 1
     seq_len: int = 1024
-    batch_tokens: int = 1024
+    batch_tokens: int = 2048
     """Positions computed per step: rows x their padded length, a shared prefix once."""
     warmup: float = 0.05
     """Fraction of the steps spent warming the learning rate up from zero."""
@@ -421,7 +421,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] | None = None) -> dict
     curve: list[dict[str, float]] = []
     window: list[float] = []  # the steps since the last curve point
     recent: deque[float] = deque(maxlen=cfg.log_every)  # for the final loss
-    seen = seen_targets = seen_padded = 0
+    seen = seen_targets = computed = 0
     model.train()
     t0 = time.perf_counter()
     with TrainProgress(len(steps), say=say) as bar:
@@ -444,7 +444,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] | None = None) -> dict
                 raise TrainError(f"step {step}: the loss is {value} (try a lower --lr)")
             seen += int(attn.sum())
             seen_targets += int(target[:, 1:].sum())
-            seen_padded += batch.padded_tokens
+            computed += batch.positions
             window.append(value)
             recent.append(value)
             elapsed = time.perf_counter() - t0
@@ -497,7 +497,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] | None = None) -> dict
         "steps": len(steps),
         "tokens_seen": seen,
         "target_tokens_seen": seen_targets,
-        "positions_computed": seen_padded,
+        "positions_computed": computed,
         "load_s": round(load_s, 1),
         "wall_s": round(wall, 1),
         "tokens_per_s": round(seen / wall, 1),

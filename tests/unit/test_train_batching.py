@@ -60,7 +60,7 @@ def test_batches_respect_the_budget_cover_every_record_and_repeat_with_the_seed(
     assert sorted(i for b in batches for i in b.indices) == list(range(300))
     for b in batches:
         assert b.length % 64 == 0 and b.length >= max(lengths[i] for i in b.indices)
-        assert b.padded_tokens <= 2048 or len(b.indices) == 1
+        assert b.positions <= 2048 or len(b.indices) == 1
     assert batches == make_batches(lengths, batch_tokens=2048, seed=5)
     assert batches != make_batches(lengths, batch_tokens=2048, seed=6)
     two = list(epoch_batches(lengths, batch_tokens=2048, seed=5, epochs=2))
@@ -122,7 +122,7 @@ def test_records_of_one_prompt_share_their_prefix_in_a_batch() -> None:
     assert shared and all(b.prefix == 299 for b in shared)
     assert all(40 not in b.indices for b in shared)  # another prompt never joins the group
     for b in batches:
-        assert b.padded_tokens <= 1024 or len(b.indices) == 1
+        assert b.positions <= 1024 or len(b.indices) == 1
     # without sharing the same budget fits fewer rows per step
     plain = make_batches(lengths, batch_tokens=1024, seed=1)
     assert len(batches) < len(plain)
