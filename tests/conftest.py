@@ -30,6 +30,28 @@ def needs(missing: bool, why: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(missing and not os.environ.get("CI"), reason=why)
 
 
+# The suite's tiers, by where a test lives (a test may also carry ``model`` or
+# ``tmux`` itself).  Whatever is in none of them is the fast tier: ``-m fast``.
+TIERS: dict[str, str] = {
+    "tests/ui/": "ui",
+    "tests/snapshots/": "ui",
+    "tests/cli/": "cli",
+    "tests/faults/test_fuzz.py": "fuzz",
+}
+SLOW_TIERS = ("model", "tmux", "ui", "cli", "fuzz", "train")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, and ``fast`` when it is in no slower one."""
+    for item in items:
+        where = Path(item.path).relative_to(ROOT).as_posix()
+        for prefix, tier in TIERS.items():
+            if where.startswith(prefix):
+                item.add_marker(tier)
+        if not any(item.get_closest_marker(tier) for tier in SLOW_TIERS):
+            item.add_marker("fast")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

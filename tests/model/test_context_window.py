@@ -21,6 +21,8 @@ from asynclm_tui.core.events import (
 from tests.cli.test_cli import FILLER
 from tests.conftest import run_engine, small_settings, tool_registry
 
+pytestmark = pytest.mark.model
+
 N_CTX = 512
 
 

@@ -125,21 +125,27 @@ def replay_app(events: Sequence[Event], cfg: Settings | None = None) -> AsyncLMA
     return app
 
 
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until the app has handled every message, drawn its buffered stream
+    text and finished its animations: a condition, not a guess at a delay."""
+    await pilot.pause()
+    await pilot.app.chat.flush_now()  # type: ignore[attr-defined]
+    await pilot.wait_for_scheduled_animations()
+
+
 async def play(pilot: Pilot[None]) -> None:
     """Post the app's replay events through the same path as live events."""
     app = pilot.app
     app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
     for event in app._replay:  # type: ignore[attr-defined]
         app.post_message(EngineEvent(event))
-    await pilot.pause(0.2)
-    # Streamed text is normally flushed on a timer; do it now so a slow
-    # machine cannot catch the screen between two flushes.
-    await app.chat.flush_now()  # type: ignore[attr-defined]
+    # Streamed text is normally flushed on a timer; settle flushes it now so a
+    # slow machine cannot catch the screen between two flushes.
+    await settle(pilot)
     # A finished turn turns the blink back on: off again, so the cursor is
     # drawn the same way on every run.
     app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
-    await pilot.pause(0.3)
-    await pilot.wait_for_scheduled_animations()
+    await settle(pilot)
 
 
 def missing_model_app() -> AsyncLMApp:

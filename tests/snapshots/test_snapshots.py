@@ -13,6 +13,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "ui"))
 
 import pytest  # noqa: E402
 from replay import (  # noqa: E402
@@ -24,7 +25,9 @@ from replay import (  # noqa: E402
     missing_model_app,
     play,
     replay_app,
+    settle,
 )
+from uiharness import wait_until  # noqa: E402
 
 STATES = {"idle": LOADED, "streaming": STREAMING, "approval": MID_TURN}
 
@@ -50,7 +53,7 @@ def test_finished_turn_raw_cml_view(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await play(pilot)
         await pilot.press("ctrl+r")
-        await pilot.pause(0.3)
+        await settle(pilot)
 
     assert snap_compare(replay_app(FINISHED), terminal_size=SIZE, run_before=run_before)
 
@@ -61,7 +64,7 @@ def test_timeline_of_finished_turn(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await play(pilot)
         await pilot.press("ctrl+t")
-        await pilot.pause(0.3)
+        await settle(pilot)
 
     assert snap_compare(replay_app(FINISHED), terminal_size=SIZE, run_before=run_before)
 
@@ -76,7 +79,7 @@ def test_help_screen_in_light_theme(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await play(pilot)
         await pilot.press("f1")
-        await pilot.pause(0.2)
+        await settle(pilot)
 
     assert snap_compare(replay_app([], cfg), terminal_size=SIZE, run_before=run_before)
 
@@ -86,9 +89,9 @@ def test_model_missing(snap_compare: Any) -> None:
 
     async def run_before(pilot: Pilot[None]) -> None:
         pilot.app.chat.prompt.cursor_blink = False  # type: ignore[attr-defined]
-        while not pilot.app.chat.load_failed:  # type: ignore[attr-defined]
-            await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        failed = lambda: pilot.app.chat.load_failed  # type: ignore[attr-defined]  # noqa: E731
+        await wait_until(pilot, failed, 30, "the load to fail")
+        await settle(pilot)
 
     app = missing_model_app()
     try:

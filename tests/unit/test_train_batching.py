@@ -136,6 +136,7 @@ def test_prefix_len_is_checked(tmp_path: Path) -> None:
         read_records(write(tmp_path / "b.jsonl", {**good, "prefix_len": 9}))
 
 
+@pytest.mark.train
 def test_a_shared_prefix_gives_the_plain_batchs_loss_and_gradient() -> None:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
