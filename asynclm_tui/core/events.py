@@ -339,7 +339,8 @@ class TurnFailed(Event):
 
 @dataclass(frozen=True)
 class Input:
-    """Base of everything posted to the engine's input queue."""
+    """Base of everything handed to :meth:`Engine.post` (each input is routed
+    at once: to the mailbox, the executor or the engine's settings)."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,9 @@
 """Keep Python's full garbage collections out of the streaming window.
 
-Measured in ``asynclm bench ui`` on 2 cores: with the default settings the
-UI thread ran full (generation 2) collections of 53-88 ms while the model
-streamed, and those were the slowest typed keys (up to 150-200 ms).  Young
-collections (under a millisecond or two) keep running; full ones wait until
-the turn is over and the UI is idle.
+Full (generation 2) collections on the UI thread while the model streamed
+were the slowest typed keys in ``asynclm bench ui`` (docs/benchmarks.md).
+Young collections are cheap and keep running; full ones wait until the turn
+is over and the UI is idle.
 """
 
 from __future__ import annotations

@@ -197,8 +197,8 @@ class ThemedMarkdown:
             {"elements": {**Markdown.elements, "heading_open": _LeftHeading,
                           "fence": code_block, "code_block": code_block}},
         )
-        # Rich's Markdown builds a new parser per instance (about 1 ms, more
-        # than parsing a streamed block); one parser is built here instead,
+        # Rich's Markdown builds a new parser per instance, which costs more
+        # than parsing a streamed block; one parser is built here instead,
         # configured as Rich configures its own.
         self._parser = MarkdownIt().enable("strikethrough").enable("table")
         self._template = self._markdown_cls("", hyperlinks=False)

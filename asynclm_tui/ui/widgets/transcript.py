@@ -126,8 +126,8 @@ class AssistantEntry(Vertical, LayoutOnce):
         """Characters of visible answer text handed to the Markdown so far."""
         self._lock = asyncio.Lock()
         # The first segment is mounted with the entry, while the prompt is
-        # read: mounting it at the first token cost a render about 50 ms of
-        # CSS and layout, taken from decoding.
+        # read: mounting it at the first token costs a render's worth of CSS
+        # and layout, taken from decoding.
         self._segment: StreamingMarkdown | None = self._new_segment()
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
