@@ -162,12 +162,17 @@ class AsyncLMApp(App[None]):
         await self.push_screen(self.chat)
         self._apply_keymap()
         if self.sessions is not None:
+            recorder = self.sessions.recorder
+            if recorder is not None:
+                recorder.on_error = self._saving_failed
+                self.chat.control.queue.subscribe(
+                    lambda items: recorder.save_queued([i.text for i in items])
+                )
             if self.sessions.resumed is not None:
                 await replay(self.chat, self.sessions.resumed)
+                self.chat.control.restore_queue(self.sessions.resumed.queued)
             if self.sessions.notice:
                 self.notify(self.sessions.notice, timeout=6)
-            if self.sessions.recorder is not None:
-                self.sessions.recorder.on_error = self._saving_failed
         for message, severity in self._startup_notes:
             self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
         for err in self.engine.snapshot().tool_errors:
@@ -288,6 +293,7 @@ class AsyncLMApp(App[None]):
         self.sessions.resumed = stored
         await self.chat.clear_view()
         await replay(self.chat, stored)
+        self.chat.control.restore_queue(stored.queued)
 
     def on_chat_screen_chat_cleared(self) -> None:
         """A new chat is saved as a new session."""

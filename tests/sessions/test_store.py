@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -113,6 +114,10 @@ def test_exports(tmp_path: Path) -> None:
         " [INTR] c2 [HEAD] slept 2 ms [END]",
         " [INTR] user [HEAD] be brief [END]",
     ]
+    assert "Queued" not in md and data["queued"] == []
+    queued = dataclasses.replace(chat, queued=["then the weather"])
+    assert "## Queued, not sent yet\n\n1. then the weather" in render(queued, "md")
+    assert json.loads(render(queued, "json"))["queued"] == ["then the weather"]
 
 
 def test_writes_are_batched_not_lost_on_close(tmp_path: Path) -> None:
@@ -173,3 +178,39 @@ def test_not_a_database(tmp_path: Path) -> None:
     db.write_text("hello, not sqlite\n" * 100)
     with pytest.raises(StoreError, match="damaged"):
         SessionStore(db)
+
+
+def test_queued_messages_are_saved_with_their_chat(tmp_path: Path) -> None:
+    """Typed before the first turn, edited, carried into a new chat: the
+    database always holds the queue as it is, without a clean close."""
+    db = tmp_path / "s.db"
+    rec = Recorder(db, system=lambda: SYSTEM, interval=0.05)
+    rec.save_queued(["after that, the weather", "and a note"])
+    rec(TurnStarted(0.0, 1, "async", "first question"))
+    rec.flush()
+    sid = rec.session_id
+    assert sid is not None
+    reader = SessionStore(db)  # another connection, as after a crash
+    assert reader.load(sid).queued == ["after that, the weather", "and a note"]
+    rec.save_queued(["and a note"])
+    rec.flush()
+    assert reader.load(sid).queued == ["and a note"]
+    rec.new_session()  # a new chat: the queue goes with the user
+    rec(TurnStarted(1.0, 1, "async", "another chat"))
+    rec.flush()
+    assert reader.load(sid).queued == []
+    assert rec.session_id != sid and reader.load(rec.session_id).queued == ["and a note"]
+    rec.close()
+    reader.delete(rec.session_id)
+    assert reader.db.execute("SELECT COUNT(*) FROM queued").fetchone()[0] == 0
+
+
+def test_a_version_1_database_gets_the_queue_table(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sid = record(db, 1)
+    con = sqlite3.connect(db)
+    con.executescript("DROP TABLE queued; PRAGMA user_version = 1;")
+    con.close()
+    store = SessionStore(db)
+    assert store.load(sid).queued == [] and store.integrity() == "ok"
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import pytest
 from textual.widgets import Static
-from uiharness import SIZE, ui_settings
+from uiharness import SIZE, ui_settings, wait_until
 
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.engine import Engine
@@ -80,3 +80,40 @@ async def test_continue_draws_the_saved_chat_and_loads_its_context(tmp_path: Pat
         engine.close()
         assert sessions.recorder is not None
         sessions.recorder.close()
+
+
+async def test_messages_queued_before_a_crash_come_back_queued_not_sent(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    sid = record(db, 2, last_done=False)  # the answer was cut off
+    store = SessionStore(db)
+    with store.transaction():
+        store.save_queued(sid, ["then the weather", "and save a note"])
+    store.close()
+    backend = ScriptedBackend(["Sure."])
+    settings = ui_settings()
+    engine = Engine(settings, ToolRegistry(), backend.factory())
+    sessions = open_chat_sessions(engine, db, session_id=sid, latest=False, save=True,
+                                  fail=no_fail)
+    app = create_app(settings, engine, sessions=sessions)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            control = app.chat.control
+            await wait_until(pilot, lambda: app.chat.loaded, 10, "the model")
+            assert [i.text for i in control.queue.items] == ["then the weather",
+                                                             "and save a note"]
+            await pilot.pause()
+            assert control.view.display and "then the weather" in str(control.view._rows.content)
+            assert backend.text().count("then the weather") == 0  # not sent on load
+            # The next answer ends cleanly, and the queue goes out after it, in order.
+            app.chat.prompt.load_text("hello again")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: not control.queue.items and not app.chat.generating
+                             and engine.snapshot().turns == 5, 20, "the queue to be sent")
+            text = backend.text()
+            assert text.index("hello again") < text.index("then the weather") < text.index(
+                "and save a note")
+    finally:
+        engine.close()
+        assert sessions.recorder is not None
+        sessions.recorder.close()
+    assert SessionStore(db).load(sid).queued == []

@@ -71,6 +71,9 @@ def to_markdown(session: StoredSession) -> str:
         lines += [f"## You (turn {turn.number})", "", turn.user_text, "", "## Assistant", ""]
         for block in _turn_markdown(turn):
             lines += [block, ""]
+    if session.queued:
+        lines += ["## Queued, not sent yet", ""]
+        lines += [f"{i}. {' '.join(text.split())}" for i, text in enumerate(session.queued, 1)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -81,7 +84,8 @@ def to_json(session: StoredSession) -> dict[str, Any]:
         data = dataclasses.asdict(turn)
         data.pop("events")
         turns.append(data)
-    return {**session.info.to_json(), "system": session.system, "turns": turns}
+    return {**session.info.to_json(), "system": session.system, "turns": turns,
+            "queued": session.queued}
 
 
 def to_jsonl(session: StoredSession) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,13 @@ class _NewSession:
 
 
 @dataclass
+class _Queued:
+    """Queue marker: the user's queued messages are now ``texts``."""
+
+    texts: tuple[str, ...]
+
+
+@dataclass
 class _Flush:
     """Queue marker: commit now and say so."""
 
@@ -81,6 +88,8 @@ class _State:
     model: str = ""
     turn: _Turn | None = None
     interrupts: int = 0
+    queued: tuple[str, ...] = ()
+    """The user's queued messages (saved with the session once it exists)."""
 
     def copy(self) -> _State:
         """A copy to roll back to when a transaction fails."""
@@ -119,8 +128,8 @@ class Recorder:
         self._source = source
         self.on_error = on_error
         self._interval = interval
-        self._queue: queue.SimpleQueue[Event | _NewSession | _Flush] = queue.SimpleQueue()
-        self._pending: list[Event | _NewSession] = []
+        self._queue: queue.SimpleQueue[Event | _NewSession | _Queued | _Flush] = queue.SimpleQueue()
+        self._pending: list[Event | _NewSession | _Queued] = []
         self._state = _State(session_id)
         self._closed = threading.Event()
         self._wake = threading.Event()
@@ -153,6 +162,11 @@ class Recorder:
         """The next turn belongs to a new session (a new chat), or continues
         the saved one ``session_id``."""
         self._queue.put(_NewSession(session_id))
+
+    def save_queued(self, texts: Sequence[str]) -> None:
+        """The messages the user has queued for after the answer, in order:
+        saved with the next commit, so a crash does not lose them."""
+        self._queue.put(_Queued(tuple(texts)))
 
     def flush(self) -> None:
         """Commit everything queued so far (blocks the caller briefly)."""
@@ -222,13 +236,22 @@ class Recorder:
         self._failing = False
         self._pending.clear()
 
-    def _apply(self, item: Event | _NewSession) -> None:
+    def _apply(self, item: Event | _NewSession | _Queued) -> None:
         st = self._state
         db = self.store.db
         if isinstance(item, _NewSession):
             self._save_turn()
+            if st.session_id is not None:  # the queue goes with the user to the next chat
+                self.store.save_queued(st.session_id, ())
             st.session_id = item.session_id
             st.turn = None
+            if st.session_id is not None:
+                self.store.save_queued(st.session_id, st.queued)
+            return
+        if isinstance(item, _Queued):
+            st.queued = item.texts
+            if st.session_id is not None:
+                self.store.save_queued(st.session_id, st.queued)
             return
         if isinstance(item, ModelLoaded):
             st.model = item.model
@@ -312,6 +335,7 @@ class Recorder:
             st.session_id = self.store.create_session(
                 title, model=st.model, system=self._system(), source=self._source
             )
+            self.store.save_queued(st.session_id, st.queued)
         (number,) = db.execute(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM turns WHERE session_id = ?",
             (st.session_id,),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +90,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX turns_by_session ON turns(session_id, number);
     CREATE INDEX sessions_by_updated ON sessions(updated);
+    """,
+    # 2: messages queued for after the answer (Tab), so a crash keeps them.
+    """
+    CREATE TABLE queued (
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (session_id, position)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -193,6 +202,8 @@ class StoredSession:
     info: SessionInfo
     system: str
     turns: list[StoredTurn]
+    queued: list[str] = field(default_factory=list)
+    """Messages the user had queued for after the answer, not yet sent."""
 
     def messages(self) -> list[dict[str, str]]:
         """The chat history the model saw: system, then user/assistant pairs
@@ -379,7 +390,18 @@ class SessionStore:
             ):
                 turns[e[0]].events.append((e[1], record_data(e[2])))
         info = SessionInfo(r[0], r[1], r[2], r[3], len(turns), r[4], r[5])
-        return StoredSession(info, r[6], list(turns.values()))
+        queued = [q[0] for q in self._read(
+            "SELECT text FROM queued WHERE session_id = ? ORDER BY position", [session_id]
+        )]
+        return StoredSession(info, r[6], list(turns.values()), queued)
+
+    def save_queued(self, session_id: int, texts: Sequence[str]) -> None:
+        """Replace session ``session_id``'s queued messages (inside a transaction)."""
+        self.db.execute("DELETE FROM queued WHERE session_id = ?", (session_id,))
+        self.db.executemany(
+            "INSERT INTO queued (session_id, position, text) VALUES (?, ?, ?)",
+            [(session_id, i, text) for i, text in enumerate(texts)],
+        )
 
     def integrity(self) -> str:
         """``PRAGMA integrity_check``'s verdict (``ok`` when sound)."""

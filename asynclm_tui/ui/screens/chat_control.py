@@ -54,6 +54,9 @@ class TurnControl:
         self.stop_requested = False
         self._starting = 0
         """Messages sent to start a turn whose TurnStarted has not arrived."""
+        self._restored = False
+        """The queue holds a saved chat's messages: they wait for the next
+        answer instead of going out as soon as the model loads."""
 
     # ------------------------------------------------------------ state
 
@@ -108,6 +111,19 @@ class TurnControl:
             return
         self.queue.add(text)  # the queue view above the box shows it
 
+    def restore_queue(self, texts: list[str]) -> None:
+        """A saved chat's queued messages, back in the queue.  Its answer was
+        cut off, so they wait for the next one rather than going out unasked."""
+        if not texts:
+            return
+        self._restored = True
+        self.queue.restore(texts)
+        self.screen.notify(
+            f"{len(texts)} message(s) you had queued are back in the queue: they go after "
+            "the next answer (Up from the empty message box edits or removes them).",
+            timeout=8,
+        )
+
     def stop(self) -> None:
         """Esc: stop writing (calls keep running), or back to the message box."""
         screen = self.screen
@@ -143,6 +159,7 @@ class TurnControl:
             case TurnStarted():
                 self._starting = max(0, self._starting - 1)
                 self.stop_requested = False
+                self._restored = False
                 self._show_held()
             case TurnDone():
                 self._starting = 0
@@ -155,7 +172,8 @@ class TurnControl:
             case CallUpdated():
                 pass
             case ModelLoaded():
-                self._dispatch()
+                if not self._restored:
+                    self._dispatch()
             case _:
                 return
         screen.refresh_bindings()
@@ -187,6 +205,7 @@ class TurnControl:
             case PromptInput.UpFromEmpty() if len(self.queue):
                 self.view.focus()
             case QueueView.EditDone():
+                self._restored = False  # the user has seen the queue
                 self._dispatch()  # the edited message may be due already
 
     def _dispatch(self) -> None:
