@@ -88,7 +88,7 @@ class QueueView(Vertical, can_focus=True):
         if items:
             hint = "↑ edit or remove" if not self.has_focus else (
                 "Enter edit · x remove · Esc back")
-            text.append(f"queued ({len(items)}), sent after this answer · {hint}", style="dim")
+            text.append(f"queued ({len(items)}), sent after the answer · {hint}", style="dim")
         for i, item in enumerate(items):
             first = item.text.strip().splitlines()[0][:ROW_CHARS] if item.text.strip() else ""
             more = " …" if "\n" in item.text.strip() else ""
