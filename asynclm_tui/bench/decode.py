@@ -108,13 +108,14 @@ class _Recorder:
         self.done = threading.Event()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Token) and event.text:
-            self.times.append(event.t)
-        elif isinstance(event, Interrupt):
-            self.interrupts.append(event)
-        elif isinstance(event, TurnDone):
-            self.text = event.text
-            self.done.set()
+        match event:
+            case Token(text=text) if text:
+                self.times.append(event.t)
+            case Interrupt():
+                self.interrupts.append(event)
+            case TurnDone(text=text):
+                self.text = text
+                self.done.set()
 
     def clear(self) -> None:
         """Forget the last turn."""

@@ -79,17 +79,17 @@ def launch(settings: Settings, *, warm: bool, timeout: float = 600) -> Launch:
         n_eval = -1
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            event = events.get(timeout=timeout)
-            if isinstance(event, ModelLoadFailed | TurnFailed):
-                raise RuntimeError(event.message)
-            if isinstance(event, ModelLoaded):
-                t_sent = time.perf_counter()
-                load_s = t_sent - t_launch
-                engine.post(SendMessage(MESSAGE))
-            elif isinstance(event, Prefilled):
-                n_eval = event.n_evaluated
-            elif isinstance(event, Token) and event.text and t_sent:
-                return Launch(warm, time.perf_counter() - t_sent, load_s, n_eval)
+            match events.get(timeout=timeout):
+                case ModelLoadFailed(message=message) | TurnFailed(message=message):
+                    raise RuntimeError(message)
+                case ModelLoaded():
+                    t_sent = time.perf_counter()
+                    load_s = t_sent - t_launch
+                    engine.post(SendMessage(MESSAGE))
+                case Prefilled(n_evaluated=n_evaluated):
+                    n_eval = n_evaluated
+                case Token(text=text) if text and t_sent:
+                    return Launch(warm, time.perf_counter() - t_sent, load_s, n_eval)
         raise RuntimeError("no token before the timeout")
     finally:
         engine.close()

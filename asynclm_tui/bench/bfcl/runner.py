@@ -163,18 +163,18 @@ class _Recorder:
             return
         self.events.append(event)
         oracle = self.oracle
-        if isinstance(event, Interrupt) and oracle is not None:
-            if event.kind == InterruptKind.USER:
-                oracle.user_arrived(event.value)
-            else:
-                oracle.result_in(event.id)
-        elif isinstance(event, TurnStarted) and oracle is not None:
-            oracle.user_arrived(event.text)
-        elif isinstance(event, TurnDone):
-            self.n_generated += event.n_generated
-            self.n_injected += event.n_injected
-        elif isinstance(event, TurnFailed | ModelLoadFailed):
-            self.error = event.message
+        match event:
+            case Interrupt(kind=InterruptKind.USER, value=value) if oracle is not None:
+                oracle.user_arrived(value)
+            case Interrupt(id=call_id) if oracle is not None:
+                oracle.result_in(call_id)
+            case TurnStarted(text=text) if oracle is not None:
+                oracle.user_arrived(text)
+            case TurnDone():
+                self.n_generated += event.n_generated
+                self.n_injected += event.n_injected
+            case TurnFailed(message=message) | ModelLoadFailed(message=message):
+                self.error = message
 
     def _arm(self) -> None:
         # Later user requests are timed from the first decoded token, the
