@@ -48,6 +48,7 @@ from asynclm_tui.core.events import (
     ModelLoading,
     NewSession,
     Prefilled,
+    PromptWarmed,
     SendMessage,
     SessionStarted,
     SetTools,
@@ -259,7 +260,8 @@ class Engine:
             return
         with self._lock:
             registry, gen = self._registry, self._gen
-        warm_start(backend, self._system_text(registry, gen))
+        warmed = warm_start(backend, self._system_text(registry, gen))
+        self._bus.emit(PromptWarmed(self._bus.now(), warmed.how, warmed.n_tokens))
         mailbox = self._mailbox
         while True:
             item = mailbox.next_inbound()

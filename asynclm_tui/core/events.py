@@ -121,6 +121,18 @@ class ModelLoaded(Event):
 
 
 @dataclass(frozen=True)
+class PromptWarmed(Event):
+    """The system prompt is in the KV cache, so a message is answered from here
+    on.  On a first launch this follows ``loaded`` by the prompt's evaluation;
+    later launches restore a saved state and it follows at once."""
+
+    name: ClassVar[str] = "warmed"
+    how: str
+    """``restored``, ``evaluated``, ``kept`` (nothing to do) or ``failed``."""
+    n_tokens: int
+
+
+@dataclass(frozen=True)
 class ModelLoadFailed(Event):
     """The model could not be loaded; the engine answers nothing after this."""
 

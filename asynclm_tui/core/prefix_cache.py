@@ -132,11 +132,12 @@ def warm_prefix(backend: Backend, system_text: str, *, folder: Path | None = Non
     return Warmed("evaluated", len(tokens))
 
 
-def warm_start(backend: Backend, system_text: str) -> None:
+def warm_start(backend: Backend, system_text: str) -> Warmed:
     """:func:`warm_prefix` at engine start, never fatal: it is only an
     optimisation, so a failure is logged and the first turn evaluates everything."""
     try:
-        warm_prefix(backend, system_text)
+        return warm_prefix(backend, system_text)
     except Exception:  # noqa: BLE001 - see above
         LOG.exception("warming the system prompt failed")
         backend.truncate(0)
+        return Warmed("failed", 0)

@@ -59,6 +59,9 @@ def test_run_json_stream_and_counts(tmp_path: Path, small_config: Path) -> None:
     kinds = [e["event"] for e in evs]
     for needed in ("token", "call", "result", "interrupt", "done"):
         assert needed in kinds
+    assert kinds.index("loaded") < kinds.index("warmed") < kinds.index("turn")
+    (warmed,) = [e for e in evs if e["event"] == "warmed"]
+    assert warmed["how"] in ("evaluated", "restored") and warmed["n_tokens"] > 100
     call = next(e for e in evs if e["event"] == "call")
     assert call == {**call, "id": "a", "name": "sleep", "args": [], "kwargs": {"ms": 200}}
     intr = next(e for e in evs if e["event"] == "interrupt")

@@ -9,10 +9,10 @@ from rich.cells import cell_len
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
-from replay import FINISHED, MID_TURN, _text, play, replay_app  # noqa: E402
+from replay import FINISHED, LOADED, MID_TURN, _text, play, replay_app, settle  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
-from asynclm_tui.core.events import CallStatus, CallUpdated  # noqa: E402
+from asynclm_tui.core.events import CallStatus, CallUpdated, PromptWarmed, TurnStarted  # noqa: E402
 from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
 from asynclm_tui.ui.state import clip  # noqa: E402
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip  # noqa: E402
@@ -125,3 +125,28 @@ async def test_chips_and_bars_do_not_mislead() -> None:
         rows = {row.record.id: str(row._body.content) for row in app.chat.query(CallRow)}
         assert "never ran" in rows["n"] and "█" not in rows["n"]
         assert "█" * 12 in rows["e"]  # ended: a whole bar
+
+
+async def test_a_message_sent_while_the_system_prompt_is_read_says_it_waits() -> None:
+    app = replay_app(LOADED)  # loaded; the first launch still reads the system prompt
+    async with app.run_test(size=(100, 30)) as pilot:
+        await play(pilot)
+        chat = app.chat
+        assert chat.warming and chat.status_text("state") == "ready"
+        chat.prompt.load_text("hello")
+        await pilot.press("enter")
+        assert chat.status_text("state") == "reading the system prompt"
+        app.post_message(EngineEvent(PromptWarmed(0.5, "evaluated", 700)))
+        await settle(pilot)
+        assert not chat.warming  # the message is next: no "ready" in between
+        assert chat.status_text("state") == "reading the system prompt"
+        app.post_message(EngineEvent(TurnStarted(0.6, 1, "async", "hello")))
+        await settle(pilot)
+        assert chat.status_text("state") == "reading prompt"
+
+
+async def test_the_warm_system_prompt_leaves_an_idle_chat_ready() -> None:
+    app = replay_app([*LOADED, PromptWarmed(0.4, "restored", 700)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await play(pilot)
+        assert not app.chat.warming and app.chat.status_text("state") == "ready"

@@ -34,6 +34,7 @@ from asynclm_tui.core.events import (
     ModelLoading,
     NewSession,
     Prefilled,
+    PromptWarmed,
     Resumed,
     Token,
     Trapped,
@@ -137,6 +138,9 @@ class ChatScreen(ChatInputs):
         self.load_failed = False
         self.loaded = False
         """The model is ready (a ``ModelLoaded`` arrived)."""
+        self.warming = False
+        """Loaded, but the system prompt is still being read (until ``PromptWarmed``):
+        a message sent now waits for it."""
         self._model_label = model_label
         self._loading: LoadingEntry | None = None
         self._flush_timer: Timer | None = None
@@ -211,7 +215,12 @@ class ChatScreen(ChatInputs):
                     self._loading.set_progress(event.progress)
                 self.status.set_state(f"loading {event.progress:.0%}", "loading")
             case ModelLoaded():
+                self.warming = True
                 await self._on_loaded(event)
+            case PromptWarmed():
+                self.warming = False
+                if not self.control.answering:
+                    self.status.set_state("ready", "idle")
             case ModelLoadFailed():
                 await self._on_load_failed(event)
             case TurnFailed():

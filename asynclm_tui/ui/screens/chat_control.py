@@ -103,6 +103,8 @@ class TurnControl:
         self._starting += 1
         if not screen.loaded:
             screen.notify("Queued: the model is still loading.", timeout=3)
+        elif screen.warming:  # a first launch evaluates the system prompt once
+            screen.status.set_state("reading the system prompt", "wait")
 
     def enqueue(self, text: str) -> None:
         """Tab: queue for after the answer (sent at once when nothing runs)."""
