@@ -33,8 +33,8 @@ async def test_loads_and_shows_model_in_status_bar() -> None:
         model = engine.snapshot().model
         assert model is not None
         # with the shipped adapter applied the bar names it too
-        lora = Path(applied_adapter(model)).name if applied_adapter(model) else ""
-        want = f"{model.model} + {lora}" if lora else model.model
+        adapter = applied_adapter(model)
+        want = f"{model.model} + {Path(adapter).name}" if adapter else model.model
         assert app.chat.status_text("model") == want
         assert app.chat.status_text("device").startswith(("CPU", "GPU"))
         assert "ctx 0/2,048" in app.chat.status_text("ctx")

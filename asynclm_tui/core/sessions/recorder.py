@@ -245,13 +245,11 @@ class Recorder:
                 self.store.save_queued(st.session_id, ())
             st.session_id = item.session_id
             st.turn = None
-            if st.session_id is not None:
-                self.store.save_queued(st.session_id, st.queued)
+            self._write_queued()
             return
         if isinstance(item, _Queued):
             st.queued = item.texts
-            if st.session_id is not None:
-                self.store.save_queued(st.session_id, st.queued)
+            self._write_queued()
             return
         if isinstance(item, ModelLoaded):
             st.model = item.model
@@ -325,6 +323,12 @@ class Recorder:
         self._close_text()
         self._event_row(*to_record(item))
 
+    def _write_queued(self) -> None:
+        """Store the queue with the session (kept in memory until one exists)."""
+        st = self._state
+        if st.session_id is not None:
+            self.store.save_queued(st.session_id, st.queued)
+
     def _start_turn(self, item: TurnStarted) -> None:
         st = self._state
         db = self.store.db
@@ -335,7 +339,7 @@ class Recorder:
             st.session_id = self.store.create_session(
                 title, model=st.model, system=self._system(), source=self._source
             )
-            self.store.save_queued(st.session_id, st.queued)
+            self._write_queued()
         (number,) = db.execute(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM turns WHERE session_id = ?",
             (st.session_id,),

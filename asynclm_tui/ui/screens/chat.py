@@ -215,7 +215,6 @@ class ChatScreen(ChatInputs):
                     self._loading.set_progress(event.progress)
                 self.status.set_state(f"loading {event.progress:.0%}", "loading")
             case ModelLoaded():
-                self.warming = True
                 await self._on_loaded(event)
             case PromptWarmed():
                 self.warming = False
@@ -281,6 +280,7 @@ class ChatScreen(ChatInputs):
             await self._loading.remove()
             self._loading = None
         self.loaded = True
+        self.warming = True
         device = f"GPU {event.n_gpu_layers} layers" if event.gpu else "CPU"
         if not event.gpu and event.n_threads:
             device = f"CPU {event.n_threads} threads"
