@@ -171,6 +171,27 @@ def bench_ui(
     )
 
 
+@bench_app.command("open")
+def bench_open(
+    config: ConfigOpt = None,
+    turns: Annotated[
+        list[int] | None,
+        typer.Option("--turns", min=1, metavar="N",
+                     help="Turns of the saved chat (repeatable; default: 10 and 200)."),
+    ] = None,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Openings per chat size.")
+    ] = 3,
+    as_json: TableJsonOpt = False,
+) -> None:
+    """Opening a saved chat: SQLite load, first paint, every turn drawn, keys meanwhile."""
+    from asynclm_tui.bench.open_chat import run_open_bench
+
+    settings = build_settings(config, None)
+    raise typer.Exit(run_open_bench(settings, turns=turns or [10, 200], rounds=rounds,
+                                    as_json=as_json))
+
+
 @bench_app.command("screen")
 def bench_screen(
     threads: Annotated[

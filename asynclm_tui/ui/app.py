@@ -169,7 +169,7 @@ class AsyncLMApp(App[None]):
                     lambda items: recorder.save_queued([i.text for i in items])
                 )
             if self.sessions.resumed is not None:
-                await replay(self.chat, self.sessions.resumed)
+                await replay(self.chat, self.sessions.resumed, self._draining)
                 self.chat.control.restore_queue(self.sessions.resumed.queued)
             if self.sessions.notice:
                 self.notify(self.sessions.notice, timeout=6)
@@ -292,7 +292,7 @@ class AsyncLMApp(App[None]):
             self.sessions.recorder.new_session(session_id)
         self.sessions.resumed = stored
         await self.chat.clear_view()
-        await replay(self.chat, stored)
+        await replay(self.chat, stored, self._draining)
         self.chat.control.restore_queue(stored.queued)
 
     def on_chat_screen_chat_cleared(self) -> None:

@@ -1,13 +1,22 @@
 """Drawing a saved chat: its stored events go through the same
-:meth:`ChatScreen.apply` that drew them live, so chips, the calls panel and
-the timeline come back as they were."""
+:meth:`ChatScreen.draw` that drew them live, so chips, the calls panel and
+the timeline come back as they were.
+
+A long chat opens at once: every turn goes into the chat's state first (plain
+data, the timeline has it all), the last few turns are drawn and painted, and
+older turns are then built off screen a few at a time and mounted above them.
+Each batch holds the app's event lock, so a live turn never interleaves with
+it, and keys are handled between batches.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from asynclm_tui.core.events import (
     CallFinished,
+    CallIssued,
     CallStatus,
     CallUpdated,
     Event,
@@ -17,12 +26,18 @@ from asynclm_tui.core.events import (
 from asynclm_tui.core.kinds import StopReason
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
-from asynclm_tui.ui.widgets.transcript import NoticeEntry
+from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript, next_refresh
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from asynclm_tui.ui.screens.chat import ChatScreen
 
 CUT_OFF = "asynclm closed before it finished"
+RECENT_TURNS = 6
+"""Turns drawn before the first paint: more than a tall terminal shows."""
+BATCH_TURNS = 4
+"""Older turns built and mounted per step (each step holds the UI briefly)."""
 
 
 def turn_events(turn: StoredTurn) -> list[Event]:
@@ -52,22 +67,56 @@ def turn_events(turn: StoredTurn) -> list[Event]:
     return out
 
 
-async def replay(chat: ChatScreen, stored: StoredSession) -> None:
-    """Draw ``stored`` into ``chat`` (before the engine starts)."""
-    with chat.app.batch_update():
-        for turn in stored.turns:
-            for event in turn_events(turn):
-                await chat.apply(event)
-            entry = chat.transcript.current
-            if entry is not None:
-                await entry.finish()
+async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock) -> None:
+    """Draw ``stored`` into ``chat`` (before the engine starts): the recent
+    turns now, older ones in the background (``lock``: the app's event lock)."""
+    turns = [turn_events(turn) for turn in stored.turns]
+    for events in turns:
+        for event in events:
+            chat.state.apply(event)
+    split = max(0, len(turns) - RECENT_TURNS)
+    shown = len(chat.transcript.children)
+    with chat.app.batch_update(), chat.bindings_held():
+        for events in turns[split:]:
+            await _draw_turn(chat, events, chat.transcript)
     info = stored.info
     await chat.transcript.mount(
         NoticeEntry(
             f"Continuing chat {info.id}: {info.title or 'untitled'} "
-            f"({len(stored.turns)} turn{'' if len(stored.turns) == 1 else 's'}). "
+            f"({len(turns)} turn{'' if len(turns) == 1 else 's'}). "
             "The model gets the same context back.",
             "ready",
         )
     )
     chat.transcript.scroll_end(animate=False)
+    if split:
+        chat.draw_history(_draw_older(chat, turns[:split], chat.transcript.children[shown], lock))
+
+
+async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | Staging) -> None:
+    for event in events:
+        await chat.draw(event, into)
+    if into.current is not None:
+        await into.current.finish()
+
+
+async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
+                      lock: asyncio.Lock) -> None:
+    """Build ``turns`` newest batch first and mount each above the last."""
+    end = len(turns)
+    while end > 0:
+        # After a paint the scroll position is settled (is the reader at the
+        # end?), and keys typed meanwhile have been handled.
+        await next_refresh(chat)
+        start = max(0, end - BATCH_TURNS)
+        async with lock:
+            staging = Staging()
+            for events in turns[start:end]:
+                await _draw_turn(chat, events, staging)
+            with chat.app.batch_update():
+                await chat.transcript.mount_all(staging.widgets, before=top)
+                await chat.calls.add_earlier([
+                    chat.state.calls[e.id] for events in turns[start:end] for e in events
+                    if isinstance(e, CallIssued) and e.id in chat.state.calls])
+        top = staging.widgets[0] if staging.widgets else top
+        end = start

@@ -27,6 +27,10 @@ Why each override exists:
   whose virtual size grows with every render.
 - :class:`KeysBeforeBindings`: keys a text area acts on before the app's
   bindings see them (see its docstring).
+- :func:`follows_end`: whether an anchored scroll view still keeps to its end
+  (the reader has not scrolled away).  Textual keeps no public flag for it,
+  and the scroll position alone says "not at the end" for a moment after
+  every growth, until the compositor moves the view.
 - :func:`is_exiting`: whether :meth:`App.exit` has been called (the app keeps
   no public flag for it).
 - :class:`StdinEOFDriver`: Textual's Linux input thread selects on stdin with
@@ -100,6 +104,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(TextArea, "_on_key", "KeysBeforeBindings overrides it and calls it",
              "(self, event: 'events.Key') -> 'None'"),
     Internal(App, "_exit", "is_exiting reads it"),
+    Internal(Widget, "_anchor_released", "follows_end reads it"),
     Internal(App, "_notifications", "tests read the notifications shown"),
     Internal(Screen, "_refresh_layout", "tests count layout passes by wrapping it",
              "(self, size: 'Size | None' = None, scroll: 'bool' = False) -> 'None'"),
@@ -181,6 +186,12 @@ class KeysBeforeBindings(TextArea):
             event.prevent_default()
         else:
             await super()._on_key(event)
+
+
+def follows_end(view: Widget) -> bool:
+    """``view`` is anchored (:meth:`Widget.anchor`) and the reader has not
+    scrolled away from its end."""
+    return view.is_anchored and not view._anchor_released
 
 
 def is_exiting(app: App[Any]) -> bool:

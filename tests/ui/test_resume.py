@@ -9,6 +9,8 @@ import pytest
 from textual.widgets import Static
 from uiharness import SIZE, ui_settings, wait_until
 
+from asynclm_tui.bench.open_chat import SYSTEM
+from asynclm_tui.bench.open_chat import record_chat as record
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.engine import Engine
 from asynclm_tui.core.events import SendMessage
@@ -16,9 +18,10 @@ from asynclm_tui.core.sessions.recorder import resume_into
 from asynclm_tui.core.sessions.store import SessionStore, StoredSession
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.runtime import build_engine, open_chat_sessions
-from asynclm_tui.ui.app import create_app
+from asynclm_tui.ui import replay
+from asynclm_tui.ui.app import AsyncLMApp, create_app
+from asynclm_tui.ui.screens.chat import HISTORY_GROUP
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip, UserEntry
-from tests.sessions.helpers import SYSTEM, record
 
 
 def no_fail(message: str) -> NoReturn:
@@ -117,3 +120,123 @@ async def test_messages_queued_before_a_crash_come_back_queued_not_sent(tmp_path
         assert sessions.recorder is not None
         sessions.recorder.close()
     assert SessionStore(db).load(sid).queued == []
+
+
+LONG = 40
+"""Turns of a chat long enough that, one turn per batch, drawing it spans many paints."""
+
+
+def open_long_chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   backend: ScriptedBackend) -> tuple[AsyncLMApp, Engine]:
+    """A saved chat of LONG turns, opened with older turns drawn one per batch."""
+    monkeypatch.setattr(replay, "BATCH_TURNS", 1)
+    db = tmp_path / "s.db"
+    record(db, LONG)
+    settings = ui_settings()
+    engine = Engine(settings, ToolRegistry(), backend.factory())
+    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False,
+                                  fail=no_fail)
+    return create_app(settings, engine, sessions=sessions), engine
+
+
+def drawn_turns(app: AsyncLMApp) -> list[int]:
+    return [e.turn for e in app.chat.query(AssistantEntry)]
+
+
+def history_drawing(app: AsyncLMApp) -> bool:
+    return any(w.group == HISTORY_GROUP and w.is_running for w in app.chat.workers)
+
+
+async def test_a_long_chat_shows_its_last_turns_first_then_the_older_ones_above(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, engine = open_long_chat(tmp_path, monkeypatch, ScriptedBackend(["Sure."]))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            seen: list[list[int]] = []
+
+            def all_drawn() -> bool:
+                seen.append(drawn_turns(app))
+                return len(seen[-1]) == LONG
+
+            await wait_until(pilot, all_drawn, 60, "every turn drawn")
+            # Every step on the way was the newest turns, in order: the reader
+            # never sees a gap or a turn out of place.
+            assert all(s == list(range(LONG - len(s) + 1, LONG + 1)) for s in seen)
+            assert any(len(s) < LONG for s in seen), "the older turns were not drawn later"
+            await pilot.pause()
+            kinds = [type(w).__name__ for w in app.chat.transcript.children
+                     if type(w).__name__ in ("UserEntry", "AssistantEntry")]
+            assert kinds == ["UserEntry", "AssistantEntry"] * LONG
+            first = next(iter(app.chat.query(AssistantEntry)))
+            chips = [str(c.content) for c in first.query(Chip)]
+            assert any("c1 → slept 1 ms · took 280 ms" in c for c in chips), chips
+            assert [r.record.id for r in app.chat.calls.rows] == [f"c{n}" for n in
+                                                                  range(1, LONG + 1)]
+            assert app.chat.transcript.is_vertical_scroll_end
+            assert app.chat.calls.selected == LONG - 1  # the newest call
+    finally:
+        engine.close()
+
+
+async def test_a_message_sent_while_older_turns_are_drawn_lands_after_the_saved_chat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = ScriptedBackend(["Here is the next answer."])
+    app, engine = open_long_chat(tmp_path, monkeypatch, backend)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.chat.loaded and not app.chat.warming, 30,
+                             "the model")
+            assert history_drawing(app), "drawing ended before the message could be sent"
+            app.chat.prompt.load_text("one more question")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(drawn_turns(app)) == LONG + 1
+                             and not app.chat.generating and not history_drawing(app),
+                             60, "the answer and the older turns")
+            assert drawn_turns(app) == list(range(1, LONG + 2))
+            last = list(app.chat.query(AssistantEntry))[-1]
+            assert "Here is the next answer." in last.markdown
+            assert list(app.chat.query(UserEntry))[-1].content.plain == "one more question"
+    finally:
+        engine.close()
+
+
+async def test_a_new_chat_stops_the_drawing_of_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, engine = open_long_chat(tmp_path, monkeypatch, ScriptedBackend(["Sure."]))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.chat.loaded, 30, "the model")
+            assert history_drawing(app)
+            await pilot.press("ctrl+n", "ctrl+n")
+            await wait_until(pilot, lambda: not history_drawing(app), 30, "drawing to stop")
+            await pilot.pause()
+            assert drawn_turns(app) == []
+            assert app.chat.calls.rows == []
+    finally:
+        engine.close()
+
+
+async def test_a_reader_scrolled_up_keeps_their_place_while_older_turns_arrive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, engine = open_long_chat(tmp_path, monkeypatch, ScriptedBackend(["Sure."]))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            transcript = app.chat.transcript
+            await wait_until(pilot, lambda: transcript.max_scroll_y > 20, 30, "a scrolled view")
+            assert history_drawing(app), "drawing ended before the reader scrolled"
+            transcript.scroll_to(y=transcript.max_scroll_y - 20, animate=False, immediate=True)
+            await pilot.pause()
+            y = transcript.scroll_y
+            top = next(c for c in transcript.displayed_children if c.virtual_region.bottom > y)
+            offset = y - top.virtual_region.y
+            await wait_until(pilot, lambda: not history_drawing(app), 60, "every turn drawn")
+            await pilot.pause()
+            assert len(drawn_turns(app)) == LONG
+            assert transcript.scroll_y - top.virtual_region.y == offset
+            assert transcript.scroll_y > y  # moved with the turns drawn above
+    finally:
+        engine.close()

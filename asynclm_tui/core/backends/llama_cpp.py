@@ -395,7 +395,8 @@ class LlamaCppBackend:
 
     def logits(self) -> npt.NDArray[np.float32]:
         ptr = self.llm._ctx.get_logits_ith(-1)
-        return self._as_array(ptr, shape=(self._n_vocab,))  # type: ignore[no-any-return]
+        # as_array is typed loosely in some numpy versions: asarray pins the type (no copy).
+        return np.asarray(self._as_array(ptr, shape=(self._n_vocab,)), dtype=np.float32)
 
     def accept(self, token: int) -> None:
         if self._sampler is not None:

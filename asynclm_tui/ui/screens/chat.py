@@ -8,9 +8,9 @@ input is a non-blocking :meth:`~asynclm_tui.core.handle.EngineHandle.post`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,15 +20,12 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from asynclm_tui.core.cml import format_interrupt
 from asynclm_tui.core.events import (
     CallFinished,
     CallIssued,
     CallStatus,
     CallUpdated,
-    ContextSlid,
     Event,
-    Interrupt,
     ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
@@ -41,23 +38,20 @@ from asynclm_tui.core.events import (
     TurnDone,
     TurnFailed,
     TurnStarted,
-    UserMessage,
 )
-from asynclm_tui.core.kinds import InterruptKind, PauseReason, StopReason
 from asynclm_tui.ui.screens.chat_control import TurnControl
+from asynclm_tui.ui.screens.chat_draw import ChatDraw, failure_text
 from asynclm_tui.ui.screens.chat_inputs import ChatInputs
-from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
+from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
 from asynclm_tui.ui.streaming.render_pacer import RenderPacer
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.status_bar import StatusBar
 from asynclm_tui.ui.widgets.transcript import (
-    AssistantEntry,
     LoadingEntry,
     NoticeEntry,
     Transcript,
-    UserEntry,
     WelcomeEntry,
 )
 
@@ -68,22 +62,12 @@ GC_AFTER_TURN_S = 0.3
 """Full garbage collections wait this long after a turn (see QuietGC)."""
 CONFIRM_NEW_CHAT_S = 3.0
 """Ctrl+N erases a chat only when pressed twice within this many seconds."""
+HISTORY_GROUP = "history"
+"""Workers drawing a resumed chat's older turns."""
 KEY_SETTLE_S = 0.01
 """How long after a key's change the render starts (its frame is drawn by then)."""
 
-TRAP_REASONS = {
-    PauseReason.TRAP: "waiting",
-    PauseReason.EOS: "finished writing; waiting",
-    PauseReason.SYNC: "sync mode: waiting",
-}
-CONTEXT_FULL_HINTS = (
-    "Raise model.n_ctx in the config, offer fewer tools, or set generation.prompt_style: compact.",
-    "Ctrl+N starts a new chat.",
-)
-"""The way out of a full context: on a chat's first message, then later."""
-
-
-class ChatScreen(ChatInputs):
+class ChatScreen(ChatDraw, ChatInputs):
     """Transcript, prompt, in-flight calls and status."""
 
     CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses elsewhere keep it
@@ -204,12 +188,8 @@ class ChatScreen(ChatInputs):
     async def apply(self, event: Event) -> None:
         """Render one engine event (called by the app, in emission order)."""
         self.state.apply(event)
-        entry = self.transcript.current
+        await self.draw(event, self.transcript)
         match event:
-            case Token():
-                if entry is not None:
-                    entry.add_raw(event.text)
-                    entry.add_text(event.visible)
             case ModelLoading():
                 if self._loading is not None:
                     self._loading.set_progress(event.progress)
@@ -223,39 +203,21 @@ class ChatScreen(ChatInputs):
             case ModelLoadFailed():
                 await self._on_load_failed(event)
             case TurnFailed():
-                await self._on_turn_failed(event)
+                self.notify(failure_text(event, self.transcript.current),
+                            title="Answer failed", severity="error")
             case TurnStarted():
-                await self._on_turn_started(event)
-            case Prefilled():
+                self._on_turn_started(event)
+            case Prefilled() | Resumed():
                 self.status.set_state("generating", "busy")
             case CallIssued():
-                await self._on_call(event, entry)
+                self.update_calls_summary()
             case CallUpdated() | CallFinished():
                 self._on_call_changed(event)
-            case Interrupt():
-                await self._on_interrupt(event, entry)
-            case UserMessage():
-                if entry is not None:
-                    await entry.add_chip("user", f"you, mid-answer: {event.text}")
             case Trapped():
-                what = ", ".join(event.pending) or "results"
-                if entry is not None:
-                    label = TRAP_REASONS.get(event.reason, "waiting")
-                    chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open",
-                                                now=True)
-                    chip.pending = what
-                self.status.set_state(f"waiting for {what}", "wait")
-            case Resumed():
-                if entry is not None:
-                    entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}", self._still_running)
-                self.status.set_state("generating", "busy")
+                self.status.set_state(f"waiting for {', '.join(event.pending) or 'results'}",
+                                      "wait")
             case TurnDone():
-                await self._on_turn_done(event, entry)
-            case ContextSlid():
-                if entry is not None and self.generating:
-                    await entry.add_chip("info", slid_text(event))
-                else:
-                    await self.transcript.mount(NoticeEntry(slid_text(event), "info"))
+                self._on_turn_done(event)
         if not isinstance(event, Token):
             await self.control.observe(event)
 
@@ -319,22 +281,9 @@ class ChatScreen(ChatInputs):
         )
         self.load_failed = True  # set once the reason is on screen
 
-    async def _on_turn_failed(self, event: TurnFailed) -> None:
-        if event.reason == StopReason.CONTEXT_FULL:
-            turn = self.state.current
-            first = turn is None or turn.number == 1
-            hint = CONTEXT_FULL_HINTS[0 if first else 1]
-            text = f"{event.message[:1].upper()}{event.message[1:]}. {hint}"
-        else:
-            text = f"The answer failed: {event.message}. The chat goes on with your next message."
-        await self.transcript.mount(NoticeEntry(text, "error"))
-        self.notify(text, title="Answer failed", severity="error")
-
-    async def _on_turn_started(self, event: TurnStarted) -> None:
+    def _on_turn_started(self, event: TurnStarted) -> None:
         self.generating = True
         self._gc.streaming()
-        await self.transcript.mount(UserEntry(event.text))
-        await self.transcript.add_turn(AssistantEntry(event.turn, raw=self.raw))
         self.status.set_state("reading prompt", "busy")
         self.status.set_mode(event.mode)
         self.prompt.border_title = "message · Enter steers this answer · Tab queues for after it"
@@ -342,53 +291,8 @@ class ChatScreen(ChatInputs):
         # that CPU time is taken from llama.cpp's threads (see render_pacer).
         self.prompt.cursor_blink = False
 
-    async def _on_call(self, event: CallIssued, entry: AssistantEntry | None) -> None:
-        if entry is not None:
-            name = f"{event.id} = " if event.wants_result else ""
-            tail = "" if event.wants_result else "  (no result wanted)"
-            await entry.add_chip("call", f"{name}{event.fn}({event.signature()}){tail}")
-        await self.calls.add_call(self.state.calls[event.id])
-        self.update_calls_summary()
-
-    async def _on_interrupt(self, event: Interrupt, entry: AssistantEntry | None) -> None:
-        if entry is None:
-            return
-        entry.add_raw(format_interrupt(event.id, event.value))
-        if event.kind == InterruptKind.USER:
-            return  # shown by the UserMessage event
-        call = self.state.calls.get(event.id)
-        value = " ".join(event.value.split())
-        value = clip(value, 80)
-        # The time of this call's own result only: not for an error about a
-        # later block reusing its id (an ERROR interrupt), nor for a call that
-        # never ran.  The value may differ from the call's: results are cut to
-        # their token budget before they reach the model.
-        took = ""
-        if (call is not None and call.ms is not None and call.started_t is not None
-                and event.kind == InterruptKind.TOOL):
-            took = f" · took {fmt_seconds(call.ms)}"
-        ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
-        kind = "result" if ok else "error"
-        cut = f" · model saw {event.result_tokens - event.cut_tokens:,} of " \
-            f"{event.result_tokens:,} tokens" if event.cut_tokens else ""
-        await entry.add_chip(kind, f"{event.id} → {value}{took}{cut}")
-        self.calls.update_call(event.id)
-
-    def _still_running(self, ids: str) -> list[str]:
-        """Which of the comma-separated call ids have not finished."""
-        calls = self.state.calls
-        return [i for i in ids.split(", ") if i in calls and not calls[i].status.finished]
-
-    async def _on_turn_done(self, event: TurnDone, entry: AssistantEntry | None) -> None:
+    def _on_turn_done(self, event: TurnDone) -> None:
         self.generating = False
-        if entry is not None:
-            if event.reason == StopReason.STOPPED:
-                await entry.add_chip("stop", "stopped by you; the partial answer is kept")
-            elif event.reason == StopReason.MAX_TOKENS:
-                await entry.add_chip("info", "reached generation.max_tokens")
-            elif event.reason == StopReason.CLOSED:
-                await entry.add_chip("stop", "cut off: asynclm closed before the answer ended")
-            await entry.finish()
         self.status.set_state("ready", "idle")
         self.status.set_speed(event.tok_s)
         self.status.set_context(event.n_past, event.n_ctx)
@@ -479,8 +383,14 @@ class ChatScreen(ChatInputs):
             return False
         return True
 
+    def draw_history(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work``, the drawing of a resumed chat's older turns, until it
+        ends or the chat on screen changes."""
+        self.run_worker(work, group=HISTORY_GROUP, exclusive=True)
+
     async def clear_view(self) -> None:
         """Empty the transcript, calls panel and timeline (a new or other chat)."""
+        self.workers.cancel_group(self, HISTORY_GROUP)
         self.state.turns.clear()
         self.state.calls.clear()
         await self.transcript.clear()

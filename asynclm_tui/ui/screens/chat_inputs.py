@@ -6,7 +6,8 @@ The engine is never blocked by the UI: every input is a non-blocking
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -41,6 +42,33 @@ class ChatInputs(ChatCopy):
     loaded: bool
     _status_bar: StatusBar
     control: TurnControl
+    _bindings_due = False
+    _bindings_held = False
+
+    def refresh_bindings(self) -> None:
+        """Update the footer once after the next refresh, however many events
+        changed what the keys do before it: each update rebuilds the footer's
+        widgets, and a turn's events ask for it several times."""
+        if not self._bindings_due:
+            self._bindings_due = True
+            self.call_after_refresh(self._publish_bindings)
+
+    def _publish_bindings(self) -> None:
+        if self._bindings_held:
+            return
+        self._bindings_due = False
+        super().refresh_bindings()
+
+    @contextmanager
+    def bindings_held(self) -> Iterator[None]:
+        """Update the footer once at the end, not per event (a replay)."""
+        self._bindings_held = True
+        try:
+            yield
+        finally:
+            self._bindings_held = False
+            self._bindings_due = False
+            self.refresh_bindings()
 
     @on(PromptInput.PageScroll)
     def _page(self, event: PromptInput.PageScroll) -> None:

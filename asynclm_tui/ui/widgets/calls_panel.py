@@ -25,6 +25,7 @@ from textual.widgets import Button, Static
 from asynclm_tui.core.events import CallStatus, HeldState
 from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.state import CallRecord, fmt_seconds
+from asynclm_tui.ui.widgets.keep_place import KeepsPlace
 
 STATUS_ICONS = {
     CallStatus.COLLECTED: "◌",
@@ -104,6 +105,7 @@ class CallRow(Vertical):
         self.record = record
         self._body = Static("", classes="call-body", markup=False)
         self._lines = -1
+        self._status: CallStatus | None = None
         # Held directly: refresh_row may run (timer) before compose has mounted them.
         self._approval = Horizontal(
             Button("Allow once", id="approve-once", compact=True, variant="success"),
@@ -119,8 +121,12 @@ class CallRow(Vertical):
     def refresh_row(self, now: float) -> None:
         """Redraw from the record (``now`` in engine seconds)."""
         rec = self.record
-        for status in CallStatus:
-            self.set_class(rec.status is status, f"status-{slug(status)}")
+        if rec.status is not self._status:
+            # One restyle for the swap, not one per class.
+            if self._status is not None:
+                self.remove_class(f"status-{slug(self._status)}", update=False)
+            self.add_class(f"status-{slug(rec.status)}")
+            self._status = rec.status
         self._approval.display = rec.status is CallStatus.AWAITING_APPROVAL
         elapsed = rec.elapsed_ms(now)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -183,7 +189,7 @@ def _css_id(call_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-" else f"_{ord(ch)}_" for ch in call_id)
 
 
-class CallsPanel(VerticalScroll, can_focus=True):
+class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
     """All calls of the session, newest at the bottom; keyboard-selectable."""
 
     BINDINGS = [
@@ -236,6 +242,7 @@ class CallsPanel(VerticalScroll, can_focus=True):
         # is CPU taken from decoding on a small machine.
         self._ticker = self.set_interval(0.1, self.tick, pause=True)
 
+
     @property
     def rows(self) -> list[CallRow]:
         """Rows in display order."""
@@ -258,6 +265,22 @@ class CallsPanel(VerticalScroll, can_focus=True):
             self.selected = len(self._rows) - 1
         row.scroll_visible(animate=False)
 
+    async def add_earlier(self, records: list[CallRecord]) -> None:
+        """Add rows for finished calls above the others (older turns of a
+        resumed chat, drawn after the recent ones); the selection stays put."""
+        if not records:
+            return
+        self._empty.display = False
+        rows = [CallRow(record) for record in records]
+        first = next(iter(self._rows.values()), None)
+        await self.mount_all(rows, before=first)
+        now = self._clock()
+        for row in rows:
+            row.refresh_row(now)
+        self._rows = {**{row.record.id: row for row in rows}, **self._rows}
+        if self.selected >= 0:
+            self.selected += len(rows)
+
     def update_call(self, call_id: str) -> None:
         """Redraw one row after its record changed."""
         row = self._rows.get(call_id)
@@ -272,8 +295,7 @@ class CallsPanel(VerticalScroll, can_focus=True):
 
     async def clear_calls(self) -> None:
         """Forget every row (new chat)."""
-        for row in self._rows.values():
-            await row.remove()
+        await self.query_children(CallRow).remove()
         self._rows.clear()
         self.selected = -1
         self._empty.display = True

@@ -22,6 +22,7 @@ from textual.widgets import ProgressBar, Static
 from asynclm_tui.core.cml import MARKERS
 from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.textual_internals import LayoutOnce, StableGutterScroll
+from asynclm_tui.ui.widgets.keep_place import KeepsPlace
 
 CHIP_ICONS = {
     "call": "⚙",
@@ -129,6 +130,9 @@ class AssistantEntry(Vertical, LayoutOnce):
         # read: mounting it at the first token costs a render's worth of CSS
         # and layout, taken from decoding.
         self._segment: StreamingMarkdown | None = self._new_segment()
+        self._parts: list[Widget] = [self._segment]
+        """Segments and chips added before the entry is mounted (a saved turn
+        built off screen): mounted with it, in one go."""
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
         self._held: list[Chip] = []
@@ -140,12 +144,17 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._raw = Static("", classes="raw", markup=False)
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield self._segment
+        yield from self._parts
         yield self._raw
 
     def on_mount(self) -> None:
         """Apply the initial raw/rendered choice."""
         self.set_raw(self._raw_mode)
+
+    @property
+    def done(self) -> bool:
+        """The answer ended (:meth:`finish` was called)."""
+        return self._done
 
     @property
     def raw_text(self) -> str:
@@ -232,7 +241,10 @@ class AssistantEntry(Vertical, LayoutOnce):
     async def _mount_part(self, part: Widget) -> None:
         """Add a segment or chip after the others (hidden in raw mode)."""
         part.display = not self._raw_mode
-        await self.mount(part, before=self._raw)
+        if self.is_attached:
+            await self.mount(part, before=self._raw)
+        else:
+            self._parts.append(part)
 
     def _new_segment(self) -> StreamingMarkdown:
         return StreamingMarkdown(classes="segment")
@@ -282,7 +294,33 @@ class AssistantEntry(Vertical, LayoutOnce):
             self._done = True
 
 
-class Transcript(StableGutterScroll):
+async def next_refresh(widget: Widget) -> None:
+    """Return after ``widget``'s screen has next refreshed (layout done)."""
+    done = asyncio.Event()
+    widget.call_after_refresh(done.set)
+    await done.wait()
+
+
+class Staging:
+    """Entries of older saved turns, built off screen and then mounted above
+    the turns already shown (see :mod:`asynclm_tui.ui.replay`).  It takes what
+    the chat screen draws, as the transcript does."""
+
+    def __init__(self) -> None:
+        self.widgets: list[Widget] = []
+        self.current: AssistantEntry | None = None
+
+    async def mount(self, widget: Widget) -> None:
+        """Add ``widget`` after the others."""
+        self.widgets.append(widget)
+
+    async def add_turn(self, entry: AssistantEntry) -> None:
+        """Add an assistant turn and make it current."""
+        self.widgets.append(entry)
+        self.current = entry
+
+
+class Transcript(StableGutterScroll, KeepsPlace):
     """The scrolling conversation, pinned to the bottom while streaming.
 
     It keeps its scrollbar's column (``scrollbar-gutter: stable`` in

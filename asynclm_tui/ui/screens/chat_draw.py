@@ -1,0 +1,157 @@
+"""What each engine event adds to the conversation: entries, text and chips.
+
+The chat screen draws live events here, and a resumed chat's saved turns go
+through the same code (:mod:`asynclm_tui.ui.replay`), so they look as they
+did.  Nothing here touches the status bar or the keys.
+"""
+
+from __future__ import annotations
+
+from asynclm_tui.core.cml import format_interrupt
+from asynclm_tui.core.events import (
+    CallIssued,
+    ContextSlid,
+    Event,
+    Interrupt,
+    Resumed,
+    Token,
+    Trapped,
+    TurnDone,
+    TurnFailed,
+    TurnStarted,
+    UserMessage,
+)
+from asynclm_tui.core.kinds import InterruptKind, PauseReason, StopReason
+from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
+from asynclm_tui.ui.widgets.calls_panel import CallsPanel
+from asynclm_tui.ui.widgets.transcript import (
+    AssistantEntry,
+    NoticeEntry,
+    Staging,
+    Transcript,
+    UserEntry,
+)
+
+TRAP_REASONS = {
+    PauseReason.TRAP: "waiting",
+    PauseReason.EOS: "finished writing; waiting",
+    PauseReason.SYNC: "sync mode: waiting",
+}
+CONTEXT_FULL_HINTS = (
+    "Raise model.n_ctx in the config, offer fewer tools, or set generation.prompt_style: compact.",
+    "Ctrl+N starts a new chat.",
+)
+"""The way out of a full context: on a chat's first message, then later."""
+
+
+def failure_text(event: TurnFailed, entry: AssistantEntry | None) -> str:
+    """What the transcript and the notification say about a failed answer."""
+    if event.reason == StopReason.CONTEXT_FULL:
+        first = entry is None or entry.turn == 1
+        hint = CONTEXT_FULL_HINTS[0 if first else 1]
+        return f"{event.message[:1].upper()}{event.message[1:]}. {hint}"
+    return f"The answer failed: {event.message}. The chat goes on with your next message."
+
+
+class ChatDraw:
+    """The chat screen's drawing of events (a mixin of :class:`ChatScreen`)."""
+
+    # The chat screen's.
+    state: ChatState
+    raw: bool
+    _transcript: Transcript
+    _calls: CallsPanel
+
+    async def draw(self, event: Event, into: Transcript | Staging) -> None:
+        """Draw what ``event`` adds to the conversation: entries, text, chips.
+
+        ``into`` is the transcript, or the staging of older turns of a resumed
+        chat; nothing here touches the status bar or what the keys do, so a
+        saved turn is drawn exactly as it was while a live one runs.
+        """
+        entry = into.current
+        match event:
+            case Token():
+                if entry is not None:
+                    entry.add_raw(event.text)
+                    entry.add_text(event.visible)
+            case TurnStarted():
+                await into.mount(UserEntry(event.text))
+                await into.add_turn(AssistantEntry(event.turn, raw=self.raw))
+            case TurnFailed():
+                await into.mount(NoticeEntry(failure_text(event, entry), "error"))
+            case CallIssued():
+                if entry is not None:
+                    name = f"{event.id} = " if event.wants_result else ""
+                    tail = "" if event.wants_result else "  (no result wanted)"
+                    await entry.add_chip("call", f"{name}{event.fn}({event.signature()}){tail}")
+                if into is self._transcript:
+                    await self._calls.add_call(self.state.calls[event.id])
+            case Interrupt():
+                if entry is not None:
+                    await self._draw_interrupt(event, entry)
+            case UserMessage():
+                if entry is not None:
+                    await entry.add_chip("user", f"you, mid-answer: {event.text}")
+            case Trapped():
+                if entry is not None:
+                    label = TRAP_REASONS.get(event.reason, "waiting")
+                    what = ", ".join(event.pending) or "results"
+                    chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open",
+                                                now=True)
+                    chip.pending = what
+            case Resumed():
+                if entry is not None:
+                    entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}",
+                                      lambda ids: self._running_at(ids, event.t))
+            case TurnDone():
+                if entry is not None:
+                    await self._draw_turn_end(event, entry)
+            case ContextSlid():
+                if entry is not None and not entry.done:
+                    await entry.add_chip("info", slid_text(event))
+                else:
+                    await into.mount(NoticeEntry(slid_text(event), "info"))
+
+    async def _draw_interrupt(self, event: Interrupt, entry: AssistantEntry) -> None:
+        entry.add_raw(format_interrupt(event.id, event.value))
+        if event.kind == InterruptKind.USER:
+            return  # shown by the UserMessage event
+        call = self.state.calls.get(event.id)
+        value = " ".join(event.value.split())
+        value = clip(value, 80)
+        # The time of this call's own result only: not for an error about a
+        # later block reusing its id (an ERROR interrupt), nor for a call that
+        # never ran.  The value may differ from the call's: results are cut to
+        # their token budget before they reach the model.
+        took = ""
+        if (call is not None and call.ms is not None and call.started_t is not None
+                and event.kind == InterruptKind.TOOL):
+            took = f" · took {fmt_seconds(call.ms)}"
+        ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
+        kind = "result" if ok else "error"
+        cut = f" · model saw {event.result_tokens - event.cut_tokens:,} of " \
+            f"{event.result_tokens:,} tokens" if event.cut_tokens else ""
+        await entry.add_chip(kind, f"{event.id} → {value}{took}{cut}")
+        self._calls.update_call(event.id)
+
+    def _running_at(self, ids: str, t: float) -> list[str]:
+        """Which of the comma-separated call ids were still going at engine time
+        ``t`` (a saved turn is drawn after its calls ended)."""
+        out = []
+        for call_id in ids.split(", "):
+            call = self.state.calls.get(call_id)
+            if call is not None and (not call.status.finished
+                                     or (call.finished_t is not None and call.finished_t > t)):
+                out.append(call_id)
+        return out
+
+    @staticmethod
+    async def _draw_turn_end(event: TurnDone, entry: AssistantEntry) -> None:
+        if event.reason == StopReason.STOPPED:
+            await entry.add_chip("stop", "stopped by you; the partial answer is kept")
+        elif event.reason == StopReason.MAX_TOKENS:
+            await entry.add_chip("info", "reached generation.max_tokens")
+        elif event.reason == StopReason.CLOSED:
+            await entry.add_chip("stop", "cut off: asynclm closed before the answer ended")
+        await entry.finish()
