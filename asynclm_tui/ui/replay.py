@@ -26,7 +26,7 @@ from asynclm_tui.core.events import (
 from asynclm_tui.core.kinds import StopReason
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
-from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript, next_refresh
+from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -105,9 +105,8 @@ async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
     """Build ``turns`` newest batch first and mount each above the last."""
     end = len(turns)
     while end > 0:
-        # After a paint the scroll position is settled (is the reader at the
-        # end?), and keys typed meanwhile have been handled.
-        await next_refresh(chat)
+        # A paint between batches: keys typed meanwhile are handled first.
+        await _next_refresh(chat)
         start = max(0, end - BATCH_TURNS)
         async with lock:
             staging = Staging()
@@ -120,3 +119,10 @@ async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
                     if isinstance(e, CallIssued) and e.id in chat.state.calls])
         top = staging.widgets[0] if staging.widgets else top
         end = start
+
+
+async def _next_refresh(chat: ChatScreen) -> None:
+    """Return after the screen has next refreshed."""
+    done = asyncio.Event()
+    chat.call_after_refresh(done.set)
+    await done.wait()

@@ -294,13 +294,6 @@ class AssistantEntry(Vertical, LayoutOnce):
             self._done = True
 
 
-async def next_refresh(widget: Widget) -> None:
-    """Return after ``widget``'s screen has next refreshed (layout done)."""
-    done = asyncio.Event()
-    widget.call_after_refresh(done.set)
-    await done.wait()
-
-
 class Staging:
     """Entries of older saved turns, built off screen and then mounted above
     the turns already shown (see :mod:`asynclm_tui.ui.replay`).  It takes what
