@@ -394,9 +394,11 @@ class LlamaCppBackend:
         return int(self._sampler.sample(self.llm._ctx, -1))
 
     def logits(self) -> npt.NDArray[np.float32]:
+        import numpy  # already loaded after llama_cpp (see import_llama_cpp): a dict lookup
+
         ptr = self.llm._ctx.get_logits_ith(-1)
         # as_array is typed loosely in some numpy versions: asarray pins the type (no copy).
-        return np.asarray(self._as_array(ptr, shape=(self._n_vocab,)), dtype=np.float32)
+        return numpy.asarray(self._as_array(ptr, shape=(self._n_vocab,)), dtype=numpy.float32)
 
     def accept(self, token: int) -> None:
         if self._sampler is not None:
