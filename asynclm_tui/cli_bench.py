@@ -253,8 +253,14 @@ def bench_bfcl(
         typer.Option("--dataset", "-d", metavar="NAME", help="Dataset (repeatable; default all)."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", metavar="N", help="Tasks per dataset.")
+        int | None,
+        typer.Option("--limit", metavar="N", help="Tasks per dataset (default 30; --quick 2)."),
     ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Regression preset: every strategy on every set, 2 tasks "
+                     "each, a shorter calibration (under 10 minutes on 2 cores)."),
+    ] = False,
     seed: Annotated[
         int, typer.Option("--seed", metavar="N", help="Latency and scenario seed.")
     ] = 0,
@@ -288,17 +294,19 @@ def bench_bfcl(
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
-    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api;
-    with --driver model, AST accuracy too (with an adapter: --limit 100 or less on
-    parallel and parallel_multiple, whose later tasks trained it)."""
-    from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
+    """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api,
+    sync_api_nocache, each against its calibrated bound; with --driver model, AST accuracy
+    too (with an adapter: --limit 100 or less on parallel and parallel_multiple, whose
+    later tasks trained it)."""
+    from asynclm_tui.bench.bfcl.command import DEFAULT_TASKS, QUICK_TASKS, BfclOptions, run_bfcl
     from asynclm_tui.bench.bfcl.data import DATASETS, BenchError
     from asynclm_tui.bench.bfcl.runner import STRATEGIES
 
     opts = BfclOptions(
         datasets=list(dataset or DATASETS),
         strategies=list(strategy or STRATEGIES),
-        limit=limit,
+        limit=limit if limit is not None else QUICK_TASKS if quick else DEFAULT_TASKS,
+        quick=quick,
         seed=seed,
         driver=driver,
         json_path=json_path,

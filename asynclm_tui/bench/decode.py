@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from asynclm_tui.bench.bootstrap import median_ci95
 from asynclm_tui.bench.sidecar import Sidecar, SidecarError
-from asynclm_tui.bench.ui_stats import median_ci95
 from asynclm_tui.core.backends import llama_factory, load_llama
 from asynclm_tui.core.backends.adapter import applied_adapter
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError

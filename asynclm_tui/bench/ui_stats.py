@@ -6,12 +6,12 @@ on their own (tests/bench/test_bench_ui.py).
 
 from __future__ import annotations
 
-import random
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from asynclm_tui.bench.bfcl.report import percentile
+from asynclm_tui.bench.bootstrap import median_ci95
 
 GAP_P95_SPARE_CORE_MS = 80.0
 """Target: p95 gap between visible updates with a core left for the UI."""
@@ -24,8 +24,6 @@ RATIO_NO_SPARE_CORE = 0.93
 KEY_P95_MS = 30.0
 KEY_MAX_MS = 100.0
 """Targets: key to screen, while decoding, in a tool flood and during load."""
-BOOTSTRAP_SAMPLES = 2000
-"""Resamples of the window pairs for the ratio's 95 % interval."""
 
 
 @dataclass
@@ -69,16 +67,6 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
         return {"n": 0, "p50": None, "p95": None, "max": None}
     return {"n": len(values), "p50": round(percentile(values, 50), 2),
             "p95": round(percentile(values, 95), 2), "max": round(max(values), 2)}
-
-
-def median_ci95(values: list[float]) -> tuple[float, float] | None:
-    """95 % bootstrap interval of the median (the same run, the same interval)."""
-    if not values:
-        return None
-    rng = random.Random(0)
-    medians = sorted(statistics.median(rng.choices(values, k=len(values)))
-                     for _ in range(BOOTSTRAP_SAMPLES))
-    return medians[int(0.025 * BOOTSTRAP_SAMPLES)], medians[int(0.975 * BOOTSTRAP_SAMPLES)]
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

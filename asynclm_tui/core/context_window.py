@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asynclm_tui.core.backends.base import Backend
+from asynclm_tui.core.kv_reuse import reuse_prefix
 
 HEADROOM_SHARE = 4
 """A slide frees at least 1/HEADROOM_SHARE of the window, so a long answer
@@ -37,15 +38,6 @@ class Slide:
 
 def _prompt_tokens(backend: Backend, messages: Sequence[dict[str, str]]) -> list[int]:
     return backend.tokenize(backend.render_chat(messages), special=True)
-
-
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 @dataclass(frozen=True)
@@ -116,8 +108,6 @@ def slide(
         return None
     dropped, history = fitted.dropped_turns, fitted.tokens
     wanted = [*history, *current]
-    common = min(_common(backend.tokens, wanted), len(wanted) - 1)
-    backend.truncate(common)
-    backend.append(wanted[common:])
+    n_evaluated = reuse_prefix(backend, wanted)
     ms = (time.perf_counter() - t0) * 1000
-    return Slide(dropped, before, backend.n_past, len(wanted) - common, ms, len(history))
+    return Slide(dropped, before, backend.n_past, n_evaluated, ms, len(history))

@@ -59,6 +59,7 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.core.handle import EngineSnapshot, LoadState
 from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
+from asynclm_tui.core.kv_reuse import reuse_prefix
 from asynclm_tui.core.mailbox import Mailbox, NewSessionMark
 from asynclm_tui.core.prefix_cache import warm_start
 from asynclm_tui.core.prompt import system_prompt
@@ -359,20 +360,12 @@ class Engine:
                 raise PromptTooLong(len(tokens), backend.info.n_ctx)
         else:
             tokens = fitted.tokens
-        have = backend.tokens
-        common = 0
-        for a, b in zip(have, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)  # re-evaluate one for fresh logits
-        backend.truncate(common)
-        backend.append(tokens[common:])
+        n_evaluated = reuse_prefix(backend, tokens)
         if fitted is not None and fitted.dropped_turns:
             ms = (time.perf_counter() - t0) * 1000
             self._bus.emit(ContextSlid(self._bus.now(), fitted.dropped_turns, fitted.n_full,
-                                       len(tokens), len(tokens) - common, ms))
-        return len(tokens), len(tokens) - common
+                                       len(tokens), n_evaluated, ms))
+        return len(tokens), n_evaluated
 
     def _room_maker(
         self, backend: Backend, session: Session, gen: GenerationSettings, turn_start: int

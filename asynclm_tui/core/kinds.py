@@ -31,6 +31,11 @@ class Injection(StrEnum):
     """Appended to the live KV cache (AsyncLM)."""
     REPREFILL = "reprefill"
     """The whole context is re-evaluated, as a stateless chat API would."""
+    PREFIX = "prefix"
+    """The request ends and the conversation is sent again as text: the text
+    written since the last request is tokenized anew and only what follows
+    the longest cached prefix is evaluated, as on a chat API whose server
+    caches prefixes (llama.cpp's ``cache_prompt``, vLLM, SGLang)."""
 
 
 class StopReason(StrEnum):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
-from asynclm_tui.core.backends.base import Backend
+from asynclm_tui.core.backends.base import Backend, SamplingParams
 from asynclm_tui.core.cml import INTR
+from asynclm_tui.core.config import GenerationSettings
 from asynclm_tui.core.constrain import BlockGrammar
 
 FORBIDDEN = INTR[:-1]  # "[INTR": the model may never complete this
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
 _TOP = 64
 _MAX_CHOICES = 8
 _MAX_RESAMPLES = 32
+
+
+def sampling_params(gen: GenerationSettings, seed: int) -> SamplingParams:
+    """The backend's sampler settings for ``gen``."""
+    return SamplingParams(
+        temperature=gen.temperature,
+        top_k=gen.top_k,
+        top_p=gen.top_p,
+        repeat_penalty=gen.repeat_penalty,
+        seed=seed,
+    )
 
 
 class TokenPicker:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynclm_tui.core.backends.base import Backend, SamplingParams
+from asynclm_tui.core.backends.base import Backend
 from asynclm_tui.core.budget import Fitted, fit_result
 from asynclm_tui.core.bus import EventBus
 from asynclm_tui.core.cml import (
@@ -45,8 +45,9 @@ from asynclm_tui.core.events import (
     UserMessage,
 )
 from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
+from asynclm_tui.core.kv_reuse import reuse_prefix
 from asynclm_tui.core.mailbox import Mailbox, Pending
-from asynclm_tui.core.sampling import TokenPicker
+from asynclm_tui.core.sampling import TokenPicker, sampling_params
 from asynclm_tui.core.schedulers import Scheduler, Wait
 from asynclm_tui.core.tools.executor import CallRequest
 
@@ -134,6 +135,8 @@ class Turn:
         self.unsent: list[Pending] = []
         """Interrupts taken from the mailbox but not yet in the KV cache (the
         engine gives them back if the turn fails)."""
+        self._request_start = backend.n_past
+        """Where the text of the current request starts (``prefix`` injection)."""
         self._grammar: BlockGrammar | None = None
         self._grammar_dead = False
         self._grammar_fed = 0
@@ -146,16 +149,7 @@ class Turn:
 
         Raises whatever the backend raises; :attr:`unsent` then holds the
         interrupts that never reached the model."""
-        gen = self.gen
-        self.b.start_sampling(
-            SamplingParams(
-                temperature=gen.temperature,
-                top_k=gen.top_k,
-                top_p=gen.top_p,
-                repeat_penalty=gen.repeat_penalty,
-                seed=self.plan.seed,
-            )
-        )
+        self.b.start_sampling(sampling_params(self.gen, self.plan.seed))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:
             self._loop(decoder)
@@ -229,21 +223,36 @@ class Turn:
 
     def _fits(self, n: int) -> bool:
         """Whether ``n`` more tokens fit, after sliding the window if need be."""
-        if self.b.n_past + n <= self.b.info.n_ctx:
+        b = self.b
+        if b.n_past + n <= b.info.n_ctx:
             return True
-        return self.plan.make_room is not None and self.plan.make_room(n)
+        before = b.n_past
+        if self.plan.make_room is None or not self.plan.make_room(n):
+            return False
+        # The turn so far kept its tokens and moved with the end of the cache.
+        self._request_start = max(0, self._request_start + b.n_past - before)
+        return True
 
     def _append(self, batch: list[int], injected: list[Injected]) -> None:
         """Extend the KV cache (announcing interrupts that went with it);
         with ``reprefill`` an interrupt instead costs a full re-evaluation of
-        the context, as over a stateless API."""
+        the context, as over a stateless API; with ``prefix``, a new request
+        to a server that caches prefixes."""
         t_append = time.perf_counter()
-        if injected and self.plan.injection is Injection.REPREFILL:
-            history = [*self.b.tokens, *batch]
-            self.b.truncate(0)
-            self.b.append(history)
-        else:
-            self.b.append(batch)
+        b = self.b
+        match self.plan.injection if injected else Injection.KV:
+            case Injection.REPREFILL:
+                history = [*b.tokens, *batch]
+                b.truncate(0)
+                b.append(history)
+            case Injection.PREFIX:
+                start = self._request_start
+                sent = b"".join(b.piece(t) for t in [*b.tokens[start:], *batch])
+                resent = b.tokenize(sent.decode("utf-8", errors="replace"))
+                reuse_prefix(b, [*b.tokens[:start], *resent])
+                self._request_start = b.n_past
+            case _:
+                b.append(batch)
         self.unsent.clear()
         if injected:
             self._announce(injected, t_append)

@@ -14,7 +14,13 @@ from rich.console import Console
 from asynclm_tui.bench.bfcl import data as data_mod
 from asynclm_tui.bench.bfcl.accuracy import ast_match
 from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError, PlannedCall, load_tasks
-from asynclm_tui.bench.bfcl.report import build_rows, format_table, percentile, write_json
+from asynclm_tui.bench.bfcl.report import (
+    Bounds,
+    build_rows,
+    format_table,
+    percentile,
+    write_json,
+)
 from asynclm_tui.bench.bfcl.runner import RunResult
 from asynclm_tui.bench.bfcl.tools import json_schema
 from tests.conftest import needs
@@ -92,30 +98,46 @@ def _run(task: str, strategy: str, ms: float) -> RunResult:
     return r
 
 
-def test_rows_speedups_ideal_and_json(tmp_path: Path) -> None:
+def test_rows_speedups_bounds_intervals_and_json(tmp_path: Path) -> None:
     runs = [
         _run("a", "sync", 1000), _run("a", "parallel", 800), _run("a", "async", 500),
         _run("b", "sync", 3000), _run("b", "parallel", 2400), _run("b", "async", 1500),
+        _run("c", "sync", 2000), _run("c", "parallel", 1800), _run("c", "async", 1100),
     ]
-    rows = build_rows("parallel", runs, {"a": 450.0, "b": 1350.0})
+    bounds = Bounds(
+        own={(r.task_id, r.strategy): r.latency_ms * 0.9 for r in runs},
+        ideal={t: {"async": base * 0.4, "sync": base * 0.9, "parallel": base * 0.7}
+               for t, base in (("a", 1000), ("b", 3000), ("c", 2000))},
+    )
+    rows = build_rows("parallel", runs, bounds)
     by = {r.strategy: r for r in rows}
-    assert by["async"].speedup_vs_sync == pytest.approx(2.0)
-    assert by["async"].speedup_vs_parallel == pytest.approx(1.6)
-    assert by["async"].ratio_to_ideal == pytest.approx(1000 / 900)
-    assert by["ideal"].ratio_to_ideal == 1.0
+    fast = by["async"]
+    assert fast.speedup_vs_sync == pytest.approx(6000 / 3100)
+    assert fast.speedup_vs_parallel == pytest.approx(5000 / 3100)
+    lo, hi = fast.speedup_vs_sync_ci95 or (0, 0)
+    assert lo <= fast.speedup_vs_sync <= hi and lo > 1.0
+    assert by["sync"].speedup_vs_sync == 1.0 and by["sync"].speedup_vs_sync_ci95 is None
+    assert fast.ratio_to_bound == pytest.approx(1 / 0.9)
+    assert fast.ratio_to_async_bound == pytest.approx(3100 / 2400)
+    assert fast.extra["ratio_to_sync_bound"] == pytest.approx(3100 / 5400)
+    assert by["ideal_async"].speedup_vs_sync == pytest.approx(6000 / 2400)
+    assert {"ideal_async", "ideal_sync", "ideal_parallel"} <= set(by)
     assert by["sync"].p90_ms == pytest.approx(2800.0)
-    console = Console(width=200, file=io.StringIO())
+    console = Console(width=250, file=io.StringIO())
     with console.capture() as printed:
         console.print(format_table(rows))
     lines = printed.get().splitlines()
-    assert any("async" in line and "2.00" in line and "1.60" in line for line in lines)
+    assert any("async" in line and f"{fast.speedup_vs_sync:.2f} [" in line for line in lines)
     out = tmp_path / "o.json"
     write_json(out, rows, {"seed": 0})
     data = json.loads(out.read_text())
     keys = {"dataset", "strategy", "n", "mean_ms", "median_ms", "p90_ms", "speedup_vs_sync",
-            "speedup_vs_parallel", "ratio_to_ideal"}
+            "speedup_vs_sync_ci95", "speedup_vs_parallel", "speedup_vs_parallel_ci95",
+            "bound_ms", "ratio_to_bound", "ratio_to_bound_ci95", "ratio_to_async_bound"}
     assert all(keys <= set(entry) for entry in data["results"])
-    ideal = next(e for e in data["results"] if e["strategy"] == "ideal")
+    entry = next(e for e in data["results"] if e["strategy"] == "async")
+    assert len(entry["speedup_vs_sync_ci95"]) == 2
+    ideal = next(e for e in data["results"] if e["strategy"] == "ideal_async")
     assert ideal["tokens_decoded"] is None  # NaN is written as null
 
 
@@ -123,7 +145,7 @@ def test_failed_task_is_left_out_of_every_strategy() -> None:
     bad = _run("b", "async", 10)
     bad.error = "boom"
     runs = [_run("a", "sync", 1000), _run("a", "async", 500), _run("b", "sync", 900), bad]
-    rows = build_rows("parallel", runs, {})
+    rows = build_rows("parallel", runs)
     assert {r.n for r in rows} == {1}
     assert all(not math.isnan(r.mean_ms) for r in rows)
 

@@ -116,7 +116,7 @@ def test_trained_overlap_needs_a_limit_within_the_held_out_tasks() -> None:
 
 
 def test_check_held_out_refuses_with_an_adapter_and_notes_without() -> None:
-    opts = BfclOptions(datasets=["parallel", "multi_step"], driver="model")
+    opts = BfclOptions(datasets=["parallel", "multi_step"], driver="model", limit=None)
     err = io.StringIO()
     with pytest.raises(BenchError, match="--limit 100 or less"):
         check_held_out(opts, [None, Path("a.gguf")], err)
@@ -162,7 +162,7 @@ def test_accuracy_rows_table_and_json(tmp_path: Path) -> None:
     for side, hits in hits_by.items():
         runs = _runs(ids, "sync") + _runs(ids, "async")
         correct = {"sync": hits, "async": hits[::-1]}
-        rows += build_rows("parallel", runs, {}, correct=correct, side=side)
+        rows += build_rows("parallel", runs, correct=correct, side=side)
     assert [(r.side, r.strategy) for r in rows] == [
         ("base", "sync"), ("base", "async"), ("adapter", "sync"), ("adapter", "async"),
     ]
@@ -191,7 +191,7 @@ def test_accuracy_rows_table_and_json(tmp_path: Path) -> None:
 
 
 def test_replay_rows_have_no_accuracy_table() -> None:
-    rows = build_rows("parallel", _runs(["a"], "sync"), {})
+    rows = build_rows("parallel", _runs(["a"], "sync"))
     assert format_accuracy_table(rows) is None and accuracy_cells(rows) == []
     assert rows[0].to_json()["side"] is None
 

@@ -1,13 +1,10 @@
-"""The replay oracle's policy (LPT, traps, answer) and the ideal bound."""
+"""The replay oracle's policy: LPT, traps, the answer."""
 
 from __future__ import annotations
 
 import random
 
-import pytest
-
 from asynclm_tui.bench.bfcl.data import PlannedCall, SubTask, Task
-from asynclm_tui.bench.bfcl.ideal import ideal_latency_ms
 from asynclm_tui.bench.bfcl.oracle import (
     TRAP_TEXT,
     Oracle,
@@ -93,48 +90,3 @@ def test_oracle_hands_out_tokens_and_reacts_to_results() -> None:
     assert answer == answer_text(task)
     assert oracle.finished
     assert oracle.next_token() == -7
-
-
-def _counts(n_call: int = 10, n_trap: int = 6, n_answer: int = 5) -> dict[str, int]:
-    return {"call": n_call, "trap": n_trap, "answer": n_answer}
-
-
-def _n_tokens(task: Task, counts: dict[str, int]):  # type: ignore[no-untyped-def]
-    def count(text: str) -> int:
-        if text == TRAP_TEXT:
-            return counts["trap"]
-        if text == answer_text(task):
-            return counts["answer"]
-        return counts["call"]
-
-    return count
-
-
-def test_ideal_bound_by_hand() -> None:
-    # Two calls of 10 tokens, durations 50 and 5 ms, 1 ms per token.
-    # LPT: call 0 picked at 0..9 (ready at 59), call 1 at 10..19 (ready at 24);
-    # trap at 20..25 (call 1 already in, no wait); trap at 26..31, wait for
-    # call 0 until 59, decode the [END] (60); answer picked at 60..64.
-    task = _independent(2)
-    got = ideal_latency_ms(task, [50.0, 5.0], ["a", "b"], _n_tokens(task, _counts()), 1.0)
-    assert got == pytest.approx(64.0)
-
-
-def test_ideal_never_beats_pure_generation_nor_loses_to_sync() -> None:
-    task = _independent(4)
-    durations = [300.0, 30.0, 120.0, 80.0]
-    tau = 12.0
-    counts = _counts(35, 6, 7)
-    ideal = ideal_latency_ms(task, durations, list("abcd"), _n_tokens(task, counts), tau)
-    tokens = 4 * counts["call"] + counts["answer"]
-    assert ideal >= (tokens - 1) * tau
-    sync = (tokens - 1) * tau + sum(durations)
-    assert ideal < sync
-
-
-def test_ideal_with_user_arrivals_waits_for_the_last_request() -> None:
-    task = _task([PlannedCall("f", {}, group=0), PlannedCall("g", {}, group=1)], groups=2)
-    late = ideal_latency_ms(
-        task, [30.0, 30.0], ["a", "b"], _n_tokens(task, _counts()), 1.0, arrivals_ms=[0.0, 400.0]
-    )
-    assert late >= 400.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -18,10 +17,13 @@ from asynclm_tui.bench.bfcl.accuracy import (
     overlap_message,
     trained_overlap,
 )
+from asynclm_tui.bench.bfcl.bound import bound_ms
+from asynclm_tui.bench.bfcl.calibrate import QUICK_PLAN, CalibrationPlan, CostModel
 from asynclm_tui.bench.bfcl.data import DATASETS, BenchError, Task, load_tasks
-from asynclm_tui.bench.bfcl.ideal import ideal_latency_ms
 from asynclm_tui.bench.bfcl.latency import LatencyModel
 from asynclm_tui.bench.bfcl.report import (
+    IDEAL_MODES,
+    Bounds,
     Row,
     build_rows,
     format_accuracy_table,
@@ -41,8 +43,13 @@ from asynclm_tui.core.backends import model_path
 from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
 from asynclm_tui.core.backends.llama_cpp import ModelLoadError
 from asynclm_tui.core.config import LORA_OFF, Settings
+from asynclm_tui.core.kinds import Mode
 from asynclm_tui.tables import print_table
 
+DEFAULT_TASKS = 30
+"""Paired tasks per set by default: enough for a bootstrap interval."""
+QUICK_TASKS = 2
+"""Tasks per set with ``--quick`` (under 10 minutes on a 2-core machine)."""
 RANDOM_ORDER = "async_random"
 """The ablation's extra row: async with a random (not LPT) issue order."""
 
@@ -53,7 +60,10 @@ class BfclOptions:
 
     datasets: list[str] = field(default_factory=lambda: list(DATASETS))
     strategies: list[str] = field(default_factory=lambda: list(STRATEGIES))
-    limit: int | None = None
+    limit: int | None = DEFAULT_TASKS
+    """Tasks per set (None: every task of the set)."""
+    quick: bool = False
+    """The regression preset: every strategy on every set, QUICK_TASKS each."""
     seed: int = 0
     driver: str = "replay"
     json_path: Path | None = None
@@ -131,16 +141,31 @@ def _plan(opts: BfclOptions) -> list[tuple[str, str, str]]:
     return plan
 
 
-def _ideal(task: Task, runs: list[RunResult]) -> float | None:
+def task_bounds(
+    task: Task, runs: list[RunResult], plan: list[tuple[str, str, str]], cost: CostModel,
+    seed: int,
+) -> Bounds:
+    """Each run's own calibrated bound, and the task's bound under each mode
+    (from the async run's measurements, else the first run's)."""
+    out = Bounds()
     ok = [r for r in runs if not r.error and r.segment_tokens]
     if not ok:
-        return None
-    tau = statistics.median(r.tau_ms for r in ok)
-    ref = ok[0]
+        return out
     arrivals = USER_ARRIVALS_MS if task.dataset == "multi_step_user" else None
-    return ideal_latency_ms(
-        task, ref.durations, ref.ids, ref.segment_tokens.__getitem__, tau, arrivals_ms=arrivals
-    )
+    issue_order = {label: issue for label, _, issue in plan}
+    strategy_of = {label: strategy for label, strategy, _ in plan}
+    for r in ok:
+        mode, injection = STRATEGIES[strategy_of[r.strategy]]
+        out.own[(task.id, r.strategy)] = bound_ms(
+            task, r.bound_inputs(), cost, mode, injection, arrivals_ms=arrivals,
+            order=issue_order[r.strategy], seed=seed,  # type: ignore[arg-type]
+        )
+    ref = next((r for r in ok if r.strategy == "async"), ok[0])
+    out.ideal[task.id] = {
+        mode: bound_ms(task, ref.bound_inputs(), cost, Mode(mode), arrivals_ms=arrivals)
+        for mode in IDEAL_MODES
+    }
+    return out
 
 
 @dataclass
@@ -228,12 +253,14 @@ def run_bfcl(
             + "\n"
         )
     sides = [
-        Side(name, BenchSession(bench_settings(s), LatencyModel(opts.seed)), adapter)
+        Side(name, BenchSession(bench_settings(s), LatencyModel(opts.seed), _calibration(opts)),
+             adapter)
         for name, s, adapter in planned
     ]
     rows: list[Row] = []
     example: list[RunResult] = []
     failures: list[dict[str, Any]] = []
+    run_log: list[dict[str, Any]] = []
     progress = Progress(total, err)
     try:
         for side in sides:
@@ -241,7 +268,8 @@ def run_bfcl(
             _check_adapter(side)
         for dataset, ts in tasks.items():
             results = _run_dataset(sides, ts, plan, opts, progress)
-            for side, (runs, ideal, correct) in zip(sides, results, strict=True):
+            for side, (runs, bounds, correct) in zip(sides, results, strict=True):
+                run_log += [_run_entry(r, bounds, side.name) for r in runs]
                 for r in runs:
                     if r.error:
                         failures.append(
@@ -249,7 +277,7 @@ def run_bfcl(
                              **({"side": side.name} if side.name else {})}
                         )
                 rows += build_rows(
-                    dataset, runs, ideal, correct=correct if correct else None, side=side.name
+                    dataset, runs, bounds, correct=correct if correct else None, side=side.name
                 )
                 if not example:
                     first = ts[0].id if ts else None
@@ -266,7 +294,8 @@ def run_bfcl(
         where = f"{f['side']} " if "side" in f else ""
         err.write(f"failed: {where}{f['task']} {f['strategy']}: {f['error']}\n")
     if opts.json_path is not None:
-        write_json(opts.json_path, rows, _meta(sides, opts, missing, failures))
+        write_json(opts.json_path, rows, {**_meta(sides, opts, missing, failures),
+                                          "runs": run_log})
         err.write(f"wrote {opts.json_path}\n")
     if opts.plot_path is not None:
         write_plot(opts.plot_path, rows, example)
@@ -284,8 +313,8 @@ def _check_adapter(side: Side) -> None:
                          f"not {want or 'none'}")
 
 
-DatasetResult = tuple[list[RunResult], dict[str, float], dict[str, list[bool]]]
-"""One side's runs, ideal bounds per task and AST matches per strategy."""
+DatasetResult = tuple[list[RunResult], Bounds, dict[str, list[bool]]]
+"""One side's runs, their calibrated bounds and AST matches per strategy."""
 
 
 def _run_dataset(
@@ -295,7 +324,7 @@ def _run_dataset(
     opts: BfclOptions,
     progress: Progress,
 ) -> list[DatasetResult]:
-    results: list[DatasetResult] = [([], {}, {}) for _ in sides]
+    results: list[DatasetResult] = [([], Bounds(), {}) for _ in sides]
     driver: Driver = "model" if opts.driver == "model" else "replay"
     for k, task in enumerate(tasks):
         # Rotate the strategy order per task so that no strategy always runs
@@ -306,7 +335,7 @@ def _run_dataset(
         if k % 2:
             order.reverse()
         for index, side in order:
-            runs, ideal, correct = results[index]
+            runs, bounds, correct = results[index]
             mine: list[RunResult] = []
             for label, strategy, issue in plan[shift:] + plan[:shift]:
                 sheet = cheat_sheet(task) if driver == "model" else ""
@@ -322,11 +351,30 @@ def _run_dataset(
             order_of = {label: i for i, (label, _, _) in enumerate(plan)}
             mine.sort(key=lambda r: order_of[r.strategy])
             runs += mine
-            if driver == "replay":
-                value = _ideal(task, [r for r in mine if r.strategy in STRATEGIES])
-                if value is not None:
-                    ideal[task.id] = value
+            cost = side.session.cost
+            if driver == "replay" and cost is not None:
+                found = task_bounds(task, mine, plan, cost, opts.seed)
+                bounds.own.update(found.own)
+                bounds.ideal.update(found.ideal)
     return results
+
+
+def _run_entry(r: RunResult, bounds: Bounds, side: str) -> dict[str, Any]:
+    """One run in ``--json``'s ``runs``: its latency against its own bound."""
+    bound = bounds.own.get((r.task_id, r.strategy))
+    return {
+        "dataset": r.dataset, "task": r.task_id, "strategy": r.strategy, "side": side or None,
+        "latency_ms": round(r.latency_ms, 2),
+        "bound_ms": None if bound is None else round(bound, 2),
+        "n_prompt": r.n_prompt, "error": r.error,
+    }
+
+
+def _calibration(opts: BfclOptions) -> CalibrationPlan | None:
+    """What to measure for the bounds (the model driver has none)."""
+    if opts.driver != "replay":
+        return None
+    return QUICK_PLAN if opts.quick else CalibrationPlan()
 
 
 def _meta(
@@ -335,6 +383,8 @@ def _meta(
     session = sides[0].session
     info = session.backend.info if session.backend else None
     return {
+        "quick": opts.quick,
+        "calibration": None if session.cost is None else session.cost.to_json(),
         "benchmark": "bfcl",
         "driver": opts.driver,
         "seed": opts.seed,

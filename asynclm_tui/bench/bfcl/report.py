@@ -14,6 +14,7 @@ from rich.table import Table
 
 from asynclm_tui.bench.bfcl.accuracy import HELD_OUT_TASKS
 from asynclm_tui.bench.bfcl.runner import RunResult
+from asynclm_tui.bench.bootstrap import ratio_ci95
 from asynclm_tui.bench.tools_score import Share
 
 
@@ -23,6 +24,12 @@ def percentile(values: Sequence[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else math.nan
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+Interval = tuple[float, float] | None
+
+IDEAL_MODES = ("async", "sync", "parallel")
+"""The bounds every task is simulated under (rows ``ideal_<mode>``)."""
 
 
 @dataclass
@@ -36,10 +43,15 @@ class Row:
     median_ms: float
     p90_ms: float
     speedup_vs_sync: float | None
+    speedup_vs_sync_ci95: Interval
     speedup_vs_parallel: float | None
+    speedup_vs_parallel_ci95: Interval
     speedup_vs_sync_api: float | None
-    ratio_to_ideal: float | None
-    ideal_mean_ms: float | None
+    bound_ms: float | None
+    """Mean of this strategy's own calibrated bound over the same tasks."""
+    ratio_to_bound: float | None
+    ratio_to_bound_ci95: Interval
+    ratio_to_async_bound: float | None
     tokens_decoded: float
     tokens_injected: float
     interrupts: float
@@ -55,13 +67,16 @@ class Row:
         out = {k: v for k, v in self.__dict__.items() if k != "extra"}
         out["side"] = self.side or None
         out.update(self.extra)
-        # NaN is not JSON: absent values are null.
-        return {
-            k: (None if isinstance(v, float) and math.isnan(v) else round(v, 4))
-            if isinstance(v, float)
-            else v
-            for k, v in out.items()
-        }
+        return {k: _json_value(v) for k, v in out.items()}
+
+
+def _json_value(v: Any) -> Any:
+    """Rounded numbers; NaN (absent) as null, which JSON has."""
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 4)
+    if isinstance(v, tuple):
+        return [_json_value(x) for x in v]
+    return v
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -70,79 +85,112 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+@dataclass
+class Bounds:
+    """Calibrated bounds of one dataset's tasks."""
+
+    own: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(task id, strategy row) -> that run's own bound."""
+    ideal: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Task id -> mode -> the bound of that mode (kv injection)."""
+
+
 def build_rows(
     dataset: str,
     runs: Sequence[RunResult],
-    ideal: dict[str, float],
+    bounds: Bounds | None = None,
     accuracy: dict[str, float] | None = None,
     *,
     correct: dict[str, list[bool]] | None = None,
     side: str = "",
 ) -> list[Row]:
-    """One row per strategy over the tasks where every strategy succeeded.
+    """One row per strategy over the tasks where every strategy succeeded,
+    then one ``ideal_<mode>`` row per calibrated bound.
 
-    ``correct`` (model driver: per strategy, each run's AST match) gives the
-    accuracy with its counts and 95 % Wilson interval; ``side`` labels the
-    rows of one side of a ``--compare-lora`` run."""
+    Speedups and ratios are mean over mean, with 95 % intervals from a paired
+    bootstrap over tasks.  ``correct`` (model driver: per strategy, each run's
+    AST match) gives the accuracy with its counts and 95 % Wilson interval;
+    ``side`` labels the rows of one side of a ``--compare-lora`` run."""
+    bounds = bounds or Bounds()
     if correct is not None:
         accuracy = {s: sum(v) / len(v) for s, v in correct.items() if v}
-    strategies = list(dict.fromkeys(r.strategy for r in runs))
     failed = {r.task_id for r in runs if r.error}
-    by: dict[str, list[RunResult]] = {s: [] for s in strategies}
+    tasks = [t for t in dict.fromkeys(r.task_id for r in runs) if t not in failed]
+    lat: dict[str, dict[str, float]] = {}
+    by: dict[str, list[RunResult]] = {}
     for r in runs:
         if r.task_id not in failed:
-            by[r.strategy].append(r)
-    means = {
-        s: statistics.fmean(r.latency_ms for r in rs) if rs else math.nan for s, rs in by.items()
-    }
+            by.setdefault(r.strategy, []).append(r)
+            lat.setdefault(r.strategy, {})[r.task_id] = r.latency_ms
     rows: list[Row] = []
     for s, rs in by.items():
-        if not rs:
-            continue
-        lat = [r.latency_ms for r in rs]
-        ideals = [ideal[r.task_id] for r in rs if r.task_id in ideal]
-        ideal_mean = statistics.fmean(ideals) if len(ideals) == len(rs) else None
-        per_task = [r.latency_ms / ideal[r.task_id] for r in rs if ideal.get(r.task_id)]
-        rows.append(
-            Row(
-                dataset=dataset,
-                strategy=s,
-                n=len(rs),
-                mean_ms=means[s],
-                median_ms=statistics.median(lat),
-                p90_ms=percentile(lat, 90),
-                speedup_vs_sync=_ratio(means.get("sync"), means[s]),
-                speedup_vs_parallel=_ratio(means.get("parallel"), means[s]),
-                speedup_vs_sync_api=_ratio(means.get("sync_api"), means[s]),
-                ratio_to_ideal=_ratio(means[s], ideal_mean),
-                ideal_mean_ms=ideal_mean,
-                tokens_decoded=statistics.fmean(r.n_generated for r in rs),
-                tokens_injected=statistics.fmean(r.n_injected for r in rs),
-                interrupts=statistics.fmean(r.n_interrupts for r in rs),
-                inject_ms=statistics.fmean(r.inject_ms for r in rs),
-                tau_ms=statistics.fmean(r.tau_ms for r in rs),
-                accuracy=(accuracy or {}).get(s),
-                side=side,
-                extra={
-                    **_accuracy_counts((correct or {}).get(s)),
-                    "failed_tasks": len(failed),
-                    "ratio_to_ideal_task_mean": statistics.fmean(per_task) if per_task else None,
-                    # The bound with this strategy's measured interrupt
-                    # prefill added back: what is left is loop overhead.
-                    "ratio_to_ideal_plus_inject": _ratio(
-                        means[s],
-                        None if ideal_mean is None
-                        else ideal_mean + statistics.fmean(r.inject_ms for r in rs),
-                    ),
-                },
-            )
+        own = [bounds.own.get((r.task_id, s)) for r in rs]
+        own_ok = [b for b in own if b is not None]
+        ideal = [bounds.ideal.get(r.task_id, {}).get("async") for r in rs]
+        mine = [r.latency_ms for r in rs]
+        row = Row(
+            dataset=dataset,
+            strategy=s,
+            n=len(rs),
+            mean_ms=statistics.fmean(mine),
+            median_ms=statistics.median(mine),
+            p90_ms=percentile(mine, 90),
+            **_against("sync", lat, s, tasks),
+            **_against("parallel", lat, s, tasks),
+            speedup_vs_sync_api=_ratio(_mean(lat.get("sync_api")), statistics.fmean(mine)),
+            bound_ms=statistics.fmean(own_ok) if len(own_ok) == len(rs) else None,
+            ratio_to_bound=None,
+            ratio_to_bound_ci95=None,
+            ratio_to_async_bound=_ratio_of_sums(mine, ideal),
+            tokens_decoded=statistics.fmean(r.n_generated for r in rs),
+            tokens_injected=statistics.fmean(r.n_injected for r in rs),
+            interrupts=statistics.fmean(r.n_interrupts for r in rs),
+            inject_ms=statistics.fmean(r.inject_ms for r in rs),
+            tau_ms=statistics.fmean(r.tau_ms for r in rs),
+            accuracy=(accuracy or {}).get(s),
+            side=side,
+            extra={**_accuracy_counts((correct or {}).get(s)), "failed_tasks": len(failed)},
         )
-    task_ids = dict.fromkeys(r.task_id for r in runs)
-    ok_ideal = [ideal[t] for t in task_ids if t in ideal and t not in failed]
-    if ok_ideal:
-        rows.append(_ideal_row(dataset, ok_ideal, means))
-        rows[-1].side = side
+        if row.bound_ms is not None:
+            row.ratio_to_bound = _ratio(row.mean_ms, row.bound_ms)
+            row.ratio_to_bound_ci95 = ratio_ci95(mine, own_ok)
+        if s == "async":
+            for mode in IDEAL_MODES[1:]:
+                others = [bounds.ideal.get(r.task_id, {}).get(mode) for r in rs]
+                row.extra[f"ratio_to_{mode}_bound"] = _ratio_of_sums(mine, others)
+        rows.append(row)
+    for mode in IDEAL_MODES:
+        values = [bounds.ideal[t][mode] for t in tasks if mode in bounds.ideal.get(t, {})]
+        if values and len(values) == len(tasks):
+            rows.append(_ideal_row(dataset, f"ideal_{mode}", values, lat, tasks))
+            rows[-1].side = side
     return rows
+
+
+def _mean(values: dict[str, float] | None) -> float | None:
+    return statistics.fmean(values.values()) if values else None
+
+
+def _ratio_of_sums(num: Sequence[float], den: Sequence[float | None]) -> float | None:
+    if not num or any(d is None for d in den):
+        return None
+    return _ratio(sum(num), sum(d for d in den if d is not None))
+
+
+def _against(
+    base: str, lat: dict[str, dict[str, float]], strategy: str, tasks: Sequence[str]
+) -> dict[str, Any]:
+    """``speedup_vs_<base>`` and its interval: ``base``'s mean over ``strategy``'s."""
+    ref, mine = lat.get(base), lat.get(strategy, {})
+    if not ref:
+        return {f"speedup_vs_{base}": None, f"speedup_vs_{base}_ci95": None}
+    num = [ref[t] for t in tasks]
+    den = [mine[t] for t in tasks]
+    return {
+        f"speedup_vs_{base}": _ratio(statistics.fmean(num), statistics.fmean(den)),
+        # A strategy against itself is exactly 1: no interval to draw.
+        f"speedup_vs_{base}_ci95": None if base == strategy else ratio_ci95(num, den),
+    }
 
 
 def _accuracy_counts(flags: list[bool] | None) -> dict[str, Any]:
@@ -158,23 +206,29 @@ def _accuracy_counts(flags: list[bool] | None) -> dict[str, Any]:
     }
 
 
-def _ideal_row(dataset: str, values: list[float], means: dict[str, float]) -> Row:
-    """The bound itself as a row, so its own speedups are visible: no real
-    system can beat them."""
+def _ideal_row(
+    dataset: str, name: str, values: list[float], lat: dict[str, dict[str, float]],
+    tasks: Sequence[str],
+) -> Row:
+    """A bound as a row, so its own speedups are visible: no real system of
+    that mode can beat them."""
     mean = statistics.fmean(values)
     nan = math.nan
+    bound = dict(zip(tasks, values, strict=True))
     return Row(
         dataset=dataset,
-        strategy="ideal",
+        strategy=name,
         n=len(values),
         mean_ms=mean,
         median_ms=statistics.median(values),
         p90_ms=percentile(values, 90),
-        speedup_vs_sync=_ratio(means.get("sync"), mean),
-        speedup_vs_parallel=_ratio(means.get("parallel"), mean),
-        speedup_vs_sync_api=_ratio(means.get("sync_api"), mean),
-        ratio_to_ideal=1.0,
-        ideal_mean_ms=mean,
+        **_against("sync", {**lat, name: bound}, name, tasks),
+        **_against("parallel", {**lat, name: bound}, name, tasks),
+        speedup_vs_sync_api=_ratio(_mean(lat.get("sync_api")), mean),
+        bound_ms=mean,
+        ratio_to_bound=1.0,
+        ratio_to_bound_ci95=None,
+        ratio_to_async_bound=None,
         tokens_decoded=nan,
         tokens_injected=nan,
         interrupts=nan,
@@ -187,12 +241,20 @@ def _fmt(v: float | None, spec: str) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
+def _with_ci(v: float | None, ci: Interval, spec: str) -> str:
+    """A ratio and its 95 % interval: ``1.17 [1.10-1.25]``."""
+    if ci is None:
+        return _fmt(v, spec)
+    return f"{_fmt(v, spec)} [{format(ci[0], spec)}-{format(ci[1], spec)}]"
+
+
 def format_table(rows: Sequence[Row]) -> Table:
     """The results table printed to stdout (a ``model`` column in a
     ``--compare-lora`` run)."""
     table = Table(
-        caption="latency in ms, first to last decoded token; x* = speedup (mean over mean); "
-        "/ideal = mean over the zero-overhead bound's mean",
+        caption="latency in ms, first to last decoded token; x* = speedup, mean over mean, "
+        "[95 % paired bootstrap interval]; /bound = mean over this strategy's calibrated "
+        "bound; /async* = mean over the async bound (ideal_* rows: the bounds)",
         caption_justify="left",
     )
     sides = any(r.side for r in rows)
@@ -200,16 +262,19 @@ def format_table(rows: Sequence[Row]) -> Table:
     if sides:
         table.add_column("model")
     table.add_column("strategy")
-    for name in ("n", "mean", "median", "p90", "xsync", "xpar", "xapi", "/ideal", "tok", "inj",
-                 "acc"):
+    for name in ("n", "mean", "median", "p90", "xsync", "xpar", "xapi", "/bound", "/async*",
+                 "tok", "inj", "acc"):
         table.add_column(name, justify="right")
     for i, r in enumerate(rows):
         nxt = rows[i + 1] if i + 1 < len(rows) else None
         table.add_row(
             r.dataset, *([r.side] if sides else []), r.strategy, str(r.n), f"{r.mean_ms:.0f}",
-            f"{r.median_ms:.0f}",
-            f"{r.p90_ms:.0f}", _fmt(r.speedup_vs_sync, ".2f"), _fmt(r.speedup_vs_parallel, ".2f"),
-            _fmt(r.speedup_vs_sync_api, ".2f"), _fmt(r.ratio_to_ideal, ".3f"),
+            f"{r.median_ms:.0f}", f"{r.p90_ms:.0f}",
+            _with_ci(r.speedup_vs_sync, r.speedup_vs_sync_ci95, ".2f"),
+            _with_ci(r.speedup_vs_parallel, r.speedup_vs_parallel_ci95, ".2f"),
+            _fmt(r.speedup_vs_sync_api, ".2f"),
+            _with_ci(r.ratio_to_bound, r.ratio_to_bound_ci95, ".3f"),
+            _fmt(r.ratio_to_async_bound, ".3f"),
             _fmt(r.tokens_decoded, ".0f"), _fmt(r.tokens_injected, ".0f"),
             _fmt(None if r.accuracy is None else 100 * r.accuracy, ".1f"),
             end_section=nxt is not None and (nxt.dataset, nxt.side) != (r.dataset, r.side),
@@ -301,7 +366,7 @@ def write_plot(path: Path, rows: Sequence[Row], example: Sequence[RunResult]) ->
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(r.dataset for r in rows))
-    strategies = list(dict.fromkeys(r.strategy for r in rows))
+    strategies = [s for s in dict.fromkeys(r.strategy for r in rows) if not s.startswith("ideal_")]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 8.5))
     width = 0.8 / max(1, len(strategies))
     for k, s in enumerate(strategies):
@@ -313,12 +378,13 @@ def write_plot(path: Path, rows: Sequence[Row], example: Sequence[RunResult]) ->
                 ys.append(row.mean_ms)
         ax1.bar(xs, ys, width, label=s)
     for d, ds in enumerate(datasets):
-        ideal = next((r.ideal_mean_ms for r in rows if r.dataset == ds and r.ideal_mean_ms), None)
+        ideal = next((r.mean_ms for r in rows if r.dataset == ds and r.strategy == "ideal_async"),
+                     None)
         if ideal:
             ax1.hlines(ideal, d - width / 2, d + 0.8 - width / 2, colors="k", linestyles="--")
     ax1.set_xticks([d + 0.4 - width / 2 for d in range(len(datasets))], datasets)
     ax1.set_ylabel("mean latency (ms)")
-    ax1.set_title("BFCL: first-to-last-token latency (dashed: ideal bound)")
+    ax1.set_title("BFCL: first-to-last-token latency (dashed: the async bound)")
     ax1.legend(ncols=len(strategies), fontsize=8)
     for y, run in enumerate(example):
         for kind, t0, t1, _label in run.timeline:

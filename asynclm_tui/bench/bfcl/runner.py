@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from asynclm_tui.bench.bfcl.bound import BoundInputs
+from asynclm_tui.bench.bfcl.calibrate import CalibrationPlan, CostModel, calibrate
 from asynclm_tui.bench.bfcl.data import BenchError, Task
 from asynclm_tui.bench.bfcl.forcing import ForcingBackend
 from asynclm_tui.bench.bfcl.latency import LatencyModel
@@ -36,6 +38,7 @@ from asynclm_tui.core.events import (
     Interrupt,
     ModelLoadFailed,
     NewSession,
+    Prefilled,
     Resumed,
     SendMessage,
     SetTools,
@@ -48,6 +51,7 @@ from asynclm_tui.core.events import (
 )
 from asynclm_tui.core.handle import EngineHandle
 from asynclm_tui.core.kinds import Injection, InterruptKind, Mode
+from asynclm_tui.core.sampling import sampling_params
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 Driver = Literal["replay", "model"]
@@ -56,7 +60,8 @@ STRATEGIES: dict[str, tuple[Mode, Injection]] = {
     "parallel": (Mode.PARALLEL, Injection.KV),
     "async": (Mode.ASYNC, Injection.KV),
     "naive": (Mode.ASYNC, Injection.REPREFILL),
-    "sync_api": (Mode.SYNC, Injection.REPREFILL),
+    "sync_api": (Mode.SYNC, Injection.PREFIX),
+    "sync_api_nocache": (Mode.SYNC, Injection.REPREFILL),
 }
 """Strategy -> (engine mode, engine injection)."""
 USER_ARRIVALS_MS = (0.0, 200.0, 400.0)
@@ -134,7 +139,18 @@ class RunResult:
     """(kind, start ms, end ms, label) relative to the first token."""
     segment_tokens: dict[str, int] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
+    frame_tokens: dict[str, int] = field(default_factory=dict)
+    """Call id -> tokens of its interrupt."""
+    user_tokens: dict[str, int] = field(default_factory=dict)
+    """A later request -> tokens it added (as an interrupt or a new turn)."""
+    n_prompt: int = 0
+    """Context length when the first token was picked."""
     error: str | None = None
+
+    def bound_inputs(self) -> BoundInputs:
+        """What the calibrated bound of this run needs."""
+        return BoundInputs(self.durations, self.ids, self.segment_tokens, self.frame_tokens,
+                           self.user_tokens, self.n_prompt)
 
 
 class _Recorder:
@@ -190,14 +206,25 @@ class _Recorder:
 class BenchSession:
     """One engine, loaded once, reused for every run."""
 
-    def __init__(self, settings: Settings, latency: LatencyModel) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        latency: LatencyModel,
+        calibration: CalibrationPlan | None = None,
+    ) -> None:
         self.settings = settings
         self.latency = latency
         self.backend: ForcingBackend | None = None
+        self.cost: CostModel | None = None
+        """The calibrated decode cost (None: not asked for)."""
         factory = backend_factory(settings)
 
         def build(progress: ProgressFn) -> Backend:
-            self.backend = ForcingBackend(factory(progress))
+            inner = factory(progress)
+            if calibration is not None:
+                # Here, on the engine's thread and before it uses the model.
+                self.cost = calibrate(inner, sampling_params(settings.generation, 0), calibration)
+            self.backend = ForcingBackend(inner)
             return self.backend
 
         self.engine: EngineHandle = Engine(settings, ToolRegistry(), build)
@@ -336,12 +363,25 @@ class BenchSession:
             res.tau_ms = statistics.median(gaps) * 1000
         origin = toks[0] if toks else 0.0
         res.timeline = _timeline(rec.events, toks, origin)
+        turn_text: str | None = None
         for ev in rec.events:
+            match ev:
+                case Interrupt(kind=InterruptKind.USER):
+                    res.n_interrupts += 1
+                    res.user_tokens[ev.value] = ev.n_tokens
+                case Interrupt():
+                    res.n_interrupts += 1
+                    res.frame_tokens[ev.id] = ev.n_tokens
+                case CallIssued():
+                    res.calls.append((ev.fn, ev.args, ev.kwargs))
+                case TurnStarted(text=text):
+                    turn_text = text
+                case Prefilled() if turn_text is not None and not res.n_prompt:
+                    res.n_prompt = ev.n_prompt
+                case Prefilled() if turn_text is not None:
+                    res.user_tokens[turn_text] = ev.n_evaluated
             if isinstance(ev, Interrupt):
-                res.n_interrupts += 1
                 res.inject_ms += ev.inject_ms / max(1, _same_step(rec.events, ev))
-            elif isinstance(ev, CallIssued):
-                res.calls.append((ev.fn, ev.args, ev.kwargs))
         return res
 
 

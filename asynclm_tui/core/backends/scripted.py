@@ -87,6 +87,8 @@ class ScriptedBackend:
         self._kv: list[int] = []
         self._script: deque[int] = deque()
         self._proposed: int | None = None
+        self._proposed_at = 0
+        """Where the proposal would go in the KV cache."""
         self._logits: npt.NDArray[np.float32] | None = None
 
     # ------------------------------------------------------------- test side
@@ -159,11 +161,13 @@ class ScriptedBackend:
         if len(self._kv) + len(tokens) > self.info.n_ctx:
             raise ContextFullError(self.info.n_ctx)
         batch = list(tokens)
-        # The model wrote its proposal when the batch starts with it (a
-        # different token leaves it pending).  A scripted EOS is never
-        # appended: the engine went on past it, so it is spent.
+        # The model wrote its proposal when the batch holds it where it was
+        # proposed: first, or further in after a re-prefill (a different
+        # token leaves it pending).  A scripted EOS is never appended: the
+        # engine went on past it, so it is spent.
         proposed = self._proposed
-        written = proposed == EOS or (bool(batch) and batch[0] == proposed)
+        at = self._proposed_at - len(self._kv)
+        written = proposed == EOS or (0 <= at < len(batch) and batch[at] == proposed)
         if written and self._script and self._script[0] == proposed:
             self._script.popleft()
         self._proposed = None
@@ -206,6 +210,7 @@ class ScriptedBackend:
         if self._logits is not None and self._logits[token] == float("-inf"):
             token = EOS  # the caller forbade the scripted token
         self._proposed = token
+        self._proposed_at = len(self._kv)
         return token
 
     def logits(self) -> npt.NDArray[np.float32]:
@@ -218,6 +223,7 @@ class ScriptedBackend:
 
     def accept(self, token: int) -> None:
         self._proposed = token
+        self._proposed_at = len(self._kv)
 
     def close(self) -> None:
         self.closed = True
