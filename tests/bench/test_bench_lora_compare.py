@@ -80,7 +80,8 @@ def test_lora_summary_without_rounds_is_null_not_nan() -> None:
         (["bench", "decode", "--lora", "/nonexistent/a.gguf"], "file not found"),
         (["bench", "bfcl", "--compare-lora", "--no-lora"], "give one of them"),
         (
-            ["bench", "bfcl", "--driver", "model", "--lora", "/x/a.gguf", "-d", "parallel"],
+            ["bench", "bfcl", "--driver", "model", "--lora", "/x/a.gguf", "-d", "parallel",
+             "--limit", "200"],
             f"must use --limit {HELD_OUT_TASKS} or less",
         ),
         (
