@@ -49,12 +49,18 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
         assert row["interrupts"] == pytest.approx(n_calls)
         assert row["tokens_injected"] > 0
         assert row["bound_ms"] > 0 and row["ratio_to_bound"] is not None
-    # No run beats its own calibrated bound by more than a step's measured noise.
+    # No strategy beats its own calibrated bound by more than a step's measured
+    # noise. A single run may beat it by more: the bound rests on cell medians,
+    # and in the 1120-run grid of docs/benchmarks.md single runs went down to
+    # 0.69 of it while no strategy's mean went below 0.91; twice the noise is
+    # what one run is allowed.
     calibration = data["calibration"]
     assert {c["k"] for c in calibration["cells"]} == {1, 12, 32, 128, 512}
-    slack = 1.0 - calibration["step_noise"]
+    noise = calibration["step_noise"]
+    for name in ("sync", "parallel", "async", "sync_api"):
+        assert rows[name]["ratio_to_bound"] >= 1.0 - noise, rows[name]
     for run in data["runs"]:
-        assert run["latency_ms"] >= run["bound_ms"] * slack, run
+        assert run["latency_ms"] >= run["bound_ms"] * (1.0 - 2 * noise), run
     # The same text is forced in every strategy: sync never traps, the others
     # trap at least once, so they decode a few more tokens, never fewer.
     assert rows["async"]["tokens_decoded"] >= rows["sync"]["tokens_decoded"]
