@@ -41,6 +41,9 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
                          "ideal_parallel"}
     tasks = load_tasks("parallel", limit=2)
     n_calls = sum(len(t.calls) for t in tasks) / 2
+    calibration = data["calibration"]
+    assert {c["k"] for c in calibration["cells"]} == {1, 12, 32, 128, 512}
+    noise = calibration["step_noise"]
     for name in ("sync", "parallel", "async", "sync_api"):
         row = rows[name]
         assert row["n"] == 2
@@ -48,17 +51,13 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
         # Every call's result was injected as a real interrupt.
         assert row["interrupts"] == pytest.approx(n_calls)
         assert row["tokens_injected"] > 0
-        assert row["bound_ms"] > 0 and row["ratio_to_bound"] is not None
-    # No strategy beats its own calibrated bound by more than a step's measured
-    # noise. A single run may beat it by more: the bound rests on cell medians,
-    # and in the 1120-run grid of docs/benchmarks.md single runs went down to
-    # 0.69 of it while no strategy's mean went below 0.91; twice the noise is
-    # what one run is allowed.
-    calibration = data["calibration"]
-    assert {c["k"] for c in calibration["cells"]} == {1, 12, 32, 128, 512}
-    noise = calibration["step_noise"]
-    for name in ("sync", "parallel", "async", "sync_api"):
-        assert rows[name]["ratio_to_bound"] >= 1.0 - noise, rows[name]
+        assert row["bound_ms"] > 0
+        # No strategy beats its own calibrated bound by more than a step's
+        # measured noise.
+        assert row["ratio_to_bound"] >= 1.0 - noise, row
+    # A single run may beat it by more, since the bound rests on cell medians
+    # (docs/benchmarks.md, "The bound is a calibrated estimate"): twice the
+    # noise is what one run is allowed.
     for run in data["runs"]:
         assert run["latency_ms"] >= run["bound_ms"] * (1.0 - 2 * noise), run
     # The same text is forced in every strategy: sync never traps, the others
