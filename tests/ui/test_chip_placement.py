@@ -78,3 +78,18 @@ async def test_a_trap_chip_shows_at_once_and_later_chips_follow_it() -> None:
         assert layout(entry) == ["Let me wa", "<trap>", "<result>"]
         await entry.finish()
         assert layout(entry) == ["Let me wa", "<trap>", "<result>", "it."]
+
+
+async def test_the_copied_answer_keeps_the_space_and_breaks_around_chips() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        # The held chip is placed by a flush that holds only the space after
+        # the word (the screen flushes on a timer, so this happens at random).
+        await stream(entry, ["Line", ("result",)])
+        entry.add_text(" ")
+        await entry.flush()
+        await stream(entry, ["19 of it.", ("result",), "\n\n", ("result",), "Next part."])
+        await entry.finish()
+        assert layout(entry) == ["Line", "<result>", "19 of it.", "<result>", "<result>",
+                                 "Next part."]
+        assert entry.markdown == "Line 19 of it.\n\nNext part."

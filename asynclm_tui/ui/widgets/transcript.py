@@ -123,6 +123,9 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._raw_parts: list[str] = []
         self._raw_dirty = False
         self._buffer: list[str] = []
+        self._text: list[str] = []
+        """Every piece of visible text, as streamed: segments drop the blank
+        space around chips, a copy of the answer must not."""
         self.shown = 0
         """Characters of visible answer text handed to the Markdown so far."""
         self._lock = asyncio.Lock()
@@ -164,7 +167,7 @@ class AssistantEntry(Vertical, LayoutOnce):
     @property
     def markdown(self) -> str:
         """The answer as Markdown: the text around the chips, without them."""
-        return "".join(seg.source for seg in self.query(StreamingMarkdown)).strip()
+        return "".join(self._text).strip()
 
     def set_raw(self, raw: bool) -> None:
         """Show the raw CML (True) or the rendered Markdown and chips."""
@@ -206,6 +209,7 @@ class AssistantEntry(Vertical, LayoutOnce):
             return
         visible = "".join(self._buffer)
         self._buffer.clear()
+        self._text.append(visible)
         if self._held:
             end = next((i for i, ch in enumerate(visible) if ch.isspace()), -1)
             if end == -1:
