@@ -17,7 +17,15 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 from replay import LOADED, MID_TURN, _text, play, replay_app, settings, settle  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
-from asynclm_tui.core.events import CallStatus, CallUpdated  # noqa: E402
+from asynclm_tui.core.events import (  # noqa: E402
+    CallFinished,
+    CallIssued,
+    CallStatus,
+    CallUpdated,
+    Event,
+    TurnStarted,
+)
+from asynclm_tui.core.kinds import Mode  # noqa: E402
 from asynclm_tui.ui.app import AsyncLMApp  # noqa: E402
 from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
 from asynclm_tui.ui.widgets.transcript import AssistantEntry  # noqa: E402
@@ -111,7 +119,8 @@ async def test_user_choice_survives_an_approval() -> None:
         assert app.chat.calls_open  # the user's panel is not closed for them
 
 
-LONG_TURN = [*MID_TURN, *_text(3.7, " ".join(f"Sentence {i} of a long answer." for i in range(60)))]
+LONG_TURN = [*MID_TURN,
+             *_text(3.7, " ".join(f"Sentence {i} of a long answer." for i in range(400)))]
 
 
 async def test_resize_keeps_text_and_reading_position() -> None:
@@ -125,11 +134,61 @@ async def test_resize_keeps_text_and_reading_position() -> None:
             await pilot.resize_terminal(*size)
             await settle(pilot)
             assert transcript.scroll_y >= transcript.max_scroll_y  # still following the end
-        transcript.scroll_to(y=entry.virtual_region_with_margin.y + 2, animate=False,
-                             immediate=True)
+        region = entry.virtual_region_with_margin
+        transcript.scroll_to(y=region.y + region.height // 2, animate=False, immediate=True)
         await settle(pilot)
-        await pilot.resize_terminal(100, 30)
-        await settle(pilot)
-        top = entry.virtual_region_with_margin
-        assert top.y <= transcript.scroll_y < top.bottom  # the same answer at the top
+
+        def place() -> float:
+            """How far into the answer the top of the view is."""
+            top = entry.virtual_region_with_margin
+            assert top.y <= transcript.scroll_y < top.bottom  # the same answer at the top
+            return (transcript.scroll_y - top.y) / top.height
+
+        start = place()
+        for size in [(100, 30), (160, 45), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert abs(place() - start) < 0.05, size  # the same part of it, re-wrapped
+        assert not transcript.scroll_y >= transcript.max_scroll_y  # not pulled to the end
         assert entry.raw_text == before
+
+
+def many_calls(n: int) -> list[Event]:
+    """``n`` echo calls issued one after another, each finishing with a result."""
+    events: list[Event] = [*LOADED, TurnStarted(1.0, 1, Mode.ASYNC, "Echo a lot.")]
+    for i in range(n):
+        t = 1.1 + i * 0.1
+        events += [CallIssued(t, f"c{i}", "echo", (), {"text": f"number {i}"}, True, 20.0),
+                   CallUpdated(t, f"c{i}", CallStatus.RUNNING),
+                   CallFinished(t + 0.05, f"c{i}", True, 50.0, CallStatus.DONE,
+                                f"number {i} " * 8)]
+    return events
+
+
+def row_in_view(app: AsyncLMApp, index: int) -> bool:
+    panel = app.chat.calls
+    row = panel.rows[index].region
+    view = panel.content_region
+    return view.y <= row.y and row.bottom <= view.bottom
+
+
+async def test_the_calls_panel_follows_its_newest_row_until_the_reader_scrolls_up() -> None:
+    app = replay_app(many_calls(12))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await play(pilot)
+        panel = app.chat.calls
+        assert panel.max_scroll_y > 0  # more rows than fit
+        assert row_in_view(app, -1)  # the newest row whole, grown by its result
+        panel.scroll_home(animate=False, immediate=True)
+        await settle(pilot)
+        for event in many_calls(14)[-6:]:  # two more calls
+            app.post_message(EngineEvent(event))
+        await settle(pilot)
+        assert panel.scroll_y == 0  # the reader's place is kept
+        assert row_in_view(app, 0)
+        panel.scroll_end(animate=False, immediate=True)
+        await settle(pilot)
+        for event in many_calls(15)[-3:]:
+            app.post_message(EngineEvent(event))
+        await settle(pilot)
+        assert row_in_view(app, -1)  # back at the end: following again

@@ -17,6 +17,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Click
+from textual.geometry import Size
+from textual.layout import DockArrangeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -236,12 +238,24 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         yield self._empty
 
     def on_mount(self) -> None:
-        """Tick running timers; 10 Hz is smooth enough and cheap."""
+        """Follow the newest row (until the reader scrolls up); tick running
+        timers at 10 Hz, smooth enough and cheap."""
         self.border_title = "Calls"
         # Paused while no call is going: an idle wake-up ten times a second
         # is CPU taken from decoding on a small machine.
         self._ticker = self.set_interval(0.1, self.tick, pause=True)
 
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        """Follow the end (Textual's anchor) once the rows overflow the panel:
+        a new row, or one that grows (a result's preview, approval buttons),
+        stays in view until the reader scrolls up.  Not before: an anchored
+        view draws rows that fit at its bottom, and calls read from the top."""
+        result = super().arrange(size, optimal)
+        overflows = result.total_region.bottom > size.height
+        if overflows != self.is_anchored:
+            self.anchor(overflows)
+        return result
 
     @property
     def rows(self) -> list[CallRow]:
@@ -263,7 +277,6 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         self._wake(record)
         if self.selected < 0 or not self.has_focus:
             self.selected = len(self._rows) - 1
-        row.scroll_visible(animate=False)
 
     async def add_earlier(self, records: list[CallRecord]) -> None:
         """Add rows for finished calls above the others (older turns of a
@@ -316,15 +329,18 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         """Select the row of ``call_id``."""
         ids = list(self._rows)
         if call_id in ids:
-            self.selected = ids.index(call_id)
+            self._select(ids.index(call_id))
+
+    def _select(self, index: int) -> None:
+        """Select a row and bring it into view (a row chosen, not a new one:
+        those are followed by the anchor, or left below a reader scrolled up)."""
+        self.selected = index
+        self.rows[index].scroll_visible(animate=False)
 
     def watch_selected(self, old: int, new: int) -> None:
         """Move the highlight."""
-        rows = self.rows
-        for i, row in enumerate(rows):
+        for i, row in enumerate(self.rows):
             row.set_class(i == new, "-selected")
-        if 0 <= new < len(rows):
-            rows[new].scroll_visible(animate=False)
 
     @property
     def selected_record(self) -> CallRecord | None:
@@ -335,7 +351,7 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
     def action_select(self, step: int) -> None:
         """Move the selection up or down."""
         if self._rows:
-            self.selected = max(0, min(len(self._rows) - 1, self.selected + step))
+            self._select(max(0, min(len(self._rows) - 1, self.selected + step)))
 
     def action_show_call(self) -> None:
         """Open the selected call's full result and what the model saw of it."""

@@ -1,10 +1,10 @@
 """Scroll views whose lines in view stay put when content above them grows
-(older turns of a resumed chat, drawn after the recent ones): what browsers
-call scroll anchoring."""
+(older turns of a resumed chat, drawn after the recent ones) or re-wraps at a
+new width: what browsers call scroll anchoring."""
 
 from __future__ import annotations
 
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.layout import DockArrangeResult
 from textual.widget import Widget
 
@@ -16,31 +16,36 @@ class KeepsPlace(Widget):
     (``class Log(VerticalScroll, KeepsPlace)``): Textual takes a widget's CSS
     type names from its first base only."""
 
-    _seen: tuple[Widget, int, int] | None = None
-    """A child in view at the last layout: it, its y, and the layout's width."""
+    _placed: tuple[dict[Widget, Region], int] | None = None
+    """Each child's region at the last layout, and that layout's width."""
 
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
-        """Textual's layout; then, if what is above the child that was in view
-        grew or shrank, scroll by as much in the same frame.  A view that
-        follows its end is left to its anchor, and a new width (the text
-        re-wraps) to the view's own handling."""
+        """Textual's layout; then keep the child at the top of the view where
+        it was, in the same frame: moved by as much as what is above it grew
+        or shrank, or, at a new width (the text re-wraps), at the same
+        fraction of its height.  A view that follows its end is left to its
+        anchor."""
         result = super().arrange(size, optimal)
         regions = {p.widget: p.region for p in result.placements}
-        seen = self._seen
-        y = round(self.scroll_y)
-        shift = 0
-        if seen is not None and not follows_end(self) and seen[2] == size.width:
-            child, before, _ = seen
-            region = regions.get(child)
-            if region is not None:
-                shift = region.y - before
-        y = max(0, y + shift)
         # Recorded before scrolling: setting the scroll lays out again, and
-        # that pass must not shift a second time.
-        self._seen = next(((w, r.y, size.width) for w, r in regions.items() if r.bottom > y),
-                          None)
-        if shift:
-            self.set_scroll(None, y)
-            self.set_reactive(Widget.scroll_target_y, y)
-            self.vertical_scrollbar.position = y
+        # that pass finds nothing moved.
+        placed, self._placed = self._placed, (regions, size.width)
+        if placed is None or follows_end(self):
+            return result
+        before, width = placed
+        y = self.scroll_y
+        top = next(((child, region) for child, region in before.items()
+                    if region.bottom > y and child in regions), None)
+        if top is None:
+            return result
+        child, was = top
+        now = regions[child]
+        into = y - was.y
+        if width != size.width:
+            into = into / max(1, was.height) * now.height
+        target = max(0, round(now.y + into))
+        if target != round(y):
+            self.set_scroll(None, target)
+            self.set_reactive(Widget.scroll_target_y, target)
+            self.vertical_scrollbar.position = target
         return result

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.containers import Vertical
-from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
@@ -328,42 +327,10 @@ class Transcript(StableGutterScroll, KeepsPlace):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.current: AssistantEntry | None = None
         """The latest assistant turn (cached: a DOM query per token is costly)."""
-        self._top: tuple[Widget, float, Size] | None = None
-        """The entry at the top of the view and how far into it, while scrolled
-        up from the end: a resize re-wraps every entry, and this is where the
-        reader was."""
 
     def on_mount(self) -> None:
         """Follow new output until the user scrolls up."""
         self.anchor()
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """Remember what the reader sees at the top, for the next resize."""
-        super().watch_scroll_y(old_value, new_value)
-        if self._top is not None and self._top[2] != self.size:
-            return  # moved by a resize, not by the reader: on_resize restores
-        self._top = None
-        if not 0 < new_value < self.max_scroll_y:
-            return  # at the end (following new output: Textual's anchor) or the top
-        for child in self.displayed_children:
-            region = child.virtual_region_with_margin
-            if region.bottom > new_value:
-                fraction = (new_value - region.y) / max(1, region.height)
-                self._top = (child, fraction, self.size)
-                return
-
-    def on_resize(self) -> None:
-        """Keep the reader's place when the text re-wraps."""
-        top = self._top
-        if top is not None:
-            self.call_after_refresh(self._restore_top, top[0], top[1])
-
-    def _restore_top(self, child: Widget, fraction: float) -> None:
-        self._top = None
-        if child.parent is self:
-            region = child.virtual_region_with_margin
-            self.scroll_to(y=region.y + round(fraction * region.height), animate=False,
-                           immediate=True)
 
     async def add_turn(self, entry: AssistantEntry) -> None:
         """Append a new assistant turn and make it current."""
