@@ -39,7 +39,7 @@ from asynclm_tui.ui.screens.sessions import SessionsScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.streaming.rich_markdown import warm_lexers
-from asynclm_tui.ui.textual_internals import is_exiting
+from asynclm_tui.ui.textual_internals import is_batching, is_exiting
 from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
@@ -118,6 +118,8 @@ class AsyncLMApp(App[None]):
         self.clock = clock or engine.elapsed
         """Engine-time clock for live timers (tests pass a frozen one)."""
         self._start_engine = start_engine
+        self._shown = False
+        """A frame was drawn outside the mount's batch (so it reached the terminal)."""
         self.clipboard_sink = Clipboard(
             lambda text: App.copy_to_clipboard(self, text), settings.ui.clipboard
         )
@@ -178,6 +180,19 @@ class AsyncLMApp(App[None]):
         for err in self.engine.snapshot().tool_errors:
             self.notify(f"Tool skipped: {err}", severity="error", timeout=10)
         self.engine.subscribe(self.receive)
+        self.call_after_refresh(self._start_background)
+
+    def _start_background(self) -> None:
+        """Start the engine and the lexers once the first frame is out:
+        loading them imports llama.cpp and Pygments, holding the GIL the
+        first frame (a resumed chat's recent turns) is drawn with."""
+        if is_batching(self):  # inside the mount: the frame was not sent
+            self.call_after_refresh(self._start_background)
+            return
+        if not self._shown:
+            self._shown = True
+            self.call_after_refresh(self._start_background)
+            return
         if self._start_engine:
             self.engine.start()
         # Off the UI thread: the first code block would otherwise stall it.

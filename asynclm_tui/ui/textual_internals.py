@@ -31,6 +31,9 @@ Why each override exists:
   (the reader has not scrolled away).  Textual keeps no public flag for it,
   and the scroll position alone says "not at the end" for a moment after
   every growth, until the compositor moves the view.
+- :func:`is_batching`: whether the app is inside a batch update, where
+  frames are not sent to the terminal; the app's mount runs in one, so a
+  refresh during it is not the first frame the user sees.
 - :func:`is_exiting`: whether :meth:`App.exit` has been called (the app keeps
   no public flag for it).
 - :class:`StdinEOFDriver`: Textual's Linux input thread selects on stdin with
@@ -104,6 +107,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(TextArea, "_on_key", "KeysBeforeBindings overrides it and calls it",
              "(self, event: 'events.Key') -> 'None'"),
     Internal(App, "_exit", "is_exiting reads it"),
+    Internal(App, "_batch_count", "is_batching reads it"),
     Internal(Widget, "_anchor_released", "follows_end reads it"),
     Internal(App, "_notifications", "tests read the notifications shown"),
     Internal(Screen, "_refresh_layout", "tests count layout passes by wrapping it",
@@ -192,6 +196,12 @@ def follows_end(view: Widget) -> bool:
     """``view`` is anchored (:meth:`Widget.anchor`) and the reader has not
     scrolled away from its end."""
     return view.is_anchored and not view._anchor_released
+
+
+def is_batching(app: App[Any]) -> bool:
+    """Inside :meth:`App.batch_update` (the app's mount runs in one): frames
+    are computed but not sent to the terminal."""
+    return app._batch_count > 0
 
 
 def is_exiting(app: App[Any]) -> bool:
