@@ -118,7 +118,7 @@ class AsyncLMApp(App[None]):
         self.clock = clock or engine.elapsed
         """Engine-time clock for live timers (tests pass a frozen one)."""
         self._start_engine = start_engine
-        self._shown = False
+        self._frame_sent = False
         """A frame was drawn outside the mount's batch (so it reached the terminal)."""
         self.clipboard_sink = Clipboard(
             lambda text: App.copy_to_clipboard(self, text), settings.ui.clipboard
@@ -189,8 +189,8 @@ class AsyncLMApp(App[None]):
         if is_batching(self):  # inside the mount: the frame was not sent
             self.call_after_refresh(self._start_background)
             return
-        if not self._shown:
-            self._shown = True
+        if not self._frame_sent:
+            self._frame_sent = True
             self.call_after_refresh(self._start_background)
             return
         if self._start_engine:
