@@ -238,13 +238,11 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         yield self._empty
 
     def on_mount(self) -> None:
-        """Follow the newest row (until the reader scrolls up); tick running
-        timers at 10 Hz, smooth enough and cheap."""
+        """Tick running timers; 10 Hz is smooth enough and cheap."""
         self.border_title = "Calls"
         # Paused while no call is going: an idle wake-up ten times a second
         # is CPU taken from decoding on a small machine.
         self._ticker = self.set_interval(0.1, self.tick, pause=True)
-
 
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
         """Follow the end (Textual's anchor) once the rows overflow the panel:
