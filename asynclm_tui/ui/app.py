@@ -118,8 +118,6 @@ class AsyncLMApp(App[None]):
         self.clock = clock or engine.elapsed
         """Engine-time clock for live timers (tests pass a frozen one)."""
         self._start_engine = start_engine
-        self._frame_sent = False
-        """A frame was drawn outside the mount's batch (so it reached the terminal)."""
         self.clipboard_sink = Clipboard(
             lambda text: App.copy_to_clipboard(self, text), settings.ui.clipboard
         )
@@ -180,19 +178,20 @@ class AsyncLMApp(App[None]):
         for err in self.engine.snapshot().tool_errors:
             self.notify(f"Tool skipped: {err}", severity="error", timeout=10)
         self.engine.subscribe(self.receive)
-        self.call_after_refresh(self._start_background)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """Start the background work once a frame has reached the terminal:
+        loading the model and the lexers imports llama.cpp and Pygments,
+        holding the GIL the first frame (a resumed chat's recent turns) is
+        drawn with."""
+        if is_batching(self):  # inside the mount: that frame was not sent
+            self.call_after_refresh(self._after_first_frame)
+        else:
+            # The batch may have ended after that refresh: one more, outside it.
+            self.call_after_refresh(self._start_background)
 
     def _start_background(self) -> None:
-        """Start the engine and the lexers once the first frame is out:
-        loading them imports llama.cpp and Pygments, holding the GIL the
-        first frame (a resumed chat's recent turns) is drawn with."""
-        if is_batching(self):  # inside the mount: the frame was not sent
-            self.call_after_refresh(self._start_background)
-            return
-        if not self._frame_sent:
-            self._frame_sent = True
-            self.call_after_refresh(self._start_background)
-            return
         if self._start_engine:
             self.engine.start()
         # Off the UI thread: the first code block would otherwise stall it.
