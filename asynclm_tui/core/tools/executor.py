@@ -17,9 +17,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from asynclm_tui.core.events import CallStatus
 from asynclm_tui.core.kinds import Decision
@@ -30,6 +28,9 @@ from asynclm_tui.core.tools.runners import (
     run_http,
     run_python,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 EMA_WEIGHT = 0.3
 """Weight of the newest observation in a tool's moving-average duration."""
@@ -274,6 +275,10 @@ class Executor:
             return await run_command(spec, req.kwargs)
         if spec.http is not None:
             if self._client is None:
+                # Imported here: most chats never run an HTTP tool, and httpx
+                # costs 60 ms of the launch.
+                import httpx
+
                 self._client = httpx.AsyncClient(follow_redirects=True, timeout=None)
             return await run_http(spec, req.kwargs, self._client)
         return await run_python(spec, req.kwargs)

@@ -13,12 +13,13 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from asynclm_tui.core.tools.spec import ENV_REF, PLACEHOLDER, HttpSpec, ToolSpec
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ToolFailure(Exception):
@@ -129,6 +130,8 @@ def _json_fill(value: Any, args: Mapping[str, Any]) -> Any:
 
 async def run_http(spec: ToolSpec, args: Mapping[str, Any], client: httpx.AsyncClient) -> str:
     """Make the tool's HTTP request; the (capped) body is the result."""
+    import httpx
+
     http = spec.http
     assert http is not None
     url = fill(http.url, args, encode=True)
