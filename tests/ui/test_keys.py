@@ -12,9 +12,18 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 from replay import FINISHED, LOADED, MID_TURN, _text, play, replay_app, settle  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
-from asynclm_tui.core.events import CallStatus, CallUpdated, PromptWarmed, TurnStarted  # noqa: E402
+from asynclm_tui.core.events import (  # noqa: E402
+    ApproveCall,
+    CallStatus,
+    CallUpdated,
+    Input,
+    PromptWarmed,
+    TurnStarted,
+)
+from asynclm_tui.core.kinds import Decision  # noqa: E402
 from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
 from asynclm_tui.ui.state import clip  # noqa: E402
+from asynclm_tui.ui.widgets.calls_panel import CallRow  # noqa: E402
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip  # noqa: E402
 
 
@@ -75,6 +84,22 @@ async def test_approval_toast_goes_once_answered() -> None:
         app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.RUNNING)))
         await wait_until(pilot, lambda: not any("asks to run" in m for m in messages(app)),
                          5, "the approval toast to go")
+
+
+async def test_approval_buttons_answer_and_live_only_while_asked() -> None:
+    app = replay_app(MID_TURN)
+    posted: list[Input] = []
+    async with app.run_test(size=(130, 36)) as pilot:
+        await play(pilot)
+        # Only the call that waits has buttons (the others would pay four
+        # widgets each for nothing).
+        rows = {row.record.id: row for row in app.chat.calls.query(CallRow)}
+        assert [cid for cid, row in rows.items() if row.query(".approval")] == ["n"]
+        app.engine.post = posted.append  # type: ignore[method-assign]
+        await pilot.click("#approve-deny")
+        assert posted == [ApproveCall("n", Decision.DENY)]
+        app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.DENIED)))
+        await wait_until(pilot, lambda: not rows["n"].query(".approval"), 5, "the buttons to go")
 
 
 async def test_emoji_in_a_result_chip_is_not_cut() -> None:

@@ -108,17 +108,33 @@ class CallRow(Vertical):
         self._body = Static("", classes="call-body", markup=False)
         self._lines = -1
         self._status: CallStatus | None = None
-        # Held directly: refresh_row may run (timer) before compose has mounted them.
-        self._approval = Horizontal(
-            Button("Allow once", id="approve-once", compact=True, variant="success"),
-            Button("Always", id="approve-always", compact=True, variant="primary"),
-            Button("Deny", id="approve-deny", compact=True, variant="error"),
-            classes="approval",
-        )
+        self._approval: Horizontal | None = None
+        """The approval buttons, only while the call awaits approval: four
+        widgets per row cost a chat of many calls most of its opening."""
 
     def compose(self) -> ComposeResult:
         yield self._body
-        yield self._approval
+        if self._approval is not None:
+            yield self._approval
+
+    def on_mount(self) -> None:
+        if self._approval is not None and not self._approval.is_attached:
+            self.mount(self._approval)
+
+    def _show_approval(self, show: bool) -> None:
+        if show and self._approval is None:
+            self._approval = Horizontal(
+                Button("Allow once", id="approve-once", compact=True, variant="success"),
+                Button("Always", id="approve-always", compact=True, variant="primary"),
+                Button("Deny", id="approve-deny", compact=True, variant="error"),
+                classes="approval",
+            )
+            if self.is_mounted:
+                self.mount(self._approval)
+        elif not show and self._approval is not None:
+            if self._approval.is_attached:
+                self._approval.remove()
+            self._approval = None
 
     def refresh_row(self, now: float) -> None:
         """Redraw from the record (``now`` in engine seconds)."""
@@ -129,7 +145,7 @@ class CallRow(Vertical):
                 self.remove_class(f"status-{slug(self._status)}", update=False)
             self.add_class(f"status-{slug(rec.status)}")
             self._status = rec.status
-        self._approval.display = rec.status is CallStatus.AWAITING_APPROVAL
+        self._show_approval(rec.status is CallStatus.AWAITING_APPROVAL)
         elapsed = rec.elapsed_ms(now)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{STATUS_ICONS[rec.status]} ", style="bold")
