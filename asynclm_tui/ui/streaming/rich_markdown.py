@@ -11,6 +11,7 @@ Textual's :class:`~textual.highlight.HighlightTheme` token styles with their
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -209,3 +210,15 @@ class ThemedMarkdown:
         markdown.markup = text
         markdown.parsed = self._parser.parse(text)
         return markdown
+
+
+@functools.lru_cache(maxsize=8)
+def _themed(variables: tuple[tuple[str, str], ...]) -> ThemedMarkdown:
+    return ThemedMarkdown(dict(variables))
+
+
+def themed_markdown(variables: Mapping[str, str]) -> ThemedMarkdown:
+    """The renderer for a palette, shared by every widget that uses it:
+    building one (its element classes and two parsers) costs more than
+    rendering a paragraph, and a chat has dozens of Markdown widgets."""
+    return _themed(tuple(sorted(variables.items())))

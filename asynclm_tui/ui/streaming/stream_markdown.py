@@ -23,7 +23,7 @@ from textual.widget import Widget
 from asynclm_tui.ui.clipboard import fenced_code
 from asynclm_tui.ui.messages import CopyRequested
 from asynclm_tui.ui.streaming.markdown_blocks import BlockSplitter
-from asynclm_tui.ui.streaming.rich_markdown import ThemedMarkdown
+from asynclm_tui.ui.streaming.rich_markdown import ThemedMarkdown, themed_markdown
 from asynclm_tui.ui.textual_internals import LayoutOnce
 
 COPY_LABEL = " ⧉ copy code "
@@ -83,7 +83,7 @@ class StreamingMarkdown(LayoutOnce, Widget):
         key = (width, self.app.theme)
         if key != self._key or self._markdown is None:
             self._key = key
-            self._markdown = ThemedMarkdown(self.app.get_css_variables())
+            self._markdown = themed_markdown(self.app.get_css_variables())
             self._block_lines = []
             self._tail_dirty = True
         while len(self._block_lines) < len(self._blocks):
