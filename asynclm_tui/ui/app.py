@@ -118,6 +118,8 @@ class AsyncLMApp(App[None]):
         self.clock = clock or engine.elapsed
         """Engine-time clock for live timers (tests pass a frozen one)."""
         self._start_engine = start_engine
+        self.first_frame = asyncio.Event()
+        """Set once a frame has reached the terminal."""
         self.clipboard_sink = Clipboard(
             lambda text: App.copy_to_clipboard(self, text), settings.ui.clipboard
         )
@@ -169,7 +171,7 @@ class AsyncLMApp(App[None]):
                     lambda items: recorder.save_queued([i.text for i in items])
                 )
             if self.sessions.resumed is not None:
-                await replay(self.chat, self.sessions.resumed, self._draining)
+                await replay(self.chat, self.sessions.resumed, self._draining, self.first_frame)
                 self.chat.control.restore_queue(self.sessions.resumed.queued)
             if self.sessions.notice:
                 self.notify(self.sessions.notice, timeout=6)
@@ -192,6 +194,7 @@ class AsyncLMApp(App[None]):
             self.call_after_refresh(self._start_background)
 
     def _start_background(self) -> None:
+        self.first_frame.set()
         if self._start_engine:
             self.engine.start()
         # Off the UI thread: the first code block would otherwise stall it.
@@ -306,7 +309,7 @@ class AsyncLMApp(App[None]):
             self.sessions.recorder.new_session(session_id)
         self.sessions.resumed = stored
         await self.chat.clear_view()
-        await replay(self.chat, stored, self._draining)
+        await replay(self.chat, stored, self._draining, self.first_frame)
         self.chat.control.restore_queue(stored.queued)
 
     def on_chat_screen_chat_cleared(self) -> None:

@@ -3,8 +3,9 @@
 the timeline come back as they were.
 
 A long chat opens at once: every turn goes into the chat's state first (plain
-data, the timeline has it all), the last few turns are drawn and painted, and
-older turns are then built off screen a few at a time and mounted above them.
+data, the timeline has it all), the newest turns that fill the screen are
+drawn and painted, and older turns are then built off screen a few at a time
+and mounted above them.
 Each batch holds the app's event lock, so a live turn never interleaves with
 it, and keys are handled between batches.
 """
@@ -12,6 +13,7 @@ it, and keys are handled between batches.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from asynclm_tui.core.events import (
@@ -20,10 +22,15 @@ from asynclm_tui.core.events import (
     CallStatus,
     CallUpdated,
     Event,
+    Interrupt,
     Prefilled,
+    Token,
+    Trapped,
     TurnDone,
+    TurnStarted,
+    UserMessage,
 )
-from asynclm_tui.core.kinds import StopReason
+from asynclm_tui.core.kinds import InterruptKind, StopReason
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
 from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript
@@ -34,8 +41,6 @@ if TYPE_CHECKING:
     from asynclm_tui.ui.screens.chat import ChatScreen
 
 CUT_OFF = "asynclm closed before it finished"
-RECENT_TURNS = 6
-"""Turns drawn before the first paint: more than a tall terminal shows."""
 BATCH_TURNS = 4
 """Older turns built and mounted per step (each step holds the UI briefly)."""
 
@@ -67,15 +72,61 @@ def turn_events(turn: StoredTurn) -> list[Event]:
     return out
 
 
-async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock) -> None:
+def screenful(turns: Sequence[Sequence[Event]], width: int, height: int) -> int:
+    """How many of the newest ``turns`` are sure to fill ``height`` rows: the
+    ones drawn before the first paint.  Each turn is counted at the fewest
+    rows it can take (see :func:`least_rows`), so the screen is full when it
+    first shows; drawing more would only delay it."""
+    rows = 0
+    for count, events in enumerate(reversed(turns), 1):
+        rows += least_rows(events, max(1, width))
+        if rows >= height:
+            return count
+    return len(turns)
+
+
+def least_rows(events: Sequence[Event], width: int) -> int:
+    """The fewest rows a turn's entries take at ``width`` columns or fewer:
+    the two headers, a row per chip, and its prompt and each run of text
+    between chips as if it filled every column of every row."""
+    rows = 0
+    text: list[str] = []
+
+    def text_rows(chars: int) -> int:
+        return -(-chars // width)
+
+    def close_text() -> None:
+        nonlocal rows
+        rows += text_rows(len("".join(text).strip()))
+        text.clear()
+
+    for event in events:
+        match event:
+            case TurnStarted():
+                rows += 2 + max(1, text_rows(len(event.text.strip())))
+            case Token():
+                text.append(event.visible)
+            case Interrupt() if event.kind == InterruptKind.USER:
+                pass  # its chip comes with the UserMessage
+            case CallIssued() | Interrupt() | UserMessage() | Trapped():
+                close_text()
+                rows += 1
+    close_text()
+    return rows
+
+
+async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
+                 shown: asyncio.Event) -> None:
     """Draw ``stored`` into ``chat`` (before the engine starts): the recent
-    turns now, older ones in the background (``lock``: the app's event lock)."""
+    turns now, older ones in the background once ``shown`` (a frame has
+    reached the terminal) is set (``lock``: the app's event lock)."""
     turns = [turn_events(turn) for turn in stored.turns]
     for events in turns:
         for event in events:
             chat.state.apply(event)
-    split = max(0, len(turns) - RECENT_TURNS)
-    shown = len(chat.transcript.children)
+    size = chat.app.size
+    split = len(turns) - screenful(turns, size.width, size.height)
+    first = len(chat.transcript.children)
     with chat.app.batch_update(), chat.bindings_held():
         for events in turns[split:]:
             await _draw_turn(chat, events, chat.transcript)
@@ -90,7 +141,8 @@ async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock) ->
     )
     chat.transcript.scroll_end(animate=False)
     if split:
-        chat.draw_history(_draw_older(chat, turns[:split], chat.transcript.children[shown], lock))
+        chat.draw_history(
+            _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown))
 
 
 async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | Staging) -> None:
@@ -101,8 +153,11 @@ async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | S
 
 
 async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
-                      lock: asyncio.Lock) -> None:
-    """Build ``turns`` newest batch first and mount each above the last."""
+                      lock: asyncio.Lock, shown: asyncio.Event) -> None:
+    """Build ``turns`` newest batch first and mount each above the last,
+    once the recent turns are on the terminal (a refresh inside the app's
+    mount is not: its frames are held back)."""
+    await shown.wait()
     end = len(turns)
     while end > 0:
         # A paint between batches: keys typed meanwhile are handled first.
