@@ -110,7 +110,7 @@ class CallRow(Vertical):
         self._status: CallStatus | None = None
         self._approval: Horizontal | None = None
         """The approval buttons, only while the call awaits approval: four
-        widgets per row cost a chat of many calls most of its opening."""
+        widgets on every finished row slowed the opening of a long chat."""
 
     def compose(self) -> ComposeResult:
         yield self._body
