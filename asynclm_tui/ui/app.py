@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -56,6 +57,9 @@ MODE_HELP = {
 }
 """What each scheduling mode does, for the command palette."""
 
+DRAIN_SLICE_S = 0.010
+"""Longest the app's handler applies engine events before it lets the keys
+typed meanwhile through (they queue behind it); the rest follow at once."""
 SWITCH_INTERVAL_S = 0.0005
 """GIL switch interval while the TUI runs (Python's default is 5 ms)."""
 
@@ -247,21 +251,33 @@ class AsyncLMApp(App[None]):
         """Calls, results and the like now; tokens with the next render."""
         if message.urgent:
             self._urgent_posted = False
-            await self.drain_events()
+            if not await self.drain_events(DRAIN_SLICE_S):
+                return  # the rest, and the render, after the keys
         # The render drains queued tokens itself (ChatScreen.flush_now).
         await self.chat.flush_soon()
 
-    async def drain_events(self) -> None:
-        """Hand every queued engine event to the chat screen, in order."""
+    async def drain_events(self, budget_s: float | None = None) -> bool:
+        """Hand the queued engine events to the chat screen, in order: all of
+        them, or for about ``budget_s`` and then the rest in a message of
+        their own, after the keys queued meanwhile (20 results landing at
+        once would otherwise hold a key back for a tenth of a second).
+        Returns whether the queue was emptied."""
         # Flags are reset before draining: an event queued meanwhile either
         # gets drained here or posts a new EventsPending; it is never stranded.
         self._wake_posted = False
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
         async with self._draining:
             while self._pending:
                 if is_exiting(self):  # shutting down: the screen may already be gone
                     self._pending.clear()
-                    return
+                    break
                 await self.chat.apply(self._pending.popleft())
+                if self._pending and deadline is not None and time.perf_counter() > deadline:
+                    if not self._urgent_posted:
+                        self._urgent_posted = True
+                        self.post_message(EventsPending(urgent=True))
+                    return False
+        return True
 
     def _saving_failed(self, message: str) -> None:
         # Called on the recorder's thread.

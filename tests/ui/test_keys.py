@@ -16,6 +16,7 @@ from asynclm_tui.core.events import (  # noqa: E402
     ApproveCall,
     CallStatus,
     CallUpdated,
+    Event,
     Input,
     PromptWarmed,
     TurnStarted,
@@ -100,6 +101,32 @@ async def test_approval_buttons_answer_and_live_only_while_asked() -> None:
         assert posted == [ApproveCall("n", Decision.DENY)]
         app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.DENIED)))
         await wait_until(pilot, lambda: not rows["n"].query(".approval"), 5, "the buttons to go")
+
+
+async def test_a_burst_of_engine_events_is_applied_in_slices_with_keys_between() -> None:
+    app = replay_app(MID_TURN)
+    async with app.run_test(size=(130, 36)) as pilot:
+        await play(pilot)
+        burst = [CallUpdated(4.0 + i / 100, "n", CallStatus.RUNNING) for i in range(3)]
+        applied: list[object] = []
+        apply = app.chat.apply
+
+        async def counted(event: Event) -> None:
+            applied.append(event)
+            await apply(event)
+
+        app.chat.apply = counted  # type: ignore[method-assign]
+        app._pending.extend(burst)
+        # Out of time after the first: the rest wait for a message of their
+        # own, so keys queued behind this one go first.
+        assert not await app.drain_events(0.0)
+        assert applied == burst[:1] and list(app._pending) == burst[1:]
+        await pilot.pause()
+        assert applied == burst and not app._pending
+        # Without a budget (a render, a test settling) everything goes at once.
+        app._pending.extend(burst)
+        assert await app.drain_events()
+        assert applied == burst * 2
 
 
 async def test_emoji_in_a_result_chip_is_not_cut() -> None:

@@ -95,7 +95,7 @@ class ChatScreen(ChatDraw, ChatInputs):
         clock: Callable[[], float],
         *,
         model_label: str,
-        drain: Callable[[], Awaitable[None]],
+        drain: Callable[[], Awaitable[object]],
         load_hint: str = "",
         raw: bool = False,
         calls_shown: bool = True,
