@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 from rich.table import Table
 
+from asynclm_tui.bench.bootstrap import bootstrap_ci95
 from asynclm_tui.core.backends import connect_server, load_llama
 from asynclm_tui.core.backends.base import Backend, SamplingParams
 from asynclm_tui.core.cml import format_interrupt
@@ -114,8 +115,9 @@ def run_wire_bench(settings: Settings, *, rounds: int, as_json: bool) -> int:
         local.close()
         remote.close()
     ratio = results[1].inject_ms_median / results[0].inject_ms_median
+    ci95 = _ratio_ci95([s[0] for s in samples["server"]], [s[0] for s in samples["in-process"]])
     if as_json:
-        data = {"results": [asdict(r) for r in results], "ratio": ratio}
+        data = {"results": [asdict(r) for r in results], "ratio": ratio, "ratio_ci95": ci95}
         print(json.dumps(data, indent=2))
         return 0
     table = Table(title=f"one interrupt, {rounds} alternating rounds (medians, ms)")
@@ -131,5 +133,15 @@ def run_wire_bench(settings: Settings, *, rounds: int, as_json: bool) -> int:
             f"{r.token_ms_median:.0f}",
         )
     print_table(table)
-    print(f"interrupt over the wire / in-process: {ratio:.2f}x (target <= 1.5x)")
+    interval = f" [{ci95[0]:.2f}-{ci95[1]:.2f}]" if ci95 is not None else ""
+    print(f"interrupt over the wire / in-process: {ratio:.2f}x{interval} (target <= 1.5x)")
     return 0
+
+
+def _ratio_ci95(remote: list[float], local: list[float]) -> tuple[float, float] | None:
+    """95 % interval of median(remote) / median(local), rounds resampled in
+    pairs (round k of one backend ran next to round k of the other)."""
+    if len(remote) < 2 or len(remote) != len(local):
+        return None
+    return bootstrap_ci95(len(remote), lambda idx: statistics.median(remote[i] for i in idx)
+                          / statistics.median(local[i] for i in idx))

@@ -124,3 +124,22 @@ def test_killing_the_server_mid_answer_keeps_the_answer_and_recovers(tmp_path: P
     finally:
         engine.close()
         server.stop()
+
+
+def test_bench_wire_measures_an_interrupt_both_ways_with_an_interval(
+    llama_server: LlamaServer,
+) -> None:
+    done = asynclm("bench", "wire", "--base-url", llama_server.url, "--rounds", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    rows = {r["backend"]: r for r in data["results"]}
+    assert set(rows) == {"in-process", "server", "server, re-prefill"}
+    # The same prompt and interrupt, tokenized the same way on both sides.
+    assert len({(r["n_prompt"], r["n_interrupt"]) for r in rows.values()}) == 1
+    assert all(r["rounds"] == 2 and r["inject_ms_min"] > 0 for r in rows.values())
+    # Re-evaluating the whole prompt costs several times what reusing it does.
+    assert rows["server, re-prefill"]["inject_ms_median"] > 2 * rows["server"]["inject_ms_median"]
+    assert data["ratio"] == pytest.approx(
+        rows["server"]["inject_ms_median"] / rows["in-process"]["inject_ms_median"])
+    low, high = data["ratio_ci95"]
+    assert 0 < low <= high
