@@ -82,8 +82,10 @@ class StreamingMarkdown(LayoutOnce, Widget):
         """All lines at ``width``, re-rendering only what is stale."""
         key = (width, self.app.theme)
         if key != self._key or self._markdown is None:
+            if self._markdown is None or self._key is None or self._key[1] != key[1]:
+                # The renderer depends on the theme only: a new width keeps it.
+                self._markdown = themed_markdown(self.app.get_css_variables())
             self._key = key
-            self._markdown = themed_markdown(self.app.get_css_variables())
             self._block_lines = []
             self._tail_dirty = True
         while len(self._block_lines) < len(self._blocks):
