@@ -114,14 +114,9 @@ class CallRow(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self._body
-        if self._approval is not None:
-            yield self._approval
-
-    def on_mount(self) -> None:
-        if self._approval is not None and not self._approval.is_attached:
-            self.mount(self._approval)
 
     def _show_approval(self, show: bool) -> None:
+        # Rows are redrawn only once mounted (see CallsPanel.add_call).
         if show and self._approval is None:
             self._approval = Horizontal(
                 Button("Allow once", id="approve-once", compact=True, variant="success"),
@@ -129,11 +124,9 @@ class CallRow(Vertical):
                 Button("Deny", id="approve-deny", compact=True, variant="error"),
                 classes="approval",
             )
-            if self.is_mounted:
-                self.mount(self._approval)
+            self.mount(self._approval)
         elif not show and self._approval is not None:
-            if self._approval.is_attached:
-                self._approval.remove()
+            self._approval.remove()
             self._approval = None
 
     def refresh_row(self, now: float) -> None:
