@@ -5,10 +5,9 @@ here against the rows the real widgets take."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
-from uiharness import ui_settings, wait_until
+from uiharness import no_fail, ui_settings, wait_until
 
 from asynclm_tui.bench.open_chat import SYSTEM, chat_turn
 from asynclm_tui.core.backends.scripted import ScriptedBackend
@@ -20,6 +19,7 @@ from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.runtime import open_chat_sessions
 from asynclm_tui.ui import replay
+from asynclm_tui.ui.app import create_app
 from asynclm_tui.ui.replay import least_rows, screenful, turn_events
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, NoticeEntry, UserEntry
 
@@ -52,10 +52,6 @@ def turns() -> list[list[Event]]:
     return out
 
 
-def no_fail(message: str) -> NoReturn:
-    raise AssertionError(message)
-
-
 @pytest.mark.parametrize("size", [(80, 24), (150, 42)])
 async def test_no_turn_takes_fewer_rows_than_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
@@ -74,8 +70,6 @@ async def test_no_turn_takes_fewer_rows_than_counted(
     engine = Engine(settings, ToolRegistry(), ScriptedBackend(["ok"]).factory())
     sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False,
                                   fail=no_fail)
-    from asynclm_tui.ui.app import create_app
-
     app = create_app(settings, engine, sessions=sessions, start_engine=False)
     try:
         async with app.run_test(size=size) as pilot:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from textual.widgets import Static
-from uiharness import SIZE, ui_settings, wait_until
+from uiharness import SIZE, no_fail, ui_settings, wait_until
 
 from asynclm_tui.bench.open_chat import SYSTEM
 from asynclm_tui.bench.open_chat import record_chat as record
@@ -22,10 +21,6 @@ from asynclm_tui.ui import replay
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 from asynclm_tui.ui.screens.chat import HISTORY_GROUP
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip, UserEntry
-
-
-def no_fail(message: str) -> NoReturn:
-    raise AssertionError(message)
 
 
 def assert_context_loaded(stored: StoredSession) -> None:

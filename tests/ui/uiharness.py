@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from textual.pilot import Pilot
@@ -19,6 +19,11 @@ from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 
 SIZE = (130, 40)
+
+
+def no_fail(message: str) -> NoReturn:
+    """``fail`` for :func:`open_chat_sessions` in tests: a failure is a bug."""
+    raise AssertionError(message)
 
 
 def ui_settings(**overrides: Any) -> Settings:
