@@ -1,5 +1,5 @@
 """``python -m asynclm_tui``."""
 
-from asynclm_tui.cli import entry
+from asynclm_tui.launch import main
 
-entry()
+main()

@@ -28,6 +28,7 @@ from asynclm_tui.core.kinds import MODES
 from asynclm_tui.core.paths import user_data_dir
 from asynclm_tui.core.sessions.recorder import ChatSessions, resume_into
 from asynclm_tui.core.sessions.store import SessionStore, StoreError
+from asynclm_tui.launch import resume_collection
 from asynclm_tui.ui.clipboard import Clipboard
 from asynclm_tui.ui.messages import CopyRequested, EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
@@ -199,6 +200,7 @@ class AsyncLMApp(App[None]):
 
     def _start_background(self) -> None:
         self.first_frame.set()
+        resume_collection()
         if self._start_engine:
             self.engine.start()
         # Off the UI thread: the first code block would otherwise stall it.
@@ -453,6 +455,7 @@ def run_app(
     try:
         app.run()
     finally:
+        resume_collection()  # if the app ended before its first frame
         engine.close()
         if sessions is not None and sessions.recorder is not None:
             sessions.recorder.close()

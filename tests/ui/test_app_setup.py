@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from uiharness import SIZE, ui_settings, wait_until
 
 from asynclm_tui.core import paths
 from asynclm_tui.core.config import Settings
+from asynclm_tui.launch import pause_collection
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 from asynclm_tui.ui.widgets.status_bar import StatusBar
@@ -115,3 +117,16 @@ async def test_status_set_before_the_bar_is_composed_is_shown() -> None:
         assert str(state.render()) == "model failed to load" and state.has_class("-error")
         assert str(bar.query_one("#sb-model", Static).render()) == "x.gguf"
         assert bar.text("state") == "model failed to load"
+
+
+async def test_collection_paused_at_launch_resumes_once_the_first_frame_is_shown() -> None:
+    pause_collection()  # what the console script does before importing anything
+    try:
+        assert not gc.isenabled()
+        async with idle_app(ui_settings()) as (app, pilot):
+            await wait_until(pilot, app.first_frame.is_set, what="the first frame")
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0  # start-up's objects left out of full passes
+    finally:
+        gc.unfreeze()
+        gc.enable()
