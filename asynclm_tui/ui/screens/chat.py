@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from asynclm_tui.core.events import (
     CallFinished,
@@ -48,6 +48,7 @@ from asynclm_tui.ui.streaming.render_pacer import RenderPacer
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.status_bar import StatusBar
+from asynclm_tui.ui.widgets.steady_footer import SteadyFooter
 from asynclm_tui.ui.widgets.transcript import (
     LoadingEntry,
     NoticeEntry,
@@ -147,7 +148,7 @@ class ChatScreen(ChatDraw, ChatInputs):
                 yield Static("calls", id="calls-title")
                 yield self._calls
         yield self._status_bar
-        yield Footer()
+        yield SteadyFooter()
 
     async def on_mount(self) -> None:
         """Show load progress until the model is ready."""

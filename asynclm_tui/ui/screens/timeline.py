@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from asynclm_tui.ui.state import ChatState
+from asynclm_tui.ui.widgets.steady_footer import SteadyFooter
 from asynclm_tui.ui.widgets.timeline import TurnTimeline
 
 
@@ -38,7 +39,7 @@ class TimelineScreen(Screen[None]):
         )
         with VerticalScroll(id="timeline-turns"):
             yield Static("No turns yet: send a message first.", id="timeline-empty")
-        yield Footer()
+        yield SteadyFooter()
 
     async def on_mount(self) -> None:
         """Build the turns and keep them live at 5 Hz."""
