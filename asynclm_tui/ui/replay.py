@@ -120,6 +120,7 @@ async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
     """Draw ``stored`` into ``chat`` (before the engine starts): the recent
     turns now, older ones in the background once ``shown`` (a frame has
     reached the terminal) is set (``lock``: the app's event lock)."""
+    chat.quiet_gc.hold("replay")  # until the oldest turn is drawn
     turns = [turn_events(turn) for turn in stored.turns]
     for events in turns:
         for event in events:
@@ -143,6 +144,8 @@ async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
     if split:
         chat.draw_history(
             _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown))
+    else:
+        chat.quiet_gc.release("replay")
 
 
 async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | Staging) -> None:
@@ -157,23 +160,26 @@ async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
     """Build ``turns`` newest batch first and mount each above the last,
     once the recent turns are on the terminal (a refresh inside the app's
     mount is not: its frames are held back)."""
-    await shown.wait()
-    end = len(turns)
-    while end > 0:
-        # A paint between batches: keys typed meanwhile are handled first.
-        await _next_refresh(chat)
-        start = max(0, end - BATCH_TURNS)
-        async with lock:
-            staging = Staging()
-            for events in turns[start:end]:
-                await _draw_turn(chat, events, staging)
-            with chat.app.batch_update():
-                await chat.transcript.mount_all(staging.widgets, before=top)
-                await chat.calls.add_earlier([
-                    chat.state.calls[e.id] for events in turns[start:end] for e in events
-                    if isinstance(e, CallIssued) and e.id in chat.state.calls])
-        top = staging.widgets[0] if staging.widgets else top
-        end = start
+    try:
+        await shown.wait()
+        end = len(turns)
+        while end > 0:
+            # A paint between batches: keys typed meanwhile are handled first.
+            await _next_refresh(chat)
+            start = max(0, end - BATCH_TURNS)
+            async with lock:
+                staging = Staging()
+                for events in turns[start:end]:
+                    await _draw_turn(chat, events, staging)
+                with chat.app.batch_update():
+                    await chat.transcript.mount_all(staging.widgets, before=top)
+                    await chat.calls.add_earlier([
+                        chat.state.calls[e.id] for events in turns[start:end] for e in events
+                        if isinstance(e, CallIssued) and e.id in chat.state.calls])
+            top = staging.widgets[0] if staging.widgets else top
+            end = start
+    finally:
+        chat.quiet_gc.release("replay")
 
 
 async def _next_refresh(chat: ChatScreen) -> None:

@@ -149,12 +149,18 @@ async def test_a_long_chat_shows_its_last_turns_first_then_the_older_ones_above(
     try:
         async with app.run_test(size=SIZE) as pilot:
             seen: list[list[int]] = []
+            held: list[bool] = []  # full collections held off while the turns are drawn
 
             def all_drawn() -> bool:
                 seen.append(drawn_turns(app))
+                if len(seen[-1]) < LONG:
+                    held.append("replay" in app.chat.quiet_gc.holders)
                 return len(seen[-1]) == LONG
 
             await wait_until(pilot, all_drawn, 60, "every turn drawn")
+            assert held and all(held)
+            await wait_until(pilot, lambda: not app.chat.quiet_gc.holders, 10,
+                             "full collections back")
             # Every step on the way was the newest turns, in order: the reader
             # never sees a gap or a turn out of place.
             assert all(s == list(range(LONG - len(s) + 1, LONG + 1)) for s in seen)
@@ -209,6 +215,7 @@ async def test_a_new_chat_stops_the_drawing_of_the_old_one(
             await wait_until(pilot, lambda: not history_drawing(app), 30, "drawing to stop")
             await pilot.pause()
             assert drawn_turns(app) == []
+            assert "replay" not in app.chat.quiet_gc.holders
             assert app.chat.calls.rows == []
     finally:
         engine.close()

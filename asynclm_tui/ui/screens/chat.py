@@ -131,7 +131,8 @@ class ChatScreen(ChatDraw, ChatInputs):
         self._flush_timer: Timer | None = None
         self._drain = drain
         """Delivers engine events queued since the last render (the app's)."""
-        self._gc = QuietGC()
+        self.quiet_gc = QuietGC()
+        """Full garbage collections held off while a turn streams or a chat is drawn."""
         self._pacer = RenderPacer()
         self._n_ctx = 0
         self._erase_asked = 0.0
@@ -249,7 +250,7 @@ class ChatScreen(ChatDraw, ChatInputs):
             device = f"CPU {event.n_threads} threads"
         name = f"{event.model} + {event.lora}" if event.lora else event.model
         self.status.set_model(name, device)
-        self._gc.settle()
+        self.quiet_gc.settle()
         self._pacer.set_decode_threads(0 if event.gpu else event.n_threads)
         self._n_ctx = event.n_ctx
         self.status.set_context(0, event.n_ctx)
@@ -284,7 +285,7 @@ class ChatScreen(ChatDraw, ChatInputs):
 
     def _on_turn_started(self, event: TurnStarted) -> None:
         self.generating = True
-        self._gc.streaming()
+        self.quiet_gc.hold("turn")
         self.status.set_state("reading prompt", "busy")
         self.status.set_mode(event.mode)
         self.prompt.border_title = "message · Enter steers this answer · Tab queues for after it"
@@ -304,11 +305,11 @@ class ChatScreen(ChatDraw, ChatInputs):
 
     def _collect_if_idle(self) -> None:
         if not self.generating:
-            self._gc.idle()
+            self.quiet_gc.release("turn")
 
     def on_unmount(self) -> None:
         """Give the process its usual garbage collection back."""
-        self._gc.idle()
+        self.quiet_gc.release()
 
     @property
     def render_due(self) -> bool:

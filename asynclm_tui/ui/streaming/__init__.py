@@ -9,7 +9,8 @@ millisecond the UI spends is taken from decoding.  This package replaces it:
 - :mod:`.markdown_blocks`: where a streamed block can no longer change;
 - :mod:`.rich_markdown`: Rich's Markdown styled from the Textual theme;
 - :mod:`.render_pacer`: when to render (a CPU-share budget, keys first);
-- :mod:`.quiet_gc`: full garbage collections kept out of a turn.
+- :mod:`.quiet_gc`: full garbage collections kept out of a turn and of a saved
+  chat being drawn.
 
 The private Textual names these rely on are overridden and listed in
 :mod:`asynclm_tui.ui.textual_internals` (and nowhere else).
