@@ -311,43 +311,51 @@ def _forced_tokens(settings: Settings, base: EngineHandle, rec: _Recorder, n: in
         tokenizer.close()
 
 
+def _side_round(
+    settings: Settings, want: Path | None, forced: list[int]
+) -> tuple[float, Interrupt]:
+    """Load one side, warm it up on the forced turn, measure that turn, unload it.
+
+    One engine at a time: on the 2-vCPU VM, an adapter decoded at a quarter of
+    its speed (15 against 64 tok/s) while a second model was loaded beside it
+    (docs/lora-speed.md), which no user meets.
+    """
+    engine, rec = _adapter_engine(settings, want)
+    try:
+        room = settings.generation.model_copy(update={"max_tokens": len(forced) + 64})
+        engine.post(Configure(generation=room))  # the whole forced turn fits
+        _forced_round(engine, rec, forced)  # warm-up
+        return _forced_round(engine, rec, forced)
+    finally:
+        engine.close()
+
+
 def measure_lora(settings: Settings, adapter: Path, tokens: int, rounds: int) -> list[LoraRound]:
     """``rounds`` rounds of the same forced turn (a call, its interrupt, then
     ``tokens`` tokens) on the base model and with ``adapter``, in turn (the
-    side that goes first alternates)."""
+    side that goes first alternates), one model loaded at a time."""
     base_settings = settings.model_copy(deep=True)
     base_settings.model.lora = "off"
     adapter_settings = settings.model_copy(deep=True)
     adapter_settings.model.lora = adapter
     base, base_rec = _adapter_engine(base_settings, None)
     try:
-        adapted, adapted_rec = _adapter_engine(adapter_settings, adapter)
-    except BaseException:
-        base.close()
-        raise
-    try:
         forced = _forced_tokens(base_settings, base, base_rec, tokens)
-        room = settings.generation.model_copy(update={"max_tokens": len(forced) + 64})
-        for engine in (base, adapted):
-            engine.post(Configure(generation=room))  # the whole forced turn fits
-        _forced_round(base, base_rec, forced)  # warm-up, both sides
-        _forced_round(adapted, adapted_rec, forced)
-        results: list[LoraRound] = []
-        for i in range(rounds):
-            if i % 2 == 0:
-                b_rate, b_int = _forced_round(base, base_rec, forced)
-                a_rate, a_int = _forced_round(adapted, adapted_rec, forced)
-            else:
-                a_rate, a_int = _forced_round(adapted, adapted_rec, forced)
-                b_rate, b_int = _forced_round(base, base_rec, forced)
-            results.append(
-                LoraRound(b_rate, a_rate, b_int.inject_ms, a_int.inject_ms, len(forced),
-                          b_int.n_tokens)
-            )
-        return results
     finally:
-        adapted.close()
         base.close()
+    results: list[LoraRound] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            b_rate, b_int = _side_round(base_settings, None, forced)
+            a_rate, a_int = _side_round(adapter_settings, adapter, forced)
+        else:
+            a_rate, a_int = _side_round(adapter_settings, adapter, forced)
+            b_rate, b_int = _side_round(base_settings, None, forced)
+        results.append(
+            LoraRound(b_rate, a_rate, b_int.inject_ms, a_int.inject_ms, len(forced),
+                      b_int.n_tokens)
+        )
+    return results
 
 
 def _verdict(ci: tuple[float, float] | None, target: float) -> str:

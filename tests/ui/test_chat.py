@@ -240,7 +240,10 @@ async def test_a_message_that_does_not_fit_ends_the_turn_and_offers_the_way_out(
     def notices() -> list[str]:
         return [str(n.render()) for n in app.chat.query(NoticeEntry)]
 
-    async with running_app(settings=ui_settings(**{"model.n_ctx": 256})) as (app, pilot, engine):
+    # The full system prompt (532 tokens with these tools; the compact one the
+    # shipped adapter selects is 149) in 256 tokens of context.
+    settings = ui_settings(**{"model.n_ctx": 256, "generation.prompt_style": "full"})
+    async with running_app(settings=settings) as (app, pilot, engine):
         await type_text(pilot, "hi")
         await pilot.press("enter")
         await wait_until(pilot, lambda: any("does not fit" in n for n in notices()), 30,
