@@ -120,8 +120,11 @@ async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
     """Draw ``stored`` into ``chat`` (before the engine starts): the recent
     turns now, older ones in the background once ``shown`` (a frame has
     reached the terminal) is set (``lock``: the app's event lock)."""
-    chat.quiet_gc.hold("replay")  # until the oldest turn is drawn
     turns = [turn_events(turn) for turn in stored.turns]
+    # Until the oldest turn is drawn; the name is this replay's own, since the
+    # drawing of a chat opened before it may still be ending.
+    holder = f"replay {id(turns)}"
+    chat.quiet_gc.hold(holder)
     for events in turns:
         for event in events:
             chat.state.apply(event)
@@ -143,9 +146,10 @@ async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
     chat.transcript.scroll_end(animate=False)
     if split:
         chat.draw_history(
-            _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown))
+            _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown,
+                        holder))
     else:
-        chat.quiet_gc.release("replay")
+        chat.quiet_gc.release(holder)
 
 
 async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | Staging) -> None:
@@ -156,10 +160,11 @@ async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | S
 
 
 async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
-                      lock: asyncio.Lock, shown: asyncio.Event) -> None:
+                      lock: asyncio.Lock, shown: asyncio.Event, holder: str) -> None:
     """Build ``turns`` newest batch first and mount each above the last,
     once the recent turns are on the terminal (a refresh inside the app's
-    mount is not: its frames are held back)."""
+    mount is not: its frames are held back); then let ``holder``'s hold on
+    full collections go."""
     try:
         await shown.wait()
         end = len(turns)
@@ -179,7 +184,7 @@ async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
             top = staging.widgets[0] if staging.widgets else top
             end = start
     finally:
-        chat.quiet_gc.release("replay")
+        chat.quiet_gc.release(holder)
 
 
 async def _next_refresh(chat: ChatScreen) -> None:
