@@ -179,11 +179,11 @@ def main(ctx: typer.Context, version: VersionOpt = False, **chat_options: Any) -
     The chat's options work here too (``asynclm --model X.gguf``); they are
     :func:`chat`'s own parameters, added to this signature below.
     """
-    if ctx.invoked_subcommand in (None, "chat"):
-        if ctx.invoked_subcommand is None:
-            chat(**chat_options)
-        return  # the chat resumes garbage collection once its first frame is shown
-    resume_collection()
+    if ctx.invoked_subcommand is None:
+        chat(**chat_options)
+        return
+    if ctx.invoked_subcommand != "chat":  # the chat resumes it once its first frame is shown
+        resume_collection()
     for param in ctx.command.params:
         if param.name in chat_options and chat_options[param.name] != param.default:
             flag = param.opts[0]
