@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asynclm_tui.core.backends.adapter import applied_adapter, prompt_style_for
-from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
+from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn, throttled
 from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
 from asynclm_tui.core.bus import EventBus, Sink
 from asynclm_tui.core.config import GenerationSettings, Settings
@@ -282,7 +282,7 @@ class Engine:
         start = time.perf_counter()
         bus = self._bus
         try:
-            backend = self._factory(lambda p: bus.emit(ModelLoading(bus.now(), p)))
+            backend = self._factory(throttled(lambda p: bus.emit(ModelLoading(bus.now(), p))))
         except Exception as exc:  # noqa: BLE001 - any load failure is reported, not raised
             message = str(exc) if isinstance(exc, ModelLoadError) else one_line(exc)
             with self._lock:

@@ -7,6 +7,7 @@ from pathlib import Path
 import gguf
 import pytest
 
+from asynclm_tui.core.backends.base import throttled
 from asynclm_tui.core.backends.gguf_header import GGUFHeaderError, ModelFacts, model_facts
 from asynclm_tui.core.backends.plan import choose_ctx, choose_threads
 from asynclm_tui.core.paths import bundled_model
@@ -84,3 +85,17 @@ def test_header_reader_rejects_other_files(tmp_path: Path) -> None:
     truncated.write_bytes(b"GGUF\x03\x00")
     with pytest.raises(GGUFHeaderError, match="truncated"):
         model_facts(truncated)
+
+
+def test_load_progress_is_throttled_but_keeps_first_and_last() -> None:
+    # llama.cpp reports once per tensor; a burst must not become a burst of redraws.
+    seen: list[float] = []
+    report = throttled(seen.append, interval_s=60.0)
+    for i in range(273):
+        report(i / 272)
+    assert seen == [0.0, 1.0]
+    every: list[float] = []
+    unthrottled = throttled(every.append, interval_s=0.0)
+    for i in range(5):
+        unthrottled(i / 4)
+    assert every == [0.0, 0.25, 0.5, 0.75, 1.0]

@@ -25,10 +25,11 @@ class QuietGC:
         self._holders: set[str] = set()
 
     def settle(self) -> None:
-        """Collect now and freeze what survives (call once, after startup):
-        later full collections skip the modules, classes and model metadata
-        that live as long as the process."""
-        gc.collect()
+        """Freeze every object alive now (call once, after startup): later
+        full collections skip the modules, classes and model metadata that
+        live as long as the process.  No collection first: at that moment it
+        finds almost nothing yet stalls the UI thread, and the first key typed
+        after the model loads would wait for it (docs/benchmarks.md)."""
         gc.freeze()
 
     @property
