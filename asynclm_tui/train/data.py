@@ -188,8 +188,15 @@ def _assemble(
     return ex if len(ex.tokens) <= MAX_TOKENS else None
 
 
-def bfcl_example(tok: Tokenizer, task: Any, rng: random.Random, index: int) -> Example | None:
-    """A BFCL task played the way ``asynclm bench bfcl --driver model`` prompts it."""
+def bfcl_example(
+    tok: Tokenizer, task: Any, rng: random.Random, index: int, *, sync: bool = False
+) -> Example | None:
+    """A BFCL task played the way ``asynclm bench bfcl --driver model`` prompts it.
+
+    ``sync``: as the sync strategy runs it, each result injected right after its
+    call block (decoding waits for it), so the model learns to go on with the
+    calls still to make after a result; otherwise the async engine's timing, LPT
+    order on the prompt's estimates."""
     from asynclm_tui.bench.bfcl.latency import LatencyModel
     from asynclm_tui.bench.bfcl.oracle import answer_text
     from asynclm_tui.bench.bfcl.tools import TaskTools
@@ -202,24 +209,33 @@ def bfcl_example(tok: Tokenizer, task: Any, rng: random.Random, index: int) -> E
     sim.on_event = lambda kind, payload: format_interrupt(payload[0], payload[1])
     ids = IdMaker()
     estimates = [reg.tools[c.name].estimated_ms for c in task.calls]
-    order = sorted(range(len(task.calls)), key=lambda i: -estimates[i])
-    for i in order:  # LPT on what the prompt says (ties keep the asked order)
+    order = (
+        range(len(task.calls))
+        if sync
+        else sorted(range(len(task.calls)), key=lambda i: -estimates[i])
+    )  # LPT on what the prompt says (ties keep the asked order)
+    for i in order:
         call = task.calls[i]
         cid = ids(call.name)
         sim.write(render_call(cid, call.name, call.args, dict(call.kwargs)), block=True)
         value = tools.execute(call.group, call.name, dict(call.kwargs))
-        sim.schedule(sim.clock + durations[i], "result", (cid, value))
+        if sync:
+            sim.schedule(sim.clock, "result", (cid, value))
+            sim.flush()
+        else:
+            sim.schedule(sim.clock + durations[i], "result", (cid, value))
     while sim.pending:
         sim.trap()
     sim.write(answer_text(task))
     sim.end()
     messages = [{"role": "system", "content": system}, {"role": "user", "content": task.prompt}]
-    return _assemble(tok, messages, sim, f"bfcl-{task.id}-{index}", "bfcl")
+    kind = "bfcl_sync" if sync else "bfcl"
+    return _assemble(tok, messages, sim, f"{kind}-{task.id}-{index}", kind)
 
 
 MIX: dict[str, float] = {
-    "single": 0.27, "pair": 0.27, "user_switch": 0.05, "user_add": 0.06, "none": 0.18,
-    "two_turn": 0.05, "bfcl": 0.12,
+    "single": 0.21, "pair": 0.25, "user_switch": 0.05, "user_add": 0.06, "none": 0.26,
+    "two_turn": 0.05, "bfcl": 0.07, "bfcl_sync": 0.05,
 }  # fmt: skip
 """Share of each kind of example."""
 
@@ -346,9 +362,9 @@ def build(
             tries += 1
             kind = rng.choices(kinds, weights=[MIX[k] for k in kinds])[0]
             index = len(out[split])
-            if kind == "bfcl":
+            if kind in ("bfcl", "bfcl_sync"):
                 task = rng.choice(bfcl_train if split == "train" else bfcl_held)
-                ex = bfcl_example(tok, task, rng, index)
+                ex = bfcl_example(tok, task, rng, index, sync=kind == "bfcl_sync")
             else:
                 ex = shipped_example(tok, system, reg, makers[split], rng, kind, index, distilled)
             if ex is not None:

@@ -341,7 +341,7 @@ class RequestMaker:
                 ("weather", WEATHER_TEMPLATES), ("list", LIST_TEMPLATES), ("here", LIST_HERE),
                 ("echo", ECHO_TEMPLATES), ("note", NOTE_TEMPLATES), ("sleep", SLEEP_TEMPLATES),
                 ("none", NO_TOOL_PROMPTS), ("greet", GREETINGS), ("near", NEAR_TOOL_PROMPTS),
-                ("city", CITY_TOPIC_TEMPLATES),
+                ("city", CITY_TOPIC_TEMPLATES), ("more", MORE_NO_TOOL_PROMPTS),
             )
         }  # fmt: skip
         self.rng = random.Random(f"requests:{split}:{seed}")
@@ -443,7 +443,9 @@ class RequestMaker:
     def no_tool(self) -> str:
         """A prompt no shipped tool helps with: a greeting, a question or a writing
         task, some of them about the tools' topics (time, weather, files, cities)."""
-        pool = self.rng.choices(["greet", "none", "near", "city"], weights=[20, 45, 20, 15])[0]
+        pool = self.rng.choices(
+            ["greet", "none", "near", "city", "more"], weights=[15, 30, 20, 15, 20]
+        )[0]
         text = self._pick(pool)
         return text.format(city=self.rng.choice(TOPIC_CITIES)) if pool == "city" else text
 
@@ -514,10 +516,93 @@ CITY_TOPIC_TEMPLATES = [
 TOPIC_CITIES = ["Tokyo", "Paris", "London", "New York", "Rome"]
 
 
+MORE_NO_TOOL_PROMPTS = [
+    # programming
+    "How do I reverse a list in Python?", "What is a Git branch?",
+    "Explain the difference between a list and a tuple.",
+    "Write a Python function that checks if a word is a palindrome.",
+    "What does git rebase do?", "How do I center a div in CSS?", "What is a race condition?",
+    "What is JSON?", "Explain what a hash map is.", "What is the difference between TCP and UDP?",
+    "Write a SQL query that counts the rows in a table.", "What does async mean in programming?",
+    "How do I read a file line by line in Python?", "What is a unit test?",
+    "What's a regular expression?", "Why would I use a virtual environment?",
+    # writing
+    "Write a short apology email for missing a meeting.",
+    "Draft a tweet announcing our new bakery.", "Write a four-line poem about coffee.",
+    "Help me write the first line of a cover letter.",
+    "Rewrite this to sound friendlier: 'Send me the file now.'",
+    "Summarize the plot of Romeo and Juliet in two sentences.",
+    "Write a toast for my best friend's wedding.",
+    "Give me a catchy title for a blog post about gardening.",
+    "Write a product description for a blue water bottle.",
+    "Write a bedtime story about a brave little turtle.", "Come up with a slogan for a bike shop.",
+    "Write a polite note to a neighbour about noise.",
+    # advice
+    "How can I be more productive in the morning?", "What should I pack for a beach holiday?",
+    "How do I ask my boss for a raise?", "Any tips for a job interview?",
+    "How do I keep houseplants alive?", "How can I save money on groceries?",
+    "What's a good way to learn a new language?", "How do I stop procrastinating?",
+    "How should I train for a marathon?", "What are some good habits for mental health?",
+    "How do I make friends in a new city?", "What's a good gift for a ten-year-old?",
+    # knowledge
+    "Who discovered penicillin?", "What is the Pythagorean theorem?", "How do vaccines work?",
+    "What is the largest ocean?", "Why do we have seasons?", "What is the stock market?",
+    "What did the ancient Romans eat?", "How do airplanes stay in the air?",
+    "What is the difference between a virus and a bacterium?", "Who was Cleopatra?",
+    "What is a black hole?", "How many bones are in the human body?",
+    "What is the Great Wall of China?", "What is the smallest country in the world?",
+    "What does the heart do?", "Why is the ocean salty?",
+    # about time, but not asking for it
+    "What's a good time of day to exercise?", "How do I stop being late all the time?",
+    "What is jet lag and how do I beat it?", "Why does time seem to go faster as we get older?",
+    "How did people tell time before clocks?", "What is Greenwich Mean Time?",
+    "How do I set an alarm on my phone?", "What's the best season to visit Japan?",
+    "How long should a power nap be?", "What is a sundial?",
+    # about weather, but not asking for a report
+    "Why does thunder follow lightning?", "How do clouds form?", "What is a tornado?",
+    "What is the hottest place on Earth?", "How do I dress for cold weather?",
+    "What's the difference between fog and mist?", "Why is the weather hard to predict?",
+    "What is El Nino?", "What does a barometer measure?", "Write a poem about snow.",
+    # about math, but nothing to compute
+    "What is calculus used for?", "Explain what a square root is.", "What is pi?",
+    "Why can't you divide by zero?", "What is the difference between mean and median?",
+    "How do I get better at mental math?", "What is a logarithm?",
+    "Explain what an exponent is.", "Who was Euclid?", "What is probability?",
+    # about files and notes, but nothing to list or save
+    "What is the best way to take notes?", "How do I back up my photos?",
+    "What's the difference between a file and a folder?", "How do I free up disk space?",
+    "What is cloud storage?", "What is a PDF?", "How should I name files so I can find them?",
+    "What is the Cornell note-taking system?", "How do I zip a folder?",
+    "Why do computers use folders?",
+    # about echoes and sleep
+    "What is an echo chamber?", "Why do echoes happen?", "How can I fall asleep faster?",
+    "What happens in the brain during sleep?", "Is it bad to sleep with the lights on?",
+    "What is a sleep cycle?",
+    # conversation
+    "Can you explain that more simply?", "That's interesting, tell me more.",
+    "I'm bored. Any ideas?", "I feel stressed today.", "What do you think about cats?",
+    "Do you like music?", "Tell me something surprising.",
+    "Can you help me think through a decision?", "I just got a new puppy!",
+    "What's your favorite book?", "Let's play a word game.", "Guess what? I passed my exam!",
+    # places, with cities the clock and weather requests also name
+    "What is the history of Berlin?", "Is Sydney the capital of Australia?",
+    "What's a good dish to try in Mexico City?", "How big is Istanbul?",
+    "Plan a three-day trip to Lisbon.", "What river runs through Cairo?",
+    "Why is Venice full of canals?", "What should I know before visiting Bangkok?",
+    "Which is older, London or Paris?", "What is Dubai known for?",
+]  # fmt: skip
+"""More no-tool prompts, kept apart so the older lists keep their split: programming,
+writing, advice, knowledge, conversation and more on the tools' own topics."""
+
+
 def no_tool_prompts() -> list[str]:
     """Every no-tool prompt :meth:`RequestMaker.no_tool` can draw (both splits)."""
     cities = [t.format(city=c) for t in CITY_TOPIC_TEMPLATES for c in TOPIC_CITIES]
-    return list(dict.fromkeys([*GREETINGS, *NO_TOOL_PROMPTS, *NEAR_TOOL_PROMPTS, *cities]))
+    return list(
+        dict.fromkeys(
+            [*GREETINGS, *NO_TOOL_PROMPTS, *NEAR_TOOL_PROMPTS, *cities, *MORE_NO_TOOL_PROMPTS]
+        )
+    )
 
 
 def heldout_requests(seed: int = 0, *, per_kind: int = 40) -> list[Request]:

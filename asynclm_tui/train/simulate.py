@@ -72,7 +72,7 @@ class Simulator:
         """Whether anything is still due."""
         return bool(self._events)
 
-    def _deliver(self) -> None:
+    def flush(self) -> None:
         """Inject everything ready now, all at once (the engine's flush)."""
         while self._events and self._events[0][0] <= self.clock:
             _, _, kind, payload = heapq.heappop(self._events)
@@ -94,14 +94,14 @@ class Simulator:
             self.spans.append([start, start + 1])
             self.clock += self.tpot
             if not block or k == len(ids) - 1:
-                self._deliver()
+                self.flush()
 
     def trap(self) -> None:
         """``[TRAP][END]``, then wait for the next interrupt."""
         self.write(f" {TRAP}{END}", block=True)
         if self._events:
             self.clock = max(self.clock, self._events[0][0])
-            self._deliver()
+            self.flush()
 
     def end(self) -> None:
         """The end-of-turn token (trained: the model must learn to stop)."""

@@ -6,16 +6,11 @@ import pytest
 
 from asynclm_tui.core.cml import CallBlock, CMLParser, TrapBlock
 from asynclm_tui.train import data as D
-from asynclm_tui.train.requests import (
-    GREETINGS,
-    NO_TOOL_PROMPTS,
-    RequestMaker,
-    heldout_requests,
-)
+from asynclm_tui.train.requests import RequestMaker, heldout_requests, no_tool_prompts
 
 pytestmark = pytest.mark.model
 
-CANNED = {p: ["Sure, here is a short answer."] for p in [*GREETINGS, *NO_TOOL_PROMPTS]}
+CANNED = {p: ["Sure, here is a short answer."] for p in no_tool_prompts()}
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +112,26 @@ def test_bfcl_training_tasks_skip_the_held_out_head(built: D.TrainingSet) -> Non
     from asynclm_tui.bench.bfcl.data import load_tasks
 
     head = {t.id for s in D.BFCL_SETS for t in load_tasks(s)[: D.BFCL_HELD_OUT]}
-    used = {e.id.split("bfcl-", 1)[1].rsplit("-", 1)[0] for e in built.train if e.kind == "bfcl"}
+    used = {
+        e.id.split(f"{e.kind}-", 1)[1].rsplit("-", 1)[0]
+        for e in built.train
+        if e.kind in ("bfcl", "bfcl_sync")
+    }
     assert used and not used & head
+
+
+def test_sync_bfcl_examples_have_each_result_after_its_call(built: D.TrainingSet) -> None:
+    """As the sync strategy runs: call, its result, the next call; no trap."""
+    import re
+
+    sync = [e for e in built.train if e.kind == "bfcl_sync"]
+    assert sync
+    for ex in sync:
+        blocks = re.findall(r"\[(CALL|INTR)\] (\S+) \[HEAD\]", ex.text)
+        assert blocks and len(blocks) % 2 == 0, ex.id
+        for (call, cid), (intr, rid) in zip(blocks[::2], blocks[1::2], strict=True):
+            assert (call, intr, cid) == ("CALL", "INTR", rid), ex.id
+        assert "[TRAP]" not in ex.text, ex.id
 
 
 def test_same_seed_same_data() -> None:
