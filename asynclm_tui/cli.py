@@ -193,12 +193,13 @@ def main(ctx: typer.Context, version: VersionOpt = False, **chat_options: Any) -
             )
 
 
-main.__signature__ = inspect.signature(main).replace(  # type: ignore[attr-defined]
+_main_signature = inspect.signature(main).replace(
     parameters=[
         *list(inspect.signature(main, eval_str=True).parameters.values())[:2],
         *inspect.signature(chat, eval_str=True).parameters.values(),
     ]
 )
+main.__signature__ = _main_signature  # type: ignore[attr-defined]
 app.callback(invoke_without_command=True)(main)
 
 

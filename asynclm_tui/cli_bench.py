@@ -176,8 +176,12 @@ def bench_open(
     config: ConfigOpt = None,
     turns: Annotated[
         list[int] | None,
-        typer.Option("--turns", min=1, metavar="N",
-                     help="Turns of the saved chat (repeatable; default: 10 and 200)."),
+        typer.Option(
+            "--turns",
+            min=1,
+            metavar="N",
+            help="Turns of the saved chat (repeatable; default: 10 and 200).",
+        ),
     ] = None,
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Openings per chat size.")
@@ -188,8 +192,9 @@ def bench_open(
     from asynclm_tui.bench.open_chat import run_open_bench
 
     settings = build_settings(config, None)
-    raise typer.Exit(run_open_bench(settings, turns=turns or [10, 200], rounds=rounds,
-                                    as_json=as_json))
+    raise typer.Exit(
+        run_open_bench(settings, turns=turns or [10, 200], rounds=rounds, as_json=as_json)
+    )
 
 
 @bench_app.command("screen")
@@ -258,8 +263,11 @@ def bench_bfcl(
     ] = None,
     quick: Annotated[
         bool,
-        typer.Option("--quick", help="Regression preset: every strategy on every set, 2 tasks "
-                     "each, a shorter calibration (under 10 minutes on 2 cores)."),
+        typer.Option(
+            "--quick",
+            help="Regression preset: every strategy on every set, 2 tasks "
+            "each, a shorter calibration (under 10 minutes on 2 cores).",
+        ),
     ] = False,
     seed: Annotated[
         int, typer.Option("--seed", metavar="N", help="Latency and scenario seed.")

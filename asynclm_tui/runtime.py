@@ -122,7 +122,8 @@ def open_recorder(
     """A recorder writing ``engine``'s turns to the sessions database."""
     try:
         recorder = Recorder(
-            db or default_db_path(), session_id=session_id,
+            db or default_db_path(),
+            session_id=session_id,
             system=lambda: engine.snapshot().system_prompt,
             source=source,
         )

@@ -16,8 +16,7 @@ import asynclm_tui.core
 def core_modules() -> list[str]:
     """Every module under ``asynclm_tui.core``."""
     return sorted(
-        m.name
-        for m in pkgutil.walk_packages(asynclm_tui.core.__path__, prefix="asynclm_tui.core.")
+        m.name for m in pkgutil.walk_packages(asynclm_tui.core.__path__, prefix="asynclm_tui.core.")
     )
 
 

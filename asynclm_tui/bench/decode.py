@@ -194,9 +194,14 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
     for column in table.columns:
         column.justify = "right"
     for i, r in enumerate(results, 1):
-        table.add_row(str(i), str(r.n_tokens), f"{r.reference_tok_s:.1f}",
-                      f"{r.engine_tok_s:.1f}", f"{r.engine_tok_s / r.reference_tok_s:.3f}",
-                      end_section=i == len(results))
+        table.add_row(
+            str(i),
+            str(r.n_tokens),
+            f"{r.reference_tok_s:.1f}",
+            f"{r.engine_tok_s:.1f}",
+            f"{r.engine_tok_s / r.reference_tok_s:.3f}",
+            end_section=i == len(results),
+        )
     table.add_row("median", "", f"{ref:.1f}", f"{eng:.1f}", f"{ratio:.3f}")
     print_table(table)
     print(f"engine/reference ratio {ratio:.3f} (target >= 0.97)")
@@ -352,8 +357,7 @@ def measure_lora(settings: Settings, adapter: Path, tokens: int, rounds: int) ->
             a_rate, a_int = _side_round(adapter_settings, adapter, forced)
             b_rate, b_int = _side_round(base_settings, None, forced)
         results.append(
-            LoraRound(b_rate, a_rate, b_int.inject_ms, a_int.inject_ms, len(forced),
-                      b_int.n_tokens)
+            LoraRound(b_rate, a_rate, b_int.inject_ms, a_int.inject_ms, len(forced), b_int.n_tokens)
         )
     return results
 
@@ -416,8 +420,14 @@ def run_lora_bench(
     from rich.table import Table
 
     table = Table(
-        "round", "tokens", "base tok/s", "adapter tok/s", "ratio",
-        "base inject ms", "adapter inject ms", "inject ratio",
+        "round",
+        "tokens",
+        "base tok/s",
+        "adapter tok/s",
+        "ratio",
+        "base inject ms",
+        "adapter inject ms",
+        "inject ratio",
         title=f"decoding with and without {adapter.name} (same forced turn)",
     )
     for column in table.columns:
@@ -428,14 +438,25 @@ def run_lora_bench(
 
     for i, r in enumerate(results, 1):
         table.add_row(
-            str(i), str(r.n_tokens), f"{r.base_tok_s:.1f}", f"{r.adapter_tok_s:.1f}",
-            f(r.ratio, ".3f"), f"{r.base_inject_ms:.1f}", f"{r.adapter_inject_ms:.1f}",
-            f(r.inject_ratio, ".3f"), end_section=i == len(results),
+            str(i),
+            str(r.n_tokens),
+            f"{r.base_tok_s:.1f}",
+            f"{r.adapter_tok_s:.1f}",
+            f(r.ratio, ".3f"),
+            f"{r.base_inject_ms:.1f}",
+            f"{r.adapter_inject_ms:.1f}",
+            f(r.inject_ratio, ".3f"),
+            end_section=i == len(results),
         )
     table.add_row(
-        "median", "", f(data["base_tok_s"], ".1f"), f(data["adapter_tok_s"], ".1f"),
-        f(data["ratio"], ".3f"), f(data["base_inject_ms"], ".1f"),
-        f(data["adapter_inject_ms"], ".1f"), f(data["inject_ratio"], ".3f"),
+        "median",
+        "",
+        f(data["base_tok_s"], ".1f"),
+        f(data["adapter_tok_s"], ".1f"),
+        f(data["ratio"], ".3f"),
+        f(data["base_inject_ms"], ".1f"),
+        f(data["adapter_inject_ms"], ".1f"),
+        f(data["inject_ratio"], ".3f"),
     )
     print_table(table)
     ci, ici = data["ratio_ci95"], data["inject_ratio_ci95"]

@@ -90,8 +90,9 @@ def chat_turn(number: int, *, t0: float = 0.0, done: bool = True) -> list[Event]
         + format_interrupt("user", "be brief")
         + " Done."
     )
-    out.append(TurnDone(t0 + 0.8, StopReason.EOS, 40 * number, 5, 17, 0, 2048, 800.0, 300.0,
-                        16.0, text))
+    out.append(
+        TurnDone(t0 + 0.8, StopReason.EOS, 40 * number, 5, 17, 0, 2048, 800.0, 300.0, 16.0, text)
+    )
     return out
 
 
@@ -133,8 +134,9 @@ async def _open(settings: Settings, db: Path, turns: int) -> Opening:
     engine = Engine(settings, ToolRegistry(), ScriptedBackend(["ok"]).factory())
     try:
         started = time.perf_counter()
-        sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False,
-                                      fail=fail)
+        sessions = open_chat_sessions(
+            engine, db, session_id=None, latest=True, save=False, fail=fail
+        )
         load_s = time.perf_counter() - started
         app = create_app(settings, engine, start_engine=False, sessions=sessions)
         started = time.perf_counter()
@@ -191,14 +193,16 @@ def summarise(openings: list[Opening]) -> dict[str, Any]:
     rows = []
     for n in sizes:
         some = [o for o in openings if o.turns == n]
-        rows.append({
-            "turns": n,
-            "rounds": len(some),
-            "load_s": _median([o.load_s for o in some]),
-            "first_paint_s": _median([o.first_paint_s for o in some]),
-            "all_drawn_s": _median([o.all_drawn_s for o in some]),
-            "key_ms": summary([k for o in some for k in o.key_ms]),
-        })
+        rows.append(
+            {
+                "turns": n,
+                "rounds": len(some),
+                "load_s": _median([o.load_s for o in some]),
+                "first_paint_s": _median([o.first_paint_s for o in some]),
+                "all_drawn_s": _median([o.all_drawn_s for o in some]),
+                "key_ms": summary([k for o in some for k in o.key_ms]),
+            }
+        )
     return {"size": list(SIZE), "sizes": rows, "openings": [asdict(o) for o in openings]}
 
 
@@ -213,14 +217,29 @@ def run_open_bench(settings: Settings, *, turns: list[int], rounds: int, as_json
         print(json.dumps(data))
         return 0
     table = Table(title=f"opening a saved chat ({SIZE[0]}x{SIZE[1]}, headless; medians)")
-    for col in ("turns", "rounds", "SQLite load s", "first paint s", "all turns drawn s",
-                "key while drawing p50 / p95 / max ms"):
+    for col in (
+        "turns",
+        "rounds",
+        "SQLite load s",
+        "first paint s",
+        "all turns drawn s",
+        "key while drawing p50 / p95 / max ms",
+    ):
         table.add_column(col, justify="right")
     for row in data["sizes"]:
         keys = row["key_ms"]
-        key_text = "no key pressed" if not keys["n"] else \
-            f"{keys['p50']} / {keys['p95']} / {keys['max']} (n={keys['n']})"
-        table.add_row(str(row["turns"]), str(row["rounds"]), str(row["load_s"]),
-                      str(row["first_paint_s"]), str(row["all_drawn_s"]), key_text)
+        key_text = (
+            "no key pressed"
+            if not keys["n"]
+            else f"{keys['p50']} / {keys['p95']} / {keys['max']} (n={keys['n']})"
+        )
+        table.add_row(
+            str(row["turns"]),
+            str(row["rounds"]),
+            str(row["load_s"]),
+            str(row["first_paint_s"]),
+            str(row["all_drawn_s"]),
+            key_text,
+        )
     print_table(table)
     return 0

@@ -47,8 +47,9 @@ class ScreenRun:
         """Times of captures, while generating, whose transcript differs from
         the one before (the prompt's prefill and the user's entry left out)."""
         out = []
-        for (_, before, _), (t, after, generating) in zip(self.captures, self.captures[1:],
-                                                          strict=False):
+        for (_, before, _), (t, after, generating) in zip(
+            self.captures, self.captures[1:], strict=False
+        ):
             if generating and after != before:
                 out.append(t)
         return out
@@ -57,8 +58,7 @@ class ScreenRun:
         """Rates and gaps while the answer streamed (first to last change)."""
         changes = self.changes()
         streaming = changes[-1] - changes[0] if len(changes) > 1 else 0.0
-        in_stream = [t for t, _, _ in self.captures
-                     if changes and changes[0] <= t <= changes[-1]]
+        in_stream = [t for t, _, _ in self.captures if changes and changes[0] <= t <= changes[-1]]
         gaps = [(b - a) * 1000 for a, b in zip(changes, changes[1:], strict=False)]
         return {
             "threads": self.threads,
@@ -70,7 +70,8 @@ class ScreenRun:
             "streaming_s": round(streaming, 2),
             "gap_ms": summary(gaps),
             "first_answer_text_after_send_ms": (
-                round((changes[0] - self.sent_at) * 1000) if changes else None),
+                round((changes[0] - self.sent_at) * 1000) if changes else None
+            ),
         }
 
 
@@ -100,13 +101,29 @@ def measure(threads: int, size: tuple[int, int], interval_s: float, chars: int) 
         (folder / "config.yaml").write_text(f"model:\n  n_threads: {threads}\n")
         (folder / "answer.txt").write_text(bench_text(chars) + "\n")
         session = f"asynclm-screen-{uuid.uuid4().hex[:8]}"
-        env = {"XDG_CONFIG_HOME": str(folder / "config"), "XDG_DATA_HOME": str(folder / "data"),
-               "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "TERM": "xterm-256color"}
-        command = (f"{sys.executable} -m asynclm_tui chat --config {folder / 'config.yaml'} "
-                   f"--script {folder / 'answer.txt'}")
+        env = {
+            "XDG_CONFIG_HOME": str(folder / "config"),
+            "XDG_DATA_HOME": str(folder / "data"),
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            "TERM": "xterm-256color",
+        }
+        command = (
+            f"{sys.executable} -m asynclm_tui chat --config {folder / 'config.yaml'} "
+            f"--script {folder / 'answer.txt'}"
+        )
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-        _tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
-              *env_args, command)
+        _tmux(
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            str(size[0]),
+            "-y",
+            str(size[1]),
+            *env_args,
+            command,
+        )
         try:
             _wait(session, "is ready", 300)
             _tmux("send-keys", "-t", session, "-l", PROMPT)
@@ -129,8 +146,14 @@ def measure(threads: int, size: tuple[int, int], interval_s: float, chars: int) 
     return run
 
 
-def run_screen_bench(threads: list[int], *, size: tuple[int, int] = (150, 42),
-                     interval_s: float = 0.1, chars: int = 6000, as_json: bool = False) -> int:
+def run_screen_bench(
+    threads: list[int],
+    *,
+    size: tuple[int, int] = (150, 42),
+    interval_s: float = 0.1,
+    chars: int = 6000,
+    as_json: bool = False,
+) -> int:
     """Measure each thread setting; print a table or JSON; returns the exit code."""
     if shutil.which("tmux") is None:
         print("asynclm: bench screen: needs tmux on PATH", file=sys.stderr)
@@ -141,15 +164,27 @@ def run_screen_bench(threads: list[int], *, size: tuple[int, int] = (150, 42),
         print(f"asynclm: bench screen: {exc}", file=sys.stderr)
         return 1
     if as_json:
-        print(json.dumps({"size": list(size), "cpus": os.cpu_count(), "runs": results},
-                         indent=2, allow_nan=False))
+        print(
+            json.dumps(
+                {"size": list(size), "cpus": os.cpu_count(), "runs": results},
+                indent=2,
+                allow_nan=False,
+            )
+        )
         return 0
     from rich.table import Table
 
-    table = Table(title=f"asynclm bench screen ({size[0]}x{size[1]}, a capture every "
-                        f"{interval_s * 1000:.0f} ms)")
-    for column in ("threads", "changed captures", "updates/s", "gap p50 / p95 / max ms",
-                   "first answer text after Enter"):
+    table = Table(
+        title=f"asynclm bench screen ({size[0]}x{size[1]}, a capture every "
+        f"{interval_s * 1000:.0f} ms)"
+    )
+    for column in (
+        "threads",
+        "changed captures",
+        "updates/s",
+        "gap p50 / p95 / max ms",
+        "first answer text after Enter",
+    ):
         table.add_column(column, justify="right")
     for r in results:
         gap = r["gap_ms"]
@@ -158,6 +193,7 @@ def run_screen_bench(threads: list[int], *, size: tuple[int, int] = (150, 42),
             f"{r['changed_captures']}/{r['captures_while_streaming']} ({r['changed_share']})",
             str(r["updates_per_s"]),
             f"{gap['p50']} / {gap['p95']} / {gap['max']}",
-            f"{r['first_answer_text_after_send_ms']} ms")
+            f"{r['first_answer_text_after_send_ms']} ms",
+        )
     print_table(table)
     return 0

@@ -47,8 +47,9 @@ class Sidecar(Generic[T]):
         child.close()
         try:
             if not self._conn.poll(READY_TIMEOUT_S):
-                raise SidecarError(f"the benchmark's child process did not start "
-                                   f"within {READY_TIMEOUT_S:.0f} s")
+                raise SidecarError(
+                    f"the benchmark's child process did not start within {READY_TIMEOUT_S:.0f} s"
+                )
             self._receive()
         except BaseException:
             self.close()
@@ -95,8 +96,9 @@ class Sidecar(Generic[T]):
         self.close()
 
 
-def _serve(conn: Connection, factory: Callable[..., Callable[..., Any]], args: tuple[Any, ...]
-           ) -> None:
+def _serve(
+    conn: Connection, factory: Callable[..., Callable[..., Any]], args: tuple[Any, ...]
+) -> None:
     """The child's loop: build the side, then answer calls until ``None``."""
     try:
         side = factory(*args)

@@ -88,9 +88,13 @@ class SoakReport:
         start, end = self.speeds()
         data = asdict(self)
         data.pop("tok_s")
-        return {**data, "rss_growth_mb": round(self.rss_growth_mb, 1),
-                "tok_s_start": round(start, 2), "tok_s_end": round(end, 2),
-                "tok_s_change": round((end - start) / start, 3) if start else None}
+        return {
+            **data,
+            "rss_growth_mb": round(self.rss_growth_mb, 1),
+            "tok_s_start": round(start, 2),
+            "tok_s_end": round(end, 2),
+            "tok_s_change": round((end - start) / start, 3) if start else None,
+        }
 
 
 def run_soak(settings: Settings, minutes: float, *, as_json: bool = False) -> int:
@@ -162,10 +166,13 @@ def _table(report: SoakReport) -> None:
     table.add_column("value", justify="right")
     table.add_row("turns", str(report.turns))
     table.add_row("errors", str(len(report.errors)))
-    table.add_row("user messages sent / delivered",
-                  f"{report.user_messages_sent} / {report.user_messages_landed}")
-    table.add_row("RSS after turn 1 → end",
-                  f"{report.rss_start_mb:.0f} → {report.rss_end_mb:.0f} MB")
+    table.add_row(
+        "user messages sent / delivered",
+        f"{report.user_messages_sent} / {report.user_messages_landed}",
+    )
+    table.add_row(
+        "RSS after turn 1 → end", f"{report.rss_start_mb:.0f} → {report.rss_end_mb:.0f} MB"
+    )
     table.add_row("RSS growth", f"{report.rss_growth_mb:+.1f} MB")
     table.add_row(f"tok/s, median of first / last {WINDOW} turns", f"{start:.1f} / {end:.1f}")
     print_table(table)

@@ -295,9 +295,7 @@ def run_request(side: Side, request: RequestLike) -> tuple[RunRecord, _RunSink]:
         shown, asked = sink.adapter or "none", want or "none"
         raise BenchError(f"{side.name} side: the model ran with adapter {shown}, not {asked}")
     if sink.prompt != expected_prompt(side.settings, sink.style):
-        raise BenchError(
-            f"{side.name} side: the system prompt differs from the shipped tools' own"
-        )
+        raise BenchError(f"{side.name} side: the system prompt differs from the shipped tools' own")
     record = sink.record(request, side.name, ms)
     if fired.is_set() and record.error is None:
         record.error = f"stopped after {RUN_TIMEOUT_S:.0f} s"
@@ -402,8 +400,10 @@ def format_table(result: ToolsBenchResult) -> Table:
         table.add_row(name, *(sm.shares[name].cell() for sm in summaries))
     table.add_section()
     counts: list[tuple[str, Callable[[SideSummary], str]]] = [
-        ("requests (single/pair/none)", lambda sm: "/".join(str(sm.requests.get(k, 0))
-                                                              for k in KINDS)),
+        (
+            "requests (single/pair/none)",
+            lambda sm: "/".join(str(sm.requests.get(k, 0)) for k in KINDS),
+        ),
         ("call attempts", lambda sm: str(sm.calls)),
         ("failed turns", lambda sm: str(sm.failed)),
         ("tokens written", lambda sm: str(sm.tokens)),

@@ -137,8 +137,13 @@ class _Turns:
         self.sent_at = time.perf_counter()
 
 
-async def _windows(app: BenchApp, turns: _Turns, window_s: float, attached_first: bool,
-                   keys: list[float] | None = None) -> tuple[list[Window], TurnDone]:
+async def _windows(
+    app: BenchApp,
+    turns: _Turns,
+    window_s: float,
+    attached_first: bool,
+    keys: list[float] | None = None,
+) -> tuple[list[Window], TurnDone]:
     """Run one turn, switching the UI every ``window_s``; with ``keys``, the
     user types in the attached windows and the latencies go there."""
     await turns.started.get()
@@ -235,8 +240,12 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
                     progress(f"round {r + 1}/{rounds}, {'typing' if typing else 'watching'}")
                     await send()
                     windows, done = await _windows(
-                        app, turns, result.window_s, (r + typing) % 2 == 0,
-                        result.keys_decoding_ms if typing else None)
+                        app,
+                        turns,
+                        result.window_s,
+                        (r + typing) % 2 == 0,
+                        result.keys_decoding_ms if typing else None,
+                    )
                     ttft()
                     result.add_turn(windows, typing)
                     result.n_tokens = done.n_generated
@@ -253,8 +262,9 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
     return result
 
 
-async def _flood(app: BenchApp, turns: _Turns, send: Callable[[], Awaitable[None]],
-                 result: ThreadsResult) -> None:
+async def _flood(
+    app: BenchApp, turns: _Turns, send: Callable[[], Awaitable[None]], result: ThreadsResult
+) -> None:
     """Type while FLOOD_CALLS results land within a few milliseconds."""
     await send()
     await turns.flooded.wait()
@@ -281,8 +291,12 @@ def default_threads(settings: Settings) -> list[int]:
 
 
 def run_ui_bench(
-    settings: Settings, *, threads: list[int] | None = None, chars: int = 4000,
-    rounds: int = 3, as_json: bool = False,
+    settings: Settings,
+    *,
+    threads: list[int] | None = None,
+    chars: int = 4000,
+    rounds: int = 3,
+    as_json: bool = False,
 ) -> int:
     """Run the benchmark and print a table (or JSON); returns the exit code."""
     from asynclm_tui.ui.app import SWITCH_INTERVAL_S
@@ -321,31 +335,56 @@ def _table(results: list[ThreadsResult]) -> Table:
         rows.append((name, cells, target))
 
     data = [r.to_json() for r in results]
-    row("visible updates/s", [f"{d['visible_updates_per_s'] or 0:.1f}" for d in data],
-        ">= 15 spare core, >= 4 otherwise")
-    row("gap p95 / max ms", [f"{_ms(d['visible_gap_ms'], 'p95')} / "
-                             f"{_ms(d['visible_gap_ms'], 'max')}" for d in data],
-        "p95 <= 80 spare core, <= 250 otherwise")
+    row(
+        "visible updates/s",
+        [f"{d['visible_updates_per_s'] or 0:.1f}" for d in data],
+        ">= 15 spare core, >= 4 otherwise",
+    )
+    row(
+        "gap p95 / max ms",
+        [f"{_ms(d['visible_gap_ms'], 'p95')} / {_ms(d['visible_gap_ms'], 'max')}" for d in data],
+        "p95 <= 80 spare core, <= 250 otherwise",
+    )
     row("headless tok/s (detached)", [f"{d['detached_tok_s'] or 0:.1f}" for d in data])
     row("TUI tok/s (attached)", [f"{d['tui_tok_s'] or 0:.1f}" for d in data])
-    row("TUI / headless", [
-        "-" if d["ratio"] is None else
-        f"{d['ratio']:.3f} ({d['ratio_ci95'][0]:.3f}-{d['ratio_ci95'][1]:.3f}, {d['pairs']})"
-        for d in data], ">= 0.97 spare core, >= 0.93 otherwise (95 % interval, pairs)")
-    for name, key in (("key ms decoding", "key_ms_decoding"),
-                      ("key ms tool flood", "key_ms_tool_flood"),
-                      ("key ms model load", "key_ms_model_load")):
-        row(f"{name} p50/p95/max", [
-            f"{_ms(d[key], 'p50')} / {_ms(d[key], 'p95')} / {_ms(d[key], 'max')} "
-            f"({d[key]['n']})" for d in data], "p95 <= 30, max <= 100")
-    row("first token ms, first turn", [
-        "-" if d["ttft_ms_first_turn"] is None else f"{d['ttft_ms_first_turn']:.0f}"
-        for d in data])
+    row(
+        "TUI / headless",
+        [
+            "-" if d["ratio"] is None else _ratio_cell(d["ratio"], d["ratio_ci95"], d["pairs"])
+            for d in data
+        ],
+        ">= 0.97 spare core, >= 0.93 otherwise (95 % interval, pairs)",
+    )
+    for name, key in (
+        ("key ms decoding", "key_ms_decoding"),
+        ("key ms tool flood", "key_ms_tool_flood"),
+        ("key ms model load", "key_ms_model_load"),
+    ):
+        row(
+            f"{name} p50/p95/max",
+            [
+                f"{_ms(d[key], 'p50')} / {_ms(d[key], 'p95')} / {_ms(d[key], 'max')} "
+                f"({d[key]['n']})"
+                for d in data
+            ],
+            "p95 <= 30, max <= 100",
+        )
+    row(
+        "first token ms, first turn",
+        [
+            "-" if d["ttft_ms_first_turn"] is None else f"{d['ttft_ms_first_turn']:.0f}"
+            for d in data
+        ],
+    )
     row("first token ms, later (p50)", [_ms(summary(r.ttft_ms[1:]), "p50") for r in results])
-    row("UI thread, share of a core", [
-        f"{(d['ui_cpu_share_watching'] or 0):.1%}" for d in data])
+    row("UI thread, share of a core", [f"{(d['ui_cpu_share_watching'] or 0):.1%}" for d in data])
     for name, cells, target in rows:
         table.add_row(name, *cells, target)
     missed = [[name for name, ok in r.checks().items() if ok is False] for r in results]
     table.add_row("targets missed", *[", ".join(m) or "none" for m in missed], "")
     return table
+
+
+def _ratio_cell(ratio: float, ci95: tuple[float, float], pairs: int) -> str:
+    """``ratio (low-high, pairs)`` for the TUI / headless row."""
+    return f"{ratio:.3f} ({ci95[0]:.3f}-{ci95[1]:.3f}, {pairs})"

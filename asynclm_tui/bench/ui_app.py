@@ -65,8 +65,9 @@ class BenchApp(AsyncLMApp):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.driver_class = type("BenchTerminal", (NullTerminal,),
-                                 {"written": staticmethod(self.screen_written)})
+        self.driver_class = type(
+            "BenchTerminal", (NullTerminal,), {"written": staticmethod(self.screen_written)}
+        )
         self.detached = False
         self._held: list[Event] = []
         self._switch = threading.Lock()  # the sink runs on engine threads

@@ -65,8 +65,12 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
     """``n``, ``p50``, ``p95`` and ``max`` of a sample (null without one)."""
     if not values:
         return {"n": 0, "p50": None, "p95": None, "max": None}
-    return {"n": len(values), "p50": round(percentile(values, 50), 2),
-            "p95": round(percentile(values, 95), 2), "max": round(max(values), 2)}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "max": round(max(values), 2),
+    }
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -154,12 +158,17 @@ class ThreadsResult:
             "gap_p95": None if gaps["p95"] is None else gaps["p95"] <= target["gap_p95_ms"],
             "ratio": None if self.ratio is None else self.ratio >= target["ratio"],
         }
-        for name, values in (("keys_decoding", self.keys_decoding_ms),
-                             ("keys_flood", self.keys_flood_ms),
-                             ("keys_load", self.keys_load_ms)):
+        for name, values in (
+            ("keys_decoding", self.keys_decoding_ms),
+            ("keys_flood", self.keys_flood_ms),
+            ("keys_load", self.keys_load_ms),
+        ):
             p95, top = summary(values)["p95"], summary(values)["max"]
-            out[name] = (None if p95 is None or top is None else
-                         p95 <= target["key_p95_ms"] and top <= target["key_max_ms"])
+            out[name] = (
+                None
+                if p95 is None or top is None
+                else p95 <= target["key_p95_ms"] and top <= target["key_max_ms"]
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -181,7 +190,8 @@ class ThreadsResult:
             "ratio": _rounded(self.ratio, 4),
             "ratio_ci95": None if ci is None else [round(x, 4) for x in ci],
             "typing_ratio": _rounded(
-                statistics.median(self.typing_pairs) if self.typing_pairs else None, 4),
+                statistics.median(self.typing_pairs) if self.typing_pairs else None, 4
+            ),
             "key_ms_decoding": summary(self.keys_decoding_ms),
             "key_ms_tool_flood": summary(self.keys_flood_ms),
             "key_ms_model_load": summary(self.keys_load_ms),

@@ -143,5 +143,9 @@ def _ratio_ci95(remote: list[float], local: list[float]) -> tuple[float, float] 
     pairs (round k of one backend ran next to round k of the other)."""
     if len(remote) < 2 or len(remote) != len(local):
         return None
-    return bootstrap_ci95(len(remote), lambda idx: statistics.median(remote[i] for i in idx)
-                          / statistics.median(local[i] for i in idx))
+    return bootstrap_ci95(
+        len(remote),
+        lambda idx: (
+            statistics.median(remote[i] for i in idx) / statistics.median(local[i] for i in idx)
+        ),
+    )

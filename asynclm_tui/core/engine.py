@@ -246,7 +246,12 @@ class Engine:
     def _on_result(self, result: CallResult) -> None:
         self._bus.emit(
             CallFinished(
-                self._bus.now(), result.id, result.ok, result.ms, result.status, result.value,
+                self._bus.now(),
+                result.id,
+                result.ok,
+                result.ms,
+                result.status,
+                result.value,
                 result.session,
             )
         )
@@ -351,7 +356,9 @@ class Engine:
         leave the context when the rest would not leave room to answer."""
         t0 = time.perf_counter()
         fitted = fit(
-            backend, session.messages, need=headroom(backend.info.n_ctx, gen.max_tokens),
+            backend,
+            session.messages,
+            need=headroom(backend.info.n_ctx, gen.max_tokens),
             at_least=1,
         )
         if fitted is None:  # too long even with only the last turn
@@ -363,8 +370,16 @@ class Engine:
         n_evaluated = reuse_prefix(backend, tokens)
         if fitted is not None and fitted.dropped_turns:
             ms = (time.perf_counter() - t0) * 1000
-            self._bus.emit(ContextSlid(self._bus.now(), fitted.dropped_turns, fitted.n_full,
-                                       len(tokens), n_evaluated, ms))
+            self._bus.emit(
+                ContextSlid(
+                    self._bus.now(),
+                    fitted.dropped_turns,
+                    fitted.n_full,
+                    len(tokens),
+                    n_evaluated,
+                    ms,
+                )
+            )
         return len(tokens), n_evaluated
 
     def _room_maker(
@@ -379,8 +394,16 @@ class Engine:
             if slid is None:
                 return False
             start[0] = slid.n_prompt
-            self._bus.emit(ContextSlid(self._bus.now(), slid.dropped_turns, slid.n_before,
-                                       slid.n_after, slid.n_evaluated, slid.ms))
+            self._bus.emit(
+                ContextSlid(
+                    self._bus.now(),
+                    slid.dropped_turns,
+                    slid.n_before,
+                    slid.n_after,
+                    slid.n_evaluated,
+                    slid.ms,
+                )
+            )
             return True
 
         return make_room
@@ -392,9 +415,7 @@ class Engine:
             injection, registry = self._injection, self._registry
             forced, self._forced_next = self._forced_next, None
         if not session.messages:
-            session.messages.append(
-                {"role": "system", "content": self._system_text(registry, gen)}
-            )
+            session.messages.append({"role": "system", "content": self._system_text(registry, gen)})
         session.messages.append({"role": "user", "content": text})
         session.turns += 1
         self._withheld.drop(session)

@@ -89,8 +89,9 @@ class TurnPlan:
     """Call grammars per tool; None: calls are not constrained."""
     forced: list[int] | None = None
     """Teacher-forced tokens (a script); None: the model samples."""
-    estimate: Callable[[str, tuple[Any, ...], Mapping[str, Any]], float] = \
+    estimate: Callable[[str, tuple[Any, ...], Mapping[str, Any]], float] = (
         lambda name, args, kwargs: 0.0
+    )
     """Expected duration of a call (tool, positional and keyword arguments),
     shown with it."""
     make_room: Callable[[int], bool] | None = None
@@ -401,8 +402,13 @@ class Turn:
             self.bus.emit(CallUpdated(now, request.id, CallStatus.CANCELLED, serial))
             self.bus.emit(
                 CallFinished(
-                    now, request.id, False, 0.0, CallStatus.CANCELLED,
-                    "error: cancelled (the turn ended before it ran)", serial,
+                    now,
+                    request.id,
+                    False,
+                    0.0,
+                    CallStatus.CANCELLED,
+                    "error: cancelled (the turn ended before it ran)",
+                    serial,
                 )
             )
 

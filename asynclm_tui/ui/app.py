@@ -145,8 +145,11 @@ class AsyncLMApp(App[None]):
         wanted = settings.ui.theme
         if wanted not in self.available_themes:
             self._startup_notes.append(
-                (f"Unknown theme {wanted!r}; using {DEFAULT_THEME}. "
-                 f"Known: {', '.join(sorted(self.available_themes))}", "warning")
+                (
+                    f"Unknown theme {wanted!r}; using {DEFAULT_THEME}. "
+                    f"Known: {', '.join(sorted(self.available_themes))}",
+                    "warning",
+                )
             )
             wanted = DEFAULT_THEME
         self.theme = wanted
@@ -227,8 +230,12 @@ class AsyncLMApp(App[None]):
         except OSError as exc:
             self.notify(f"Could not save the copy: {exc}", severity="error", markup=False)
             return
-        self.notify(copied.notice(what, text), title="Copied", markup=False,
-                    timeout=4 if copied.path is None else 10)
+        self.notify(
+            copied.notice(what, text),
+            title="Copied",
+            markup=False,
+            timeout=4 if copied.path is None else 10,
+        )
 
     def on_copy_requested(self, message: CopyRequested) -> None:
         """A copy asked for by a widget or a key."""
@@ -283,8 +290,7 @@ class AsyncLMApp(App[None]):
 
     def _saving_failed(self, message: str) -> None:
         # Called on the recorder's thread.
-        self.call_from_thread(self.notify, message, title="Not saved", severity="error",
-                              timeout=10)
+        self.call_from_thread(self.notify, message, title="Not saved", severity="error", timeout=10)
 
     def action_sessions(self) -> None:
         """Saved chats: search, open, rename, delete."""
@@ -395,24 +401,38 @@ class AsyncLMApp(App[None]):
         current = self.engine.snapshot().mode
         for mode in MODES:
             mark = " (current)" if mode == current else ""
-            yield SystemCommand(f"Mode: {mode}{mark}", MODE_HELP[mode] + " (from the next turn)",
-                                lambda m=mode: self.chat.set_mode(m))
-        yield SystemCommand("Calls panel", "Show or hide the calls panel (F2)",
-                            self.chat.action_toggle_calls)
-        yield SystemCommand("Copy last answer", "Copy it as Markdown (F3)",
-                            self.chat.action_copy_answer)
-        yield SystemCommand("Copy code block", "Copy the latest code block (F4)",
-                            self.chat.action_copy_code)
-        yield SystemCommand("Raw CML view", "Toggle raw CML / rendered chips",
-                            self.chat.action_toggle_raw)
-        yield SystemCommand("Timeline", "Decoding vs calls per turn, time saved",
-                            self.chat.action_timeline)
+            yield SystemCommand(
+                f"Mode: {mode}{mark}",
+                MODE_HELP[mode] + " (from the next turn)",
+                lambda m=mode: self.chat.set_mode(m),
+            )
+        yield SystemCommand(
+            "Calls panel", "Show or hide the calls panel (F2)", self.chat.action_toggle_calls
+        )
+        yield SystemCommand(
+            "Copy last answer", "Copy it as Markdown (F3)", self.chat.action_copy_answer
+        )
+        yield SystemCommand(
+            "Copy code block", "Copy the latest code block (F4)", self.chat.action_copy_code
+        )
+        yield SystemCommand(
+            "Raw CML view", "Toggle raw CML / rendered chips", self.chat.action_toggle_raw
+        )
+        yield SystemCommand(
+            "Timeline", "Decoding vs calls per turn, time saved", self.chat.action_timeline
+        )
         yield SystemCommand("New chat", "Forget the conversation", self.chat.action_new_chat)
-        yield SystemCommand("Saved chats", "Search, open, rename or delete saved chats (Ctrl+S)",
-                            self.action_sessions)
+        yield SystemCommand(
+            "Saved chats",
+            "Search, open, rename or delete saved chats (Ctrl+S)",
+            self.action_sessions,
+        )
         yield SystemCommand("Keys", "Every key binding and its id (F1)", self.action_help)
-        yield SystemCommand("Screenshot", "Save an SVG of the screen in the data dir",
-                            lambda: self.set_timer(0.1, self.save_screen_svg))
+        yield SystemCommand(
+            "Screenshot",
+            "Save an SVG of the screen in the data dir",
+            lambda: self.set_timer(0.1, self.save_screen_svg),
+        )
 
     def save_screen_svg(self) -> None:
         """Save a screenshot in ``$XDG_DATA_HOME/asynclm/screenshots`` (else the
@@ -439,14 +459,16 @@ def create_app(
 ) -> AsyncLMApp:
     """Build the app for ``settings`` around ``engine`` (not yet started)."""
     return AsyncLMApp(
-        settings, engine, clock=clock, theme_dirs=theme_dirs, start_engine=start_engine,
+        settings,
+        engine,
+        clock=clock,
+        theme_dirs=theme_dirs,
+        start_engine=start_engine,
         sessions=sessions,
     )
 
 
-def run_app(
-    settings: Settings, engine: EngineHandle, sessions: ChatSessions | None = None
-) -> int:
+def run_app(settings: Settings, engine: EngineHandle, sessions: ChatSessions | None = None) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
     app = create_app(settings, engine, sessions=sessions)
     # The decode thread needs the GIL briefly between llama.cpp calls; a short

@@ -38,8 +38,11 @@ def fenced_code(markdown: str) -> list[tuple[str, str]]:
     """``(language, code)`` of each fenced code block in ``markdown``."""
     if not any(fence in markdown for fence in _FENCE_START):
         return []
-    return [(token.info.strip(), token.content) for token in _PARSER.parse(markdown)
-            if token.type == "fence"]
+    return [
+        (token.info.strip(), token.content)
+        for token in _PARSER.parse(markdown)
+        if token.type == "fence"
+    ]
 
 
 def tmux_set_clipboard() -> str | None:
@@ -50,7 +53,10 @@ def tmux_set_clipboard() -> str | None:
     try:
         done = subprocess.run(
             [tmux, "show-options", "-gv", "set-clipboard"],
-            capture_output=True, text=True, timeout=TMUX_QUERY_TIMEOUT_S, check=False,
+            capture_output=True,
+            text=True,
+            timeout=TMUX_QUERY_TIMEOUT_S,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -70,8 +76,10 @@ def osc52_blocker(
     if env.get("TMUX"):
         option = tmux_option()
         if option != "on":
-            return (f"tmux's set-clipboard is {option or 'unknown'} "
-                    "(`tmux set -g set-clipboard on` lets copies through)")
+            return (
+                f"tmux's set-clipboard is {option or 'unknown'} "
+                "(`tmux set -g set-clipboard on` lets copies through)"
+            )
     return None
 
 

@@ -63,11 +63,23 @@ def turn_events(turn: StoredTurn) -> list[Event]:
     t = out[-1].t if out else 0.0
     for call in turn.calls:
         if not CallStatus(call.status).finished:
-            out.append(CallFinished(t, call.call_id, False, 0.0, CallStatus.CANCELLED,
-                                    f"error: {CUT_OFF}"))
+            out.append(
+                CallFinished(t, call.call_id, False, 0.0, CallStatus.CANCELLED, f"error: {CUT_OFF}")
+            )
     out.append(
-        TurnDone(t, StopReason.CLOSED, turn.n_prompt, turn.n_generated, turn.n_injected, 0, 0,
-                 0.0, 0.0, 0.0, turn.raw_text)
+        TurnDone(
+            t,
+            StopReason.CLOSED,
+            turn.n_prompt,
+            turn.n_generated,
+            turn.n_injected,
+            0,
+            0,
+            0.0,
+            0.0,
+            0.0,
+            turn.raw_text,
+        )
     )
     return out
 
@@ -115,8 +127,9 @@ def least_rows(events: Sequence[Event], width: int) -> int:
     return rows
 
 
-async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
-                 shown: asyncio.Event) -> None:
+async def replay(
+    chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock, shown: asyncio.Event
+) -> None:
     """Draw ``stored`` into ``chat`` (before the engine starts): the recent
     turns now, older ones in the background once ``shown`` (a frame has
     reached the terminal) is set (``lock``: the app's event lock)."""
@@ -146,8 +159,8 @@ async def replay(chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock,
     chat.transcript.scroll_end(animate=False)
     if split:
         chat.draw_history(
-            _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown,
-                        holder))
+            _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown, holder)
+        )
     else:
         chat.quiet_gc.release(holder)
 
@@ -159,8 +172,14 @@ async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | S
         await into.current.finish()
 
 
-async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
-                      lock: asyncio.Lock, shown: asyncio.Event, holder: str) -> None:
+async def _draw_older(
+    chat: ChatScreen,
+    turns: list[list[Event]],
+    top: Widget,
+    lock: asyncio.Lock,
+    shown: asyncio.Event,
+    holder: str,
+) -> None:
     """Build ``turns`` newest batch first and mount each above the last,
     once the recent turns are on the terminal (a refresh inside the app's
     mount is not: its frames are held back); then let ``holder``'s hold on
@@ -178,9 +197,14 @@ async def _draw_older(chat: ChatScreen, turns: list[list[Event]], top: Widget,
                     await _draw_turn(chat, events, staging)
                 with chat.app.batch_update():
                     await chat.transcript.mount_all(staging.widgets, before=top)
-                    await chat.calls.add_earlier([
-                        chat.state.calls[e.id] for events in turns[start:end] for e in events
-                        if isinstance(e, CallIssued) and e.id in chat.state.calls])
+                    await chat.calls.add_earlier(
+                        [
+                            chat.state.calls[e.id]
+                            for events in turns[start:end]
+                            for e in events
+                            if isinstance(e, CallIssued) and e.id in chat.state.calls
+                        ]
+                    )
             top = staging.widgets[0] if staging.widgets else top
             end = start
     finally:

@@ -190,8 +190,15 @@ class ChatState:
                 turn.n_tokens += 1
             case CallIssued():
                 self.calls[event.id] = CallRecord(
-                    event.id, event.fn, tuple(event.args), dict(event.kwargs), turn.number,
-                    event.t, event.estimate_ms, event.wants_result, event.session,
+                    event.id,
+                    event.fn,
+                    tuple(event.args),
+                    dict(event.kwargs),
+                    turn.number,
+                    event.t,
+                    event.estimate_ms,
+                    event.wants_result,
+                    event.session,
                 )
                 turn.calls.append(event.id)
             case CallUpdated() if (call := self._call(event.id, event.session)) is not None:

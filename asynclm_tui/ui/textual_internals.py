@@ -92,33 +92,62 @@ class Internal:
 
 INTERNALS: tuple[Internal, ...] = (
     Internal(
-        Widget, "_size_updated",
+        Widget,
+        "_size_updated",
         "LayoutOnce re-implements it; StableGutterScroll passes layout=False",
         "(self, size: 'Size', virtual_size: 'Size', container_size: 'Size', "
         "layout: 'bool' = True) -> 'bool'",
     ),
-    Internal(Widget, "_set_dirty", "LayoutOnce marks only the lines that moved",
-             "(self, *regions: 'Region') -> 'None'"),
-    Internal(Widget, "_scroll_update", "LayoutOnce, as Widget._size_updated does",
-             "(self, virtual_size: 'Size') -> 'None'"),
+    Internal(
+        Widget,
+        "_set_dirty",
+        "LayoutOnce marks only the lines that moved",
+        "(self, *regions: 'Region') -> 'None'",
+    ),
+    Internal(
+        Widget,
+        "_scroll_update",
+        "LayoutOnce, as Widget._size_updated does",
+        "(self, virtual_size: 'Size') -> 'None'",
+    ),
     Internal(Widget, "_layout_cache", "LayoutOnce clears it, as Widget._size_updated does"),
     Internal(Widget, "_size", "LayoutOnce reads and sets it, as Widget._size_updated does"),
     Internal(Widget, "_container_size", "LayoutOnce sets it, as Widget._size_updated does"),
-    Internal(TextArea, "_on_key", "KeysBeforeBindings overrides it and calls it",
-             "(self, event: 'events.Key') -> 'None'"),
+    Internal(
+        TextArea,
+        "_on_key",
+        "KeysBeforeBindings overrides it and calls it",
+        "(self, event: 'events.Key') -> 'None'",
+    ),
     Internal(App, "_exit", "is_exiting reads it"),
     Internal(App, "_batch_count", "is_batching reads it"),
     Internal(Widget, "_anchor_released", "follows_end reads it"),
     Internal(App, "_notifications", "tests read the notifications shown"),
-    Internal(Screen, "_refresh_layout", "tests count layout passes by wrapping it",
-             "(self, size: 'Size | None' = None, scroll: 'bool' = False) -> 'None'"),
-    Internal(LinuxDriver, "run_input_thread",
-             "StdinEOFDriver replaces it (AltEnterParser, end of file)", "(self) -> 'None'"),
-    Internal(XTermParser, "__init__", "StdinEOFDriver parses stdin with it (textual._xterm_parser)",
-             "(self, debug: 'bool' = False) -> 'None'"),
+    Internal(
+        Screen,
+        "_refresh_layout",
+        "tests count layout passes by wrapping it",
+        "(self, size: 'Size | None' = None, scroll: 'bool' = False) -> 'None'",
+    ),
+    Internal(
+        LinuxDriver,
+        "run_input_thread",
+        "StdinEOFDriver replaces it (AltEnterParser, end of file)",
+        "(self) -> 'None'",
+    ),
+    Internal(
+        XTermParser,
+        "__init__",
+        "StdinEOFDriver parses stdin with it (textual._xterm_parser)",
+        "(self, debug: 'bool' = False) -> 'None'",
+    ),
     Internal(Driver, "_debug", "StdinEOFDriver passes it to the parser, as LinuxDriver does"),
-    Internal(XTermParser, "_sequence_to_key_events", "AltEnterParser overrides it and calls it",
-             "(self, sequence: 'str', alt: 'bool' = False) -> 'Iterable[events.Key]'"),
+    Internal(
+        XTermParser,
+        "_sequence_to_key_events",
+        "AltEnterParser overrides it and calls it",
+        "(self, sequence: 'str', alt: 'bool' = False) -> 'Iterable[events.Key]'",
+    ),
 )
 
 
@@ -139,8 +168,11 @@ class LayoutOnce(Widget):
         if old.width != size.width or not old.height or not size.height:
             return super()._size_updated(size, virtual_size, container_size, layout=False)
         self._layout_cache.clear()
-        if (old == size and self.virtual_size == virtual_size
-                and self._container_size == container_size):
+        if (
+            old == size
+            and self.virtual_size == virtual_size
+            and self._container_size == container_size
+        ):
             return False
         if old.height != size.height:
             # Lines above the old bottom gutter (border, padding) are unchanged.

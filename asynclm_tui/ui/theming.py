@@ -17,7 +17,6 @@ DEFAULT_THEME = "asynclm-dark"
 """Used when the configured theme is unknown."""
 
 
-
 @dataclass
 class LoadedThemes:
     """Textual themes ready to register, plus the files that were skipped."""

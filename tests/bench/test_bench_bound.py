@@ -80,9 +80,12 @@ def test_cost_model_interpolates_the_cells_and_fits_them() -> None:
     def true(k: int, n: int) -> float:
         return 10.0 + 2.0 * n / 1000 + (k - 1) * (0.8 + 0.1 * n / 1000)
 
-    samples = [Sample(k, n, true(k, n) * wobble)
-               for k in (1, 12, 32, 128, 512) for n in (128, 1100, 2100)
-               for wobble in (0.98, 1.0, 1.02, 1.0, 0.98, 1.02, 1.0, 1.0, 1.0, 1.0)]
+    samples = [
+        Sample(k, n, true(k, n) * wobble)
+        for k in (1, 12, 32, 128, 512)
+        for n in (128, 1100, 2100)
+        for wobble in (0.98, 1.0, 1.02, 1.0, 0.98, 1.02, 1.0, 1.0, 1.0, 1.0)
+    ]
     samples.append(Sample(1, 128, 900.0))  # one stall moves no median
     model = fit(samples)
     assert model.cost_ms(12, 1100) == pytest.approx(true(12, 1100))  # a cell: its median

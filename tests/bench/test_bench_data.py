@@ -70,11 +70,17 @@ def test_multi_step_joins_three_seeded_first_turns() -> None:
 
 def test_bfcl_types_become_json_schema() -> None:
     schema = json_schema(
-        {"type": "dict", "properties": {"x": {"type": "float"}, "y": {"type": "any"}},
-         "required": ["x"]}
+        {
+            "type": "dict",
+            "properties": {"x": {"type": "float"}, "y": {"type": "any"}},
+            "required": ["x"],
+        }
     )
-    assert schema == {"type": "object", "properties": {"x": {"type": "number"}, "y": {}},
-                      "required": ["x"]}
+    assert schema == {
+        "type": "object",
+        "properties": {"x": {"type": "number"}, "y": {}},
+        "required": ["x"],
+    }
 
 
 def test_ast_match_single_turn_is_order_free() -> None:
@@ -100,14 +106,22 @@ def _run(task: str, strategy: str, ms: float) -> RunResult:
 
 def test_rows_speedups_bounds_intervals_and_json(tmp_path: Path) -> None:
     runs = [
-        _run("a", "sync", 1000), _run("a", "parallel", 800), _run("a", "async", 500),
-        _run("b", "sync", 3000), _run("b", "parallel", 2400), _run("b", "async", 1500),
-        _run("c", "sync", 2000), _run("c", "parallel", 1800), _run("c", "async", 1100),
+        _run("a", "sync", 1000),
+        _run("a", "parallel", 800),
+        _run("a", "async", 500),
+        _run("b", "sync", 3000),
+        _run("b", "parallel", 2400),
+        _run("b", "async", 1500),
+        _run("c", "sync", 2000),
+        _run("c", "parallel", 1800),
+        _run("c", "async", 1100),
     ]
     bounds = Bounds(
         own={(r.task_id, r.strategy): r.latency_ms * 0.9 for r in runs},
-        ideal={t: {"async": base * 0.4, "sync": base * 0.9, "parallel": base * 0.7}
-               for t, base in (("a", 1000), ("b", 3000), ("c", 2000))},
+        ideal={
+            t: {"async": base * 0.4, "sync": base * 0.9, "parallel": base * 0.7}
+            for t, base in (("a", 1000), ("b", 3000), ("c", 2000))
+        },
     )
     rows = build_rows("parallel", runs, bounds)
     by = {r.strategy: r for r in rows}
@@ -131,9 +145,22 @@ def test_rows_speedups_bounds_intervals_and_json(tmp_path: Path) -> None:
     out = tmp_path / "o.json"
     write_json(out, rows, {"seed": 0})
     data = json.loads(out.read_text())
-    keys = {"dataset", "strategy", "n", "mean_ms", "median_ms", "p90_ms", "speedup_vs_sync",
-            "speedup_vs_sync_ci95", "speedup_vs_parallel", "speedup_vs_parallel_ci95",
-            "bound_ms", "ratio_to_bound", "ratio_to_bound_ci95", "ratio_to_async_bound"}
+    keys = {
+        "dataset",
+        "strategy",
+        "n",
+        "mean_ms",
+        "median_ms",
+        "p90_ms",
+        "speedup_vs_sync",
+        "speedup_vs_sync_ci95",
+        "speedup_vs_parallel",
+        "speedup_vs_parallel_ci95",
+        "bound_ms",
+        "ratio_to_bound",
+        "ratio_to_bound_ci95",
+        "ratio_to_async_bound",
+    }
     assert all(keys <= set(entry) for entry in data["results"])
     entry = next(e for e in data["results"] if e["strategy"] == "async")
     assert len(entry["speedup_vs_sync_ci95"]) == 2

@@ -80,13 +80,34 @@ def test_lora_summary_without_rounds_is_null_not_nan() -> None:
         (["bench", "decode", "--lora", "/nonexistent/a.gguf"], "file not found"),
         (["bench", "bfcl", "--compare-lora", "--no-lora"], "give one of them"),
         (
-            ["bench", "bfcl", "--driver", "model", "--lora", "/x/a.gguf", "-d", "parallel",
-             "--limit", "200"],
+            [
+                "bench",
+                "bfcl",
+                "--driver",
+                "model",
+                "--lora",
+                "/x/a.gguf",
+                "-d",
+                "parallel",
+                "--limit",
+                "200",
+            ],
             f"must use --limit {HELD_OUT_TASKS} or less",
         ),
         (
-            ["bench", "bfcl", "--driver", "model", "--compare-lora", "--lora", "/x/a.gguf",
-             "-d", "parallel_multiple", "--limit", "101"],
+            [
+                "bench",
+                "bfcl",
+                "--driver",
+                "model",
+                "--compare-lora",
+                "--lora",
+                "/x/a.gguf",
+                "-d",
+                "parallel_multiple",
+                "--limit",
+                "101",
+            ],
             "parallel_multiple tasks 100 and on trained the CML adapter",
         ),
     ],
@@ -165,14 +186,22 @@ def test_accuracy_rows_table_and_json(tmp_path: Path) -> None:
         correct = {"sync": hits, "async": hits[::-1]}
         rows += build_rows("parallel", runs, correct=correct, side=side)
     assert [(r.side, r.strategy) for r in rows] == [
-        ("base", "sync"), ("base", "async"), ("adapter", "sync"), ("adapter", "async"),
+        ("base", "sync"),
+        ("base", "async"),
+        ("adapter", "sync"),
+        ("adapter", "async"),
     ]
     assert rows[0].accuracy == 0.25 and rows[2].accuracy == 0.75
     assert rows[2].extra["accuracy_k"] == 3 and rows[2].extra["accuracy_n"] == 4
     cells = accuracy_cells(rows)
     assert cells[2] == {
-        "side": "adapter", "strategy": "sync", "dataset": "parallel", "k": 3, "n": 4,
-        "share": 0.75, "ci95": cells[2]["ci95"],
+        "side": "adapter",
+        "strategy": "sync",
+        "dataset": "parallel",
+        "k": 3,
+        "n": 4,
+        "share": 0.75,
+        "ci95": cells[2]["ci95"],
     }
     lo, hi = cells[2]["ci95"]
     assert lo < 0.75 < hi
@@ -216,8 +245,8 @@ def test_decode_with_and_without_a_random_adapter(tmp_path: Path) -> None:
     adapter = tmp_path / "random.gguf"
     write_lora_gguf(adapter, pairs, alpha=4)
     result = CliRunner().invoke(
-        app, ["bench", "decode", "--lora", str(adapter), "--tokens", "16", "--rounds", "2",
-              "--json"],
+        app,
+        ["bench", "decode", "--lora", str(adapter), "--tokens", "16", "--rounds", "2", "--json"],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

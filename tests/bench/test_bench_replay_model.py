@@ -37,8 +37,15 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
     assert "failed:" not in err.getvalue()
     data = json.loads(out_json.read_text())
     rows = {r["strategy"]: r for r in data["results"]}
-    assert set(rows) == {"sync", "parallel", "async", "sync_api", "ideal_async", "ideal_sync",
-                         "ideal_parallel"}
+    assert set(rows) == {
+        "sync",
+        "parallel",
+        "async",
+        "sync_api",
+        "ideal_async",
+        "ideal_sync",
+        "ideal_parallel",
+    }
     tasks = load_tasks("parallel", limit=2)
     n_calls = sum(len(t.calls) for t in tasks) / 2
     calibration = data["calibration"]

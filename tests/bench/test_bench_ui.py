@@ -13,12 +13,15 @@ from asynclm_tui.core.config import load_settings
 
 def test_neighbouring_windows_pair_up_and_a_cut_short_window_is_dropped() -> None:
     result = ThreadsResult(threads=2, cpus=2, window_s=2.0)
-    result.add_turn([
-        Window(True, 0.0, 2.0, tokens=100, ui_cpu_s=0.04),
-        Window(False, 2.0, 4.0, tokens=110),
-        Window(True, 4.0, 6.5, tokens=121, ui_cpu_s=0.06),
-        Window(False, 6.5, 7.0, tokens=9),  # the text ended: too short to rate
-    ], typing=False)
+    result.add_turn(
+        [
+            Window(True, 0.0, 2.0, tokens=100, ui_cpu_s=0.04),
+            Window(False, 2.0, 4.0, tokens=110),
+            Window(True, 4.0, 6.5, tokens=121, ui_cpu_s=0.06),
+            Window(False, 6.5, 7.0, tokens=9),  # the text ended: too short to rate
+        ],
+        typing=False,
+    )
     assert result.watch_pairs == pytest.approx([50 / 55, 48.4 / 55])
     assert result.ratio == pytest.approx((50 / 55 + 48.4 / 55) / 2)
     data = result.to_json()
@@ -35,8 +38,13 @@ def test_gaps_run_from_the_window_start_through_each_visible_update() -> None:
     assert live.gaps_ms() == pytest.approx([200.0, 50.0, 250.0, 400.0])
     assert Window(False, 0.0, 1.0, frames=[0.5]).gaps_ms() == []  # detached: not shown
     result = ThreadsResult(threads=1, cpus=2, window_s=1.0)
-    result.add_turn([Window(True, 0.0, 1.0, tokens=50, frames=[0.2, 0.25, 0.5, 0.9]),
-                     Window(False, 1.0, 2.0, tokens=52)], typing=False)
+    result.add_turn(
+        [
+            Window(True, 0.0, 1.0, tokens=50, frames=[0.2, 0.25, 0.5, 0.9]),
+            Window(False, 1.0, 2.0, tokens=52),
+        ],
+        typing=False,
+    )
     assert result.updates_per_s() == pytest.approx(4.0)
     assert result.to_json()["visible_gap_ms"]["max"] == pytest.approx(400.0)
 
@@ -78,7 +86,8 @@ def test_the_ratio_comes_with_the_interval_the_pairs_support() -> None:
 
 
 def test_thread_settings_cover_the_default_every_core_and_a_spare_core(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     settings = load_settings(None, {"model.n_threads": 2})
     assert default_threads(settings) == [2, 1]

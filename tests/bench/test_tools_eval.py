@@ -222,7 +222,13 @@ def test_summary_counts_add_up() -> None:
     assert summary.failed == 1 and summary.tokens == 84
     data = summary.to_json()
     assert list(data)[:7] == [
-        "side", "requests", "runs", "calls", "failed_turns", "tokens", "seconds",
+        "side",
+        "requests",
+        "runs",
+        "calls",
+        "failed_turns",
+        "tokens",
+        "seconds",
     ]
     assert data["runs"] == 7 and data["no_call_target_met"] is False
     json.dumps(data, allow_nan=False)
@@ -297,8 +303,15 @@ def test_offline_tools_keep_the_shipped_specs_and_prompt() -> None:
     assert list(shipped.tools) == list(offline.tools)
     for name, spec in shipped.tools.items():
         other = offline.tools[name]
-        for attr in ("description", "parameters", "estimated_ms", "timeout_s", "confirm",
-                     "duration_arg", "max_result_tokens"):
+        for attr in (
+            "description",
+            "parameters",
+            "estimated_ms",
+            "timeout_s",
+            "confirm",
+            "duration_arg",
+            "max_result_tokens",
+        ):
             assert getattr(other, attr) == getattr(spec, attr), (name, attr)
     for name in ("weather", "save_note", "list_dir", "sleep"):
         spec = offline.tools[name]

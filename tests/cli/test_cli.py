@@ -196,14 +196,26 @@ def test_bench_decode_and_ui_run_their_sides_and_report(small_config: Path) -> N
     # Speed targets are checked by a person reading the table, never here; this
     # proves both benches run end to end (decode's reference side in a spawned
     # child process; ui's headless side as detached windows) and report every field.
-    proc = asynclm("bench", "decode", "--tokens", "40", "--rounds", "1", "--json",
-                   "-c", str(small_config))
+    proc = asynclm(
+        "bench", "decode", "--tokens", "40", "--rounds", "1", "--json", "-c", str(small_config)
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     data = json.loads(proc.stdout)
     assert 30 <= data["tokens"] <= 40
     assert data["reference_tok_s"] > 0 and data["engine_tok_s"] > 0
-    proc = asynclm("bench", "ui", "--chars", "1500", "--rounds", "1", "--threads", "2",
-                   "--json", "-c", str(small_config))
+    proc = asynclm(
+        "bench",
+        "ui",
+        "--chars",
+        "1500",
+        "--rounds",
+        "1",
+        "--threads",
+        "2",
+        "--json",
+        "-c",
+        str(small_config),
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     (run,) = json.loads(proc.stdout)["runs"]
     assert run["threads"] == 2 and run["n_tokens"] > 20

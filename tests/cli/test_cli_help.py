@@ -11,10 +11,27 @@ import pytest
 from tests.cli.test_cli import asynclm
 
 COMMANDS = [
-    [], ["chat"], ["run"], ["doctor"], ["tools", "list"], ["tools", "check"], ["sessions"],
-    ["sessions", "list"], ["sessions", "show"], ["sessions", "export"], ["sessions", "rename"],
-    ["sessions", "delete"], ["bench", "ui"], ["bench", "bfcl"], ["bench", "decode"], ["soak"],
-    ["traces"], ["bench", "tools"], ["train"], ["train", "data"], ["train", "run"],
+    [],
+    ["chat"],
+    ["run"],
+    ["doctor"],
+    ["tools", "list"],
+    ["tools", "check"],
+    ["sessions"],
+    ["sessions", "list"],
+    ["sessions", "show"],
+    ["sessions", "export"],
+    ["sessions", "rename"],
+    ["sessions", "delete"],
+    ["bench", "ui"],
+    ["bench", "bfcl"],
+    ["bench", "decode"],
+    ["soak"],
+    ["traces"],
+    ["bench", "tools"],
+    ["train"],
+    ["train", "data"],
+    ["train", "run"],
 ]
 
 
@@ -48,8 +65,10 @@ def test_version(flag: str) -> None:
 
 def test_run_without_a_prompt_reads_stdin_or_says_what_is_missing() -> None:
     proc = subprocess.run(  # an empty pipe: nothing to send
-        [sys.executable, "-m", "asynclm_tui", "run", "-"], input="  \n", capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-m", "asynclm_tui", "run", "-"],
+        input="  \n",
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2 and proc.stderr.strip() == "asynclm: the prompt is empty"
-

@@ -30,7 +30,9 @@ def capture(session: str) -> str:
     """The visible pane as plain text."""
     return subprocess.run(
         [TMUX or "tmux", "capture-pane", "-p", "-t", session],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
@@ -84,12 +86,14 @@ def test_chat_in_tmux_streams_runs_slow_tool_and_stops(session: tuple[str, Path]
     )
     subprocess.run(
         [TMUX, "new-session", "-d", "-s", name, "-x", "140", "-y", "40", command],
-        check=True, env=env,
+        check=True,
+        env=env,
     )
     wait_for(name, lambda s: "is ready" in s, 90, "the model to load")
     send(name, "hello", "Enter")  # one burst: Enter must still see "hello"
-    screen = wait_for(name, lambda s: "sleep(ms=30000)" in s and "running" in s, 120,
-                      "the slow call in the panel")
+    screen = wait_for(
+        name, lambda s: "sleep(ms=30000)" in s and "running" in s, 120, "the slow call in the panel"
+    )
     assert "s = sleep(ms=30000)" in screen  # the call chip in the transcript
     first = wait_for(name, lambda s: "Line 3 " in s, 60, "tokens after the call")
     # Still streaming (the status says so) while the call runs.
@@ -127,17 +131,25 @@ def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
     words = " ".join(f"Line {i} of a long answer that keeps streaming." for i in range(70))
     script = tmp_path / "script.txt"
     script.write_text(f"Let me wait. [CALL] s [HEAD] sleep(ms=3000) [END] {words}\n")
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-           "XDG_DATA_HOME": str(tmp_path / "data"), "TERM": "xterm-256color"}
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TERM": "xterm-256color",
+    }
     env.pop("ASYNCLM_CONFIG", None)
     code_file = tmp_path / "exit_code"
     command = f"{ASYNCLM} chat --config {config} --script {script}; echo $? > {code_file}; sleep 30"
-    subprocess.run([*tmux, "new-session", "-d", "-s", "main", "-x", "160", "-y", "45", command],
-                   check=True, env=env)
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", "main", "-x", "160", "-y", "45", command],
+        check=True,
+        env=env,
+    )
 
     def cap() -> str:
-        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "main"],
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            [*tmux, "capture-pane", "-p", "-t", "main"], capture_output=True, text=True, check=True
+        ).stdout
 
     def wait(check: Callable[[str], bool], timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout
@@ -150,8 +162,9 @@ def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
         raise AssertionError(f"timed out waiting for {what}; screen was:\n{screen}")
 
     def resize(width: int, height: int) -> None:
-        subprocess.run([*tmux, "resize-window", "-t", "main", "-x", str(width), "-y",
-                        str(height)], check=True)
+        subprocess.run(
+            [*tmux, "resize-window", "-t", "main", "-x", str(width), "-y", str(height)], check=True
+        )
 
     try:
         subprocess.run([*tmux, "set-option", "-g", "set-clipboard", "on"], check=True)
@@ -168,8 +181,9 @@ def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
         wait(lambda s: "Line 69 of" in s and "ready" in s, 180, "the end of the answer")
         subprocess.run([*tmux, "send-keys", "-t", "main", "F3"], check=True)
         wait(lambda s: "Copied answer 1" in s, 10, "the copy notice")
-        buffer = subprocess.run([*tmux, "show-buffer"], capture_output=True, text=True,
-                                check=True).stdout
+        buffer = subprocess.run(
+            [*tmux, "show-buffer"], capture_output=True, text=True, check=True
+        ).stdout
         assert " ".join(buffer.split()) == " ".join(f"Let me wait. {words}".split())
         assert "Traceback" not in cap()
         subprocess.run([*tmux, "send-keys", "-t", "main", "C-q"], check=True)

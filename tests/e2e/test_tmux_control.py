@@ -19,16 +19,22 @@ def start_chat(name: str, tmp: Path, script: str) -> None:
     tools = shipped_tools_dir()
     config = tmp / "config.yaml"
     config.write_text(
-        "model:\n  n_ctx: 2048\n"
-        f"tools:\n  shipped: false\n  dirs: ['{tools / 'sleep.yaml'}']\n"
+        f"model:\n  n_ctx: 2048\ntools:\n  shipped: false\n  dirs: ['{tools / 'sleep.yaml'}']\n"
     )
     (tmp / "script.txt").write_text(script)
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg"),
-           "XDG_DATA_HOME": str(tmp / "data"), "TERM": "xterm-256color"}
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp / "xdg"),
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "TERM": "xterm-256color",
+    }
     env.pop("ASYNCLM_CONFIG", None)
     command = f"{ASYNCLM} chat --config {config} --script {tmp / 'script.txt'}; sleep 30"
-    subprocess.run([TMUX or "tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "45",
-                    command], check=True, env=env)
+    subprocess.run(
+        [TMUX or "tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "45", command],
+        check=True,
+        env=env,
+    )
     wait_for(name, lambda s: "is ready" in s, 90, "the model to load")
 
 
@@ -36,8 +42,12 @@ def test_two_tab_queued_messages_run_in_order_after_the_answer(
     session: tuple[str, Path],  # noqa: F811
 ) -> None:
     name, tmp = session
-    start_chat(name, tmp, "Working. [CALL] s [HEAD] sleep(ms=4000) [END] [TRAP][END] Done one."
-               "\n=== turn ===\nAnswer two.\n=== turn ===\nAnswer three.\n")
+    start_chat(
+        name,
+        tmp,
+        "Working. [CALL] s [HEAD] sleep(ms=4000) [END] [TRAP][END] Done one."
+        "\n=== turn ===\nAnswer two.\n=== turn ===\nAnswer three.\n",
+    )
     send(name, "hello", "Enter")
     wait_for(name, lambda s: "s = sleep(ms=4000)" in s, 120, "the call chip")
     send(name, "first later", "Tab")
@@ -55,13 +65,20 @@ def test_escape_twice_cancels_and_the_result_stays_out_of_the_next_answer(
 ) -> None:
     name, tmp = session
     words = " ".join(f"Line {i} keeps the answer going." for i in range(120))
-    start_chat(name, tmp, f"Wait. [CALL] s [HEAD] sleep(ms=60000) [END] {words}"
-               "\n=== turn ===\nA fresh answer.\n")
+    start_chat(
+        name,
+        tmp,
+        f"Wait. [CALL] s [HEAD] sleep(ms=60000) [END] {words}\n=== turn ===\nA fresh answer.\n",
+    )
     send(name, "hello", "Enter")
     wait_for(name, lambda s: "Line 2 " in s, 120, "streaming after the call")
     send(name, "Escape")
-    screen = wait_for(name, lambda s: "s still due" in s and "esc Cancel calls" in s, 30,
-                      "the stop, the held notice and the footer's second Esc")
+    screen = wait_for(
+        name,
+        lambda s: "s still due" in s and "esc Cancel calls" in s,
+        30,
+        "the stop, the held notice and the footer's second Esc",
+    )
     assert "ctrl+g: give s (running) to the next answer" in screen  # above the box
     send(name, "Escape")
     wait_for(name, lambda s: "s → error: cancelled · held back" in s, 20, "the cancellation")

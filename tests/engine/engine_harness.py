@@ -87,6 +87,7 @@ class Run:
 
     def wait_for(self, kind: type[E], n: int = 1, **fields: Any) -> E:
         """The ``n``-th event of ``kind`` whose fields equal ``fields``."""
+
         def pred(e: Event) -> bool:
             return isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items())
 

@@ -64,9 +64,7 @@ def test_a_failure_at_any_stage_ends_the_turn_and_the_next_message_is_answered(
     assert first.reason == StopReason.ERROR
     assert [t.text for t in run.of(TurnStarted)] == ["first", "second"]
     assert second.reason == StopReason.EOS and second.text.endswith(".")
-    assert run.index(lambda e: isinstance(e, TurnFailed)) < run.index(
-        lambda e: e is first
-    )
+    assert run.index(lambda e: isinstance(e, TurnFailed)) < run.index(lambda e: e is first)
 
 
 def test_a_result_that_cannot_be_tokenized_fails_the_turn_but_no_message_is_lost() -> None:
@@ -225,6 +223,8 @@ def test_headless_run_reports_a_failure_in_one_line_and_its_traceback_with_debug
     out, err = io.StringIO(), io.StringIO()
     assert run_headless(engine, "hi", debug=debug, out=out, err=err) == 1
     lines = [line for line in err.getvalue().splitlines() if line.startswith("asynclm:")]
-    assert lines == ["asynclm: failed while writing the answer: ScriptedFault: "
-                     "scripted failure in sample (call 1)"]
+    assert lines == [
+        "asynclm: failed while writing the answer: ScriptedFault: "
+        "scripted failure in sample (call 1)"
+    ]
     assert ("Traceback" in err.getvalue()) is debug

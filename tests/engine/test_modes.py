@@ -108,8 +108,9 @@ def test_parallel_holds_calls_until_the_trap_then_waits_for_all() -> None:
 
 def test_parallel_calls_held_when_the_turn_ends_are_cancelled_not_awaited() -> None:
     script = f"[CALL] a [HEAD] sleep(ms=1) [END]{FILLER}"
-    with scripted([script, "Second."], **{"generation.mode": "parallel",
-                                           "generation.max_tokens": 20}) as run:
+    with scripted(
+        [script, "Second."], **{"generation.mode": "parallel", "generation.max_tokens": 20}
+    ) as run:
         first = run.turn()
         second = run.turn()
         assert run.engine.snapshot().outstanding == ()
@@ -157,8 +158,9 @@ def test_eos_with_a_result_pending_waits_injects_and_goes_on() -> None:
 
 def test_stop_ends_the_turn_within_one_token_and_during_a_trap() -> None:
     gate = Gate()
-    with scripted([FILLER, "[CALL] a [HEAD] gate() [END] [TRAP][END] never"],
-                  tools={"gate": gate}) as run:
+    with scripted(
+        [FILLER, "[CALL] a [HEAD] gate() [END] [TRAP][END] never"], tools={"gate": gate}
+    ) as run:
         count = {"n": 0}
 
         def stop_at_ten(event: object) -> None:
@@ -188,9 +190,7 @@ def test_cancel_gives_the_model_an_error_result() -> None:
     gate = Gate()
     script = "[CALL] a [HEAD] gate() [END] Waiting. [TRAP][END] Moving on."
     with scripted([script], tools={"gate": gate}) as run:
-        run.hooks.append(
-            lambda e: run.post(CancelCall("a")) if isinstance(e, CallIssued) else None
-        )
+        run.hooks.append(lambda e: run.post(CancelCall("a")) if isinstance(e, CallIssued) else None)
         done = run.turn()
     finished = run.wait_for(CallFinished, id="a")
     assert finished.status is CallStatus.CANCELLED
@@ -205,9 +205,11 @@ def test_approval_deny_and_allow_once() -> None:
     answers = {"n1": Decision.DENY, "n2": Decision.ONCE}
     with scripted([script], interactive=True) as run:
         run.hooks.append(
-            lambda e: run.post(ApproveCall(e.id, answers[e.id]))
-            if isinstance(e, CallUpdated) and e.status is CallStatus.AWAITING_APPROVAL
-            else None
+            lambda e: (
+                run.post(ApproveCall(e.id, answers[e.id]))
+                if isinstance(e, CallUpdated) and e.status is CallStatus.AWAITING_APPROVAL
+                else None
+            )
         )
         run.turn("Save two notes.")
     values = {e.id: e.value for e in run.of(Interrupt)}
@@ -241,9 +243,11 @@ def test_user_message_typed_inside_a_block_waits_for_its_end() -> None:
     script = f"Calling. [CALL] a [HEAD] echo(text='hi there') [END]{FILLER}"
     with scripted([script]) as run:
         run.hooks.append(
-            lambda e: run.post(SendMessage("steer"))
-            if isinstance(e, Token) and "[CALL]" in e.text
-            else None
+            lambda e: (
+                run.post(SendMessage("steer"))
+                if isinstance(e, Token) and "[CALL]" in e.text
+                else None
+            )
         )
         done = run.turn()
     assert "[CALL] a [HEAD] echo(text='hi there') [END]" in done.text
@@ -257,8 +261,12 @@ def test_positional_arguments_are_their_own_field() -> None:
     call = run.of(CallIssued)[0]
     assert call.args == ("hi",) and call.kwargs == {}
     assert call.to_json() == {
-        "event": "call", "t": round(call.t, 4), "id": "a", "name": "echo",
-        "args": ["hi"], "kwargs": {},
+        "event": "call",
+        "t": round(call.t, 4),
+        "id": "a",
+        "name": "echo",
+        "args": ["hi"],
+        "kwargs": {},
     }
     assert call.signature() == "'hi'"
     assert run.wait_for(CallFinished, id="a").ok

@@ -24,6 +24,7 @@ def stop_at(call_id: str):  # type: ignore[no-untyped-def]
     def hook(run, event: object) -> None:  # type: ignore[no-untyped-def]
         if isinstance(event, CallIssued) and event.id == call_id:
             run.post(StopGeneration())
+
     return hook
 
 
@@ -66,8 +67,9 @@ def test_kept_results_land_first_in_the_next_answer_and_running_ones_are_awaited
 
 def test_keep_after_the_next_turn_started_changes_nothing() -> None:
     gate = Gate()
-    with scripted([f"[CALL] a [HEAD] g() [END]{FILLER}", "Two.", "Three."],
-                  tools={"g": gate}) as run:
+    with scripted(
+        [f"[CALL] a [HEAD] g() [END]{FILLER}", "Two.", "Three."], tools={"g": gate}
+    ) as run:
         run.hooks.append(lambda e: stop_at("a")(run, e))
         run.turn()
         run.hooks.clear()
@@ -82,8 +84,11 @@ def test_keep_after_the_next_turn_started_changes_nothing() -> None:
 
 def test_results_are_cut_to_the_tools_budget_with_a_marker() -> None:
     long = " ".join(f"w{i}" for i in range(60))  # under 16 characters a token: counted exactly
-    with scripted(["[CALL] a [HEAD] big() [END] [CALL] b [HEAD] echo(text='hi') [END] Ok."],
-                  tools={"big": lambda: long}, **{"tools.max_result_tokens": 20}) as run:
+    with scripted(
+        ["[CALL] a [HEAD] big() [END] [CALL] b [HEAD] echo(text='hi') [END] Ok."],
+        tools={"big": lambda: long},
+        **{"tools.max_result_tokens": 20},
+    ) as run:
         done = run.turn()
     cut = run.wait_for(Interrupt, id="a")
     assert cut.cut_tokens == cut.result_tokens - 20 > 0

@@ -31,15 +31,27 @@ FILE_EXAMPLES = 200
 
 BODIES = st.sampled_from(
     [
-        "f()", "a.b.c(x=1)", "f(1, 'a', [1, {2: None}], k=True)", "f(**{})", "f(*x)",
-        "__import__('os')", "f(x=lambda: 1)", "f(", ")", "f(x=1, x=2)", "1 + 1", "",
-        "f(x='[END]')", "f(x='\\x00')", "f(x=" + "[" * 50 + ")", "é(ü=1)",
+        "f()",
+        "a.b.c(x=1)",
+        "f(1, 'a', [1, {2: None}], k=True)",
+        "f(**{})",
+        "f(*x)",
+        "__import__('os')",
+        "f(x=lambda: 1)",
+        "f(",
+        ")",
+        "f(x=1, x=2)",
+        "1 + 1",
+        "",
+        "f(x='[END]')",
+        "f(x='\\x00')",
+        "f(x=" + "[" * 50 + ")",
+        "é(ü=1)",
     ]
 )
 
 
-@settings(max_examples=CML_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=CML_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.one_of(PIECES, BODIES, st.text(max_size=6)), max_size=16),
     st.lists(st.integers(min_value=0, max_value=200), max_size=8),
@@ -69,13 +81,17 @@ def test_call_bodies_parse_or_fail_cleanly(body: str) -> None:
 # ------------------------------------------------------------ user files
 
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**12), max_value=10**12),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -140,8 +156,11 @@ def _check_error(exc: UserFileError, path: Path, text: str) -> None:
         assert 1 <= int(match.group("line")) <= breaks + 1, message
 
 
-@settings(max_examples=FILE_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=FILE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(documents(TOOL_EXAMPLES))
 def test_tool_files(tmp_path: Path, text: str) -> None:
     path = tmp_path / "tool.yaml"
@@ -155,8 +174,11 @@ def test_tool_files(tmp_path: Path, text: str) -> None:
         assert spec.name and spec.runner in ("command", "http", "python", "handler")
 
 
-@settings(max_examples=FILE_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=FILE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(documents(THEME_EXAMPLES))
 def test_theme_files(tmp_path: Path, text: str) -> None:
     path = tmp_path / "theme.yaml"
@@ -169,8 +191,11 @@ def test_theme_files(tmp_path: Path, text: str) -> None:
     assert spec.name
 
 
-@settings(max_examples=FILE_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=FILE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(documents(CONFIG_EXAMPLES))
 def test_config_files(tmp_path: Path, text: str) -> None:
     path = tmp_path / "config.yaml"

@@ -114,12 +114,17 @@ def test_a_hundred_calls_in_flight_run_eight_at_a_time() -> None:
         return str(n)
 
     reg = ToolRegistry()
-    reg.add_function("work", work, description="work",
-                     parameters={"type": "object", "properties": {"n": {"type": "integer"}}})
+    reg.add_function(
+        "work",
+        work,
+        description="work",
+        parameters={"type": "object", "properties": {"n": {"type": "integer"}}},
+    )
     h = Harness(reg, max_concurrency=8)
     try:
-        res = h.run(*[CallRequest(f"w{n}", "work", kwargs={"n": n}) for n in range(100)],
-                    timeout=60)
+        res = h.run(
+            *[CallRequest(f"w{n}", "work", kwargs={"n": n}) for n in range(100)], timeout=60
+        )
     finally:
         h.close()
     assert {r.value for r in res.values()} == {str(n) for n in range(100)}
@@ -184,8 +189,9 @@ def test_http_tools_whose_server_fails(server: str, tmp_path: Path) -> None:
     h = Harness(ToolRegistry.load([path]))
     try:
         t0 = time.monotonic()
-        res = h.run(*[CallRequest(n, f"get_{n}") for n in ("500", "stall", "cut", "ok")],
-                    timeout=30)
+        res = h.run(
+            *[CallRequest(n, f"get_{n}") for n in ("500", "stall", "cut", "ok")], timeout=30
+        )
     finally:
         h.close()
     assert time.monotonic() - t0 < 15

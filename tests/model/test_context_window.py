@@ -54,11 +54,16 @@ def test_long_chat_slides_past_its_oldest_turns_and_keeps_pending_calls() -> Non
         ]
     )
     settings = small_settings(
-        **{"model.n_ctx": N_CTX, "generation.prompt_style": "compact",
-           "generation.max_tokens": 400}
+        **{"model.n_ctx": N_CTX, "generation.prompt_style": "compact", "generation.max_tokens": 400}
     )
-    events = run_engine(script, prompt=["One.", "Two.", "Three."], settings=settings,
-                        setup=setup, hook=hook, timeout=600)
+    events = run_engine(
+        script,
+        prompt=["One.", "Two.", "Three."],
+        settings=settings,
+        setup=setup,
+        hook=hook,
+        timeout=600,
+    )
     assert not [e for e in events if isinstance(e, TurnFailed | ModelLoadFailed)]
     dones = [e for e in events if isinstance(e, TurnDone)]
     assert [d.reason for d in dones] == ["eos", "eos", "eos"]

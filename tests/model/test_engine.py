@@ -297,8 +297,9 @@ def test_long_results_are_cut_to_their_token_budget() -> None:
         tools.add_function("big", lambda: "word " * 100, description="Long.", max_result_tokens=40)
         engine.post(SetTools(tools))
 
-    events = run_engine("[CALL] a [HEAD] big() [END] [CALL] b [HEAD] echo('hi') [END] Done.",
-                        setup=setup)
+    events = run_engine(
+        "[CALL] a [HEAD] big() [END] [CALL] b [HEAD] echo('hi') [END] Done.", setup=setup
+    )
     cut = next(e for e in events if isinstance(e, Interrupt) and e.id == "a")
     assert cut.result_tokens >= 100 and cut.cut_tokens == cut.result_tokens - 40
     assert cut.value.endswith(f"… [truncated: {cut.cut_tokens} of {cut.result_tokens} tokens]")

@@ -188,8 +188,16 @@ def test_run_and_doctor_show_the_adapter(adapter: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text("model: {n_ctx: 512}\ntools: {shipped: false}\n")
     proc = asynclm(
-        "run", "Hi", "--lora", str(adapter), "--json", "--max-tokens", "4", "--no-save",
-        "-c", str(cfg),
+        "run",
+        "Hi",
+        "--lora",
+        str(adapter),
+        "--json",
+        "--max-tokens",
+        "4",
+        "--no-save",
+        "-c",
+        str(cfg),
     )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
@@ -210,4 +218,3 @@ def test_doctor_names_a_missing_adapter(bad_adapters: dict[str, Path]) -> None:
     assert proc.stdout.strip().splitlines()[-1] == (
         f"error: LoRA adapter not found: {bad_adapters['missing']}"
     )
-

@@ -52,7 +52,10 @@ def test_restored_state_equals_evaluating_the_prompt(
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "meta"])
 def test_damaged_state_is_ignored_with_a_log_line(
-    backend: LlamaCppBackend, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture,
+    backend: LlamaCppBackend,
+    tmp_path: Path,
+    damage: str,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # An in-process CLI run earlier in the session (start_logging) stops "asynclm"

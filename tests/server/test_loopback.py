@@ -140,6 +140,7 @@ def test_bench_wire_measures_an_interrupt_both_ways_with_an_interval(
     # Re-evaluating the whole prompt costs several times what reusing it does.
     assert rows["server, re-prefill"]["inject_ms_median"] > 2 * rows["server"]["inject_ms_median"]
     assert data["ratio"] == pytest.approx(
-        rows["server"]["inject_ms_median"] / rows["in-process"]["inject_ms_median"])
+        rows["server"]["inject_ms_median"] / rows["in-process"]["inject_ms_median"]
+    )
     low, high = data["ratio_ci95"]
     assert 0 < low <= high

@@ -34,8 +34,9 @@ def test_list_show_export_delete(tmp_path: Path) -> None:
     assert code == 0 and "## You (turn 2)" in out and "sleep(ms=2)" in out
     for fmt in ("md", "json", "jsonl"):
         target = tmp_path / f"out.{fmt}"
-        code, out, err = invoke("sessions", "export", str(first), "--format", fmt,
-                                "--out", str(target), "--db", str(db))
+        code, out, err = invoke(
+            "sessions", "export", str(first), "--format", fmt, "--out", str(target), "--db", str(db)
+        )
         assert code == 0, err
         assert target.stat().st_size > 100
     assert len(json.loads((tmp_path / "out.json").read_text())["turns"]) == 2

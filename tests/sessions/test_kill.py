@@ -29,8 +29,20 @@ def test_kill_9_mid_answer_keeps_the_db_sound(tmp_path: Path, small_config: Path
     script.write_text(f"Starting. [CALL] a [HEAD] echo(text='kept') [END] {FILLER * 20}")
     db = tmp_path / "sessions.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asynclm_tui", "run", "Go", "--json", "--script", str(script),
-         "-c", str(small_config), "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "asynclm_tui",
+            "run",
+            "Go",
+            "--json",
+            "--script",
+            str(script),
+            "-c",
+            str(small_config),
+            "--db",
+            str(db),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -34,7 +34,11 @@ def test_a_recorded_turn_has_everything_to_show_and_continue_it(tmp_path: Path) 
     assert turn.visible_text == "Turn 2 starts. Waiting Done."
     (call,) = turn.calls
     assert (call.fn, call.args, call.status, call.ok, call.result) == (
-        "sleep", {"args": [], "kwargs": {"ms": 2}}, "done", True, "slept 2 ms"
+        "sleep",
+        {"args": [], "kwargs": {"ms": 2}},
+        "done",
+        True,
+        "slept 2 ms",
     )
     assert call.started_t == pytest.approx(2.22) and call.ms == 280.0
     # Interrupts land after the prompt (80 tokens) and the 4 tokens written.

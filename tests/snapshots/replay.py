@@ -50,14 +50,25 @@ def settings() -> Settings:
 
 
 def _text(t: float, text: str) -> list[Event]:
-    return [Token(t + i * 0.01, word, word) for i, word in enumerate(text.split(" ")) for word in
-            [word if i == 0 else " " + word]]
+    return [
+        Token(t + i * 0.01, word, word)
+        for i, word in enumerate(text.split(" "))
+        for word in [word if i == 0 else " " + word]
+    ]
 
 
 LIST = "\n\n- under 20 minutes\n- before 3 pm\n"
 LOADED = [
-    ModelLoaded(0.3, "SmolLM2-135M-Instruct.Q4_1.gguf", 2048, 0, False, 300.0, 0,
-                ("echo", "save_note", "sleep"))
+    ModelLoaded(
+        0.3,
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        2048,
+        0,
+        False,
+        300.0,
+        0,
+        ("echo", "save_note", "sleep"),
+    )
 ]
 
 MID_TURN: list[Event] = [
@@ -87,7 +98,8 @@ MID_TURN: list[Event] = [
 
 STREAMING: list[Event] = [
     CallUpdated(e.t, e.id, CallStatus.RUNNING)
-    if isinstance(e, CallUpdated) and e.status is CallStatus.AWAITING_APPROVAL else e
+    if isinstance(e, CallUpdated) and e.status is CallStatus.AWAITING_APPROVAL
+    else e
     for e in MID_TURN
 ]
 """The same turn with every call allowed: two running, one done."""

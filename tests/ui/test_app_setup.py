@@ -92,7 +92,6 @@ async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> 
         app.receive(TurnFailed(0.0, "boom"))
         assert posted == [False, True]
 
-
         def shown() -> list[str]:
             return [str(n.content) for n in app.chat.query(NoticeEntry)]
 

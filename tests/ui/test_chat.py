@@ -98,8 +98,12 @@ async def test_enter_while_generating_sends_user_interrupt() -> None:
     async with running_app(f"Here is a long answer. {LONG}") as (app, pilot, engine):
         await type_text(pilot, "go")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: (app.state.current is not None
-                                         and app.state.current.n_tokens > 5), 60, "streaming")
+        await wait_until(
+            pilot,
+            lambda: app.state.current is not None and app.state.current.n_tokens > 5,
+            60,
+            "streaming",
+        )
         assert app.chat.generating
         await type_text(pilot, "tea")  # real key presses reach the box mid-answer
         assert app.chat.prompt.text == "tea"
@@ -118,8 +122,12 @@ async def test_escape_stops_but_keeps_partial_output_and_app() -> None:
     async with running_app(f"Partial answer. {LONG}") as (app, pilot, engine):
         await type_text(pilot, "go")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: (app.state.current is not None
-                                         and app.state.current.n_tokens > 10), 60, "tokens")
+        await wait_until(
+            pilot,
+            lambda: app.state.current is not None and app.state.current.n_tokens > 10,
+            60,
+            "tokens",
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.chat.generating, 10, "stopped")
         turn = app.state.current
@@ -134,8 +142,12 @@ async def test_cancel_selected_call_from_keyboard() -> None:
     async with running_app(script) as (app, pilot, engine):
         await type_text(pilot, "go")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "s" in app.state.calls
-                         and app.state.calls["s"].status is CallStatus.RUNNING, 60, "running")
+        await wait_until(
+            pilot,
+            lambda: "s" in app.state.calls and app.state.calls["s"].status is CallStatus.RUNNING,
+            60,
+            "running",
+        )
         await pilot.press("ctrl+l")
         assert app.focused is app.chat.calls
         await pilot.press("x")
@@ -156,8 +168,15 @@ async def test_approval_in_panel_while_model_keeps_writing() -> None:
     async with running_app(script) as (app, pilot, engine):
         await type_text(pilot, "save")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "n" in app.state.calls and app.state.calls["n"].status
-                         is CallStatus.AWAITING_APPROVAL, 60, "awaiting approval")
+        await wait_until(
+            pilot,
+            lambda: (
+                "n" in app.state.calls
+                and app.state.calls["n"].status is CallStatus.AWAITING_APPROVAL
+            ),
+            60,
+            "awaiting approval",
+        )
         before = app.state.current.n_tokens  # type: ignore[union-attr]
         row = app.chat.calls.query_one(CallRow)
         assert row.query_one(".approval").display
@@ -246,8 +265,9 @@ async def test_a_message_that_does_not_fit_ends_the_turn_and_offers_the_way_out(
     async with running_app(settings=settings) as (app, pilot, engine):
         await type_text(pilot, "hi")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: any("does not fit" in n for n in notices()), 30,
-                         "context-full notice")
+        await wait_until(
+            pilot, lambda: any("does not fit" in n for n in notices()), 30, "context-full notice"
+        )
         assert any("Raise model.n_ctx" in n for n in notices())
         await wait_until(pilot, lambda: not app.chat.generating, 10, "turn ended")
         assert app.chat.status_text("state") == "ready"
@@ -257,7 +277,14 @@ async def test_a_message_that_does_not_fit_ends_the_turn_and_offers_the_way_out(
         await wait_until(pilot, lambda: any("New chat" in n for n in notices()), 10, "new chat")
         await type_text(pilot, "again")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: sum("does not fit" in n for n in notices()) == 1
-                         and len(app.state.turns) == 1 and app.state.turns[0].done is not None,
-                         30, "second attempt answered")
+        await wait_until(
+            pilot,
+            lambda: (
+                sum("does not fit" in n for n in notices()) == 1
+                and len(app.state.turns) == 1
+                and app.state.turns[0].done is not None
+            ),
+            30,
+            "second attempt answered",
+        )
         assert engine.snapshot().session == 2

@@ -40,11 +40,32 @@ async def stream(entry: AssistantEntry, script: list[str | tuple[str, ...]]) -> 
 async def test_a_result_inside_a_word_is_drawn_after_the_word() -> None:
     async with Host().run_test() as pilot:
         entry = pilot.app.query_one(AssistantEntry)
-        await stream(entry, ["Echo", ("result",), "ing.", " Wa", ("result",), "iting", ".\n",
-                             "Done", ".", ("result",), " Bye."])
+        await stream(
+            entry,
+            [
+                "Echo",
+                ("result",),
+                "ing.",
+                " Wa",
+                ("result",),
+                "iting",
+                ".\n",
+                "Done",
+                ".",
+                ("result",),
+                " Bye.",
+            ],
+        )
         await entry.finish()
-        assert layout(entry) == ["Echoing.", "<result>", "Waiting.", "<result>", "Done.",
-                                 "<result>", "Bye."]
+        assert layout(entry) == [
+            "Echoing.",
+            "<result>",
+            "Waiting.",
+            "<result>",
+            "Done.",
+            "<result>",
+            "Bye.",
+        ]
         # The raw CML view keeps the exact place where each result landed.
         assert entry.raw_text.startswith("Echo[INTR] result [END]ing. Wa[INTR]")
 
@@ -52,11 +73,18 @@ async def test_a_result_inside_a_word_is_drawn_after_the_word() -> None:
 async def test_a_chip_between_words_is_placed_at_once() -> None:
     async with Host().run_test() as pilot:
         entry = pilot.app.query_one(AssistantEntry)
-        await stream(entry, ["One two ", ("call",), ("result",), "Echo said hi.", ("user",),
-                             "Coffee too."])
+        await stream(
+            entry, ["One two ", ("call",), ("result",), "Echo said hi.", ("user",), "Coffee too."]
+        )
         await entry.flush()
-        assert layout(entry) == ["One two", "<call>", "<result>", "Echo said hi.", "<user>",
-                                 "Coffee too."]
+        assert layout(entry) == [
+            "One two",
+            "<call>",
+            "<result>",
+            "Echo said hi.",
+            "<user>",
+            "Coffee too.",
+        ]
 
 
 async def test_a_held_chip_is_not_lost_when_the_answer_ends_mid_word() -> None:
@@ -90,6 +118,12 @@ async def test_the_copied_answer_keeps_the_space_and_breaks_around_chips() -> No
         await entry.flush()
         await stream(entry, ["19 of it.", ("result",), "\n\n", ("result",), "Next part."])
         await entry.finish()
-        assert layout(entry) == ["Line", "<result>", "19 of it.", "<result>", "<result>",
-                                 "Next part."]
+        assert layout(entry) == [
+            "Line",
+            "<result>",
+            "19 of it.",
+            "<result>",
+            "<result>",
+            "Next part.",
+        ]
         assert entry.markdown == "Line 19 of it.\n\nNext part."

@@ -28,6 +28,7 @@ RGB = tuple[int, int, int]
 
 def luminance(rgb: RGB) -> float:
     """WCAG relative luminance."""
+
     def channel(value: int) -> float:
         c = value / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4

@@ -35,8 +35,12 @@ async def start(app: AsyncLMApp, pilot: Pilot[Any], text: str = "go", tokens: in
     """Send ``text`` and wait until the answer streams."""
     await type_text(pilot, text)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: app.state.current is not None
-                     and app.state.current.n_tokens > tokens, 60, "streaming")
+    await wait_until(
+        pilot,
+        lambda: app.state.current is not None and app.state.current.n_tokens > tokens,
+        60,
+        "streaming",
+    )
 
 
 async def queue(app: AsyncLMApp, pilot: Pilot[Any], text: str) -> None:
@@ -47,8 +51,10 @@ async def queue(app: AsyncLMApp, pilot: Pilot[Any], text: str) -> None:
 
 async def test_tab_queues_messages_that_run_in_order_after_the_answer() -> None:
     # The first answer waits for a 3 s call: it is still running while we queue.
-    script = "One. [CALL] s [HEAD] sleep(ms=3000) [END] [TRAP][END] Done.\n=== turn ===\nTwo." \
+    script = (
+        "One. [CALL] s [HEAD] sleep(ms=3000) [END] [TRAP][END] Done.\n=== turn ===\nTwo."
         "\n=== turn ===\nThree."
+    )
     async with running_app(script) as (app, pilot, engine):
         await start(app, pilot, tokens=1)
         await queue(app, pilot, "first")
@@ -57,8 +63,12 @@ async def test_tab_queues_messages_that_run_in_order_after_the_answer() -> None:
         assert app.chat.control.view.display
         assert app.chat.prompt.text == "" and app.focused is app.chat.prompt
         assert len(app.state.turns) == 1  # nothing reached the running answer
-        await wait_until(pilot, lambda: len(app.state.turns) == 3
-                         and app.state.turns[2].done is not None, 90, "three turns")
+        await wait_until(
+            pilot,
+            lambda: len(app.state.turns) == 3 and app.state.turns[2].done is not None,
+            90,
+            "three turns",
+        )
         users = [str(u.content) for u in app.chat.query(UserEntry)]
         assert users == ["go", "first", "second"]
         assert queued(app) == [] and not app.chat.control.view.display
@@ -106,25 +116,39 @@ async def test_escape_stops_then_cancels_and_results_are_held_back() -> None:
     script = f"Start. [CALL] s [HEAD] sleep(ms=30000) [END] {LONG}\n=== turn ===\nFresh."
     async with running_app(script) as (app, pilot, engine):
         await start(app, pilot)
-        await wait_until(pilot, lambda: "s" in app.state.calls
-                         and app.state.calls["s"].status is CallStatus.RUNNING, 60, "running")
+        await wait_until(
+            pilot,
+            lambda: "s" in app.state.calls and app.state.calls["s"].status is CallStatus.RUNNING,
+            60,
+            "running",
+        )
         assert app.chat.check_action("stop", ()) and not app.chat.check_action("cancel_calls", ())
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.state.calls["s"].held is HeldState.HELD, 30, "held")
         assert app.state.calls["s"].status is CallStatus.RUNNING  # stopping writing only
         assert app.chat.check_action("cancel_calls", ()) and app.chat.check_action(
-            "keep_results", ())
+            "keep_results", ()
+        )
         assert any("s still due" in c for c in chips(app))
         assert "held back" in str(app.chat.control.view.query_one("#queue-held").content)
         await pilot.press("escape")  # the footer's "Cancel calls"
-        await wait_until(pilot, lambda: app.state.calls["s"].status is CallStatus.CANCELLED,
-                         10, "cancelled")
-        await wait_until(pilot, lambda: any("s → error: cancelled · held back" in c
-                                            for c in chips(app)), 10, "chip in stopped turn")
+        await wait_until(
+            pilot, lambda: app.state.calls["s"].status is CallStatus.CANCELLED, 10, "cancelled"
+        )
+        await wait_until(
+            pilot,
+            lambda: any("s → error: cancelled · held back" in c for c in chips(app)),
+            10,
+            "chip in stopped turn",
+        )
         await type_text(pilot, "next")
         await pilot.press("enter")  # not kept: the next answer starts without it
-        await wait_until(pilot, lambda: len(app.state.turns) == 2
-                         and app.state.turns[1].done is not None, 60, "second turn")
+        await wait_until(
+            pilot,
+            lambda: len(app.state.turns) == 2 and app.state.turns[1].done is not None,
+            60,
+            "second turn",
+        )
         assert app.state.calls["s"].held is HeldState.DROPPED
         done = app.state.turns[1].done
         assert done is not None and "[INTR]" not in done.text
@@ -139,14 +163,25 @@ async def test_kept_results_reach_the_next_answer() -> None:
         await start(app, pilot, tokens=1)
         await wait_until(pilot, lambda: "s" in app.state.calls, 60, "call")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.state.calls["s"].held is HeldState.HELD
-                         and app.state.calls["s"].status is CallStatus.DONE, 30, "held result")
+        await wait_until(
+            pilot,
+            lambda: (
+                app.state.calls["s"].held is HeldState.HELD
+                and app.state.calls["s"].status is CallStatus.DONE
+            ),
+            30,
+            "held result",
+        )
         await pilot.press("ctrl+g")
         await wait_until(pilot, lambda: app.state.calls["s"].held is HeldState.KEPT, 10, "kept")
         await type_text(pilot, "next")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: len(app.state.turns) == 2
-                         and app.state.turns[1].done is not None, 60, "second turn")
+        await wait_until(
+            pilot,
+            lambda: len(app.state.turns) == 2 and app.state.turns[1].done is not None,
+            60,
+            "second turn",
+        )
         done = app.state.turns[1].done
         assert done is not None and done.text.startswith(" [INTR] s [HEAD] slept")
 
@@ -158,13 +193,18 @@ async def test_long_results_are_cut_for_the_model_and_shown_whole() -> None:
     script = f"Listing. [CALL] a [HEAD] echo(text='{text}') [END] {LONG[:300]}"
     async with running_app(script, settings=settings) as (app, pilot, engine):
         await start(app, pilot)
-        await wait_until(pilot, lambda: "a" in app.state.calls
-                         and app.state.calls["a"].landed_t is not None, 60, "landed")
+        await wait_until(
+            pilot,
+            lambda: "a" in app.state.calls and app.state.calls["a"].landed_t is not None,
+            60,
+            "landed",
+        )
         rec = app.state.calls["a"]
         assert rec.value == text and rec.cut_tokens == rec.result_tokens - 16
         # A chip that lands inside a word is drawn once the word ends.
-        await wait_until(pilot, lambda: any("model saw 16 of" in c for c in chips(app)),
-                         30, "the result chip")
+        await wait_until(
+            pilot, lambda: any("model saw 16 of" in c for c in chips(app)), 30, "the result chip"
+        )
         row = app.chat.calls.rows[0]
         assert row.size.height <= 6  # a preview, not the result (60 lines)
         await pilot.press("ctrl+l", "enter")

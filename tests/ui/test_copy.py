@@ -138,6 +138,7 @@ async def test_nothing_to_copy_says_so(key: str) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await play(pilot)
         await pilot.press(key)
-        await wait_until(pilot, lambda: any("No " in n.message for n in app._notifications),
-                         5, "the notice")
+        await wait_until(
+            pilot, lambda: any("No " in n.message for n in app._notifications), 5, "the notice"
+        )
         assert app.clipboard == ""

@@ -83,8 +83,12 @@ async def test_approval_toast_goes_once_answered() -> None:
         await play(pilot)
         assert any("asks to run" in m for m in messages(app))
         app.post_message(EngineEvent(CallUpdated(4.0, "n", CallStatus.RUNNING)))
-        await wait_until(pilot, lambda: not any("asks to run" in m for m in messages(app)),
-                         5, "the approval toast to go")
+        await wait_until(
+            pilot,
+            lambda: not any("asks to run" in m for m in messages(app)),
+            5,
+            "the approval toast to go",
+        )
 
 
 async def test_approval_buttons_answer_and_live_only_while_asked() -> None:
@@ -134,10 +138,15 @@ async def test_emoji_in_a_result_chip_is_not_cut() -> None:
     from asynclm_tui.core.kinds import InterruptKind
 
     value = "ab" + "👍🏽 " * 60
-    app = replay_app([*FINISHED[:-1], CallIssued(3.7, "z", "echo", (), {"text": value}, True, 1.0),
-                      CallFinished(3.8, "z", True, 2.0, CallStatus.DONE, value),
-                      Interrupt(3.9, "z", value, 40, 1.0, 1.0, InterruptKind.TOOL),
-                      Token(3.95, " More.", " More.")])
+    app = replay_app(
+        [
+            *FINISHED[:-1],
+            CallIssued(3.7, "z", "echo", (), {"text": value}, True, 1.0),
+            CallFinished(3.8, "z", True, 2.0, CallStatus.DONE, value),
+            Interrupt(3.9, "z", value, 40, 1.0, 1.0, InterruptKind.TOOL),
+            Token(3.95, " More.", " More."),
+        ]
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await play(pilot)
         label = [str(c.content) for c in app.chat.query(Chip) if "z →" in str(c.content)][0]

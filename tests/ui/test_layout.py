@@ -119,8 +119,10 @@ async def test_user_choice_survives_an_approval() -> None:
         assert app.chat.calls_open  # the user's panel is not closed for them
 
 
-LONG_TURN = [*MID_TURN,
-             *_text(3.7, " ".join(f"Sentence {i} of a long answer." for i in range(400)))]
+LONG_TURN = [
+    *MID_TURN,
+    *_text(3.7, " ".join(f"Sentence {i} of a long answer." for i in range(400))),
+]
 
 
 async def test_resize_keeps_text_and_reading_position() -> None:
@@ -158,10 +160,11 @@ def many_calls(n: int) -> list[Event]:
     events: list[Event] = [*LOADED, TurnStarted(1.0, 1, Mode.ASYNC, "Echo a lot.")]
     for i in range(n):
         t = 1.1 + i * 0.1
-        events += [CallIssued(t, f"c{i}", "echo", (), {"text": f"number {i}"}, True, 20.0),
-                   CallUpdated(t, f"c{i}", CallStatus.RUNNING),
-                   CallFinished(t + 0.05, f"c{i}", True, 50.0, CallStatus.DONE,
-                                f"number {i} " * 8)]
+        events += [
+            CallIssued(t, f"c{i}", "echo", (), {"text": f"number {i}"}, True, 20.0),
+            CallUpdated(t, f"c{i}", CallStatus.RUNNING),
+            CallFinished(t + 0.05, f"c{i}", True, 50.0, CallStatus.DONE, f"number {i} " * 8),
+        ]
     return events
 
 

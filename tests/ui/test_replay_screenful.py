@@ -68,13 +68,18 @@ async def test_no_turn_takes_fewer_rows_than_counted(
     stored = [turn_events(t) for t in SessionStore(db).load(rec.session_id).turns]
     settings = ui_settings()
     engine = Engine(settings, ToolRegistry(), ScriptedBackend(["ok"]).factory())
-    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False,
-                                  fail=no_fail)
+    sessions = open_chat_sessions(
+        engine, db, session_id=None, latest=True, save=False, fail=no_fail
+    )
     app = create_app(settings, engine, sessions=sessions, start_engine=False)
     try:
         async with app.run_test(size=size) as pilot:
-            await wait_until(pilot, lambda: len(app.chat.query(AssistantEntry)) == len(stored),
-                             30, "every turn drawn")
+            await wait_until(
+                pilot,
+                lambda: len(app.chat.query(AssistantEntry)) == len(stored),
+                30,
+                "every turn drawn",
+            )
             await pilot.pause()
             transcript = app.chat.transcript
             tops = [w.virtual_region.y for w in transcript.query(UserEntry)]

@@ -47,8 +47,7 @@ async def test_continue_draws_the_saved_chat_and_loads_its_context(tmp_path: Pat
     sid = record(db, 3, last_done=False)
     settings = ui_settings()
     engine = build_engine(settings, interactive=True)
-    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=True,
-                                  fail=no_fail)
+    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=True, fail=no_fail)
     assert sessions.resumed is not None and sessions.resumed.info.id == sid
     stored = SessionStore(db).load(sid)
     assert stored.messages()[0]["content"] == SYSTEM
@@ -90,26 +89,35 @@ async def test_messages_queued_before_a_crash_come_back_queued_not_sent(tmp_path
     backend = ScriptedBackend(["Sure."])
     settings = ui_settings()
     engine = Engine(settings, ToolRegistry(), backend.factory())
-    sessions = open_chat_sessions(engine, db, session_id=sid, latest=False, save=True,
-                                  fail=no_fail)
+    sessions = open_chat_sessions(engine, db, session_id=sid, latest=False, save=True, fail=no_fail)
     app = create_app(settings, engine, sessions=sessions)
     try:
         async with app.run_test(size=SIZE) as pilot:
             control = app.chat.control
             await wait_until(pilot, lambda: app.chat.loaded, 10, "the model")
-            assert [i.text for i in control.queue.items] == ["then the weather",
-                                                             "and save a note"]
+            assert [i.text for i in control.queue.items] == ["then the weather", "and save a note"]
             await pilot.pause()
             assert control.view.display and "then the weather" in str(control.view._rows.content)
             assert backend.text().count("then the weather") == 0  # not sent on load
             # The next answer ends cleanly, and the queue goes out after it, in order.
             app.chat.prompt.load_text("hello again")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: not control.queue.items and not app.chat.generating
-                             and engine.snapshot().turns == 5, 20, "the queue to be sent")
+            await wait_until(
+                pilot,
+                lambda: (
+                    not control.queue.items
+                    and not app.chat.generating
+                    and engine.snapshot().turns == 5
+                ),
+                20,
+                "the queue to be sent",
+            )
             text = backend.text()
-            assert text.index("hello again") < text.index("then the weather") < text.index(
-                "and save a note")
+            assert (
+                text.index("hello again")
+                < text.index("then the weather")
+                < text.index("and save a note")
+            )
     finally:
         engine.close()
         assert sessions.recorder is not None
@@ -121,16 +129,18 @@ LONG = 40
 """Turns of a chat long enough that, one turn per batch, drawing it spans many paints."""
 
 
-def open_long_chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                   backend: ScriptedBackend) -> tuple[AsyncLMApp, Engine]:
+def open_long_chat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: ScriptedBackend
+) -> tuple[AsyncLMApp, Engine]:
     """A saved chat of LONG turns, opened with older turns drawn one per batch."""
     monkeypatch.setattr(replay, "BATCH_TURNS", 1)
     db = tmp_path / "s.db"
     record(db, LONG)
     settings = ui_settings()
     engine = Engine(settings, ToolRegistry(), backend.factory())
-    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False,
-                                  fail=no_fail)
+    sessions = open_chat_sessions(
+        engine, db, session_id=None, latest=True, save=False, fail=no_fail
+    )
     return create_app(settings, engine, sessions=sessions), engine
 
 
@@ -164,21 +174,26 @@ async def test_a_long_chat_shows_its_last_turns_first_then_the_older_ones_above(
 
             await wait_until(pilot, all_drawn, 60, "every turn drawn")
             assert held and all(held)
-            await wait_until(pilot, lambda: not app.chat.quiet_gc.holders, 10,
-                             "full collections back")
+            await wait_until(
+                pilot, lambda: not app.chat.quiet_gc.holders, 10, "full collections back"
+            )
             # Every step on the way was the newest turns, in order: the reader
             # never sees a gap or a turn out of place.
             assert all(s == list(range(LONG - len(s) + 1, LONG + 1)) for s in seen)
             assert any(len(s) < LONG for s in seen), "the older turns were not drawn later"
             await pilot.pause()
-            kinds = [type(w).__name__ for w in app.chat.transcript.children
-                     if type(w).__name__ in ("UserEntry", "AssistantEntry")]
+            kinds = [
+                type(w).__name__
+                for w in app.chat.transcript.children
+                if type(w).__name__ in ("UserEntry", "AssistantEntry")
+            ]
             assert kinds == ["UserEntry", "AssistantEntry"] * LONG
             first = next(iter(app.chat.query(AssistantEntry)))
             chips = [str(c.content) for c in first.query(Chip)]
             assert any("c1 → slept 1 ms · took 280 ms" in c for c in chips), chips
-            assert [r.record.id for r in app.chat.calls.rows] == [f"c{n}" for n in
-                                                                  range(1, LONG + 1)]
+            assert [r.record.id for r in app.chat.calls.rows] == [
+                f"c{n}" for n in range(1, LONG + 1)
+            ]
             assert app.chat.transcript.is_vertical_scroll_end
             assert app.chat.calls.selected == LONG - 1  # the newest call
     finally:
@@ -192,14 +207,22 @@ async def test_a_message_sent_while_older_turns_are_drawn_lands_after_the_saved_
     app, engine = open_long_chat(tmp_path, monkeypatch, backend)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: app.chat.loaded and not app.chat.warming, 30,
-                             "the model")
+            await wait_until(
+                pilot, lambda: app.chat.loaded and not app.chat.warming, 30, "the model"
+            )
             assert history_drawing(app), "drawing ended before the message could be sent"
             app.chat.prompt.load_text("one more question")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: len(drawn_turns(app)) == LONG + 1
-                             and not app.chat.generating and not history_drawing(app),
-                             60, "the answer and the older turns")
+            await wait_until(
+                pilot,
+                lambda: (
+                    len(drawn_turns(app)) == LONG + 1
+                    and not app.chat.generating
+                    and not history_drawing(app)
+                ),
+                60,
+                "the answer and the older turns",
+            )
             assert drawn_turns(app) == list(range(1, LONG + 2))
             last = list(app.chat.query(AssistantEntry))[-1]
             assert "Here is the next answer." in last.markdown

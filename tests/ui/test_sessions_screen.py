@@ -26,8 +26,7 @@ async def test_browse_search_rename_delete_and_open(tmp_path: Path) -> None:
     engine = build_engine(settings, interactive=True)
     recorder = Recorder(db)
     engine.subscribe(recorder)
-    app = create_app(settings, engine, start_engine=False,
-                     sessions=ChatSessions(db, recorder))
+    app = create_app(settings, engine, start_engine=False, sessions=ChatSessions(db, recorder))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("ctrl+s")
@@ -48,8 +47,9 @@ async def test_browse_search_rename_delete_and_open(tmp_path: Path) -> None:
             await pilot.pause()
             await pilot.press(*["ctrl+u"])
             await pilot.press(*"renamed", "enter")
-            await wait_until(pilot, lambda: SessionStore(db).load(two).info.title == "renamed",
-                             5, "rename")
+            await wait_until(
+                pilot, lambda: SessionStore(db).load(two).info.title == "renamed", 5, "rename"
+            )
             # Delete asks first; "n" keeps it, "y" deletes.
             await pilot.press("ctrl+d")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)

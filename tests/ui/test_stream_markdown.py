@@ -98,7 +98,17 @@ async def test_one_blank_line_between_blocks_whatever_they_are() -> None:
             md.append(text[i : i + 4])
             await pilot.pause()
         assert [line.strip() for line in plain(md)] == [
-            "Para.", "", "• one", "• two", "", "▌ quoted", "", "1 first", "", "After:", "",
+            "Para.",
+            "",
+            "• one",
+            "• two",
+            "",
+            "▌ quoted",
+            "",
+            "1 first",
+            "",
+            "After:",
+            "",
             "• tight",
         ]
 

@@ -13,7 +13,8 @@ from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 
 ANSWER = "\n\n".join(
     f"Paragraph {i} says a few words about lamps, lenses and the sea at night.\n"
-    f"- item {i}a\n- item {i}b" for i in range(40)
+    f"- item {i}a\n- item {i}b"
+    for i in range(40)
 )
 
 

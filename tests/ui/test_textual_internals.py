@@ -60,10 +60,14 @@ def test_internal_is_unchanged(item: Internal) -> None:
     if recorded.exists():
         before = recorded.read_text()
         now = inspect.getsource(getattr(item.owner, item.name))
-        diff = "".join(difflib.unified_diff(
-            before.splitlines(keepends=True), now.splitlines(keepends=True),
-            f"Textual {TEXTUAL_VERSION}", f"Textual {version('textual')}",
-        ))
+        diff = "".join(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                now.splitlines(keepends=True),
+                f"Textual {TEXTUAL_VERSION}",
+                f"Textual {version('textual')}",
+            )
+        )
         assert not diff, f"{where}: its source changed; our re-implementation follows it:\n{diff}"
 
 
@@ -119,9 +123,13 @@ def uses_of_textual_internals(module_name: str) -> list[str]:
     tree = ast.parse(inspect.getsource(module))
     found: list[str] = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr in textual_app_names()
-                and not _is_self(node.value) and not _is_super(node.value)
-                and node.attr not in names_we_define()):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in textual_app_names()
+            and not _is_self(node.value)
+            and not _is_super(node.value)
+            and node.attr not in names_we_define()
+        ):
             found.append(f"{module_name}:{node.lineno}: uses {node.attr}")
         if not isinstance(node, ast.ClassDef):
             continue
@@ -135,8 +143,11 @@ def uses_of_textual_internals(module_name: str) -> list[str]:
             if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
                 if inner.name in textual:
                     found.append(f"{module_name}:{inner.lineno}: overrides {inner.name}")
-            elif (isinstance(inner, ast.Attribute) and inner.attr in textual
-                  and (_is_self(inner.value) or _is_super(inner.value))):
+            elif (
+                isinstance(inner, ast.Attribute)
+                and inner.attr in textual
+                and (_is_self(inner.value) or _is_super(inner.value))
+            ):
                 found.append(f"{module_name}:{inner.lineno}: uses {inner.attr}")
     return found
 
@@ -146,15 +157,18 @@ def _is_self(node: ast.expr) -> bool:
 
 
 def _is_super(node: ast.expr) -> bool:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == "super")
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
 
 
 def our_modules() -> list[str]:
     """Every module that may import Textual (not the core)."""
     return sorted(
-        m.name for m in pkgutil.walk_packages(asynclm_tui.__path__, prefix="asynclm_tui.")
-        if not m.name.startswith("asynclm_tui.core") and not m.ispkg
+        m.name
+        for m in pkgutil.walk_packages(asynclm_tui.__path__, prefix="asynclm_tui.")
+        if not m.name.startswith("asynclm_tui.core")
+        and not m.ispkg
         and m.name != "asynclm_tui.__main__"  # importing it runs the app
     )
 
@@ -168,7 +182,9 @@ def test_the_scan_finds_the_internals_module_s_own_uses() -> None:
 
 def test_no_module_but_textual_internals_touches_textual_internals() -> None:
     found = [
-        use for name in our_modules() if name != textual_internals.__name__
+        use
+        for name in our_modules()
+        if name != textual_internals.__name__
         for use in uses_of_textual_internals(name)
     ]
     assert not found, (

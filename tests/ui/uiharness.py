@@ -62,8 +62,9 @@ async def running_app(
         async with app.run_test(size=SIZE) as pilot:
             ok = await asyncio.to_thread(engine.wait_loaded, 60)
             if ok:
-                await wait_until(pilot, lambda: app.chat.status_text("state") == "ready",
-                                 10, "ready state")
+                await wait_until(
+                    pilot, lambda: app.chat.status_text("state") == "ready", 10, "ready state"
+                )
             yield app, pilot, engine
     finally:
         await asyncio.to_thread(engine.close)

@@ -195,8 +195,11 @@ def test_results_carry_their_tools_injection_budget(registry: ToolRegistry) -> N
     registry.add_function("tight", lambda: "x", description="small budget", max_result_tokens=7)
     h = Harness(registry, max_result_tokens=300)
     try:
-        res = h.run(CallRequest("t", "tight"), CallRequest("c", "calc", kwargs={"expression": "1"}),
-                    CallRequest("u", "nosuch"))
+        res = h.run(
+            CallRequest("t", "tight"),
+            CallRequest("c", "calc", kwargs={"expression": "1"}),
+            CallRequest("u", "nosuch"),
+        )
     finally:
         h.close()
     assert (res["t"].budget, res["c"].budget, res["u"].budget) == (7, 300, 300)

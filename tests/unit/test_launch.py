@@ -27,7 +27,10 @@ launch.main()
 def probe(*args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     return done.stderr

@@ -42,8 +42,10 @@ class CharBackend:
 def chat(turns: int) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": "S" * 20}]
     for n in range(turns):
-        messages += [{"role": "user", "content": f"q{n}" * 5},
-                     {"role": "assistant", "content": f"a{n}" * 10}]
+        messages += [
+            {"role": "user", "content": f"q{n}" * 5},
+            {"role": "assistant", "content": f"a{n}" * 10},
+        ]
     return [*messages, {"role": "user", "content": "now"}]
 
 
@@ -73,13 +75,13 @@ def test_slide_keeps_the_current_turn_and_reuses_the_system_prompt() -> None:
     backend.append(prompt)
     answer = backend.tokenize("partial answer [CALL] a [HEAD] f() [END] more")
     backend.append(answer[: 220 - len(prompt)])
-    written = backend.tokens[len(prompt):]
+    written = backend.tokens[len(prompt) :]
     before = backend.evaluated
     slid = slide(backend, messages, len(prompt), need=10, spare=30)  # type: ignore[arg-type]
     assert slid is not None and slid.dropped_turns >= 1
     assert backend.n_past + 10 <= 220
-    assert backend.tokens[slid.n_prompt:] == written  # the turn so far is intact
-    assert backend.tokens[:slid.n_prompt] == backend.tokenize(backend.render_chat(messages))
+    assert backend.tokens[slid.n_prompt :] == written  # the turn so far is intact
+    assert backend.tokens[: slid.n_prompt] == backend.tokenize(backend.render_chat(messages))
     # Only what follows the system prompt was evaluated again.
     assert backend.evaluated - before == slid.n_evaluated < slid.n_after - 20
 

@@ -37,9 +37,13 @@ def test_shipped_tools_load_cleanly() -> None:
 
 
 def test_duration_in_seconds(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.yaml", "name: wait\ndescription: d\npython: a:b\nparameters:\n"
-                 "  type: object\n  properties: {s: {type: number}}\n"
-                 "duration_arg: s\nduration_unit: s\n")
+    path = write(
+        tmp_path,
+        "t.yaml",
+        "name: wait\ndescription: d\npython: a:b\nparameters:\n"
+        "  type: object\n  properties: {s: {type: number}}\n"
+        "duration_arg: s\nduration_unit: s\n",
+    )
     assert load_tool_file(path)[0].declared_ms((), {"s": 1.5}) == 1500
 
 

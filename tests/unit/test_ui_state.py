@@ -20,8 +20,9 @@ def test_appends_are_spans_and_cut_results_are_counted() -> None:
     state.apply(CallIssued(0.1, "a", "list_dir", {}))
     state.apply(CallFinished(0.2, "a", True, 5.0, CallStatus.DONE, "x" * 5000))
     # Two interrupts appended by one decode call share one span.
-    state.apply(Interrupt(1.5, "a", "cut", 270, 0.0, 1000.0, "tool", result_tokens=1079,
-                          cut_tokens=823))
+    state.apply(
+        Interrupt(1.5, "a", "cut", 270, 0.0, 1000.0, "tool", result_tokens=1079, cut_tokens=823)
+    )
     state.apply(Interrupt(1.5, "user", "hi", 5, 0.0, 1000.0, "user"))
     state.apply(Interrupt(2.0, "b", "v", 5, 0.0, 100.0, "error"))
     turn = state.current

@@ -42,9 +42,7 @@ Issued = tuple[str, tuple[Any, ...], dict[str, Any]]
 """A call the model made: name, positional and keyword arguments."""
 
 
-def _bind(
-    args: Sequence[Any], kwargs: dict[str, Any], params: Sequence[str]
-) -> dict[str, Any]:
+def _bind(args: Sequence[Any], kwargs: dict[str, Any], params: Sequence[str]) -> dict[str, Any]:
     """Keyword arguments, with positional ones named by the parameter order."""
     out = dict(kwargs)
     for name, value in zip(params, args, strict=False):

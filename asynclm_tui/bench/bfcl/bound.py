@@ -97,7 +97,10 @@ def bound_ms(
     groups = len(task.subtasks)
     arrive = list(arrivals_ms) if arrivals_ms is not None else [0.0] * groups
     policy = Policy(
-        task, inputs.durations, inputs.ids, order,
+        task,
+        inputs.durations,
+        inputs.ids,
+        order,
         known_groups={g for g in range(groups) if arrive[g] <= 0.0},
         rng=random.Random(f"order:{seed}:{task.id}"),
     )

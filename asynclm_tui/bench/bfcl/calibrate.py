@@ -103,15 +103,23 @@ class CostModel:
         return {
             "bound_uses": "the cell medians, interpolated piecewise linearly in k, then in n",
             "fit": "cost_ms(k, n) = s0 + s1*n + (k-1)*(a0 + a1*n), n in thousands of tokens",
-            "s0": round(s0, 4), "s1": round(s1, 4), "a0": round(a0, 5), "a1": round(a1, 5),
+            "s0": round(s0, 4),
+            "s1": round(s1, 4),
+            "a0": round(a0, 5),
+            "a1": round(a1, 5),
             "step_ms_at_1k": round(self.cost_ms(1, 1000), 3),
             "append_ms_per_token_at_1k": round(a0 + a1, 4),
             "step_noise": round(self.step_noise, 4),
             "max_residual": round(self.max_residual, 4),
             "cells": [
-                {"k": k, "n": n, "median_ms": round(self.medians[i][j], 3),
-                 "fit_ms": round(_linear(self.fit, k, n), 3)}
-                for i, k in enumerate(self.ks) for j, n in enumerate(self.ns)
+                {
+                    "k": k,
+                    "n": n,
+                    "median_ms": round(self.medians[i][j], 3),
+                    "fit_ms": round(_linear(self.fit, k, n), 3),
+                }
+                for i, k in enumerate(self.ks)
+                for j, n in enumerate(self.ns)
             ],
         }
 
@@ -144,18 +152,18 @@ def calibrate(
     backend.truncate(0)
     try:
         for n in ns:
-            backend.append(tokens[backend.n_past:n])  # extend to n (not timed)
+            backend.append(tokens[backend.n_past : n])  # extend to n (not timed)
             for rep in range(max(plan.repeats)):
                 # Sizes interleaved, so a burst of foreign load hits every size.
                 for k, times in zip(APPEND_SIZES[1:], plan.repeats, strict=True):
                     if rep >= times:
                         continue
                     for i in range(STEPS_BEFORE):
-                        ms = _timed(backend, tokens[n + i:n + i + 1])
+                        ms = _timed(backend, tokens[n + i : n + i + 1])
                         if i:  # the first follows the previous append
                             samples.append(Sample(1, n, ms))
                     backend.truncate(n)
-                    samples.append(Sample(k, n, _timed(backend, tokens[n:n + k])))
+                    samples.append(Sample(k, n, _timed(backend, tokens[n : n + k])))
                     backend.truncate(n)
     finally:
         backend.truncate(0)
@@ -196,8 +204,10 @@ def fit(samples: Sequence[Sample]) -> CostModel:
     weights = 1.0 / numpy.maximum(target, 1e-3)
     coef = numpy.linalg.lstsq(rows * weights[:, None], target * weights, rcond=None)[0]
     s0, s1, a0, a1 = (float(c) for c in coef)
-    residual = max(abs(_linear((s0, s1, a0, a1), k, n) - float(m)) / float(m)
-                   for (k, n), m in zip(keys, target, strict=True))
+    residual = max(
+        abs(_linear((s0, s1, a0, a1), k, n) - float(m)) / float(m)
+        for (k, n), m in zip(keys, target, strict=True)
+    )
     noise = 0.0
     for (k, _n), values in cells.items():
         if k == 1 and len(values) >= 10:

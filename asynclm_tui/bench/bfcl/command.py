@@ -142,7 +142,10 @@ def _plan(opts: BfclOptions) -> list[tuple[str, str, str]]:
 
 
 def task_bounds(
-    task: Task, runs: list[RunResult], plan: list[tuple[str, str, str]], cost: CostModel,
+    task: Task,
+    runs: list[RunResult],
+    plan: list[tuple[str, str, str]],
+    cost: CostModel,
     seed: int,
 ) -> Bounds:
     """Each run's own calibrated bound, and the task's bound under each mode
@@ -157,8 +160,14 @@ def task_bounds(
     for r in ok:
         mode, injection = STRATEGIES[strategy_of[r.strategy]]
         out.own[(task.id, r.strategy)] = bound_ms(
-            task, r.bound_inputs(), cost, mode, injection, arrivals_ms=arrivals,
-            order=issue_order[r.strategy], seed=seed,  # type: ignore[arg-type]
+            task,
+            r.bound_inputs(),
+            cost,
+            mode,
+            injection,
+            arrivals_ms=arrivals,
+            order=issue_order[r.strategy],  # type: ignore[arg-type]
+            seed=seed,
         )
     ref = next((r for r in ok if r.strategy == "async"), ok[0])
     out.ideal[task.id] = {
@@ -253,8 +262,11 @@ def run_bfcl(
             + "\n"
         )
     sides = [
-        Side(name, BenchSession(bench_settings(s), LatencyModel(opts.seed), _calibration(opts)),
-             adapter)
+        Side(
+            name,
+            BenchSession(bench_settings(s), LatencyModel(opts.seed), _calibration(opts)),
+            adapter,
+        )
         for name, s, adapter in planned
     ]
     rows: list[Row] = []
@@ -273,8 +285,12 @@ def run_bfcl(
                 for r in runs:
                     if r.error:
                         failures.append(
-                            {"task": r.task_id, "strategy": r.strategy, "error": r.error,
-                             **({"side": side.name} if side.name else {})}
+                            {
+                                "task": r.task_id,
+                                "strategy": r.strategy,
+                                "error": r.error,
+                                **({"side": side.name} if side.name else {}),
+                            }
                         )
                 rows += build_rows(
                     dataset, runs, bounds, correct=correct if correct else None, side=side.name
@@ -294,8 +310,7 @@ def run_bfcl(
         where = f"{f['side']} " if "side" in f else ""
         err.write(f"failed: {where}{f['task']} {f['strategy']}: {f['error']}\n")
     if opts.json_path is not None:
-        write_json(opts.json_path, rows, {**_meta(sides, opts, missing, failures),
-                                          "runs": run_log})
+        write_json(opts.json_path, rows, {**_meta(sides, opts, missing, failures), "runs": run_log})
         err.write(f"wrote {opts.json_path}\n")
     if opts.plot_path is not None:
         write_plot(opts.plot_path, rows, example)
@@ -309,8 +324,9 @@ def _check_adapter(side: Side) -> None:
     want = "" if side.adapter is None else str(side.adapter)
     if applied != want:
         label = f"{side.name} side: " if side.name else ""
-        raise BenchError(f"{label}the model runs with adapter {applied or 'none'}, "
-                         f"not {want or 'none'}")
+        raise BenchError(
+            f"{label}the model runs with adapter {applied or 'none'}, not {want or 'none'}"
+        )
 
 
 DatasetResult = tuple[list[RunResult], Bounds, dict[str, list[bool]]]
@@ -340,7 +356,11 @@ def _run_dataset(
             for label, strategy, issue in plan[shift:] + plan[:shift]:
                 sheet = cheat_sheet(task) if driver == "model" else ""
                 res = side.session.run(
-                    task, strategy, driver=driver, order=issue, seed=opts.seed,  # type: ignore[arg-type]
+                    task,
+                    strategy,
+                    driver=driver,
+                    order=issue,  # type: ignore[arg-type]
+                    seed=opts.seed,
                     cheat_sheet=sheet,
                 )
                 res = replace(res, strategy=label)
@@ -363,10 +383,14 @@ def _run_entry(r: RunResult, bounds: Bounds, side: str) -> dict[str, Any]:
     """One run in ``--json``'s ``runs``: its latency against its own bound."""
     bound = bounds.own.get((r.task_id, r.strategy))
     return {
-        "dataset": r.dataset, "task": r.task_id, "strategy": r.strategy, "side": side or None,
+        "dataset": r.dataset,
+        "task": r.task_id,
+        "strategy": r.strategy,
+        "side": side or None,
         "latency_ms": round(r.latency_ms, 2),
         "bound_ms": None if bound is None else round(bound, 2),
-        "n_prompt": r.n_prompt, "error": r.error,
+        "n_prompt": r.n_prompt,
+        "error": r.error,
     }
 
 

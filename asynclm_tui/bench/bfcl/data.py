@@ -224,7 +224,8 @@ def _multi_step_tasks(root: Path, dataset: str, limit: int | None, seed: int) ->
             seen = {f["name"] for f in functions}
             excluded = set(entry.get("excluded_function") or ())
             functions += [
-                f for f in load_func_docs(root, classes)
+                f
+                for f in load_func_docs(root, classes)
                 if f["name"] not in seen and f["name"] not in excluded
             ]
         tasks.append(

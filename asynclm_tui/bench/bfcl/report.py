@@ -207,7 +207,10 @@ def _accuracy_counts(flags: list[bool] | None) -> dict[str, Any]:
 
 
 def _ideal_row(
-    dataset: str, name: str, values: list[float], lat: dict[str, dict[str, float]],
+    dataset: str,
+    name: str,
+    values: list[float],
+    lat: dict[str, dict[str, float]],
     tasks: Sequence[str],
 ) -> Row:
     """A bound as a row, so its own speedups are visible: no real system of
@@ -262,20 +265,38 @@ def format_table(rows: Sequence[Row]) -> Table:
     if sides:
         table.add_column("model")
     table.add_column("strategy")
-    for name in ("n", "mean", "median", "p90", "xsync", "xpar", "xapi", "/bound", "/async*",
-                 "tok", "inj", "acc"):
+    for name in (
+        "n",
+        "mean",
+        "median",
+        "p90",
+        "xsync",
+        "xpar",
+        "xapi",
+        "/bound",
+        "/async*",
+        "tok",
+        "inj",
+        "acc",
+    ):
         table.add_column(name, justify="right")
     for i, r in enumerate(rows):
         nxt = rows[i + 1] if i + 1 < len(rows) else None
         table.add_row(
-            r.dataset, *([r.side] if sides else []), r.strategy, str(r.n), f"{r.mean_ms:.0f}",
-            f"{r.median_ms:.0f}", f"{r.p90_ms:.0f}",
+            r.dataset,
+            *([r.side] if sides else []),
+            r.strategy,
+            str(r.n),
+            f"{r.mean_ms:.0f}",
+            f"{r.median_ms:.0f}",
+            f"{r.p90_ms:.0f}",
             _with_ci(r.speedup_vs_sync, r.speedup_vs_sync_ci95, ".2f"),
             _with_ci(r.speedup_vs_parallel, r.speedup_vs_parallel_ci95, ".2f"),
             _fmt(r.speedup_vs_sync_api, ".2f"),
             _with_ci(r.ratio_to_bound, r.ratio_to_bound_ci95, ".3f"),
             _fmt(r.ratio_to_async_bound, ".3f"),
-            _fmt(r.tokens_decoded, ".0f"), _fmt(r.tokens_injected, ".0f"),
+            _fmt(r.tokens_decoded, ".0f"),
+            _fmt(r.tokens_injected, ".0f"),
             _fmt(None if r.accuracy is None else 100 * r.accuracy, ".1f"),
             end_section=nxt is not None and (nxt.dataset, nxt.side) != (r.dataset, r.side),
         )
@@ -298,8 +319,12 @@ def accuracy_cells(rows: Sequence[Row]) -> list[dict[str, Any]]:
             continue
         share = Share(r.extra["accuracy_k"], r.extra["accuracy_n"])
         out.append(
-            {"side": r.side or None, "strategy": r.strategy, "dataset": r.dataset,
-             **share.to_json()}
+            {
+                "side": r.side or None,
+                "strategy": r.strategy,
+                "dataset": r.dataset,
+                **share.to_json(),
+            }
         )
     return out
 
@@ -337,7 +362,9 @@ def format_accuracy_table(rows: Sequence[Row]) -> Table | None:
                 )
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         table.add_row(
-            *([side or ""] if sides else []), strategy, *row,
+            *([side or ""] if sides else []),
+            strategy,
+            *row,
             end_section=nxt is not None and nxt[0] != side,
         )
     return table
@@ -378,8 +405,9 @@ def write_plot(path: Path, rows: Sequence[Row], example: Sequence[RunResult]) ->
                 ys.append(row.mean_ms)
         ax1.bar(xs, ys, width, label=s)
     for d, ds in enumerate(datasets):
-        ideal = next((r.mean_ms for r in rows if r.dataset == ds and r.strategy == "ideal_async"),
-                     None)
+        ideal = next(
+            (r.mean_ms for r in rows if r.dataset == ds and r.strategy == "ideal_async"), None
+        )
         if ideal:
             ax1.hlines(ideal, d - width / 2, d + 0.8 - width / 2, colors="k", linestyles="--")
     ax1.set_xticks([d + 0.4 - width / 2 for d in range(len(datasets))], datasets)

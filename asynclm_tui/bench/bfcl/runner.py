@@ -149,8 +149,14 @@ class RunResult:
 
     def bound_inputs(self) -> BoundInputs:
         """What the calibrated bound of this run needs."""
-        return BoundInputs(self.durations, self.ids, self.segment_tokens, self.frame_tokens,
-                           self.user_tokens, self.n_prompt)
+        return BoundInputs(
+            self.durations,
+            self.ids,
+            self.segment_tokens,
+            self.frame_tokens,
+            self.user_tokens,
+            self.n_prompt,
+        )
 
 
 class _Recorder:

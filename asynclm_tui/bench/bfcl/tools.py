@@ -36,8 +36,16 @@ SIMULATED_RESULT = "ok"
 """Result of calls that have no executable backend (kept short: it is
 injected into the context, and every strategy pays for it alike)."""
 
-_TYPES = {"dict": "object", "float": "number", "tuple": "array", "int": "integer",
-          "str": "string", "bool": "boolean", "list": "array", "String": "string"}
+_TYPES = {
+    "dict": "object",
+    "float": "number",
+    "tuple": "array",
+    "int": "integer",
+    "str": "string",
+    "bool": "boolean",
+    "list": "array",
+    "String": "string",
+}
 _JSON_TYPES = {"object", "number", "array", "integer", "string", "boolean", "null"}
 
 
@@ -185,8 +193,10 @@ class TaskTools:
                         return f"error: {type(exc).__name__}: {exc}"
                     # Compact JSON, as the HTTP runner does: every injected token costs a
                     # prefill step, whatever the strategy.
-                    return result if isinstance(result, str) else json.dumps(
-                        result, separators=(",", ":"), ensure_ascii=False
+                    return (
+                        result
+                        if isinstance(result, str)
+                        else json.dumps(result, separators=(",", ":"), ensure_ascii=False)
                     )
         return SIMULATED_RESULT
 

@@ -84,8 +84,12 @@ def to_json(session: StoredSession) -> dict[str, Any]:
         data = dataclasses.asdict(turn)
         data.pop("events")
         turns.append(data)
-    return {**session.info.to_json(), "system": session.system, "turns": turns,
-            "queued": session.queued}
+    return {
+        **session.info.to_json(),
+        "system": session.system,
+        "turns": turns,
+        "queued": session.queued,
+    }
 
 
 def to_jsonl(session: StoredSession) -> list[dict[str, Any]]:

@@ -151,8 +151,7 @@ class Recorder:
         if isinstance(event, TurnStarted):
             self._engine_session = event.session
         elif (
-            isinstance(event, CallUpdated | CallFinished)
-            and event.session != self._engine_session
+            isinstance(event, CallUpdated | CallFinished) and event.session != self._engine_session
         ):
             return
         if event.name in REPLAYED or isinstance(event, ModelLoaded):
@@ -279,11 +278,21 @@ class Recorder:
                 db.execute(
                     "INSERT OR REPLACE INTO calls (session_id, call_id, turn_id, fn, args, "
                     "wants_result, estimate_ms, status, issued_t) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (st.session_id, item.id, turn.id, item.fn,
-                     json.dumps({"args": list(item.args), "kwargs": item.kwargs},
-                                ensure_ascii=False, default=str),
-                     int(item.wants_result), item.estimate_ms,
-                     CallStatus.QUEUED.value, item.t),
+                    (
+                        st.session_id,
+                        item.id,
+                        turn.id,
+                        item.fn,
+                        json.dumps(
+                            {"args": list(item.args), "kwargs": item.kwargs},
+                            ensure_ascii=False,
+                            default=str,
+                        ),
+                        int(item.wants_result),
+                        item.estimate_ms,
+                        CallStatus.QUEUED.value,
+                        item.t,
+                    ),
                 )
             case CallUpdated():
                 started = item.t if item.status is CallStatus.RUNNING else None
@@ -296,8 +305,15 @@ class Recorder:
                 db.execute(
                     "UPDATE calls SET status = ?, finished_t = ?, ms = ?, ok = ?, result = ? "
                     "WHERE session_id = ? AND call_id = ?",
-                    (item.status.value, item.t, item.ms, int(item.ok), item.value,
-                     st.session_id, item.id),
+                    (
+                        item.status.value,
+                        item.t,
+                        item.ms,
+                        int(item.ok),
+                        item.value,
+                        st.session_id,
+                        item.id,
+                    ),
                 )
             case Interrupt():
                 turn.raw.append(format_interrupt(item.id, item.value))
@@ -307,8 +323,16 @@ class Recorder:
                 db.execute(
                     "INSERT INTO interrupts (turn_id, seq, call_id, kind, value, n_tokens, "
                     "token_offset, t) VALUES (?,?,?,?,?,?,?,?)",
-                    (turn.id, turn.seq, item.id, item.kind, item.value, item.n_tokens,
-                     offset, item.t),
+                    (
+                        turn.id,
+                        turn.seq,
+                        item.id,
+                        item.kind,
+                        item.value,
+                        item.n_tokens,
+                        offset,
+                        item.t,
+                    ),
                 )
                 turn.n_injected += item.n_tokens
             case TurnDone():
@@ -317,8 +341,15 @@ class Recorder:
                 db.execute(
                     "UPDATE turns SET ended = ?, reason = ?, n_prompt = ?, n_generated = ?, "
                     "n_injected = ?, tok_s = ? WHERE id = ?",
-                    (time.time(), item.reason, item.n_prompt, item.n_generated,
-                     item.n_injected, item.tok_s, turn.id),
+                    (
+                        time.time(),
+                        item.reason,
+                        item.n_prompt,
+                        item.n_generated,
+                        item.n_injected,
+                        item.tok_s,
+                        turn.id,
+                    ),
                 )
         self._close_text()
         self._event_row(*to_record(item))

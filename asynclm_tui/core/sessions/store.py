@@ -348,8 +348,7 @@ class SessionStore:
             StoreError: no such session, or the file is damaged.
         """
         row = self._read(
-            "SELECT id, title, created, updated, model, source, system FROM sessions "
-            "WHERE id = ?",
+            "SELECT id, title, created, updated, model, source, system FROM sessions WHERE id = ?",
             [session_id],
         )
         if not row:
@@ -372,8 +371,20 @@ class SessionStore:
             if c[0] in turns:
                 ok = None if c[10] is None else bool(c[10])
                 turns[c[0]].calls.append(
-                    StoredCall(c[1], c[2], json.loads(c[3]), bool(c[4]), c[5], c[6], c[7],
-                               c[8], c[9], ok, c[11], c[12])
+                    StoredCall(
+                        c[1],
+                        c[2],
+                        json.loads(c[3]),
+                        bool(c[4]),
+                        c[5],
+                        c[6],
+                        c[7],
+                        c[8],
+                        c[9],
+                        ok,
+                        c[11],
+                        c[12],
+                    )
                 )
         ids = ",".join(str(i) for i in turns) or "NULL"
         for i in self._read(
@@ -390,9 +401,12 @@ class SessionStore:
             ):
                 turns[e[0]].events.append((e[1], record_data(e[2])))
         info = SessionInfo(r[0], r[1], r[2], r[3], len(turns), r[4], r[5])
-        queued = [q[0] for q in self._read(
-            "SELECT text FROM queued WHERE session_id = ? ORDER BY position", [session_id]
-        )]
+        queued = [
+            q[0]
+            for q in self._read(
+                "SELECT text FROM queued WHERE session_id = ? ORDER BY position", [session_id]
+            )
+        ]
         return StoredSession(info, r[6], list(turns.values()), queued)
 
     def save_queued(self, session_id: int, texts: Sequence[str]) -> None:

@@ -169,7 +169,9 @@ class ToolSpec(BaseModel):
         return float(value) * (1000.0 if self.duration_unit == "s" else 1.0)
 
     def expected_ms(
-        self, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
+        self,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
         observed: float | None = None,
     ) -> float:
         """How long a call is expected to take: what its duration argument says,

@@ -68,6 +68,7 @@ HISTORY_GROUP = "history"
 KEY_SETTLE_S = 0.01
 """How long after a key's change the render starts (its frame is drawn by then)."""
 
+
 class ChatScreen(ChatDraw, ChatInputs):
     """Transcript, prompt, in-flight calls and status."""
 
@@ -205,8 +206,11 @@ class ChatScreen(ChatDraw, ChatInputs):
             case ModelLoadFailed():
                 await self._on_load_failed(event)
             case TurnFailed():
-                self.notify(failure_text(event, self.transcript.current),
-                            title="Answer failed", severity="error")
+                self.notify(
+                    failure_text(event, self.transcript.current),
+                    title="Answer failed",
+                    severity="error",
+                )
             case TurnStarted():
                 self._on_turn_started(event)
             case Prefilled() | Resumed():
@@ -216,8 +220,9 @@ class ChatScreen(ChatDraw, ChatInputs):
             case CallUpdated() | CallFinished():
                 self._on_call_changed(event)
             case Trapped():
-                self.status.set_state(f"waiting for {', '.join(event.pending) or 'results'}",
-                                      "wait")
+                self.status.set_state(
+                    f"waiting for {', '.join(event.pending) or 'results'}", "wait"
+                )
             case TurnDone():
                 self._on_turn_done(event)
         if not isinstance(event, Token):
@@ -232,7 +237,9 @@ class ChatScreen(ChatDraw, ChatInputs):
                 self.notify(
                     f"{rec.fn}({rec.signature(30)}) asks to run. The model keeps "
                     "going meanwhile: Ctrl+L, then a (once) / A (always) / d (deny).",
-                    title="Approval needed", severity="warning", timeout=8,
+                    title="Approval needed",
+                    severity="warning",
+                    timeout=8,
                 )
                 self.calls.select_call(event.id)
                 self.approval_requested()
@@ -368,9 +375,13 @@ class ChatScreen(ChatDraw, ChatInputs):
         now = time.monotonic()
         if self.state.turns and now - self._erase_asked > CONFIRM_NEW_CHAT_S:
             self._erase_asked = now
-            self.notify(f"Press Ctrl+N again within {CONFIRM_NEW_CHAT_S:.0f} s to erase this "
-                        "chat from the screen and the model's context.",
-                        title="New chat?", severity="warning", timeout=CONFIRM_NEW_CHAT_S)
+            self.notify(
+                f"Press Ctrl+N again within {CONFIRM_NEW_CHAT_S:.0f} s to erase this "
+                "chat from the screen and the model's context.",
+                title="New chat?",
+                severity="warning",
+                timeout=CONFIRM_NEW_CHAT_S,
+            )
             return
         self._erase_asked = 0.0
         self.engine.post(NewSession())

@@ -97,8 +97,11 @@ class TurnControl:
         steering = self.answering
         screen.engine.post(SendMessage(text))
         if steering:
-            screen.notify("Steering: your message lands in this answer at the next safe "
-                          "point. (Tab queues it for after the answer instead.)", timeout=3)
+            screen.notify(
+                "Steering: your message lands in this answer at the next safe "
+                "point. (Tab queues it for after the answer instead.)",
+                timeout=3,
+            )
             return
         self._starting += 1
         if not screen.loaded:
@@ -238,8 +241,9 @@ class TurnControl:
         call = screen.state.calls.get(event.id)
         if call is None or call.held not in (HeldState.HELD, HeldState.DROPPED):
             return
-        entry = next((e for e in screen.transcript.query(AssistantEntry) if e.turn == call.turn),
-                     None)
+        entry = next(
+            (e for e in screen.transcript.query(AssistantEntry) if e.turn == call.turn), None
+        )
         if entry is None:
             return
         value = " ".join(event.value[:160].split())
@@ -256,5 +260,6 @@ class TurnControl:
 
     def _show_held(self) -> None:
         held = self.screen.state.held_calls()
-        self.view.set_held(held, self._key("keep_results", "ctrl+g"),
-                           self._key("cancel_calls", "esc"))
+        self.view.set_held(
+            held, self._key("keep_results", "ctrl+g"), self._key("cancel_calls", "esc")
+        )

@@ -40,16 +40,19 @@ class ChatCopy(ChatLayout):
         """Copy the latest answer as Markdown (the text, without the call chips)."""
         for entry in reversed(self.answers()):
             if entry.markdown.strip():
-                self.post_message(CopyRequested(
-                    entry.markdown, f"answer {entry.turn} as Markdown", f"answer-{entry.turn}"
-                ))
+                self.post_message(
+                    CopyRequested(
+                        entry.markdown, f"answer {entry.turn} as Markdown", f"answer-{entry.turn}"
+                    )
+                )
                 return
         self.notify("No answer to copy yet.", severity="warning", timeout=3)
 
     def action_copy_code(self) -> None:
         """Copy the latest code block; again within a few seconds, the one before."""
-        blocks = [(entry.turn, block) for entry in self.answers()
-                  for block in fenced_code(entry.markdown)]
+        blocks = [
+            (entry.turn, block) for entry in self.answers() for block in fenced_code(entry.markdown)
+        ]
         if not blocks:
             self.notify("No code block in the answers yet.", severity="warning", timeout=3)
             return
@@ -61,16 +64,23 @@ class ChatCopy(ChatLayout):
         self._code_cursor = (now, blocks[index][0], index)
         turn, (language, code) = blocks[index]
         more = " · F4 again: the one before" if index > 0 else ""
-        self.post_message(CopyRequested(
-            code, f"code block {index + 1} of {len(blocks)} ({language or 'text'}, turn {turn})"
-            f"{more}", "code",
-        ))
+        self.post_message(
+            CopyRequested(
+                code,
+                f"code block {index + 1} of {len(blocks)} ({language or 'text'}, turn {turn})"
+                f"{more}",
+                "code",
+            )
+        )
 
     def action_copy_text(self) -> None:
         """Copy the mouse selection (Ctrl+C)."""
         text = self.get_selected_text()
         if not text:
-            self.notify("Nothing selected: drag the mouse over text first. "
-                        "F3 copies the last answer, F4 its code; Ctrl+Q quits.", timeout=4)
+            self.notify(
+                "Nothing selected: drag the mouse over text first. "
+                "F3 copies the last answer, F4 its code; Ctrl+Q quits.",
+                timeout=4,
+            )
             return
         self.post_message(CopyRequested(text, "the selection", "selection"))

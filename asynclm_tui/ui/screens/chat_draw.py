@@ -97,13 +97,16 @@ class ChatDraw:
                 if entry is not None:
                     label = TRAP_REASONS.get(event.reason, "waiting")
                     what = ", ".join(event.pending) or "results"
-                    chip = await entry.add_chip("trap", f"{label} for {what} …", chip_id="open",
-                                                now=True)
+                    chip = await entry.add_chip(
+                        "trap", f"{label} for {what} …", chip_id="open", now=True
+                    )
                     chip.pending = what
             case Resumed():
                 if entry is not None:
-                    entry.resume_trap(f"waited {fmt_seconds(event.waited_ms)}",
-                                      lambda ids: self._running_at(ids, event.t))
+                    entry.resume_trap(
+                        f"waited {fmt_seconds(event.waited_ms)}",
+                        lambda ids: self._running_at(ids, event.t),
+                    )
             case TurnDone():
                 if entry is not None:
                     await self._draw_turn_end(event, entry)
@@ -125,13 +128,21 @@ class ChatDraw:
         # never ran.  The value may differ from the call's: results are cut to
         # their token budget before they reach the model.
         took = ""
-        if (call is not None and call.ms is not None and call.started_t is not None
-                and event.kind == InterruptKind.TOOL):
+        if (
+            call is not None
+            and call.ms is not None
+            and call.started_t is not None
+            and event.kind == InterruptKind.TOOL
+        ):
             took = f" · took {fmt_seconds(call.ms)}"
         ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
         kind = "result" if ok else "error"
-        cut = f" · model saw {event.result_tokens - event.cut_tokens:,} of " \
-            f"{event.result_tokens:,} tokens" if event.cut_tokens else ""
+        cut = (
+            f" · model saw {event.result_tokens - event.cut_tokens:,} of "
+            f"{event.result_tokens:,} tokens"
+            if event.cut_tokens
+            else ""
+        )
         await entry.add_chip(kind, f"{event.id} → {value}{took}{cut}")
         self._calls.update_call(event.id)
 
@@ -141,8 +152,9 @@ class ChatDraw:
         out = []
         for call_id in ids.split(", "):
             call = self.state.calls.get(call_id)
-            if call is not None and (not call.status.finished
-                                     or (call.finished_t is not None and call.finished_t > t)):
+            if call is not None and (
+                not call.status.finished or (call.finished_t is not None and call.finished_t > t)
+            ):
                 out.append(call_id)
         return out
 

@@ -132,8 +132,9 @@ class ChatInputs(ChatCopy):
         """Switch scheduling mode (applies from the next turn)."""
         self.engine.post(Configure(mode=mode))
         self._status_bar.set_mode(mode, pending=self.generating)
-        self.notify(f"Mode: {mode}" + (" (from the next turn)" if self.generating else ""),
-                    timeout=2)
+        self.notify(
+            f"Mode: {mode}" + (" (from the next turn)" if self.generating else ""), timeout=2
+        )
 
     def action_cycle_mode(self) -> None:
         """async -> sync -> parallel -> async."""

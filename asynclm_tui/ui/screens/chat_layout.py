@@ -40,10 +40,12 @@ class ChatLayout(Screen[None]):
     """Breakpoints, the calls panel's visibility and its one-line summary."""
 
     HORIZONTAL_BREAKPOINTS = [
-        (0, "-narrow"), (NARROW_BELOW, "-wide"),
+        (0, "-narrow"),
+        (NARROW_BELOW, "-wide"),
     ]
     VERTICAL_BREAKPOINTS = [
-        (0, "-short"), (SHORT_BELOW, "-tall"),
+        (0, "-short"),
+        (SHORT_BELOW, "-tall"),
     ]
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -156,7 +158,9 @@ class ChatLayout(Screen[None]):
         self.query_one("#calls-title", Static).update(
             " · ".join(["calls", *summary]) + (" (ctrl+l)" if summary else "")
         )
-        self._strip.show(summary, awaiting=any(
-            c.status is CallStatus.AWAITING_APPROVAL for c in self.state.active_calls()
-        ))
-
+        self._strip.show(
+            summary,
+            awaiting=any(
+                c.status is CallStatus.AWAITING_APPROVAL for c in self.state.active_calls()
+            ),
+        )

@@ -131,8 +131,13 @@ class SessionsScreen(ModalScreen[int | None]):
         for info in self._found:
             mark = "● " if info.id == self.current else ""
             updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
-            table.add_row(str(info.id), mark + (info.title or "(untitled)"), updated,
-                          str(info.turns), key=str(info.id))
+            table.add_row(
+                str(info.id),
+                mark + (info.title or "(untitled)"),
+                updated,
+                str(info.turns),
+                key=str(info.id),
+            )
         ids = [info.id for info in self._found]
         if was is not None and was.id in ids:  # keep the cursor on the same chat
             table.move_cursor(row=ids.index(was.id))
@@ -191,8 +196,9 @@ class SessionsScreen(ModalScreen[int | None]):
                     self._on_current_deleted()
 
         self.app.push_screen(
-            ConfirmScreen(f"Delete chat {info.id} “{info.title}” ({info.turns} turns)? "
-                          "This cannot be undone."),
+            ConfirmScreen(
+                f"Delete chat {info.id} “{info.title}” ({info.turns} turns)? This cannot be undone."
+            ),
             done,
         )
 

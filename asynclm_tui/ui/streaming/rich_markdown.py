@@ -140,9 +140,27 @@ class _LeftHeading(Heading):
 
 LEXER_OPTIONS = {"stripnl": False, "ensurenl": True, "tabsize": 4}
 """The options Rich's Syntax gives the lexers it builds."""
-COMMON_FENCES = ("python", "bash", "sh", "console", "json", "yaml", "toml", "javascript",
-                 "typescript", "c", "cpp", "rust", "go", "java", "html", "css", "sql", "diff",
-                 "text")
+COMMON_FENCES = (
+    "python",
+    "bash",
+    "sh",
+    "console",
+    "json",
+    "yaml",
+    "toml",
+    "javascript",
+    "typescript",
+    "c",
+    "cpp",
+    "rust",
+    "go",
+    "java",
+    "html",
+    "css",
+    "sql",
+    "diff",
+    "text",
+)
 """Fence names whose lexers :func:`warm_lexers` prepares before the first answer."""
 _lexers: dict[str, Lexer] = {}
 """Lexers by fence name, for every theme.  Rich's Syntax looks a name up in
@@ -176,8 +194,13 @@ class _ThemedCodeBlock(CodeBlock):
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         theme = self.syntax_theme if self.syntax_theme is not None else self.theme
-        yield Syntax(str(self.text).rstrip(), lexer_for(self.lexer_name), theme=theme,
-                     word_wrap=True, padding=(0, 1))
+        yield Syntax(
+            str(self.text).rstrip(),
+            lexer_for(self.lexer_name),
+            theme=theme,
+            word_wrap=True,
+            padding=(0, 1),
+        )
 
 
 class ThemedMarkdown:
@@ -189,14 +212,18 @@ class ThemedMarkdown:
         self.link_style: Style = self.theme.styles.get("markdown.link", Style(underline=True))
         """How links (and the "copy code" link) look."""
         # A class per palette: Rich builds elements from classes, not instances.
-        code_block = type(
-            "CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette)}
-        )
+        code_block = type("CodeBlock", (_ThemedCodeBlock,), {"syntax_theme": ThemeSyntax(palette)})
         self._markdown_cls: type[Markdown] = type(
             "Markdown",
             (Markdown,),
-            {"elements": {**Markdown.elements, "heading_open": _LeftHeading,
-                          "fence": code_block, "code_block": code_block}},
+            {
+                "elements": {
+                    **Markdown.elements,
+                    "heading_open": _LeftHeading,
+                    "fence": code_block,
+                    "code_block": code_block,
+                }
+            },
         )
         # Rich's Markdown builds a new parser per instance, which costs more
         # than parsing a streamed block; one parser is built here instead,

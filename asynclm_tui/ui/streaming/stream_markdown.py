@@ -73,8 +73,7 @@ class StreamingMarkdown(LayoutOnce, Widget):
         height = len(self._lines_at(width))
         # Lines above the open block are unchanged: repaint from there down
         # (and lay out again when the height changed).
-        self.refresh(Region(0, start, width, max(height, before) - start),
-                     layout=height != before)
+        self.refresh(Region(0, start, width, max(height, before) - start), layout=height != before)
 
     # ------------------------------------------------------------ rendering
 
@@ -116,9 +115,7 @@ class StreamingMarkdown(LayoutOnce, Widget):
     def _copy_line(self, index: int, width: int) -> Strip:
         """A right-aligned "copy code" link under block ``index``."""
         assert self._markdown is not None
-        style = self._markdown.link_style + Style.from_meta(
-            {"@click": f"copy_block({index})"}
-        )
+        style = self._markdown.link_style + Style.from_meta({"@click": f"copy_block({index})"})
         label = COPY_LABEL[: max(0, width)]
         pad = max(0, width - len(label))
         return Strip([Segment(" " * pad), Segment(label, style)], width)
@@ -199,5 +196,6 @@ class StreamingMarkdown(LayoutOnce, Widget):
 
 def _is_blank(strip: Strip) -> bool:
     """A row of unstyled spaces (a new line Rich adds around blocks)."""
-    return all(not seg.text.strip() and (seg.style is None or not seg.style.bgcolor)
-               for seg in strip)
+    return all(
+        not seg.text.strip() and (seg.style is None or not seg.style.bgcolor) for seg in strip
+    )

@@ -375,8 +375,12 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
             self.notify("No call selected.", severity="warning", timeout=3)
             return
         if rec.status.finished:
-            self.notify(f"{rec.id} {rec.fn}() already ended ({rec.status.value}): "
-                        "nothing to cancel.", severity="warning", timeout=3, markup=False)
+            self.notify(
+                f"{rec.id} {rec.fn}() already ended ({rec.status.value}): nothing to cancel.",
+                severity="warning",
+                timeout=3,
+                markup=False,
+            )
             return
         self.post_message(self.CancelRequested(rec.id))
 

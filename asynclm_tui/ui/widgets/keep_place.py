@@ -34,8 +34,14 @@ class KeepsPlace(Widget):
             return result
         before, width = placed
         y = self.scroll_y
-        top = next(((child, region) for child, region in before.items()
-                    if region.bottom > y and child in regions), None)
+        top = next(
+            (
+                (child, region)
+                for child, region in before.items()
+                if region.bottom > y and child in regions
+            ),
+            None,
+        )
         if top is None:
             return result
         child, was = top

@@ -86,8 +86,9 @@ class QueueView(Vertical, can_focus=True):
         self.selected = max(0, min(self.selected, len(items) - 1))
         text = Text(no_wrap=True, overflow="ellipsis")
         if items:
-            hint = "↑ edit or remove" if not self.has_focus else (
-                "Enter edit · x remove · Esc back")
+            hint = (
+                "↑ edit or remove" if not self.has_focus else ("Enter edit · x remove · Esc back")
+            )
             text.append(f"queued ({len(items)}), sent after the answer · {hint}", style="dim")
         for i, item in enumerate(items):
             first = item.text.strip().splitlines()[0][:ROW_CHARS] if item.text.strip() else ""

@@ -86,7 +86,8 @@ class WelcomeEntry(Vertical):
 
     def __init__(self, text: str, short: str) -> None:
         super().__init__(
-            Static(Text(text), classes="long"), Static(Text(short), classes="short"),
+            Static(Text(text), classes="long"),
+            Static(Text(short), classes="short"),
             classes="notice notice-ready",
         )
 
