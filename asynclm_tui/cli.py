@@ -41,8 +41,8 @@ from asynclm_tui.cli_options import (
 )
 from asynclm_tui.cli_sessions import DbOpt, sessions_app
 from asynclm_tui.cli_train import train_app
+from asynclm_tui.headless.tables import print_table
 from asynclm_tui.launch import resume_collection
-from asynclm_tui.tables import print_table
 
 app = typer.Typer(
     name="asynclm",
@@ -67,7 +67,7 @@ app.add_typer(train_app, name="train")
 
 def shipped_theme_names() -> list[str]:
     """Names of the shipped themes (their file names), for ``--theme``'s help."""
-    from asynclm_tui.core.paths import shipped_themes_dir
+    from asynclm_tui.core.settings.paths import shipped_themes_dir
 
     return sorted(path.stem for path in shipped_themes_dir().glob("*.yaml"))
 
@@ -89,7 +89,7 @@ def check_theme(theme: str | None) -> None:
         return
     from textual.theme import BUILTIN_THEMES
 
-    from asynclm_tui.core.themes import load_theme_specs
+    from asynclm_tui.core.settings.themes import load_theme_specs
     from asynclm_tui.ui.theming import theme_dirs
 
     known = set(load_theme_specs(theme_dirs()).themes) | set(BUILTIN_THEMES)
@@ -244,7 +244,7 @@ def run(
     ] = False,
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session)."""
-    from asynclm_tui.core.headless import TimedMessage, run_headless
+    from asynclm_tui.headless.run import TimedMessage, run_headless
 
     prompt = read_prompt(prompt)
     from asynclm_tui.runtime import build_engine, load_script, open_recorder
@@ -315,8 +315,8 @@ def tools_check(
     config: ConfigOpt = None,
 ) -> None:
     """Validate tool files; bad ones print path:line: message (exit 2)."""
+    from asynclm_tui.core.settings.yaml_source import yaml_files
     from asynclm_tui.core.tools.registry import ToolRegistry
-    from asynclm_tui.core.yamlsrc import yaml_files
 
     targets = list(paths or [])
     if not targets:

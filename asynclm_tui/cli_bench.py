@@ -20,7 +20,7 @@ from asynclm_tui.cli_options import (
     server_overrides,
     start_logging,
 )
-from asynclm_tui.core.config import Settings
+from asynclm_tui.core.settings.config import Settings
 
 bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
 
@@ -64,7 +64,7 @@ def compared_adapter(settings: Settings, flag: str) -> Path:
     the shipped one on the bundled model); exits when there is none."""
     from asynclm_tui.core.backends import model_path
     from asynclm_tui.core.backends.adapter import choose_adapter
-    from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+    from asynclm_tui.core.backends.base import ModelLoadError
 
     if settings.model.backend != "llama":
         fail(f"{flag}: an adapter applies to the in-process model, not to a server")
@@ -237,7 +237,7 @@ def bench_wire(
 ) -> None:
     """One interrupt's cost over an OpenAI-compatible server against in-process."""
     from asynclm_tui.bench.wire import run_wire_bench
-    from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+    from asynclm_tui.core.backends.base import ModelLoadError
 
     settings = build_settings(config, model, extra=server_overrides(None, base_url, api_key_env))
     if settings.model.backend != "openai":

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from asynclm_tui.cli_common import fail
-from asynclm_tui.core.config import LORA_OFF, Settings, load_settings
-from asynclm_tui.core.kinds import MODES
-from asynclm_tui.core.yamlsrc import UserFileError
+from asynclm_tui.core.api.enums import MODES
+from asynclm_tui.core.settings.config import LORA_OFF, Settings, load_settings
+from asynclm_tui.core.settings.yaml_source import UserFileError
 
 ConfigOpt = Annotated[
     Path | None,
@@ -222,6 +222,6 @@ def build_settings(
 def start_logging(debug: bool, *, echo: bool = False) -> None:
     """The log file (llama.cpp's messages included); ``echo`` copies it to
     stderr, only for commands that draw no screen."""
-    from asynclm_tui.core.logs import setup_logging
+    from asynclm_tui.core.settings.logs import setup_logging
 
     setup_logging(debug=debug, echo=echo)

@@ -8,16 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from asynclm_tui.core import paths
+from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.backends import backend_factory, connect_server, load_llama, model_path
 from asynclm_tui.core.backends.adapter import AdapterChoice, choose_adapter, prompt_style_for
-from asynclm_tui.core.backends.base import BackendError
-from asynclm_tui.core.backends.llama_cpp import ModelLoadError, gpu_offload_supported
-from asynclm_tui.core.backends.plan import physical_cores
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.handle import EngineHandle
-from asynclm_tui.core.script import Script
+from asynclm_tui.core.backends.base import BackendError, ModelLoadError
+from asynclm_tui.core.backends.llama_library import gpu_offload_supported
+from asynclm_tui.core.backends.load_plan import physical_cores
+from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.sessions.recorder import ChatSessions, Recorder, resume_into
 from asynclm_tui.core.sessions.store import (
     SessionStore,
@@ -25,8 +23,10 @@ from asynclm_tui.core.sessions.store import (
     StoreError,
     default_db_path,
 )
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import Settings
+from asynclm_tui.core.settings.yaml_source import UserFileError
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.core.yamlsrc import UserFileError
 
 
 def build_engine(

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from llama_server import LlamaServer
 
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import Event, SendMessage, TurnDone
-from asynclm_tui.core.paths import bundled_model, shipped_tools_dir
-from asynclm_tui.core.script import Script
+from asynclm_tui.core.api.events import Event, SendMessage, TurnDone
+from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.settings.config import Settings, load_settings
+from asynclm_tui.core.settings.paths import bundled_model, shipped_tools_dir
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.runtime import build_engine
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.settings.paths import bundled_model
 
 ROOT = Path(__file__).parent.parent
 _LAUNCH = (

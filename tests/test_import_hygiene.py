@@ -21,8 +21,8 @@ def core_modules() -> list[str]:
 
 
 def test_core_has_modules() -> None:
-    assert "asynclm_tui.core.themes" in core_modules()
-    assert "asynclm_tui.core.engine" in core_modules()
+    assert "asynclm_tui.core.settings.themes" in core_modules()
+    assert "asynclm_tui.core.decode.engine" in core_modules()
 
 
 def test_importing_core_does_not_load_textual_or_the_ui() -> None:

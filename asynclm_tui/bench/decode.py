@@ -21,12 +21,8 @@ from typing import Any
 
 from asynclm_tui.bench.bootstrap import median_ci95
 from asynclm_tui.bench.sidecar import Sidecar, SidecarError
-from asynclm_tui.core.backends import llama_factory, load_llama
-from asynclm_tui.core.backends.adapter import applied_adapter
-from asynclm_tui.core.backends.llama_cpp import ModelLoadError
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import InterruptKind
+from asynclm_tui.core.api.events import (
     Configure,
     Event,
     ForceNextTurn,
@@ -36,10 +32,14 @@ from asynclm_tui.core.events import (
     Token,
     TurnDone,
 )
-from asynclm_tui.core.handle import EngineHandle
-from asynclm_tui.core.kinds import InterruptKind
+from asynclm_tui.core.api.handle import EngineHandle
+from asynclm_tui.core.backends import llama_factory, load_llama
+from asynclm_tui.core.backends.adapter import applied_adapter
+from asynclm_tui.core.backends.base import ModelLoadError
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.tables import print_table
+from asynclm_tui.headless.tables import print_table
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 

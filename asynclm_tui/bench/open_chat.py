@@ -23,14 +23,10 @@ from typing import Any
 from rich.table import Table
 
 from asynclm_tui.bench.ui_stats import summary
-from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus, InterruptKind, Mode, PauseReason, StopReason
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     Interrupt,
@@ -43,10 +39,13 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.core.kinds import InterruptKind, Mode, PauseReason, StopReason
+from asynclm_tui.core.backends.scripted import ScriptedBackend
+from asynclm_tui.core.cml.syntax import format_interrupt
+from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.sessions.recorder import Recorder
+from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.tables import print_table
+from asynclm_tui.headless.tables import print_table
 
 SYSTEM = "You are a test."
 SIZE = (150, 42)

@@ -25,7 +25,7 @@ from typing import Any
 
 from asynclm_tui.bench.ui import PROMPT, bench_text
 from asynclm_tui.bench.ui_stats import summary
-from asynclm_tui.tables import print_table
+from asynclm_tui.headless.tables import print_table
 
 CHROME_ROWS = 6
 """Bottom rows that are not the transcript: message box, status bar, footer."""

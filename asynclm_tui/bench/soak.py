@@ -16,8 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     Event,
     ModelLoadFailed,
     NewSession,
@@ -28,8 +27,9 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.core.script import Script
-from asynclm_tui.tables import print_table
+from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.settings.config import Settings
+from asynclm_tui.headless.tables import print_table
 
 FILLER = "While the calls run I keep writing, so no time is lost waiting. "
 TURN = (

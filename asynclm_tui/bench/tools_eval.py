@@ -48,13 +48,8 @@ from asynclm_tui.bench.tools_score import (
     SideSummary,
     summarize,
 )
-from asynclm_tui.core import paths
-from asynclm_tui.core.backends import backend_factory, model_path
-from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
-from asynclm_tui.core.backends.llama_cpp import ModelLoadError
-from asynclm_tui.core.config import LORA_OFF, Settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import InterruptKind
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
     Event,
@@ -66,11 +61,16 @@ from asynclm_tui.core.events import (
     TurnDone,
     TurnFailed,
 )
-from asynclm_tui.core.headless import run_headless
-from asynclm_tui.core.kinds import InterruptKind
-from asynclm_tui.core.prompt import launch_system_prompt
+from asynclm_tui.core.backends import backend_factory, model_path
+from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
+from asynclm_tui.core.backends.base import ModelLoadError
+from asynclm_tui.core.cml.prompt import launch_system_prompt
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import LORA_OFF, Settings
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
-from asynclm_tui.tables import print_table
+from asynclm_tui.headless.run import run_headless
+from asynclm_tui.headless.tables import print_table
 
 BASE, ADAPTER = "base", "adapter"
 DEFAULT_MAX_TOKENS = 256

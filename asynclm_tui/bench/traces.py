@@ -34,8 +34,15 @@ from asynclm_tui.bench.bfcl.data import SINGLE_TURN, BenchError, Task, load_task
 from asynclm_tui.bench.bfcl.latency import LatencyModel
 from asynclm_tui.bench.bfcl.oracle import Policy
 from asynclm_tui.bench.bfcl.tools import TaskTools, json_schema
-from asynclm_tui.core.cml import INTR, USER_ID, BlockError, CallBlock, CMLParser, format_interrupt
-from asynclm_tui.core.prompt import system_prompt
+from asynclm_tui.core.cml.prompt import system_prompt
+from asynclm_tui.core.cml.syntax import (
+    INTR,
+    USER_ID,
+    BlockError,
+    CallBlock,
+    CMLParser,
+    format_interrupt,
+)
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 CHARS_PER_TOKEN = 4.0

@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass
 
 from rich.table import Table
 
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     Event,
     ModelLoaded,
     ModelLoadFailed,
@@ -32,8 +31,9 @@ from asynclm_tui.core.events import (
     Token,
     TurnFailed,
 )
+from asynclm_tui.core.settings.config import Settings
+from asynclm_tui.headless.tables import print_table
 from asynclm_tui.runtime import build_engine
-from asynclm_tui.tables import print_table
 
 MESSAGE = "Hi! In one sentence, what can you do?"
 

@@ -42,8 +42,7 @@ from rich.table import Table
 
 from asynclm_tui.bench import flood
 from asynclm_tui.bench.ui_stats import ThreadsResult, Window, summary
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     CallIssued,
     Event,
     NewSession,
@@ -52,8 +51,9 @@ from asynclm_tui.core.events import (
     Token,
     TurnDone,
 )
-from asynclm_tui.core.script import Script
-from asynclm_tui.tables import print_table
+from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.settings.config import Settings
+from asynclm_tui.headless.tables import print_table
 
 if TYPE_CHECKING:
     from asynclm_tui.bench.ui_app import BenchApp
@@ -280,7 +280,7 @@ def default_threads(settings: Settings) -> list[int]:
     """The configured or default thread count, every core, and (when those
     are the same) one core fewer: what the issue's targets name."""
     from asynclm_tui.core.backends import model_path
-    from asynclm_tui.core.backends.plan import default_threads as chosen
+    from asynclm_tui.core.backends.load_plan import default_threads as chosen
 
     cpus = os.cpu_count() or 1
     settings_threads = settings.model.n_threads or chosen(model_path(settings), settings.model)

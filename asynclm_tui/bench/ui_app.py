@@ -23,9 +23,9 @@ from textual import events
 from textual.drivers.headless_driver import HeadlessDriver
 from textual.widgets import TextArea
 
-from asynclm_tui.core.events import Event
+from asynclm_tui.core.api.events import Event
 from asynclm_tui.ui.app import AsyncLMApp
-from asynclm_tui.ui.messages import EventsPending
+from asynclm_tui.ui.engine_messages import EventsPending
 
 KEY_INTERVAL_S = 0.1
 """The typist's pace (a fast typist)."""

@@ -38,13 +38,11 @@ PAIRS = {
 def llama_scorer(base: Path, lora: Path | None, n_ctx: int, *, n_threads: int) -> Iterator[Any]:
     """A llama.cpp model (the base file, with ``lora`` applied if given) that
     keeps logits for every position."""
-    import llama_cpp
-    from llama_cpp import Llama
-
     from asynclm_tui.core.backends.llama_cpp import model_params_hook
-    from asynclm_tui.core.backends.llama_log import route_llama_log
+    from asynclm_tui.core.backends.llama_library import import_llama_cpp
 
-    route_llama_log(llama_cpp)  # llama.cpp's load chatter to the log, not the terminal
+    llama_cpp = import_llama_cpp()  # its load chatter goes to the log, not the terminal
+    Llama = llama_cpp.Llama
     # the engine's load: AMX weight repacking off on CPUs where multi-token
     # batches segfault with it (every eval here is a multi-token batch)
     with model_params_hook(llama_cpp):

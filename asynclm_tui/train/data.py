@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.prompt import launch_system_prompt
+from asynclm_tui.core.cml.prompt import launch_system_prompt
+from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.train.requests import CITIES, Need, RequestMaker, ToolAsk
 from asynclm_tui.train.simulate import IdMaker, Simulator, Tokenizer, play_tools, render_call
@@ -301,7 +301,7 @@ class TrainingSet:
 def engine_backend(model: Path | None = None) -> tuple[Any, Path]:
     """The bundled (or given) model with no adapter, loaded as the engine loads it."""
     from asynclm_tui.core.backends import load_llama, model_path
-    from asynclm_tui.core.config import Settings
+    from asynclm_tui.core.settings.config import Settings
 
     settings = Settings()
     settings.model.lora = "off"  # the base model's tokens and answers
@@ -319,7 +319,7 @@ def engine_tokenizer(backend: Any) -> Tokenizer:
 
 def shipped_registry() -> ToolRegistry:
     """The shipped tools, in the order the engine lists them."""
-    from asynclm_tui.core.paths import shipped_tools_dir
+    from asynclm_tui.core.settings.paths import shipped_tools_dir
 
     return ToolRegistry.load([shipped_tools_dir()])
 

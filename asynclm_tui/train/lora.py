@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.settings.paths import bundled_model
 from asynclm_tui.train.batching import (
     Batch,
     DataError,

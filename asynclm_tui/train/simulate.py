@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asynclm_tui.core.cml import CALL, END, HEAD, TRAP, USER_ID, format_interrupt
+from asynclm_tui.core.cml.syntax import CALL, END, HEAD, TRAP, USER_ID, format_interrupt
 from asynclm_tui.train.requests import Need, ToolAsk
 
 

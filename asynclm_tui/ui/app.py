@@ -2,7 +2,7 @@
 
 Construction order is settings, then engine, then :func:`create_app`; the app
 starts the engine, subscribes to its events (delivered as
-:class:`~asynclm_tui.ui.messages.EngineEvent` messages, which is thread-safe)
+:class:`~asynclm_tui.ui.engine_messages.EngineEvent` messages, which is thread-safe)
 and posts user actions back as engine inputs.
 """
 
@@ -22,15 +22,15 @@ from textual.binding import Binding
 from textual.driver import Driver
 from textual.screen import Screen
 
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.events import Event, Token
-from asynclm_tui.core.kinds import MODES
-from asynclm_tui.core.paths import user_data_dir
+from asynclm_tui.core.api.enums import MODES
+from asynclm_tui.core.api.events import Event, Token
 from asynclm_tui.core.sessions.recorder import ChatSessions, resume_into
 from asynclm_tui.core.sessions.store import SessionStore, StoreError
+from asynclm_tui.core.settings.config import Settings
+from asynclm_tui.core.settings.paths import user_data_dir
 from asynclm_tui.launch import resume_collection
 from asynclm_tui.ui.clipboard import Clipboard
-from asynclm_tui.ui.messages import CopyRequested, EngineEvent, EventsPending
+from asynclm_tui.ui.engine_messages import CopyRequested, EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
 from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.screens.chat import ChatScreen
@@ -48,7 +48,7 @@ from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.queue_view import QueueView
 
 if TYPE_CHECKING:
-    from asynclm_tui.core.handle import EngineHandle
+    from asynclm_tui.core.api.handle import EngineHandle
 
 
 MODE_HELP = {

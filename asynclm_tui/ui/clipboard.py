@@ -27,7 +27,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from asynclm_tui.core import paths
+from asynclm_tui.core.settings import paths
 
 TMUX_QUERY_TIMEOUT_S = 1.0
 _FENCE_START = ("```", "~~~")

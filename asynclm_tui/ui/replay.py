@@ -16,10 +16,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus, InterruptKind, StopReason
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     Interrupt,
@@ -30,7 +30,6 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.core.kinds import InterruptKind, StopReason
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
 from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript

@@ -11,10 +11,10 @@ from typing import Any
 
 from rich.cells import cell_len, chop_cells
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus, InterruptKind
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     ContextSlid,
     Event,
@@ -29,7 +29,6 @@ from asynclm_tui.core.events import (
     TurnStarted,
     format_args,
 )
-from asynclm_tui.core.kinds import InterruptKind
 
 _RAN = frozenset({CallStatus.DONE, CallStatus.TIMED_OUT})
 """End states only a call that ran reaches."""

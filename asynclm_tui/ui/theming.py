@@ -1,4 +1,4 @@
-"""Turn validated :class:`~asynclm_tui.core.themes.ThemeSpec` files into Textual themes."""
+"""Turn validated :class:`~asynclm_tui.core.settings.themes.ThemeSpec` files into Textual themes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from asynclm_tui.core import paths
-from asynclm_tui.core.themes import COLOUR_FIELDS, ThemeSpec, load_theme_specs
-from asynclm_tui.core.yamlsrc import UserFileError
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.themes import COLOUR_FIELDS, ThemeSpec, load_theme_specs
+from asynclm_tui.core.settings.yaml_source import UserFileError
 
 DEFAULT_THEME = "asynclm-dark"
 """Used when the configured theme is unknown."""

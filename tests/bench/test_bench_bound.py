@@ -8,7 +8,7 @@ from asynclm_tui.bench.bfcl.bound import BoundInputs, bound_ms
 from asynclm_tui.bench.bfcl.calibrate import CostModel, Sample, fit
 from asynclm_tui.bench.bfcl.data import PlannedCall, SubTask, Task
 from asynclm_tui.bench.bfcl.oracle import TRAP_TEXT, answer_text, call_text
-from asynclm_tui.core.kinds import Injection, Mode
+from asynclm_tui.core.api.enums import Injection, Mode
 
 
 def _task(calls: list[PlannedCall], groups: int = 1) -> Task:

@@ -30,8 +30,8 @@ from asynclm_tui.bench.bfcl.report import (
 from asynclm_tui.bench.bfcl.runner import RunResult
 from asynclm_tui.bench.decode import LORA_TARGET, LoraRound, lora_summary, steady_rate
 from asynclm_tui.cli import app
-from asynclm_tui.core.config import LORA_OFF, load_settings
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.settings.config import LORA_OFF, load_settings
+from asynclm_tui.core.settings.paths import bundled_model
 from tests.conftest import needs
 
 # ------------------------------------------------------------------ decode --lora

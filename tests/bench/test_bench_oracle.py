@@ -12,7 +12,7 @@ from asynclm_tui.bench.bfcl.oracle import (
     answer_text,
     call_text,
 )
-from asynclm_tui.core.cml import CallBlock, CMLParser, TrapBlock
+from asynclm_tui.core.cml.syntax import CallBlock, CMLParser, TrapBlock
 
 
 def _task(calls: list[PlannedCall], groups: int = 1, dataset: str = "parallel") -> Task:

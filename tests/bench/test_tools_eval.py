@@ -42,12 +42,12 @@ from asynclm_tui.bench.tools_score import (
     wilson,
 )
 from asynclm_tui.cli import app
-from asynclm_tui.core.config import LORA_OFF, load_settings
-from asynclm_tui.core.events import CallFinished, CallIssued, Interrupt, Token, TurnDone
-from asynclm_tui.core.kinds import InterruptKind, StopReason
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.api.enums import InterruptKind, StopReason
+from asynclm_tui.core.api.events import CallFinished, CallIssued, Interrupt, Token, TurnDone
+from asynclm_tui.core.settings.config import LORA_OFF, load_settings
+from asynclm_tui.core.settings.paths import bundled_model
 from asynclm_tui.core.tools.runners import run_python
-from asynclm_tui.tables import print_table
+from asynclm_tui.headless.tables import print_table
 from tests.conftest import needs
 
 
@@ -321,7 +321,7 @@ def test_offline_tools_keep_the_shipped_specs_and_prompt() -> None:
         assert offline.tools[name].runner == shipped.tools[name].runner
     settings = load_settings(None)
     for style in ("full", "compact"):
-        from asynclm_tui.core.prompt import system_prompt
+        from asynclm_tui.core.cml.prompt import system_prompt
 
         mine = system_prompt(
             offline.tools.values(), lambda n: offline.tools[n].estimated_ms, "", style

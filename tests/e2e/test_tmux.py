@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.core.settings.paths import shipped_tools_dir
 
 pytestmark = [pytest.mark.tmux, pytest.mark.model]
 

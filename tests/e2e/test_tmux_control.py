@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.core.settings.paths import shipped_tools_dir
 from tests.e2e.test_tmux import ASYNCLM, TMUX, send, session, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.tmux, pytest.mark.model]

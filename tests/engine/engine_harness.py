@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from asynclm_tui.core.api.events import Event, Input, SendMessage, SetTools, Token, TurnDone
 from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import Event, Input, SendMessage, SetTools, Token, TurnDone
-from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.settings.config import Settings, load_settings
+from asynclm_tui.core.settings.paths import shipped_tools_dir
 from asynclm_tui.core.tools.registry import ToolRegistry
 from tests.conftest import FIXTURE_TOOLS
 

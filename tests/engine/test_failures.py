@@ -9,9 +9,8 @@ import io
 import pytest
 from engine_harness import WAIT_S, Gate, scripted
 
-from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import Injection, Mode, StopReason
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
     Configure,
@@ -27,10 +26,11 @@ from asynclm_tui.core.events import (
     TurnFailed,
     TurnStarted,
 )
-from asynclm_tui.core.handle import LoadState
-from asynclm_tui.core.headless import run_headless
-from asynclm_tui.core.kinds import Injection, Mode, StopReason
+from asynclm_tui.core.api.handle import LoadState
+from asynclm_tui.core.backends.scripted import ScriptedBackend
+from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.headless.run import run_headless
 
 
 @pytest.mark.parametrize(

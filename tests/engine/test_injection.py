@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from asynclm_tui.core.events import Configure, Interrupt
-from asynclm_tui.core.kinds import Injection, Mode
+from asynclm_tui.core.api.enums import Injection, Mode
+from asynclm_tui.core.api.events import Configure, Interrupt
 from tests.engine.engine_harness import scripted
 
 SCRIPT = "Let me add. [CALL] a [HEAD] calc(expression='2+3') [END] The sum is 5. [EOS]"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from engine_harness import Gate, Run, scripted
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus, Decision, InterruptKind, PauseReason, StopReason
+from asynclm_tui.core.api.events import (
     ApproveCall,
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     CancelCall,
     Interrupt,
@@ -22,7 +22,6 @@ from asynclm_tui.core.events import (
     TurnDone,
     UserMessage,
 )
-from asynclm_tui.core.kinds import Decision, InterruptKind, PauseReason, StopReason
 
 FILLER = " word" * 60
 

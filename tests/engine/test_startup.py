@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine_harness import scripted
 
-from asynclm_tui.core.events import ModelLoaded, PromptWarmed, TurnStarted
+from asynclm_tui.core.api.events import ModelLoaded, PromptWarmed, TurnStarted
 
 
 def test_the_system_prompt_is_warm_before_the_first_turn() -> None:

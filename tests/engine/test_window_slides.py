@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import StopReason
+from asynclm_tui.core.api.events import (
     ContextSlid,
     Event,
     Interrupt,
     Prefilled,
     TurnFailed,
 )
-from asynclm_tui.core.kinds import StopReason
+from asynclm_tui.core.backends.scripted import ScriptedBackend
 from tests.engine.engine_harness import Gate, scripted
 
 ROOM = 400

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from engine_harness import Gate, scripted
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import StopReason
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
     HeldResults,
@@ -15,7 +16,6 @@ from asynclm_tui.core.events import (
     StopGeneration,
     TurnStarted,
 )
-from asynclm_tui.core.kinds import StopReason
 
 FILLER = " word" * 60
 

@@ -16,13 +16,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asynclm_tui.core.cml import BlockError as CMLBlockError
-from asynclm_tui.core.cml import CallBlock, TrapBlock, parse_call_body
-from asynclm_tui.core.config import load_settings
-from asynclm_tui.core.paths import shipped_themes_dir, shipped_tools_dir
-from asynclm_tui.core.themes import load_theme_file
+from asynclm_tui.core.cml.syntax import BlockError as CMLBlockError
+from asynclm_tui.core.cml.syntax import CallBlock, TrapBlock, parse_call_body
+from asynclm_tui.core.settings.config import load_settings
+from asynclm_tui.core.settings.paths import shipped_themes_dir, shipped_tools_dir
+from asynclm_tui.core.settings.themes import load_theme_file
+from asynclm_tui.core.settings.yaml_source import UserFileError
 from asynclm_tui.core.tools.spec import load_tool_file
-from asynclm_tui.core.yamlsrc import UserFileError
 from tests.conftest import ROOT
 from tests.unit.test_cml import PIECES, feed_all
 

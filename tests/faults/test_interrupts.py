@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from asynclm_tui.core.api.events import SendMessage, Token, TurnDone, TurnStarted, UserMessage
 from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.events import SendMessage, Token, TurnDone, TurnStarted, UserMessage
 from tests.engine.engine_harness import scripted
 
 N_MESSAGES = 1_000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.core.tools.executor import CallRequest
 from asynclm_tui.core.tools.registry import ToolRegistry
 from tests.unit.test_executor import Harness

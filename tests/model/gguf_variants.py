@@ -15,7 +15,7 @@ from typing import Any
 import gguf
 from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
 
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.settings.paths import bundled_model
 
 TEMPLATE = gguf.Keys.Tokenizer.CHAT_TEMPLATE
 

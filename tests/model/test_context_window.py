@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     CallIssued,
     ContextSlid,
     Event,
@@ -18,6 +17,7 @@ from asynclm_tui.core.events import (
     TurnDone,
     TurnFailed,
 )
+from asynclm_tui.core.decode.engine import Engine
 from tests.cli.test_cli import FILLER
 from tests.conftest import run_engine, small_settings, tool_registry
 

@@ -11,8 +11,7 @@ import threading
 
 import pytest
 
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
     Event,
@@ -32,6 +31,7 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
+from asynclm_tui.core.decode.engine import Engine
 from tests.conftest import run_engine, small_settings, tool_registry
 
 pytestmark = pytest.mark.model

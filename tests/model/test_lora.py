@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asynclm_tui.core import paths
+from asynclm_tui.core.api.events import Event, ModelLoaded
 from asynclm_tui.core.backends import load_llama
-from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.events import Event, ModelLoaded
-from asynclm_tui.core.prefix_cache import cache_key
-from asynclm_tui.core.prompt import COMPACT_RULES, RULES
+from asynclm_tui.core.backends.base import ModelLoadError
+from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
+from asynclm_tui.core.cml.prompt import COMPACT_RULES, RULES
+from asynclm_tui.core.decode.prefix_cache import cache_key
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import Settings, load_settings
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.train.gguf_lora import write_lora_gguf
 from tests.cli.test_cli import asynclm

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asynclm_tui.core.api.events import Event, Prefilled
 from asynclm_tui.core.backends import load_llama
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
-from asynclm_tui.core.config import load_settings
-from asynclm_tui.core.events import Event, Prefilled
-from asynclm_tui.core.paths import user_cache_dir
-from asynclm_tui.core.prefix_cache import prefix_tokens, warm_prefix
+from asynclm_tui.core.decode.prefix_cache import prefix_tokens, warm_prefix
+from asynclm_tui.core.settings.config import load_settings
+from asynclm_tui.core.settings.paths import user_cache_dir
 from tests.conftest import run_engine, small_settings
 
 pytestmark = pytest.mark.model

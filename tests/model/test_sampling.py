@@ -8,11 +8,11 @@ import pytest
 
 from asynclm_tui.core.backends.base import SamplingParams
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
-from asynclm_tui.core.cml import CALL, parse_call_body
-from asynclm_tui.core.config import ModelSettings
-from asynclm_tui.core.constrain import BlockGrammar, tool_shape
-from asynclm_tui.core.paths import bundled_model, shipped_tools_dir
-from asynclm_tui.core.sampling import FORBIDDEN, TokenPicker
+from asynclm_tui.core.cml.constrain import BlockGrammar, tool_shape
+from asynclm_tui.core.cml.syntax import CALL, parse_call_body
+from asynclm_tui.core.decode.sampling import FORBIDDEN, TokenPicker
+from asynclm_tui.core.settings.config import ModelSettings
+from asynclm_tui.core.settings.paths import bundled_model, shipped_tools_dir
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 pytestmark = pytest.mark.model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asynclm_tui.core.cml import CallBlock, CMLParser, TrapBlock
+from asynclm_tui.core.cml.syntax import CallBlock, CMLParser, TrapBlock
 from asynclm_tui.train import data as D
 from asynclm_tui.train.requests import RequestMaker, heldout_requests, no_tool_prompts
 
@@ -33,7 +33,7 @@ def test_every_kind_is_made_and_fits(built: D.TrainingSet) -> None:
 
 def test_prompt_is_the_engines_rendering(built: D.TrainingSet, backend: object) -> None:
     """The tokens before the first trained one are the engine's own prompt."""
-    from asynclm_tui.core.prompt import system_prompt
+    from asynclm_tui.core.cml.prompt import system_prompt
 
     reg = D.shipped_registry()
     system = system_prompt(reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", "compact")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from asynclm_tui.core.backends import load_llama
-from asynclm_tui.core.config import load_settings
-from asynclm_tui.core.logs import setup_logging
-from asynclm_tui.core.prefix_cache import warm_prefix
+from asynclm_tui.core.decode.prefix_cache import warm_prefix
+from asynclm_tui.core.settings.config import load_settings
+from asynclm_tui.core.settings.logs import setup_logging
 from tests.cli.test_cli import FILLER, asynclm, events
 from tests.conftest import FIXTURE_TOOLS, ROOT
 from tests.model.gguf_variants import VARIANTS, build_variant

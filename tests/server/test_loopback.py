@@ -16,7 +16,7 @@ import pytest
 from conftest import run_engine, server_settings
 from llama_server import LlamaServer
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     CallIssued,
     Event,
     Interrupt,

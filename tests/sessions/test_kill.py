@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core.cml import format_interrupt
+from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.sessions.store import SessionStore
 from tests.cli.test_cli import FILLER, small_config  # noqa: F401  (fixture)
 from tests.conftest import ROOT

@@ -12,7 +12,7 @@ import pytest
 
 from asynclm_tui.bench.open_chat import SYSTEM
 from asynclm_tui.bench.open_chat import record_chat as record
-from asynclm_tui.core.events import Token, TurnStarted
+from asynclm_tui.core.api.events import Token, TurnStarted
 from asynclm_tui.core.sessions.export import render, to_jsonl
 from asynclm_tui.core.sessions.recorder import Recorder
 from asynclm_tui.core.sessions.store import SCHEMA_VERSION, SessionStore, StoreError

@@ -12,11 +12,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus, InterruptKind, Mode, PauseReason, StopReason
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     Interrupt,
@@ -29,11 +28,11 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.core.kinds import InterruptKind, Mode, PauseReason, StopReason
-from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.core.settings.config import Settings, load_settings
+from asynclm_tui.core.settings.paths import shipped_tools_dir
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
-from asynclm_tui.ui.messages import EngineEvent
+from asynclm_tui.ui.engine_messages import EngineEvent
 
 SIZE = (130, 36)
 FROZEN_NOW = 5.0

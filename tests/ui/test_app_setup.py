@@ -12,8 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from uiharness import SIZE, ui_settings, wait_until
 
-from asynclm_tui.core import paths
-from asynclm_tui.core.config import Settings
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.launch import pause_collection
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
@@ -69,8 +69,8 @@ async def test_unknown_theme_falls_back_with_a_warning() -> None:
 async def test_tokens_wake_the_ui_once_per_render_and_other_events_at_once() -> None:
     import threading
 
-    from asynclm_tui.core.events import Token, TurnFailed
-    from asynclm_tui.ui.messages import EventsPending
+    from asynclm_tui.core.api.events import Token, TurnFailed
+    from asynclm_tui.ui.engine_messages import EventsPending
     from asynclm_tui.ui.widgets.transcript import NoticeEntry
 
     async with idle_app(ui_settings()) as (app, pilot):

@@ -12,8 +12,8 @@ import pytest
 from textual import events
 from uiharness import running_app, type_text, ui_settings, wait_until
 
+from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.core.backends.adapter import applied_adapter
-from asynclm_tui.core.events import CallStatus
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.widgets.calls_panel import CallRow
 from asynclm_tui.ui.widgets.transcript import Chip, UserEntry

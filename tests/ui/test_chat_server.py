@@ -10,7 +10,7 @@ from llama_server import LlamaServer
 from test_chat import LONG, chips
 from uiharness import running_app, type_text, ui_settings, wait_until
 
-from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.ui.widgets.transcript import NoticeEntry
 
 pytestmark = pytest.mark.model

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 
 from replay import FINISHED, MID_TURN, Event, play, replay_app, settings, settle  # noqa: E402
 
-from asynclm_tui.core.paths import shipped_themes_dir  # noqa: E402
+from asynclm_tui.core.settings.paths import shipped_themes_dir  # noqa: E402
 
 RGB = tuple[int, int, int]
 

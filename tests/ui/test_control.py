@@ -12,7 +12,10 @@ import pytest
 from textual.pilot import Pilot
 from uiharness import running_app, type_text, ui_settings, wait_until
 
-from asynclm_tui.core.events import CallStatus, HeldState
+from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import (
+    HeldState,
+)
 from asynclm_tui.ui.app import AsyncLMApp
 from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.screens.edit_queued import EditQueuedScreen

@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 from replay import LOADED, _text, play, replay_app, settings  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
-from asynclm_tui.core.events import (  # noqa: E402
+from asynclm_tui.core.api.enums import CallStatus  # noqa: E402
+from asynclm_tui.core.api.events import (  # noqa: E402
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     Prefilled,

@@ -12,17 +12,19 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 from replay import FINISHED, LOADED, MID_TURN, _text, play, replay_app, settle  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
-from asynclm_tui.core.events import (  # noqa: E402
+from asynclm_tui.core.api.enums import (
+    CallStatus,  # noqa: E402
+    Decision,  # noqa: E402
+)
+from asynclm_tui.core.api.events import (  # noqa: E402
     ApproveCall,
-    CallStatus,
     CallUpdated,
     Event,
     Input,
     PromptWarmed,
     TurnStarted,
 )
-from asynclm_tui.core.kinds import Decision  # noqa: E402
-from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
+from asynclm_tui.ui.engine_messages import EngineEvent  # noqa: E402
 from asynclm_tui.ui.state import clip  # noqa: E402
 from asynclm_tui.ui.widgets.calls_panel import CallRow  # noqa: E402
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip  # noqa: E402
@@ -134,8 +136,8 @@ async def test_a_burst_of_engine_events_is_applied_in_slices_with_keys_between()
 
 
 async def test_emoji_in_a_result_chip_is_not_cut() -> None:
-    from asynclm_tui.core.events import CallFinished, CallIssued, Interrupt, Token
-    from asynclm_tui.core.kinds import InterruptKind
+    from asynclm_tui.core.api.enums import InterruptKind
+    from asynclm_tui.core.api.events import CallFinished, CallIssued, Interrupt, Token
 
     value = "ab" + "👍🏽 " * 60
     app = replay_app(
@@ -154,14 +156,14 @@ async def test_emoji_in_a_result_chip_is_not_cut() -> None:
 
 
 async def test_chips_and_bars_do_not_mislead() -> None:
-    from asynclm_tui.core.events import (
+    from asynclm_tui.core.api.enums import InterruptKind, PauseReason
+    from asynclm_tui.core.api.events import (
         CallFinished,
         Interrupt,
         Resumed,
         Trapped,
         UserMessage,
     )
-    from asynclm_tui.core.kinds import InterruptKind, PauseReason
     from asynclm_tui.ui.widgets.calls_panel import CallRow
 
     events = [

@@ -17,17 +17,19 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "snapshots"))
 from replay import LOADED, MID_TURN, _text, play, replay_app, settings, settle  # noqa: E402
 from uiharness import wait_until  # noqa: E402
 
-from asynclm_tui.core.events import (  # noqa: E402
+from asynclm_tui.core.api.enums import (
+    CallStatus,  # noqa: E402
+    Mode,  # noqa: E402
+)
+from asynclm_tui.core.api.events import (  # noqa: E402
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     TurnStarted,
 )
-from asynclm_tui.core.kinds import Mode  # noqa: E402
 from asynclm_tui.ui.app import AsyncLMApp  # noqa: E402
-from asynclm_tui.ui.messages import EngineEvent  # noqa: E402
+from asynclm_tui.ui.engine_messages import EngineEvent  # noqa: E402
 from asynclm_tui.ui.widgets.transcript import AssistantEntry  # noqa: E402
 
 

@@ -10,10 +10,10 @@ import pytest
 from uiharness import no_fail, ui_settings, wait_until
 
 from asynclm_tui.bench.open_chat import SYSTEM, chat_turn
+from asynclm_tui.core.api.enums import Mode, StopReason
+from asynclm_tui.core.api.events import Event, ModelLoaded, Token, TurnDone, TurnStarted
 from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import Event, ModelLoaded, Token, TurnDone, TurnStarted
-from asynclm_tui.core.kinds import Mode, StopReason
+from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.sessions.recorder import Recorder
 from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.core.tools.registry import ToolRegistry

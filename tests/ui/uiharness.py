@@ -11,10 +11,10 @@ from typing import Any, NoReturn
 import pytest
 from textual.pilot import Pilot
 
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.paths import shipped_tools_dir
-from asynclm_tui.core.script import Script
+from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.settings.config import Settings, load_settings
+from asynclm_tui.core.settings.paths import shipped_tools_dir
 from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asynclm_tui.core.budget import CHARS_PER_TOKEN_MAX, fit_result, truncation_marker
+from asynclm_tui.core.decode.budget import CHARS_PER_TOKEN_MAX, fit_result, truncation_marker
 
 
 class ByteTokens:

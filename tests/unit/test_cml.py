@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asynclm_tui.core.cml import (
+from asynclm_tui.core.cml.syntax import (
     BlockError,
     CallBlock,
     CallSyntaxError,

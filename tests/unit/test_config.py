@@ -10,11 +10,11 @@ import yaml
 from typer.testing import CliRunner
 
 from asynclm_tui.cli_options import ConfigOpt, ModelOpt, add_lora_options, build_settings
-from asynclm_tui.core import paths
 from asynclm_tui.core.backends.adapter import SHIPPED_WHY, choose_adapter, prompt_style_for
 from asynclm_tui.core.backends.base import BackendInfo
-from asynclm_tui.core.config import Settings, load_settings
-from asynclm_tui.core.yamlsrc import UserFileError
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import Settings, load_settings
+from asynclm_tui.core.settings.yaml_source import UserFileError
 
 EXAMPLE = Path(__file__).parent.parent.parent / "config.example.yaml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asynclm_tui.core.constrain import BlockGrammar, tool_shape
+from asynclm_tui.core.cml.constrain import BlockGrammar, tool_shape
 
 TOOLS = {
     "sleep": tool_shape(

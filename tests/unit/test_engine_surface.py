@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.handle import EngineHandle
+from asynclm_tui.core.api.handle import EngineHandle
+from asynclm_tui.core.decode.engine import Engine
 
 PACKAGE = Path(__file__).parent.parent.parent / "asynclm_tui"
-CONSUMERS = [
-    *sorted((PACKAGE / "ui").rglob("*.py")),
-    *sorted((PACKAGE / "bench").rglob("*.py")),
-    *sorted((PACKAGE / "core" / "sessions").rglob("*.py")),
-    PACKAGE / "core" / "headless.py",
-    PACKAGE / "cli.py",
-    PACKAGE / "runtime.py",
-]
+CONSUMERS = sorted(
+    path
+    for path in PACKAGE.rglob("*.py")
+    if path.relative_to(PACKAGE).parts[0] != "core"
+    or path.is_relative_to(PACKAGE / "core" / "sessions")
+)
+"""Everything outside the core, and the sessions recorder inside it."""
 USE = re.compile(r"\bengine\.([A-Za-z_]\w*)")
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus, StopReason
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     Event,
     ModelLoaded,
     Token,
     TurnDone,
     TurnFailed,
 )
-from asynclm_tui.core.kinds import StopReason
 
 
 def test_every_event_shares_the_base_to_json() -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core.events import CallStatus
-from asynclm_tui.core.kinds import Decision
-from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.core.api.enums import CallStatus, Decision
+from asynclm_tui.core.settings.paths import shipped_tools_dir
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.settings.paths import bundled_model
 from asynclm_tui.train.agreement import hf_logits, llama_logits, llama_scorer
 from asynclm_tui.train.gguf_lora import (
     AdapterExportError,

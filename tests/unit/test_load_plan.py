@@ -9,8 +9,8 @@ import pytest
 
 from asynclm_tui.core.backends.base import throttled
 from asynclm_tui.core.backends.gguf_header import GGUFHeaderError, ModelFacts, model_facts
-from asynclm_tui.core.backends.plan import choose_ctx, choose_threads
-from asynclm_tui.core.paths import bundled_model
+from asynclm_tui.core.backends.load_plan import choose_ctx, choose_threads
+from asynclm_tui.core.settings.paths import bundled_model
 
 SMALL, LARGE = 100 << 20, 4 << 30
 

@@ -14,10 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from asynclm_tui.core.backends.base import SamplingParams
-from asynclm_tui.core.backends.llama_cpp import ModelLoadError
+from asynclm_tui.core.backends.base import ModelLoadError, SamplingParams
 from asynclm_tui.core.backends.openai import EOS_ID, OpenAIBackend
-from asynclm_tui.core.backends.wire import ServerClient, ServerConfig, ServerError
+from asynclm_tui.core.backends.openai_http import ServerClient, ServerConfig, ServerError
 
 Reply = list[str] | Callable[[], Iterator[bytes]]
 

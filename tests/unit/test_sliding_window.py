@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asynclm_tui.core.backends.base import BackendInfo
-from asynclm_tui.core.context_window import fit, headroom, slide
+from asynclm_tui.core.decode.context_window import fit, headroom, slide
 
 
 class CharBackend:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core import paths
-from asynclm_tui.core.themes import ThemeSpec, load_theme_specs
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.themes import ThemeSpec, load_theme_specs
 from asynclm_tui.ui.theming import load_themes, to_textual_theme
 
 SHIPPED = {"asynclm-dark", "asynclm-light", "asynclm-high-contrast"}

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.core.paths import shipped_tools_dir
+from asynclm_tui.core.settings.paths import shipped_tools_dir
+from asynclm_tui.core.settings.yaml_source import UserFileError
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
 from asynclm_tui.core.tools.runners import ToolFailure, build_argv, run_command, run_http
 from asynclm_tui.core.tools.spec import load_tool_file
-from asynclm_tui.core.yamlsrc import UserFileError
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     HeldResults,
     HeldState,
     Interrupt,

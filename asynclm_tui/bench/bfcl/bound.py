@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from asynclm_tui.bench.bfcl.calibrate import CostModel
 from asynclm_tui.bench.bfcl.data import Task
 from asynclm_tui.bench.bfcl.oracle import Order, Policy
-from asynclm_tui.core.kinds import Injection, Mode
+from asynclm_tui.core.api.enums import Injection, Mode
 
 
 @dataclass(frozen=True)

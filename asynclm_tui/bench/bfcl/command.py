@@ -39,12 +39,12 @@ from asynclm_tui.bench.bfcl.runner import (
     RunResult,
 )
 from asynclm_tui.bench.bfcl.tools import missing_backends
+from asynclm_tui.core.api.enums import Mode
 from asynclm_tui.core.backends import model_path
 from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
-from asynclm_tui.core.backends.llama_cpp import ModelLoadError
-from asynclm_tui.core.config import LORA_OFF, Settings
-from asynclm_tui.core.kinds import Mode
-from asynclm_tui.tables import print_table
+from asynclm_tui.core.backends.base import ModelLoadError
+from asynclm_tui.core.settings.config import LORA_OFF, Settings
+from asynclm_tui.headless.tables import print_table
 
 DEFAULT_TASKS = 30
 """Paired tasks per set by default: enough for a bootstrap interval."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.core.cml import CallSyntaxError, parse_call_body
+from asynclm_tui.core.cml.syntax import CallSyntaxError, parse_call_body
 
 BFCL_VERSION = "2026.3.23"
 INSTALL_HINT = f"pip install --no-deps bfcl-eval=={BFCL_VERSION}"

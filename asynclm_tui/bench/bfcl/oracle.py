@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from asynclm_tui.bench.bfcl.data import PlannedCall, Task
-from asynclm_tui.core.cml import CALL, END, HEAD, TRAP
+from asynclm_tui.core.cml.syntax import CALL, END, HEAD, TRAP
 
 Order = Literal["lpt", "random"]
 SegmentKind = Literal["call", "trap", "answer", "end"]

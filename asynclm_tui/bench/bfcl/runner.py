@@ -25,12 +25,8 @@ from asynclm_tui.bench.bfcl.forcing import ForcingBackend
 from asynclm_tui.bench.bfcl.latency import LatencyModel
 from asynclm_tui.bench.bfcl.oracle import Oracle, Order, Policy
 from asynclm_tui.bench.bfcl.tools import TaskTools
-from asynclm_tui.core.backends import backend_factory
-from asynclm_tui.core.backends.base import Backend, ProgressFn
-from asynclm_tui.core.cml import RESERVED_IDS
-from asynclm_tui.core.config import Settings
-from asynclm_tui.core.engine import Engine
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import Injection, InterruptKind, Mode
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
     Configure,
@@ -49,9 +45,13 @@ from asynclm_tui.core.events import (
     TurnFailed,
     TurnStarted,
 )
-from asynclm_tui.core.handle import EngineHandle
-from asynclm_tui.core.kinds import Injection, InterruptKind, Mode
-from asynclm_tui.core.sampling import sampling_params
+from asynclm_tui.core.api.handle import EngineHandle
+from asynclm_tui.core.backends import backend_factory
+from asynclm_tui.core.backends.base import Backend, ProgressFn
+from asynclm_tui.core.cml.syntax import RESERVED_IDS
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.decode.sampling import sampling_params
+from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 Driver = Literal["replay", "model"]

@@ -6,12 +6,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from asynclm_tui.core import paths
 from asynclm_tui.core.backends.adapter import choose_adapter
-from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn
-from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend, ModelLoadError
-from asynclm_tui.core.backends.plan import FALLBACK_CTX
-from asynclm_tui.core.config import Settings
+from asynclm_tui.core.backends.base import Backend, BackendError, ModelLoadError, ProgressFn
+from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
+from asynclm_tui.core.backends.load_plan import FALLBACK_CTX
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import Settings
 
 
 def model_path(settings: Settings) -> Path:
@@ -60,7 +60,7 @@ def connect_server(settings: Settings, progress: ProgressFn | None = None) -> Ba
             is unreachable or not OpenAI-compatible.
     """
     from asynclm_tui.core.backends.openai import OpenAIBackend
-    from asynclm_tui.core.backends.wire import ServerClient, ServerConfig
+    from asynclm_tui.core.backends.openai_http import ServerClient, ServerConfig
 
     cfg = settings.server
     if not cfg.base_url:

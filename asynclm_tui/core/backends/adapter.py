@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from asynclm_tui.core import paths
 from asynclm_tui.core.backends.base import BackendInfo
 from asynclm_tui.core.backends.gguf_header import GGUFHeaderError, read_scalars
-from asynclm_tui.core.config import Settings
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.config import Settings
 
 SHIPPED_WHY = "shipped CML adapter for the bundled SmolLM2"
 LORA_KEY = "lora"

@@ -61,6 +61,17 @@ class BackendError(Exception):
     turn tries again."""
 
 
+class ModelLoadError(Exception):
+    """The model file is missing or llama.cpp could not load it."""
+
+
+class ContextFullError(Exception):
+    """Appending would overflow the context window."""
+
+    def __init__(self, n_ctx: int) -> None:
+        super().__init__(f"the context window ({n_ctx} tokens) is full")
+
+
 ProgressFn = Callable[[float], None]
 
 #: Fastest rate of load progress reports. llama.cpp reports once per tensor

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.core.config import looks_like_path
+from asynclm_tui.core.settings.config import looks_like_path
 
 Messages = Sequence[dict[str, str]]
 Renderer = Callable[[Messages], str]
@@ -132,7 +132,7 @@ def fold_system(messages: Messages) -> list[dict[str, str]]:
 @cache
 def builtin_formats() -> tuple[str, ...]:
     """The chat template names llama.cpp knows."""
-    from asynclm_tui.core.backends.llama_cpp import import_llama_cpp
+    from asynclm_tui.core.backends.llama_library import import_llama_cpp
 
     lib = import_llama_cpp().llama_cpp
     names = (ctypes.c_char_p * 256)()
@@ -176,7 +176,7 @@ def jinja_renderer(template: str, vocab: ModelVocab) -> Renderer:
 def builtin_renderer(name: str, vocab: ModelVocab) -> Renderer:
     """Render with one of llama.cpp's built-in templates; BOS added when the
     vocabulary asks for it (the built-ins leave it out)."""
-    from asynclm_tui.core.backends.llama_cpp import import_llama_cpp
+    from asynclm_tui.core.backends.llama_library import import_llama_cpp
 
     lib: Any = import_llama_cpp().llama_cpp
     bos = vocab.bos if vocab.add_bos else ""

@@ -24,21 +24,20 @@ from asynclm_tui.core.backends.adapter import (
 from asynclm_tui.core.backends.base import (
     AppendStats,
     BackendInfo,
+    ContextFullError,
+    ModelLoadError,
     ProgressFn,
     SamplingParams,
 )
 from asynclm_tui.core.backends.chat_template import ModelVocab, TemplateError, choose_template
-from asynclm_tui.core.backends.llama_log import route_llama_log, take_errors
-from asynclm_tui.core.backends.plan import plan_load
-from asynclm_tui.core.config import ModelSettings
+from asynclm_tui.core.backends.llama_library import import_llama_cpp
+from asynclm_tui.core.backends.llama_log import take_errors
+from asynclm_tui.core.backends.load_plan import plan_load
+from asynclm_tui.core.settings.config import ModelSettings
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-
-
-class ModelLoadError(Exception):
-    """The model file is missing or llama.cpp could not load it."""
 
 
 _PATCH_LOCK = threading.RLock()  # the load hooks nest
@@ -124,31 +123,6 @@ def lenient_chat_handlers(llama_cpp: Any) -> Iterator[None]:
             yield
         finally:
             module.Jinja2ChatFormatter = real
-
-
-def import_llama_cpp() -> Any:
-    """Import llama_cpp, making sure its native libraries load before numpy.
-
-    On a CUDA build we saw llama.cpp's tokenizer segfault during model load
-    whenever numpy had been imported first (numpy's bundled libraries bound
-    first), so the core imports numpy only after this function ran.  Its log
-    is routed to the project's log file here, before anything can print.
-
-    OpenMP's wait policy is left to the user on purpose: on idle cores the
-    default (spin, then sleep) is several times faster than
-    ``OMP_WAIT_POLICY=PASSIVE``, but with two busy processes on the same cores
-    the default collapses and PASSIVE does not (docs/models.md).  Set it
-    yourself on an oversubscribed machine (README, "Performance notes").
-    """
-    import llama_cpp
-
-    route_llama_log(llama_cpp)
-    return llama_cpp
-
-
-def gpu_offload_supported() -> bool:
-    """Whether this llama-cpp-python build can offload layers to a GPU."""
-    return bool(import_llama_cpp().llama_supports_gpu_offload())
 
 
 _KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
@@ -434,10 +408,3 @@ class LlamaCppBackend:
         self._sampler = None
         with contextlib.suppress(Exception):
             self.llm.close()
-
-
-class ContextFullError(Exception):
-    """Appending would overflow the context window."""
-
-    def __init__(self, n_ctx: int) -> None:
-        super().__init__(f"the context window ({n_ctx} tokens) is full")

@@ -35,13 +35,14 @@ from asynclm_tui.core.backends.base import (
     AppendStats,
     BackendError,
     BackendInfo,
+    ContextFullError,
+    ModelLoadError,
     ProgressFn,
     SamplingParams,
 )
-from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
+from asynclm_tui.core.backends.openai_http import Chunk, CompletionStream, ServerClient, ServerError
 from asynclm_tui.core.backends.text_store import PSEUDO_BASE, TextStore
-from asynclm_tui.core.backends.wire import Chunk, CompletionStream, ServerClient, ServerError
-from asynclm_tui.core.cml import INTR
+from asynclm_tui.core.cml.syntax import INTR
 
 if TYPE_CHECKING:
     import numpy as np

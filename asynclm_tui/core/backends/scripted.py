@@ -25,10 +25,10 @@ from asynclm_tui.core.backends.base import (
     AppendStats,
     Backend,
     BackendInfo,
+    ContextFullError,
     ProgressFn,
     SamplingParams,
 )
-from asynclm_tui.core.backends.llama_cpp import ContextFullError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -8,8 +8,8 @@ import json
 import time
 from typing import Any
 
-from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.events import CallIssued, format_args
+from asynclm_tui.core.api.events import CallIssued, format_args
+from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
 

@@ -18,11 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     Interrupt,
@@ -33,7 +32,8 @@ from asynclm_tui.core.events import (
     TurnDone,
     TurnStarted,
 )
-from asynclm_tui.core.handle import EngineHandle
+from asynclm_tui.core.api.handle import EngineHandle
+from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.sessions.records import REPLAYED, to_record
 from asynclm_tui.core.sessions.store import SessionStore, StoredSession, StoreError, describe
 

@@ -12,8 +12,11 @@ import dataclasses
 import json
 from typing import Any
 
-from asynclm_tui.core import events as ev
-from asynclm_tui.core.events import CallStatus, Event
+from asynclm_tui.core.api import events as ev
+from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import (
+    Event,
+)
 
 REPLAYED: dict[str, type[Event]] = {
     cls.name: cls

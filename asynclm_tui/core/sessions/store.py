@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.core import paths
 from asynclm_tui.core.sessions.records import record_data
+from asynclm_tui.core.settings import paths
 
 DB_NAME = "sessions.db"
 BUSY_TIMEOUT_S = 5.0

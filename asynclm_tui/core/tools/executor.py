@@ -19,8 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from asynclm_tui.core.events import CallStatus
-from asynclm_tui.core.kinds import Decision
+from asynclm_tui.core.api.enums import CallStatus, Decision
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
 from asynclm_tui.core.tools.runners import (
     ToolFailure,

@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 
+from asynclm_tui.core.settings.yaml_source import UserFileError, yaml_files
 from asynclm_tui.core.tools.spec import ToolSpec, load_tool_file
-from asynclm_tui.core.yamlsrc import UserFileError, yaml_files
 
 
 class ArgumentError(ValueError):

@@ -17,8 +17,13 @@ from pydantic import (
     field_validator,
 )
 
-from asynclm_tui.core.cml import RESERVED_IDS, is_dotted_name
-from asynclm_tui.core.yamlsrc import LineMap, UserFileError, load_yaml, pydantic_problem
+from asynclm_tui.core.cml.syntax import RESERVED_IDS, is_dotted_name
+from asynclm_tui.core.settings.yaml_source import (
+    LineMap,
+    UserFileError,
+    load_yaml,
+    pydantic_problem,
+)
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
-from asynclm_tui.core.events import HeldState, format_args
+from asynclm_tui.core.api.events import HeldState, format_args
 from asynclm_tui.ui.state import CallRecord, fmt_seconds
 
 

@@ -2,7 +2,7 @@
 
 It renders engine events (handed over by the app in order) and turns user
 actions into engine inputs.  The engine is never blocked by the UI: every
-input is a non-blocking :meth:`~asynclm_tui.core.handle.EngineHandle.post`.
+input is a non-blocking :meth:`~asynclm_tui.core.api.handle.EngineHandle.post`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
-    CallStatus,
     CallUpdated,
     Event,
     ModelLoaded,
@@ -57,7 +57,7 @@ from asynclm_tui.ui.widgets.transcript import (
 )
 
 if TYPE_CHECKING:
-    from asynclm_tui.core.handle import EngineHandle
+    from asynclm_tui.core.api.handle import EngineHandle
 
 GC_AFTER_TURN_S = 0.3
 """Full garbage collections wait this long after a turn (see QuietGC)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.events import (
     CallFinished,
     CallUpdated,
     CancelCall,

@@ -1,6 +1,6 @@
 """Copying from the chat: the mouse selection, the last answer, code blocks.
 
-Every copy goes through :class:`~asynclm_tui.ui.messages.CopyRequested`; the
+Every copy goes through :class:`~asynclm_tui.ui.engine_messages.CopyRequested`; the
 app sends it to the terminal clipboard or saves it to a file (see
 :mod:`asynclm_tui.ui.clipboard`) and says which.
 """
@@ -13,7 +13,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 
 from asynclm_tui.ui.clipboard import fenced_code
-from asynclm_tui.ui.messages import CopyRequested
+from asynclm_tui.ui.engine_messages import CopyRequested
 from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.widgets.transcript import AssistantEntry
 

@@ -7,8 +7,8 @@ did.  Nothing here touches the status bar or the keys.
 
 from __future__ import annotations
 
-from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import InterruptKind, PauseReason, StopReason
+from asynclm_tui.core.api.events import (
     CallIssued,
     ContextSlid,
     Event,
@@ -21,7 +21,7 @@ from asynclm_tui.core.events import (
     TurnStarted,
     UserMessage,
 )
-from asynclm_tui.core.kinds import InterruptKind, PauseReason, StopReason
+from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.transcript import (

@@ -1,7 +1,7 @@
 """The chat screen's inputs: what the user's keys and clicks post to the engine.
 
 The engine is never blocked by the UI: every input is a non-blocking
-:meth:`~asynclm_tui.core.handle.EngineHandle.post`.
+:meth:`~asynclm_tui.core.api.handle.EngineHandle.post`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.message import Message
 
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import MODES, Decision, Mode
+from asynclm_tui.core.api.events import (
     ApproveCall,
     CancelCall,
     Configure,
 )
-from asynclm_tui.core.kinds import MODES, Decision, Mode
 from asynclm_tui.ui.screens.chat_copy import ChatCopy
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
@@ -26,7 +26,7 @@ from asynclm_tui.ui.widgets.queue_view import QueueView
 from asynclm_tui.ui.widgets.status_bar import ModeChip, StatusBar
 
 if TYPE_CHECKING:
-    from asynclm_tui.core.handle import EngineHandle
+    from asynclm_tui.core.api.handle import EngineHandle
     from asynclm_tui.ui.screens.chat_control import TurnControl
 
 

@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip, calls_summary
 from asynclm_tui.ui.widgets.prompt_input import PromptInput

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.widgets.steady_footer import SteadyFooter
-from asynclm_tui.ui.widgets.timeline import TurnTimeline
+from asynclm_tui.ui.widgets.timeline_chart import TurnTimeline
 
 
 class TimelineScreen(Screen[None]):

@@ -21,7 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from asynclm_tui.ui.clipboard import fenced_code
-from asynclm_tui.ui.messages import CopyRequested
+from asynclm_tui.ui.engine_messages import CopyRequested
 from asynclm_tui.ui.streaming.markdown_blocks import BlockSplitter
 from asynclm_tui.ui.streaming.rich_markdown import ThemedMarkdown, themed_markdown
 from asynclm_tui.ui.textual_internals import LayoutOnce

@@ -24,7 +24,10 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Button, Static
 
-from asynclm_tui.core.events import CallStatus, HeldState
+from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import (
+    HeldState,
+)
 from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.state import CallRecord, fmt_seconds
 from asynclm_tui.ui.widgets.keep_place import KeepsPlace

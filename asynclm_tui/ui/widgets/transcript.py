@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
-from asynclm_tui.core.cml import MARKERS
+from asynclm_tui.core.cml.syntax import MARKERS
 from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.textual_internals import LayoutOnce, StableGutterScroll
 from asynclm_tui.ui.widgets.keep_place import KeepsPlace

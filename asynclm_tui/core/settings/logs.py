@@ -12,7 +12,7 @@ import logging.handlers
 import sys
 from pathlib import Path
 
-from asynclm_tui.core import paths
+from asynclm_tui.core.settings import paths
 
 LOGGER = "asynclm"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from asynclm_tui.core.events import CallStatus
-from asynclm_tui.core.kinds import InterruptKind, Mode, PauseReason
-from asynclm_tui.core.mailbox import Mailbox, Pending
+from asynclm_tui.core.api.enums import CallStatus, InterruptKind, Mode, PauseReason
+from asynclm_tui.core.decode.mailbox import Mailbox, Pending
 from asynclm_tui.core.tools.executor import CallRequest
 
 

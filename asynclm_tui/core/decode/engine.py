@@ -1,7 +1,7 @@
 """The AsyncLM engine: one decode thread that owns the model, one tool loop.
 
 Consumers use only the surface typed by
-:class:`~asynclm_tui.core.handle.EngineHandle`: they :meth:`Engine.post`
+:class:`~asynclm_tui.core.api.handle.EngineHandle`: they :meth:`Engine.post`
 inputs, receive typed events through the sinks given to
 :meth:`Engine.subscribe` and read :meth:`Engine.snapshot`.  Sinks are called
 from engine threads and must be thread-safe (Textual's ``post_message`` and
@@ -23,17 +23,11 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from asynclm_tui.core.backends.adapter import applied_adapter, prompt_style_for
-from asynclm_tui.core.backends.base import Backend, BackendError, ProgressFn, throttled
-from asynclm_tui.core.backends.llama_cpp import ContextFullError, ModelLoadError
-from asynclm_tui.core.bus import EventBus, Sink
-from asynclm_tui.core.config import GenerationSettings, Settings
-from asynclm_tui.core.constrain import tool_shape
-from asynclm_tui.core.context_window import fit, headroom, slide
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.bus import EventBus, Sink
+from asynclm_tui.core.api.enums import CallStatus, Injection, InterruptKind, StopReason
+from asynclm_tui.core.api.events import (
     ApproveCall,
     CallFinished,
-    CallStatus,
     CallUpdated,
     CancelCall,
     Configure,
@@ -57,18 +51,29 @@ from asynclm_tui.core.events import (
     TurnFailed,
     TurnStarted,
 )
-from asynclm_tui.core.handle import EngineSnapshot, LoadState
-from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
-from asynclm_tui.core.kv_reuse import reuse_prefix
-from asynclm_tui.core.mailbox import Mailbox, NewSessionMark
-from asynclm_tui.core.prefix_cache import warm_start
-from asynclm_tui.core.prompt import system_prompt
-from asynclm_tui.core.schedulers import scheduler_for
-from asynclm_tui.core.script import Script
+from asynclm_tui.core.api.handle import EngineSnapshot, LoadState
+from asynclm_tui.core.backends.adapter import applied_adapter, prompt_style_for
+from asynclm_tui.core.backends.base import (
+    Backend,
+    BackendError,
+    ContextFullError,
+    ModelLoadError,
+    ProgressFn,
+    throttled,
+)
+from asynclm_tui.core.cml.constrain import tool_shape
+from asynclm_tui.core.cml.prompt import system_prompt
+from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.context_window import fit, headroom, slide
+from asynclm_tui.core.decode.kv_reuse import reuse_prefix
+from asynclm_tui.core.decode.mailbox import Mailbox, NewSessionMark
+from asynclm_tui.core.decode.prefix_cache import warm_start
+from asynclm_tui.core.decode.schedulers import scheduler_for
+from asynclm_tui.core.decode.turn import Session, Turn, TurnPlan, TurnStats
+from asynclm_tui.core.decode.withheld import Withheld
+from asynclm_tui.core.settings.config import GenerationSettings, Settings
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.core.turn import Session, Turn, TurnPlan, TurnStats
-from asynclm_tui.core.withheld import Withheld
 
 BackendFactory = Callable[[ProgressFn], Backend]
 

@@ -2,7 +2,7 @@
 
 Events are frozen dataclasses; ``to_json`` gives the headless ``--json`` shape
 (one object per line with ``event`` and ``t``).  Inputs are frozen dataclasses
-too, handed to :meth:`~asynclm_tui.core.handle.EngineHandle.post`: messages and
+too, handed to :meth:`~asynclm_tui.core.api.handle.EngineHandle.post`: messages and
 new sessions are taken in the order posted, controls (stop, cancel, approve)
 act at once, and settings (mode, tools, generation) apply from the next turn.
 """
@@ -15,7 +15,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from asynclm_tui.core.kinds import (
+from asynclm_tui.core.api.enums import (
+    CallStatus,
     Decision,
     Injection,
     InterruptKind,
@@ -25,36 +26,8 @@ from asynclm_tui.core.kinds import (
 )
 
 if TYPE_CHECKING:
-    from asynclm_tui.core.config import GenerationSettings
+    from asynclm_tui.core.settings.config import GenerationSettings
     from asynclm_tui.core.tools.registry import ToolRegistry
-
-
-class CallStatus(StrEnum):
-    """Life cycle of one function call, as shown in the calls panel."""
-
-    COLLECTED = "collected"  # parallel mode: held until the model traps or ends
-    QUEUED = "queued"
-    AWAITING_APPROVAL = "awaiting approval"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMED_OUT = "timed out"
-    DENIED = "denied"
-
-    @property
-    def finished(self) -> bool:
-        """True for the terminal states."""
-        return self in _FINISHED
-
-
-_FINISHED = {
-    CallStatus.DONE,
-    CallStatus.FAILED,
-    CallStatus.CANCELLED,
-    CallStatus.TIMED_OUT,
-    CallStatus.DENIED,
-}
 
 
 @dataclass(frozen=True)

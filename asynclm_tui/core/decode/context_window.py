@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asynclm_tui.core.backends.base import Backend
-from asynclm_tui.core.kv_reuse import reuse_prefix
+from asynclm_tui.core.decode.kv_reuse import reuse_prefix
 
 HEADROOM_SHARE = 4
 """A slide frees at least 1/HEADROOM_SHARE of the window, so a long answer

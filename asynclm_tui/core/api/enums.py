@@ -1,4 +1,4 @@
-"""The closed sets of names the engine speaks in: modes, reasons, decisions.
+"""The closed sets of names the engine speaks in: modes, reasons, decisions, call states.
 
 They are ``StrEnum`` members, so they compare equal to their plain strings
 (config files and ``--json`` output keep the same words) while code that
@@ -79,3 +79,31 @@ class InterruptKind(StrEnum):
     """A message the user typed while the model wrote."""
     ERROR = "error"
     """An error about a block itself (malformed, duplicate id)."""
+
+
+class CallStatus(StrEnum):
+    """Life cycle of one function call, as shown in the calls panel."""
+
+    COLLECTED = "collected"  # parallel mode: held until the model traps or ends
+    QUEUED = "queued"
+    AWAITING_APPROVAL = "awaiting approval"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed out"
+    DENIED = "denied"
+
+    @property
+    def finished(self) -> bool:
+        """True for the terminal states."""
+        return self in _FINISHED
+
+
+_FINISHED = {
+    CallStatus.DONE,
+    CallStatus.FAILED,
+    CallStatus.CANCELLED,
+    CallStatus.TIMED_OUT,
+    CallStatus.DENIED,
+}

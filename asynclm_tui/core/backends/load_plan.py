@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asynclm_tui.core.backends.gguf_header import GGUFHeaderError, ModelFacts, model_facts
-from asynclm_tui.core.config import ModelSettings
+from asynclm_tui.core.settings.config import ModelSettings
 
 KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32}
 """Bytes per cached value: q8_0 stores 32 values in 34 bytes."""

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from asynclm_tui.core import paths
 from asynclm_tui.core.backends.base import Backend
+from asynclm_tui.core.settings import paths
 
 LOG = logging.getLogger("asynclm.prefix_cache")
 

@@ -1,8 +1,8 @@
 """The engine's declared surface: everything the UI, the benchmarks and the
 headless runner may use.
 
-Consumers post :class:`~asynclm_tui.core.events.Input` values, subscribe to
-typed :class:`~asynclm_tui.core.events.Event` values and read a frozen
+Consumers post :class:`~asynclm_tui.core.api.events.Input` values, subscribe to
+typed :class:`~asynclm_tui.core.api.events.Event` values and read a frozen
 :class:`EngineSnapshot`; they never touch the engine's attributes.
 """
 
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from asynclm_tui.core.api.bus import Sink
+from asynclm_tui.core.api.enums import Injection, Mode
+from asynclm_tui.core.api.events import Input
 from asynclm_tui.core.backends.base import BackendInfo
-from asynclm_tui.core.bus import Sink
-from asynclm_tui.core.config import GenerationSettings
-from asynclm_tui.core.events import Input
-from asynclm_tui.core.kinds import Injection, Mode
+from asynclm_tui.core.settings.config import GenerationSettings
 
 
 class LoadState(StrEnum):

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from asynclm_tui.core.cml import USER_ID
-from asynclm_tui.core.kinds import InterruptKind
+from asynclm_tui.core.api.enums import InterruptKind
+from asynclm_tui.core.cml.syntax import USER_ID
 
 
 @dataclass(frozen=True)

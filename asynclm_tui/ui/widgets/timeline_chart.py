@@ -16,7 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from asynclm_tui.core.events import CallStatus
+from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.ui.state import ChatState, TurnRecord, fmt_seconds
 
 LABEL_WIDTH = 22

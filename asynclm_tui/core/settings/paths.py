@@ -52,7 +52,7 @@ def user_themes_dir() -> Path:
 
 def _shipped(name: str) -> Path:
     """A data folder shipped with the wheel, or the source checkout's copy."""
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # the asynclm_tui package
     packaged = here / "_data" / name
     if packaged.is_dir():
         return packaged

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynclm_tui.core.cml import END, HEAD, RESERVED_IDS
+from asynclm_tui.core.cml.syntax import END, HEAD, RESERVED_IDS
 
 _WS = " \t\n"
 _ID_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")

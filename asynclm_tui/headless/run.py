@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
-from asynclm_tui.core.cml import format_interrupt
-from asynclm_tui.core.events import (
+from asynclm_tui.core.api.enums import StopReason
+from asynclm_tui.core.api.events import (
     ContextSlid,
     Event,
     Interrupt,
@@ -24,8 +24,8 @@ from asynclm_tui.core.events import (
     TurnDone,
     TurnFailed,
 )
-from asynclm_tui.core.handle import EngineHandle
-from asynclm_tui.core.kinds import StopReason
+from asynclm_tui.core.api.handle import EngineHandle
+from asynclm_tui.core.cml.syntax import format_interrupt
 
 
 @dataclass(frozen=True)

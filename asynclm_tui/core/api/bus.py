@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from asynclm_tui.core.events import Event
+from asynclm_tui.core.api.events import Event
 
 Sink = Callable[[Event], None]
 """A subscriber; called on engine threads, so it must be thread-safe."""

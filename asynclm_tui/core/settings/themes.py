@@ -17,7 +17,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from asynclm_tui.core.yamlsrc import UserFileError, load_yaml, pydantic_problem, yaml_files
+from asynclm_tui.core.settings.yaml_source import (
+    UserFileError,
+    load_yaml,
+    pydantic_problem,
+    yaml_files,
+)
 
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})\Z")
 _FUNC = re.compile(r"(?:rgb|rgba|hsl|hsla)\(\s*[-0-9.%]+(?:\s*,\s*[-0-9.%]+){2,3}\s*\)\Z")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from asynclm_tui.core.cml import INTR
-from asynclm_tui.core.yamlsrc import UserFileError
+from asynclm_tui.core.cml.syntax import INTR
+from asynclm_tui.core.settings.yaml_source import UserFileError
 
 TURN_SEPARATOR = "=== turn ==="
 

@@ -14,9 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from asynclm_tui.core import paths
-from asynclm_tui.core.kinds import Mode
-from asynclm_tui.core.yamlsrc import LineMap, UserFileError, load_yaml, pydantic_problem
+from asynclm_tui.core.api.enums import Mode
+from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.yaml_source import (
+    LineMap,
+    UserFileError,
+    load_yaml,
+    pydantic_problem,
+)
 
 LORA_OFF = "off"
 """``model.lora`` (and ``--no-lora``): apply no adapter, not even the shipped one."""

@@ -18,10 +18,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asynclm_tui.core.api.bus import EventBus
+from asynclm_tui.core.api.enums import CallStatus, Injection, InterruptKind, StopReason
+from asynclm_tui.core.api.events import (
+    CallFinished,
+    CallIssued,
+    CallUpdated,
+    Interrupt,
+    Resumed,
+    Token,
+    Trapped,
+    UserMessage,
+)
 from asynclm_tui.core.backends.base import Backend
-from asynclm_tui.core.budget import Fitted, fit_result
-from asynclm_tui.core.bus import EventBus
-from asynclm_tui.core.cml import (
+from asynclm_tui.core.cml.constrain import BlockGrammar, ToolShape
+from asynclm_tui.core.cml.syntax import (
     CALL,
     ERROR_ID,
     TRAP,
@@ -31,24 +42,12 @@ from asynclm_tui.core.cml import (
     TrapBlock,
     format_interrupt,
 )
-from asynclm_tui.core.config import GenerationSettings
-from asynclm_tui.core.constrain import BlockGrammar, ToolShape
-from asynclm_tui.core.events import (
-    CallFinished,
-    CallIssued,
-    CallStatus,
-    CallUpdated,
-    Interrupt,
-    Resumed,
-    Token,
-    Trapped,
-    UserMessage,
-)
-from asynclm_tui.core.kinds import Injection, InterruptKind, StopReason
-from asynclm_tui.core.kv_reuse import reuse_prefix
-from asynclm_tui.core.mailbox import Mailbox, Pending
-from asynclm_tui.core.sampling import TokenPicker, sampling_params
-from asynclm_tui.core.schedulers import Scheduler, Wait
+from asynclm_tui.core.decode.budget import Fitted, fit_result
+from asynclm_tui.core.decode.kv_reuse import reuse_prefix
+from asynclm_tui.core.decode.mailbox import Mailbox, Pending
+from asynclm_tui.core.decode.sampling import TokenPicker, sampling_params
+from asynclm_tui.core.decode.schedulers import Scheduler, Wait
+from asynclm_tui.core.settings.config import GenerationSettings
 from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from asynclm_tui.core.events import Event
+from asynclm_tui.core.api.events import Event
 
 
 class EngineEvent(Message):

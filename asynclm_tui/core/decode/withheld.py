@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import threading
 
-from asynclm_tui.core.bus import EventBus
-from asynclm_tui.core.events import HeldResults, HeldState
-from asynclm_tui.core.kinds import InterruptKind
-from asynclm_tui.core.mailbox import Mailbox, Pending
+from asynclm_tui.core.api.bus import EventBus
+from asynclm_tui.core.api.enums import InterruptKind
+from asynclm_tui.core.api.events import HeldResults, HeldState
+from asynclm_tui.core.decode.mailbox import Mailbox, Pending
+from asynclm_tui.core.decode.turn import Session
 from asynclm_tui.core.tools.executor import CallResult
-from asynclm_tui.core.turn import Session
 
 
 class Withheld:

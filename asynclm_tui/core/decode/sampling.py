@@ -5,7 +5,7 @@
   resampled: a dynamic logit bias, so only the system can write interrupts.
 * Inside a block, when ``constrain_calls`` is on, the token is picked among the
   highest-logit candidates that keep the block a viable prefix of the call
-  grammar (:mod:`asynclm_tui.core.constrain`).
+  grammar (:mod:`asynclm_tui.core.cml.constrain`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import random
 from typing import TYPE_CHECKING
 
 from asynclm_tui.core.backends.base import Backend, SamplingParams
-from asynclm_tui.core.cml import INTR
-from asynclm_tui.core.config import GenerationSettings
-from asynclm_tui.core.constrain import BlockGrammar
+from asynclm_tui.core.cml.constrain import BlockGrammar
+from asynclm_tui.core.cml.syntax import INTR
+from asynclm_tui.core.settings.config import GenerationSettings
 
 FORBIDDEN = INTR[:-1]  # "[INTR": the model may never complete this
 if TYPE_CHECKING:
