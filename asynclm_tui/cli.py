@@ -382,7 +382,7 @@ def soak(
     as_json: TableJsonOpt = False,
 ) -> None:
     """Scripted turns with calls and interrupts on the real model: RSS, errors, tok/s."""
-    from asynclm_tui.bench.soak import run_soak
+    from asynclm_tui.lab.bench.soak import run_soak
 
     settings = build_settings(config, model, lora=lora, no_lora=no_lora)
     raise typer.Exit(run_soak(settings, minutes, as_json=as_json))
@@ -403,8 +403,8 @@ def traces(
     ] = 0.3,
 ) -> None:
     """Export AsyncLM fine-tuning traces (paper section 4.2) as chat JSONL."""
-    from asynclm_tui.bench.bfcl.data import BenchError
-    from asynclm_tui.bench.traces import write_traces
+    from asynclm_tui.lab.bench.traces import write_traces
+    from asynclm_tui.lab.tasks.bfcl_data import BenchError
 
     try:
         n = write_traces(out, count=count, seed=seed, user_share=user_interrupts)

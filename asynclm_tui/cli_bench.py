@@ -47,7 +47,7 @@ def bench_decode(
     """Engine loop vs llama-cpp-python's streaming create_completion; with
     --lora FILE (or --compare-lora), decoding and interrupt cost with and
     without the adapter."""
-    from asynclm_tui.bench.decode import run_decode_bench, run_lora_bench
+    from asynclm_tui.lab.bench.decode import run_decode_bench, run_lora_bench
 
     settings = build_settings(config, model)
     given = isinstance(settings.model.lora, Path) and settings.overridden("model.lora")
@@ -103,8 +103,8 @@ def bench_tools(
 ) -> None:
     """Does the model call the right tools? Held-out requests, base vs adapter
     (--lora FILE, else the shipped one), offline tool stand-ins."""
-    from asynclm_tui.bench.bfcl.data import BenchError
-    from asynclm_tui.bench.tools_eval import run_tools_bench
+    from asynclm_tui.lab.bench.tools_eval import run_tools_bench
+    from asynclm_tui.lab.tasks.bfcl_data import BenchError
 
     settings = build_settings(config, model)
     start_logging(False)
@@ -128,7 +128,7 @@ def bench_ttft(
     as_json: TableJsonOpt = False,
 ) -> None:
     """Time to the first token after launch: cold (system prompt evaluated) vs warm (restored)."""
-    from asynclm_tui.bench.ttft import run_ttft_bench
+    from asynclm_tui.lab.bench.ttft import run_ttft_bench
 
     settings = build_settings(config, model, extra={"model.n_threads": threads})
     start_logging(False)
@@ -163,7 +163,7 @@ def bench_ui(
 ) -> None:
     """What the user sees while the model streams: visible updates, key-to-screen
     latency, TUI/headless tok/s and time to first token, per thread setting."""
-    from asynclm_tui.bench.ui import run_ui_bench
+    from asynclm_tui.lab.bench.ui_latency import run_ui_bench
 
     settings = build_settings(config, model)
     raise typer.Exit(
@@ -189,7 +189,7 @@ def bench_open(
     as_json: TableJsonOpt = False,
 ) -> None:
     """Opening a saved chat: SQLite load, first paint, every turn drawn, keys meanwhile."""
-    from asynclm_tui.bench.open_chat import run_open_bench
+    from asynclm_tui.lab.bench.open_chat import run_open_bench
 
     settings = build_settings(config, None)
     raise typer.Exit(
@@ -217,7 +217,7 @@ def bench_screen(
     """A streamed answer in tmux (150x42), captured every 100 ms: updates/s and gaps."""
     import os
 
-    from asynclm_tui.bench.screen import run_screen_bench
+    from asynclm_tui.lab.bench.terminal_stream import run_screen_bench
 
     cpus = os.cpu_count() or 1
     wanted = threads or list(dict.fromkeys([cpus, max(1, cpus - 1)]))
@@ -236,8 +236,8 @@ def bench_wire(
     as_json: TableJsonOpt = False,
 ) -> None:
     """One interrupt's cost over an OpenAI-compatible server against in-process."""
-    from asynclm_tui.bench.wire import run_wire_bench
     from asynclm_tui.core.backends.base import ModelLoadError
+    from asynclm_tui.lab.bench.wire_cost import run_wire_bench
 
     settings = build_settings(config, model, extra=server_overrides(None, base_url, api_key_env))
     if settings.model.backend != "openai":
@@ -306,9 +306,9 @@ def bench_bfcl(
     sync_api_nocache, each against its calibrated bound; with --driver model, AST accuracy
     too (with an adapter: --limit 100 or less on parallel and parallel_multiple, whose
     later tasks trained it)."""
-    from asynclm_tui.bench.bfcl.command import DEFAULT_TASKS, QUICK_TASKS, BfclOptions, run_bfcl
-    from asynclm_tui.bench.bfcl.data import DATASETS, BenchError
-    from asynclm_tui.bench.bfcl.runner import STRATEGIES
+    from asynclm_tui.lab.bench.bfcl.command import DEFAULT_TASKS, QUICK_TASKS, BfclOptions, run_bfcl
+    from asynclm_tui.lab.bench.bfcl.runner import STRATEGIES
+    from asynclm_tui.lab.tasks.bfcl_data import DATASETS, BenchError
 
     opts = BfclOptions(
         datasets=list(dataset or DATASETS),

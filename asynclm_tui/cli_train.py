@@ -105,7 +105,7 @@ def train_run(
         fail(f"{data}: no such folder")
     if not (data / "train.jsonl").is_file():
         fail(f"{data / 'train.jsonl'}: not found")
-    from asynclm_tui.train.lora import TrainConfig, TrainError, parse_targets, train
+    from asynclm_tui.lab.train.lora import TrainConfig, TrainError, parse_targets, train
 
     try:
         cfg = TrainConfig(
@@ -151,9 +151,9 @@ def train_data(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of every draw.")] = 0,
 ) -> None:
     """Write the CML training set in the engine's exact tokens (bundled model)."""
-    from asynclm_tui.bench.bfcl.data import BenchError
     from asynclm_tui.core.backends import ModelLoadError
-    from asynclm_tui.train.data import build, write
+    from asynclm_tui.lab.tasks.bfcl_data import BenchError
+    from asynclm_tui.lab.train.data import build, write
 
     def progress(stage: str, done: int, total: int) -> None:
         if done == total or done % (10 if stage == "distill" else 500) == 0:

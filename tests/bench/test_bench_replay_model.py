@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.bench.bfcl.command import BfclOptions, run_bfcl
-from asynclm_tui.bench.bfcl.data import INSTALL_HINT, load_tasks
 from asynclm_tui.core.settings.config import load_settings
 from asynclm_tui.core.settings.paths import bundled_model
+from asynclm_tui.lab.bench.bfcl.command import BfclOptions, run_bfcl
+from asynclm_tui.lab.tasks.bfcl_data import INSTALL_HINT, load_tasks
 from tests.conftest import needs
 
 pytestmark = [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.bench.bfcl.data import INSTALL_HINT, BenchError
-from asynclm_tui.bench.traces import Trace, build_traces, check_trace, write_traces
+from asynclm_tui.lab.bench.traces import Trace, build_traces, check_trace, write_traces
+from asynclm_tui.lab.tasks.bfcl_data import INSTALL_HINT, BenchError
 from tests.conftest import needs
 
 pytestmark = needs(importlib.util.find_spec("bfcl_eval") is None, f"needs {INSTALL_HINT}")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from asynclm_tui.bench.ui import default_threads, flood_text
-from asynclm_tui.bench.ui_stats import ThreadsResult, Window, summary
 from asynclm_tui.core.settings.config import load_settings
+from asynclm_tui.lab.bench.ui_latency import default_threads, flood_text
+from asynclm_tui.lab.bench.ui_latency_stats import ThreadsResult, Window, summary
 
 
 def test_neighbouring_windows_pair_up_and_a_cut_short_window_is_dropped() -> None:

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from asynclm_tui.bench.tools_eval import (
+from asynclm_tui.cli import app
+from asynclm_tui.core.api.enums import InterruptKind, StopReason
+from asynclm_tui.core.api.events import CallFinished, CallIssued, Interrupt, Token, TurnDone
+from asynclm_tui.core.settings.config import LORA_OFF, load_settings
+from asynclm_tui.core.settings.paths import bundled_model
+from asynclm_tui.core.tools.runners import run_python
+from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.tools_eval import (
     LISTING,
     SLEEP_CAP_MS,
     ToolsBenchResult,
@@ -27,7 +34,7 @@ from asynclm_tui.bench.tools_eval import (
     shipped_registry,
     to_json,
 )
-from asynclm_tui.bench.tools_score import (
+from asynclm_tui.lab.bench.tools_score import (
     METRICS,
     Attempt,
     ResultSeen,
@@ -41,19 +48,12 @@ from asynclm_tui.bench.tools_score import (
     summarize,
     wilson,
 )
-from asynclm_tui.cli import app
-from asynclm_tui.core.api.enums import InterruptKind, StopReason
-from asynclm_tui.core.api.events import CallFinished, CallIssued, Interrupt, Token, TurnDone
-from asynclm_tui.core.settings.config import LORA_OFF, load_settings
-from asynclm_tui.core.settings.paths import bundled_model
-from asynclm_tui.core.tools.runners import run_python
-from asynclm_tui.headless.tables import print_table
 from tests.conftest import needs
 
 
 @dataclass(frozen=True)
 class Req:
-    """Stands in for ``asynclm_tui.train.requests.Request``."""
+    """Stands in for ``asynclm_tui.lab.tasks.requests.Request``."""
 
     text: str
     tools: tuple[str, ...]

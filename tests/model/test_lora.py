@@ -19,8 +19,8 @@ from asynclm_tui.core.cml.prompt import COMPACT_RULES, RULES
 from asynclm_tui.core.decode.prefix_cache import cache_key
 from asynclm_tui.core.settings import paths
 from asynclm_tui.core.settings.config import Settings, load_settings
+from asynclm_tui.lab.train.gguf_lora import write_lora_gguf
 from asynclm_tui.runtime import build_engine
-from asynclm_tui.train.gguf_lora import write_lora_gguf
 from tests.cli.test_cli import asynclm
 from tests.conftest import small_settings
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from asynclm_tui.core.cml.syntax import CallBlock, CMLParser, TrapBlock
-from asynclm_tui.train import data as D
-from asynclm_tui.train.requests import RequestMaker, heldout_requests, no_tool_prompts
+from asynclm_tui.lab.tasks.requests import RequestMaker, heldout_requests, no_tool_prompts
+from asynclm_tui.lab.train import data as D
 
 pytestmark = pytest.mark.model
 
@@ -109,9 +109,9 @@ def test_held_out_templates_never_train() -> None:
 
 
 def test_bfcl_training_tasks_skip_the_held_out_head(built: D.TrainingSet) -> None:
-    from asynclm_tui.bench.bfcl.data import load_tasks
+    from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS, TRAINED_DATASETS, load_tasks
 
-    head = {t.id for s in D.BFCL_SETS for t in load_tasks(s)[: D.BFCL_HELD_OUT]}
+    head = {t.id for s in TRAINED_DATASETS for t in load_tasks(s)[:HELD_OUT_TASKS]}
     used = {
         e.id.split(f"{e.kind}-", 1)[1].rsplit("-", 1)[0]
         for e in built.train

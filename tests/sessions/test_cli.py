@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from asynclm_tui.bench.open_chat import record_chat as record
 from asynclm_tui.cli import app
 from asynclm_tui.core.sessions.store import SessionStore
+from asynclm_tui.lab.bench.open_chat import record_chat as record
 
 runner = CliRunner()
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from asynclm_tui.bench.open_chat import SYSTEM
-from asynclm_tui.bench.open_chat import record_chat as record
 from asynclm_tui.core.api.events import Token, TurnStarted
 from asynclm_tui.core.sessions.export import render, to_jsonl
 from asynclm_tui.core.sessions.recorder import Recorder
 from asynclm_tui.core.sessions.store import SCHEMA_VERSION, SessionStore, StoreError
+from asynclm_tui.lab.bench.open_chat import SYSTEM
+from asynclm_tui.lab.bench.open_chat import record_chat as record
 
 
 def test_a_recorded_turn_has_everything_to_show_and_continue_it(tmp_path: Path) -> None:

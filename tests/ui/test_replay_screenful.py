@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from uiharness import no_fail, ui_settings, wait_until
 
-from asynclm_tui.bench.open_chat import SYSTEM, chat_turn
 from asynclm_tui.core.api.enums import Mode, StopReason
 from asynclm_tui.core.api.events import Event, ModelLoaded, Token, TurnDone, TurnStarted
 from asynclm_tui.core.backends.scripted import ScriptedBackend
@@ -17,6 +16,7 @@ from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.sessions.recorder import Recorder
 from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.lab.bench.open_chat import SYSTEM, chat_turn
 from asynclm_tui.runtime import open_chat_sessions
 from asynclm_tui.ui import replay
 from asynclm_tui.ui.app import create_app

@@ -8,14 +8,14 @@ import pytest
 from textual.widgets import Static
 from uiharness import SIZE, no_fail, ui_settings, wait_until
 
-from asynclm_tui.bench.open_chat import SYSTEM
-from asynclm_tui.bench.open_chat import record_chat as record
 from asynclm_tui.core.api.events import SendMessage
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.sessions.recorder import resume_into
 from asynclm_tui.core.sessions.store import SessionStore, StoredSession
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.lab.bench.open_chat import SYSTEM
+from asynclm_tui.lab.bench.open_chat import record_chat as record
 from asynclm_tui.runtime import build_engine, open_chat_sessions
 from asynclm_tui.ui import replay
 from asynclm_tui.ui.app import AsyncLMApp, create_app

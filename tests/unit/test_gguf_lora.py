@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from asynclm_tui.core.settings.paths import bundled_model
-from asynclm_tui.train.agreement import hf_logits, llama_logits, llama_scorer
-from asynclm_tui.train.gguf_lora import (
+from asynclm_tui.lab.train.agreement import hf_logits, llama_logits, llama_scorer
+from asynclm_tui.lab.train.gguf_lora import (
     AdapterExportError,
     Heads,
     gguf_tensor_name,
@@ -168,7 +168,7 @@ def peft_qk() -> Iterator[Any]:
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
     pytest.importorskip("transformers")
-    from asynclm_tui.train.lora import TrainConfig, load_base, wrap_lora
+    from asynclm_tui.lab.train.lora import TrainConfig, load_base, wrap_lora
 
     torch.manual_seed(0)
     cfg = TrainConfig(data=Path("."), out=Path("."), rank=8, alpha=16, targets=("q", "k"))
@@ -195,7 +195,7 @@ def test_exported_peft_adapter_agrees_with_peft_in_llama_cpp(tmp_path: Path, pef
     """The export's q/k permutation is right: llama.cpp with the adapter sits at
     the quantization floor against HF+peft; without the permutation (what a bug
     would write) or without the adapter, it is far off."""
-    from asynclm_tui.train.lora import lora_pairs
+    from asynclm_tui.lab.train.lora import lora_pairs
 
     base = bundled_model()
     with llama_scorer(base, None, 256, n_threads=2) as bare:

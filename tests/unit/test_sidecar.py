@@ -6,7 +6,7 @@ import operator
 
 import pytest
 
-from asynclm_tui.bench.sidecar import Sidecar, SidecarError
+from asynclm_tui.lab.bench.sidecar import Sidecar, SidecarError
 
 
 def test_calls_run_in_the_child_and_return_results() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asynclm_tui.train.agreement import target_nll
-from asynclm_tui.train.batching import (
+from asynclm_tui.lab.train.agreement import target_nll
+from asynclm_tui.lab.train.batching import (
     DataError,
     Record,
     epoch_batches,
@@ -19,7 +19,7 @@ from asynclm_tui.train.batching import (
     prefix_groups,
     read_records,
 )
-from asynclm_tui.train.lora import TrainError, lr_factor, parse_targets, prepare
+from asynclm_tui.lab.train.lora import TrainError, lr_factor, parse_targets, prepare
 
 
 def write(path: Path, *objs: object) -> Path:
@@ -141,8 +141,8 @@ def test_a_shared_prefix_gives_the_plain_batchs_loss_and_gradient() -> None:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     peft = pytest.importorskip("peft")
-    from asynclm_tui.train.batching import Batch
-    from asynclm_tui.train.lora import batch_tensors, target_loss
+    from asynclm_tui.lab.train.batching import Batch
+    from asynclm_tui.lab.train.lora import batch_tensors, target_loss
 
     torch.manual_seed(0)
     config = transformers.LlamaConfig(

@@ -21,7 +21,7 @@ parameters:
   required: [n]
 estimated_ms: 1000
 timeout_s: 120
-python: asynclm_tui.bench.flood:held
+python: asynclm_tui.lab.bench.flood:held
 """
 
 _lock = threading.Lock()

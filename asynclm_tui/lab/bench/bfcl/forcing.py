@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from asynclm_tui.bench.bfcl.oracle import Oracle
 from asynclm_tui.core.backends.base import AppendStats, Backend, BackendInfo, SamplingParams
+from asynclm_tui.lab.tasks.oracle import Oracle
 
 
 class ForcingBackend:

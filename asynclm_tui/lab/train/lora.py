@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from asynclm_tui.core.settings.paths import bundled_model
-from asynclm_tui.train.batching import (
+from asynclm_tui.lab.train.batching import (
     Batch,
     DataError,
     Record,
@@ -32,8 +32,8 @@ from asynclm_tui.train.batching import (
     prefix_groups,
     read_records,
 )
-from asynclm_tui.train.gguf_lora import Array, Heads, to_gguf_pairs, write_lora_gguf
-from asynclm_tui.train.progress import TrainProgress
+from asynclm_tui.lab.train.gguf_lora import Array, Heads, to_gguf_pairs, write_lora_gguf
+from asynclm_tui.lab.train.progress import TrainProgress
 
 TARGET_ALIASES = {
     "q": "q_proj",
@@ -506,7 +506,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] | None = None) -> dict
         "adapter_bytes": cfg.out.stat().st_size,
     }
     if cfg.check and heldout:
-        from asynclm_tui.train.agreement import logit_agreement
+        from asynclm_tui.lab.train.agreement import logit_agreement
 
         kept, _ = prepare(heldout[: cfg.check_sequences], cfg.seq_len)
         check = logit_agreement(model, base, cfg.out, kept, n_threads=threads)

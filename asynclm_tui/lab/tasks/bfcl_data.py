@@ -2,7 +2,7 @@
 
 The wheel is installed with ``--no-deps`` (its own dependencies are huge), so
 nothing here imports ``bfcl_eval``'s Python modules except the multi-turn
-backend classes, and those only in :mod:`asynclm_tui.bench.bfcl.backends`.
+backend classes, and those only in :mod:`asynclm_tui.lab.bench.bfcl.backends`.
 Data files are JSON Lines despite their ``.json`` suffix.
 """
 
@@ -238,3 +238,11 @@ def _multi_step_tasks(root: Path, dataset: str, limit: int | None, seed: int) ->
             )
         )
     return tasks
+
+
+HELD_OUT_TASKS = 100
+"""BFCL ``parallel`` and ``parallel_multiple`` tasks 0-99 (file order) are held
+out of the CML adapter's training set; tasks 100 and on train it.  No
+``multi_step`` (built from ``multi_turn_base``) or ``live_*`` task ever does."""
+TRAINED_DATASETS = ("parallel", "parallel_multiple")
+"""The datasets whose later tasks train the adapter."""

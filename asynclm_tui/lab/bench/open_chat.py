@@ -22,7 +22,6 @@ from typing import Any
 
 from rich.table import Table
 
-from asynclm_tui.bench.ui_stats import summary
 from asynclm_tui.core.api.enums import CallStatus, InterruptKind, Mode, PauseReason, StopReason
 from asynclm_tui.core.api.events import (
     CallFinished,
@@ -46,6 +45,7 @@ from asynclm_tui.core.sessions.recorder import Recorder
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.ui_latency_stats import summary
 
 SYSTEM = "You are a test."
 SIZE = (150, 42)

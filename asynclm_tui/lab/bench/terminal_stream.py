@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.bench.ui import PROMPT, bench_text
-from asynclm_tui.bench.ui_stats import summary
 from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.ui_latency import PROMPT, bench_text
+from asynclm_tui.lab.bench.ui_latency_stats import summary
 
 CHROME_ROWS = 6
 """Bottom rows that are not the transcript: message box, status bar, footer."""

@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass
 
 from rich.table import Table
 
-from asynclm_tui.bench.bootstrap import bootstrap_ci95
 from asynclm_tui.core.backends import connect_server, load_llama
 from asynclm_tui.core.backends.base import Backend, SamplingParams
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.bootstrap import bootstrap_ci95
 
 _RESULT = "temperature 21 C, wind 12 km/h from the north-west, humidity 64 %, no rain expected"
 

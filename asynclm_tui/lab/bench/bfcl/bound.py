@@ -1,7 +1,7 @@
 """Calibrated bounds: the best schedule each strategy allows, on this machine.
 
 The task's oracle policy is played in virtual time on the calibrated cost
-model (:mod:`asynclm_tui.bench.bfcl.calibrate`) with the true call durations:
+model (:mod:`asynclm_tui.lab.bench.bfcl.calibrate`) with the true call durations:
 every token costs one decode call at its context length, results and user
 requests go in at the next block boundary at the cost of appending their
 tokens (with the token they ride with), calls are issued in LPT order with
@@ -28,10 +28,10 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from asynclm_tui.bench.bfcl.calibrate import CostModel
-from asynclm_tui.bench.bfcl.data import Task
-from asynclm_tui.bench.bfcl.oracle import Order, Policy
 from asynclm_tui.core.api.enums import Injection, Mode
+from asynclm_tui.lab.bench.bfcl.calibrate import CostModel
+from asynclm_tui.lab.tasks.bfcl_data import Task
+from asynclm_tui.lab.tasks.oracle import Order, Policy
 
 
 @dataclass(frozen=True)

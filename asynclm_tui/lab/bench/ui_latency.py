@@ -4,7 +4,7 @@ For each llama.cpp thread setting (the default, and every core; with a spare
 core too when those are the same), one engine decodes teacher-forced
 Markdown (headings, lists, code) under the full Textual app at 150x42, every
 screen update encoded for a terminal and written to /dev/null
-(:mod:`asynclm_tui.bench.ui_app`).  It reports:
+(:mod:`asynclm_tui.lab.bench.probed_app`).  It reports:
 
 - **visible updates**: screen updates that showed more of the answer, per
   second, and the p95 and max gap between two of them;
@@ -40,8 +40,6 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from asynclm_tui.bench import flood
-from asynclm_tui.bench.ui_stats import ThreadsResult, Window, summary
 from asynclm_tui.core.api.events import (
     CallIssued,
     Event,
@@ -54,9 +52,11 @@ from asynclm_tui.core.api.events import (
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench import flood
+from asynclm_tui.lab.bench.ui_latency_stats import ThreadsResult, Window, summary
 
 if TYPE_CHECKING:
-    from asynclm_tui.bench.ui_app import BenchApp
+    from asynclm_tui.lab.bench.probed_app import BenchApp
 
 PROMPT = "Explain how a lighthouse works, with a list and a code example."
 PARAGRAPH = """\
@@ -185,7 +185,7 @@ async def _windows(
 
 
 async def _measure(settings: Settings, threads: int, chars: int, rounds: int) -> ThreadsResult:
-    from asynclm_tui.bench.ui_app import BenchApp, typist
+    from asynclm_tui.lab.bench.probed_app import BenchApp, typist
     from asynclm_tui.runtime import build_engine
 
     result = ThreadsResult(threads=threads, cpus=os.cpu_count() or 1)

@@ -12,10 +12,10 @@ from typing import Any
 
 from rich.table import Table
 
-from asynclm_tui.bench.bfcl.accuracy import HELD_OUT_TASKS
-from asynclm_tui.bench.bfcl.runner import RunResult
-from asynclm_tui.bench.bootstrap import ratio_ci95
-from asynclm_tui.bench.tools_score import Share
+from asynclm_tui.lab.bench.bfcl.runner import RunResult
+from asynclm_tui.lab.bench.bootstrap import ratio_ci95
+from asynclm_tui.lab.bench.tools_score import Share
+from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS
 
 
 def percentile(values: Sequence[float], q: int) -> float:

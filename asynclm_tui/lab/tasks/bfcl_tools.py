@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynclm_tui.bench.bfcl.data import PlannedCall, Task
-from asynclm_tui.bench.bfcl.latency import LatencyModel
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.lab.tasks.bfcl_data import PlannedCall, Task
+from asynclm_tui.lab.tasks.latency import LatencyModel
 
 BACKEND_PACKAGE = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
 BACKEND_MODULES = {

@@ -1,6 +1,6 @@
 """``asynclm bench tools``' arithmetic: what one run did, how it scores, the shares.
 
-No model here: :mod:`asynclm_tui.bench.tools_eval` records each run of a
+No model here: :mod:`asynclm_tui.lab.bench.tools_eval` records each run of a
 request as a :class:`RunRecord`, and this module scores and aggregates them
 (tested on its own in tests/bench/test_tools_eval.py).
 
@@ -38,7 +38,7 @@ METRICS = ("right_tool_first", "both_tools", "no_call_ok", "valid_calls", "answe
 
 class RequestLike(Protocol):
     """What the scorer reads of a held-out request
-    (``asynclm_tui.train.requests.Request``)."""
+    (``asynclm_tui.lab.tasks.requests.Request``)."""
 
     @property
     def text(self) -> str:

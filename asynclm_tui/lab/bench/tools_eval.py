@@ -1,6 +1,6 @@
 """``asynclm bench tools``: does the model call the right tools? Base against adapter.
 
-Held-out natural requests (``asynclm_tui.train.requests.heldout_requests``:
+Held-out natural requests (``asynclm_tui.lab.tasks.requests.heldout_requests``:
 templates that never enter the adapter's training set) go through the real
 engine headless, the path ``asynclm run`` takes (:func:`run_headless` on an
 :class:`Engine` over the configured backend), once on the base model (no
@@ -16,7 +16,7 @@ writes must equal the one the unmodified specs give), but run offline:
 ``weather`` answers a plausible one-line report, ``save_note`` says
 ``saved``, ``list_dir`` lists a small fixed folder, ``sleep`` waits at most
 200 ms; ``clock``, ``calc`` and ``echo`` run for real.  Scoring is in
-:mod:`asynclm_tui.bench.tools_score`.
+:mod:`asynclm_tui.lab.bench.tools_score`.
 """
 
 from __future__ import annotations
@@ -36,18 +36,6 @@ from typing import Any, Literal, TextIO, cast
 
 from rich.table import Table
 
-from asynclm_tui.bench.bfcl.command import Progress
-from asynclm_tui.bench.bfcl.data import BenchError
-from asynclm_tui.bench.tools_score import (
-    METRICS,
-    NO_CALL_TARGET,
-    Attempt,
-    RequestLike,
-    ResultSeen,
-    RunRecord,
-    SideSummary,
-    summarize,
-)
 from asynclm_tui.core.api.enums import InterruptKind
 from asynclm_tui.core.api.events import (
     CallFinished,
@@ -71,6 +59,18 @@ from asynclm_tui.core.settings.config import LORA_OFF, Settings
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
 from asynclm_tui.headless.run import run_headless
 from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.bfcl.command import Progress
+from asynclm_tui.lab.bench.tools_score import (
+    METRICS,
+    NO_CALL_TARGET,
+    Attempt,
+    RequestLike,
+    ResultSeen,
+    RunRecord,
+    SideSummary,
+    summarize,
+)
+from asynclm_tui.lab.tasks.bfcl_data import BenchError
 
 BASE, ADAPTER = "base", "adapter"
 DEFAULT_MAX_TOKENS = 256
@@ -416,7 +416,7 @@ def format_table(result: ToolsBenchResult) -> Table:
 
 def load_requests(seed: int, limit: int | None) -> list[RequestLike]:
     """The held-out requests, kinds interleaved, cut to ``limit``."""
-    from asynclm_tui.train.requests import heldout_requests
+    from asynclm_tui.lab.tasks.requests import heldout_requests
 
     mixed = interleave(heldout_requests(seed))
     return mixed[:limit] if limit is not None else mixed

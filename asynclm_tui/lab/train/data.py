@@ -8,7 +8,7 @@ tokenized on its own as the engine does (the model samples its tokens; an
 interrupt is tokenized by itself and appended after a model token).  Only the
 model-written tokens and the closing end-of-turn token enter the loss.
 
-Where interrupts land is decided by :mod:`asynclm_tui.train.simulate`.
+Where interrupts land is decided by :mod:`asynclm_tui.lab.train.simulate`.
 
 Kinds of examples: shipped-tool requests (one or two calls), user interrupts
 that switch or add a request mid-answer, prompts no tool fits (answered as the
@@ -29,14 +29,12 @@ from typing import Any
 from asynclm_tui.core.cml.prompt import launch_system_prompt
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.train.requests import CITIES, Need, RequestMaker, ToolAsk
-from asynclm_tui.train.simulate import IdMaker, Simulator, Tokenizer, play_tools, render_call
+from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS, TRAINED_DATASETS
+from asynclm_tui.lab.tasks.requests import CITIES, Need, RequestMaker, ToolAsk
+from asynclm_tui.lab.train.simulate import IdMaker, Simulator, Tokenizer, play_tools, render_call
 
 PROMPT_STYLE = "compact"
 """The system prompt the adapter is trained on (what ``prompt_style: auto`` picks with it)."""
-BFCL_SETS = ("parallel", "parallel_multiple")
-BFCL_HELD_OUT = 100
-"""The first tasks of each BFCL set (file order) never enter training."""
 MAX_TOKENS = 768
 """Longer examples are dropped (they cost training time out of proportion)."""
 
@@ -197,9 +195,9 @@ def bfcl_example(
     call block (decoding waits for it), so the model learns to go on with the
     calls still to make after a result; otherwise the async engine's timing, LPT
     order on the prompt's estimates."""
-    from asynclm_tui.bench.bfcl.latency import LatencyModel
-    from asynclm_tui.bench.bfcl.oracle import answer_text
-    from asynclm_tui.bench.bfcl.tools import TaskTools
+    from asynclm_tui.lab.tasks.bfcl_tools import TaskTools
+    from asynclm_tui.lab.tasks.latency import LatencyModel
+    from asynclm_tui.lab.tasks.oracle import answer_text
 
     tools = TaskTools(task, LatencyModel(rng.randrange(10_000)), strict_schemas=True)
     reg = tools.registry()
@@ -334,7 +332,7 @@ def build(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> TrainingSet:
     """``count`` training examples and ``heldout`` held-out ones, reproducible from ``seed``."""
-    from asynclm_tui.bench.bfcl.data import load_tasks
+    from asynclm_tui.lab.tasks.bfcl_data import load_tasks
 
     backend, model = engine_backend(model)
     tok = engine_tokenizer(backend)
@@ -342,7 +340,7 @@ def build(
     system = launch_system_prompt(reg.tools, style=PROMPT_STYLE)
     makers = {"train": RequestMaker("train", seed), "heldout": RequestMaker("heldout", seed)}
     if distilled is None:
-        from asynclm_tui.train.requests import no_tool_prompts
+        from asynclm_tui.lab.tasks.requests import no_tool_prompts
 
         distilled = distill(
             no_tool_prompts(),
@@ -350,9 +348,9 @@ def build(
             seed,
             progress=(lambda d, n: progress("distill", d, n)) if progress else None,
         )
-    pools = {name: load_tasks(name) for name in BFCL_SETS}
-    bfcl_train = [t for name in BFCL_SETS for t in pools[name][BFCL_HELD_OUT:]]
-    bfcl_held = [t for name in BFCL_SETS for t in pools[name][:BFCL_HELD_OUT]]
+    pools = {name: load_tasks(name) for name in TRAINED_DATASETS}
+    bfcl_train = [t for name in TRAINED_DATASETS for t in pools[name][HELD_OUT_TASKS:]]
+    bfcl_held = [t for name in TRAINED_DATASETS for t in pools[name][:HELD_OUT_TASKS]]
     out: dict[str, list[Example]] = {"train": [], "heldout": []}
     for split, n in (("train", count), ("heldout", heldout)):
         rng = random.Random(f"train-data:{split}:{seed}")
@@ -383,7 +381,7 @@ def build(
         "trained_tokens": {
             s: sum(b - a for e in v for a, b in e.train_spans) for s, v in out.items()
         },
-        "bfcl": {"sets": list(BFCL_SETS), "held_out_first": BFCL_HELD_OUT},
+        "bfcl": {"sets": list(TRAINED_DATASETS), "held_out_first": HELD_OUT_TASKS},
         "max_tokens": MAX_TOKENS,
     }
     return TrainingSet(out["train"], out["heldout"], manifest)

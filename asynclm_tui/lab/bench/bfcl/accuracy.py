@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from asynclm_tui.bench.bfcl.data import PlannedCall, Task
+from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS, TRAINED_DATASETS, PlannedCall, Task
 
 
 def cheat_sheet(task: Task) -> str:
@@ -91,15 +91,6 @@ def ast_match(task: Task, issued: Sequence[Issued]) -> bool:
             if any(position[d] > position[i] for d in exp.deps):
                 return False
     return True
-
-
-HELD_OUT_TASKS = 100
-"""BFCL ``parallel`` and ``parallel_multiple`` tasks 0-99 (file order) are held
-out of the CML adapter's training set; tasks 100 and on train it.  No
-``multi_step`` (built from ``multi_turn_base``) or ``live_*`` task ever does.
-Must equal ``asynclm_tui.train.data.BFCL_HELD_OUT`` (a test checks)."""
-TRAINED_DATASETS = ("parallel", "parallel_multiple")
-"""The datasets whose later tasks train the adapter."""
 
 
 def trained_overlap(datasets: Sequence[str], limit: int | None) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asynclm_tui.core.cml.syntax import CALL, END, HEAD, TRAP, USER_ID, format_interrupt
-from asynclm_tui.train.requests import Need, ToolAsk
+from asynclm_tui.lab.tasks.requests import Need, ToolAsk
 
 
 class Tokenizer:

@@ -6,7 +6,7 @@ the engine then teacher-forces exactly the tokens the reference produced, so
 each step costs the same sampler call and decode, plus the engine's CML parser
 and interrupt checks.  Rounds alternate the order to cancel drift on a noisy
 machine; the reported ratio is of the median rates.  The reference runs in a
-child process (see :mod:`asynclm_tui.bench.sidecar`).
+child process (see :mod:`asynclm_tui.lab.bench.sidecar`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.bench.bootstrap import median_ci95
-from asynclm_tui.bench.sidecar import Sidecar, SidecarError
 from asynclm_tui.core.api.enums import InterruptKind
 from asynclm_tui.core.api.events import (
     Configure,
@@ -40,6 +38,8 @@ from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.bootstrap import median_ci95
+from asynclm_tui.lab.bench.sidecar import Sidecar, SidecarError
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 
@@ -62,7 +62,7 @@ def _rate(times: list[float]) -> float:
 
 class ReferenceSide:
     """llama-cpp-python's own streaming completion on a second context
-    (run in a :class:`~asynclm_tui.bench.sidecar.Sidecar`)."""
+    (run in a :class:`~asynclm_tui.lab.bench.sidecar.Sidecar`)."""
 
     def __init__(self, settings: Settings, system_prompt: str) -> None:
         self.settings = settings

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from asynclm_tui.train.batching import Record
+from asynclm_tui.lab.train.batching import Record
 
 Logits = npt.NDArray[np.float32]
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from asynclm_tui.bench.bfcl.data import PlannedCall, Task
 from asynclm_tui.core.cml.syntax import CALL, END, HEAD, TRAP
+from asynclm_tui.lab.tasks.bfcl_data import PlannedCall, Task
 
 Order = Literal["lpt", "random"]
 SegmentKind = Literal["call", "trap", "answer", "end"]

@@ -8,7 +8,7 @@ and ``n`` on the thread that owns the model, before any run, and fits
     cost(k, n) = s0 + s1 n + a0 (k - 1) + a1 (k - 1) n
 
 by least squares (numbers in ms, ``n`` in thousands of tokens) to report it in a few
-numbers.  The bounds (:mod:`asynclm_tui.bench.bfcl.bound`) charge every token
+numbers.  The bounds (:mod:`asynclm_tui.lab.bench.bfcl.bound`) charge every token
 and every interrupt the measured cost (cell medians, interpolated) and
 nothing else.
 """

@@ -18,13 +18,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from asynclm_tui.bench.bfcl.bound import BoundInputs
-from asynclm_tui.bench.bfcl.calibrate import CalibrationPlan, CostModel, calibrate
-from asynclm_tui.bench.bfcl.data import BenchError, Task
-from asynclm_tui.bench.bfcl.forcing import ForcingBackend
-from asynclm_tui.bench.bfcl.latency import LatencyModel
-from asynclm_tui.bench.bfcl.oracle import Oracle, Order, Policy
-from asynclm_tui.bench.bfcl.tools import TaskTools
 from asynclm_tui.core.api.enums import Injection, InterruptKind, Mode
 from asynclm_tui.core.api.events import (
     CallFinished,
@@ -53,6 +46,13 @@ from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.decode.sampling import sampling_params
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.lab.bench.bfcl.bound import BoundInputs
+from asynclm_tui.lab.bench.bfcl.calibrate import CalibrationPlan, CostModel, calibrate
+from asynclm_tui.lab.bench.bfcl.forcing import ForcingBackend
+from asynclm_tui.lab.tasks.bfcl_data import BenchError, Task
+from asynclm_tui.lab.tasks.bfcl_tools import TaskTools
+from asynclm_tui.lab.tasks.latency import LatencyModel
+from asynclm_tui.lab.tasks.oracle import Oracle, Order, Policy
 
 Driver = Literal["replay", "model"]
 STRATEGIES: dict[str, tuple[Mode, Injection]] = {

@@ -30,10 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asynclm_tui.bench.bfcl.data import SINGLE_TURN, BenchError, Task, load_tasks
-from asynclm_tui.bench.bfcl.latency import LatencyModel
-from asynclm_tui.bench.bfcl.oracle import Policy
-from asynclm_tui.bench.bfcl.tools import TaskTools, json_schema
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.syntax import (
     INTR,
@@ -44,6 +40,10 @@ from asynclm_tui.core.cml.syntax import (
     format_interrupt,
 )
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.lab.tasks.bfcl_data import SINGLE_TURN, BenchError, Task, load_tasks
+from asynclm_tui.lab.tasks.bfcl_tools import TaskTools, json_schema
+from asynclm_tui.lab.tasks.latency import LatencyModel
+from asynclm_tui.lab.tasks.oracle import Policy
 
 CHARS_PER_TOKEN = 4.0
 """Token count estimate (no model is loaded to export traces)."""

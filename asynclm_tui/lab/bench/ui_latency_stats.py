@@ -10,8 +10,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynclm_tui.bench.bfcl.report import percentile
-from asynclm_tui.bench.bootstrap import median_ci95
+from asynclm_tui.lab.bench.bfcl.report import percentile
+from asynclm_tui.lab.bench.bootstrap import median_ci95
 
 GAP_P95_SPARE_CORE_MS = 80.0
 """Target: p95 gap between visible updates with a core left for the UI."""

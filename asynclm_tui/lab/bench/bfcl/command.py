@@ -11,17 +11,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from asynclm_tui.bench.bfcl.accuracy import (
+from asynclm_tui.core.api.enums import Mode
+from asynclm_tui.core.backends import model_path
+from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
+from asynclm_tui.core.backends.base import ModelLoadError
+from asynclm_tui.core.settings.config import LORA_OFF, Settings
+from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.bench.bfcl.accuracy import (
     ast_match,
     cheat_sheet,
     overlap_message,
     trained_overlap,
 )
-from asynclm_tui.bench.bfcl.bound import bound_ms
-from asynclm_tui.bench.bfcl.calibrate import QUICK_PLAN, CalibrationPlan, CostModel
-from asynclm_tui.bench.bfcl.data import DATASETS, BenchError, Task, load_tasks
-from asynclm_tui.bench.bfcl.latency import LatencyModel
-from asynclm_tui.bench.bfcl.report import (
+from asynclm_tui.lab.bench.bfcl.bound import bound_ms
+from asynclm_tui.lab.bench.bfcl.calibrate import QUICK_PLAN, CalibrationPlan, CostModel
+from asynclm_tui.lab.bench.bfcl.report import (
     IDEAL_MODES,
     Bounds,
     Row,
@@ -31,20 +35,16 @@ from asynclm_tui.bench.bfcl.report import (
     write_json,
     write_plot,
 )
-from asynclm_tui.bench.bfcl.runner import (
+from asynclm_tui.lab.bench.bfcl.runner import (
     STRATEGIES,
     USER_ARRIVALS_MS,
     BenchSession,
     Driver,
     RunResult,
 )
-from asynclm_tui.bench.bfcl.tools import missing_backends
-from asynclm_tui.core.api.enums import Mode
-from asynclm_tui.core.backends import model_path
-from asynclm_tui.core.backends.adapter import applied_adapter, choose_adapter
-from asynclm_tui.core.backends.base import ModelLoadError
-from asynclm_tui.core.settings.config import LORA_OFF, Settings
-from asynclm_tui.headless.tables import print_table
+from asynclm_tui.lab.tasks.bfcl_data import DATASETS, BenchError, Task, load_tasks
+from asynclm_tui.lab.tasks.bfcl_tools import missing_backends
+from asynclm_tui.lab.tasks.latency import LatencyModel
 
 DEFAULT_TASKS = 30
 """Paired tasks per set by default: enough for a bootstrap interval."""
