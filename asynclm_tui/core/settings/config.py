@@ -83,7 +83,8 @@ class ServerSettings(_Section):
     """A model behind an OpenAI-compatible server (``backend: openai``)."""
 
     base_url: str | None = None
-    """The server's address, e.g. ``http://127.0.0.1:8000`` (no ``/v1``)."""
+    """The server's address, e.g. ``http://127.0.0.1:8000``; a trailing ``/v1``
+    (the OpenAI SDK's convention) is accepted and dropped."""
     api_key_env: str | None = None
     """Name of the environment variable holding the API key (never the key)."""
     model: str | None = None
@@ -97,6 +98,15 @@ class ServerSettings(_Section):
     """Seconds to wait for the next bytes of a reply."""
     retries: int = Field(default=3, ge=0, le=20)
     """Retries (with backoff) when the server cannot be reached at all."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _api_root(cls, value: str | None) -> str | None:
+        """The server's root: the client adds ``/v1/...`` to every path."""
+        if value is None:
+            return None
+        root = value.rstrip("/")
+        return root.removesuffix("/v1")
 
 
 class GenerationSettings(_Section):
