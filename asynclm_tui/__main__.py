@@ -1,5 +1,5 @@
 """``python -m asynclm_tui``."""
 
-from asynclm_tui.launch import main
+from asynclm_tui.cli.console import main
 
 main()

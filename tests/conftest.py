@@ -13,10 +13,10 @@ from llama_server import LlamaServer
 from asynclm_tui.core.api.events import Event, SendMessage, TurnDone
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.settings.config import Settings, load_settings
 from asynclm_tui.core.settings.paths import bundled_model, shipped_tools_dir
 from asynclm_tui.core.tools.registry import ToolRegistry
-from asynclm_tui.runtime import build_engine
 
 ROOT = Path(__file__).parent.parent
 FIXTURE_TOOLS = Path(__file__).parent / "fixtures" / "tools"

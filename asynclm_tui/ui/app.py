@@ -28,19 +28,18 @@ from asynclm_tui.core.sessions.recorder import ChatSessions, resume_into
 from asynclm_tui.core.sessions.store import SessionStore, StoreError
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.settings.paths import user_data_dir
-from asynclm_tui.launch import resume_collection
+from asynclm_tui.ui.chat.screen import ChatScreen
 from asynclm_tui.ui.clipboard import Clipboard
 from asynclm_tui.ui.engine_messages import CopyRequested, EngineEvent, EventsPending
 from asynclm_tui.ui.replay import replay
 from asynclm_tui.ui.screens.call_detail import CallDetailScreen
-from asynclm_tui.ui.screens.chat import ChatScreen
-from asynclm_tui.ui.screens.chat_layout import ChatLayout
 from asynclm_tui.ui.screens.edit_queued import EditQueuedScreen
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.sessions import SessionsScreen
 from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.streaming.rich_markdown import warm_lexers
+from asynclm_tui.ui.streaming.startup_gc import resume_collection
 from asynclm_tui.ui.textual_internals import is_batching, is_exiting
 from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
@@ -66,12 +65,8 @@ SWITCH_INTERVAL_S = 0.0005
 
 
 def chat_bindings() -> list[Binding]:
-    """The chat screen's bindings, its layout's included."""
-    found: list[Binding] = []
-    for cls in reversed(ChatScreen.__mro__):
-        if issubclass(cls, ChatLayout):
-            found += [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
-    return found
+    """The chat screen's bindings."""
+    return [b for b in ChatScreen.BINDINGS if isinstance(b, Binding)]
 
 
 def model_label(settings: Settings) -> str:
@@ -158,6 +153,7 @@ class AsyncLMApp(App[None]):
             self.state,
             self.clock,
             model_label=model_label(settings),
+            keymap=settings.ui.keymap,
             load_hint=load_failure_hint(settings),
             raw=settings.ui.show_raw,
             calls_shown=settings.ui.calls_panel == "shown",
@@ -175,12 +171,12 @@ class AsyncLMApp(App[None]):
             recorder = self.sessions.recorder
             if recorder is not None:
                 recorder.on_error = self._saving_failed
-                self.chat.control.queue.subscribe(
+                self.chat.steering.queue.subscribe(
                     lambda items: recorder.save_queued([i.text for i in items])
                 )
             if self.sessions.resumed is not None:
                 await replay(self.chat, self.sessions.resumed, self._draining, self.first_frame)
-                self.chat.control.restore_queue(self.sessions.resumed.queued)
+                await self.chat.restore_queue(self.sessions.resumed.queued)
             if self.sessions.notice:
                 self.notify(self.sessions.notice, timeout=6)
         for message, severity in self._startup_notes:
@@ -334,7 +330,7 @@ class AsyncLMApp(App[None]):
         self.sessions.resumed = stored
         await self.chat.clear_view()
         await replay(self.chat, stored, self._draining, self.first_frame)
-        self.chat.control.restore_queue(stored.queued)
+        await self.chat.restore_queue(stored.queued)
 
     def on_chat_screen_chat_cleared(self) -> None:
         """A new chat is saved as a new session."""

@@ -1,6 +1,6 @@
 """Drawing a saved chat: its stored events go through the same
-:meth:`ChatScreen.draw` that drew them live, so chips, the calls panel and
-the timeline come back as they were.
+:class:`~asynclm_tui.ui.chat.painter.ChatPainter` that drew them live, so
+chips, the calls panel and the timeline come back as they were.
 
 A long chat opens at once: every turn goes into the chat's state first (plain
 data, the timeline has it all), the newest turns that fill the screen are
@@ -37,7 +37,7 @@ from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript
 if TYPE_CHECKING:
     from textual.widget import Widget
 
-    from asynclm_tui.ui.screens.chat import ChatScreen
+    from asynclm_tui.ui.chat.screen import ChatScreen
 
 CUT_OFF = "asynclm closed before it finished"
 BATCH_TURNS = 4
@@ -166,7 +166,7 @@ async def replay(
 
 async def _draw_turn(chat: ChatScreen, events: list[Event], into: Transcript | Staging) -> None:
     for event in events:
-        await chat.draw(event, into)
+        await chat.painter.draw(event, into)
     if into.current is not None:
         await into.current.finish()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from asynclm_tui.cli import app
+from asynclm_tui.cli.app import app
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from asynclm_tui.cli import app
+from asynclm_tui.cli.app import app
 from asynclm_tui.core.settings.config import LORA_OFF, load_settings
 from asynclm_tui.core.settings.paths import bundled_model
 from asynclm_tui.lab.bench.bfcl.accuracy import trained_overlap

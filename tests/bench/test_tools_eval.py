@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from asynclm_tui.cli import app
+from asynclm_tui.cli.app import app
 from asynclm_tui.core.api.enums import InterruptKind, StopReason
 from asynclm_tui.core.api.events import CallFinished, CallIssued, Interrupt, Token, TurnDone
 from asynclm_tui.core.settings.config import LORA_OFF, load_settings

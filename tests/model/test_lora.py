@@ -16,11 +16,11 @@ from asynclm_tui.core.backends import load_llama
 from asynclm_tui.core.backends.base import ModelLoadError
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
 from asynclm_tui.core.cml.prompt import COMPACT_RULES, RULES
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.decode.prefix_cache import cache_key
 from asynclm_tui.core.settings import paths
 from asynclm_tui.core.settings.config import Settings, load_settings
 from asynclm_tui.lab.train.gguf_lora import write_lora_gguf
-from asynclm_tui.runtime import build_engine
 from tests.cli.test_cli import asynclm
 from tests.conftest import small_settings
 

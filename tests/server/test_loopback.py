@@ -25,7 +25,7 @@ from asynclm_tui.core.api.events import (
     TurnDone,
     TurnFailed,
 )
-from asynclm_tui.runtime import build_engine
+from asynclm_tui.core.decode.from_settings import build_engine
 from tests.cli.test_cli import asynclm
 
 pytestmark = pytest.mark.model

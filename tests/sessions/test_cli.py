@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from asynclm_tui.cli import app
+from asynclm_tui.cli.app import app
 from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.lab.bench.open_chat import record_chat as record
 

@@ -28,9 +28,9 @@ from asynclm_tui.core.api.events import (
     TurnStarted,
     UserMessage,
 )
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.settings.config import Settings, load_settings
 from asynclm_tui.core.settings.paths import shipped_tools_dir
-from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 from asynclm_tui.ui.engine_messages import EngineEvent
 

@@ -12,11 +12,11 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from uiharness import SIZE, ui_settings, wait_until
 
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.settings import paths
 from asynclm_tui.core.settings.config import Settings
-from asynclm_tui.launch import pause_collection
-from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
+from asynclm_tui.ui.streaming.startup_gc import pause_collection
 from asynclm_tui.ui.widgets.status_bar import StatusBar
 
 

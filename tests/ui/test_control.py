@@ -31,7 +31,7 @@ def chips(app: AsyncLMApp) -> list[str]:
 
 
 def queued(app: AsyncLMApp) -> list[str]:
-    return [item.text for item in app.chat.control.queue.items]
+    return [item.text for item in app.chat.steering.queue.items]
 
 
 async def start(app: AsyncLMApp, pilot: Pilot[Any], text: str = "go", tokens: int = 5) -> None:
@@ -63,7 +63,7 @@ async def test_tab_queues_messages_that_run_in_order_after_the_answer() -> None:
         await queue(app, pilot, "first")
         await queue(app, pilot, "second")
         assert queued(app) == ["first", "second"]
-        assert app.chat.control.view.display
+        assert app.chat.queue_view.display
         assert app.chat.prompt.text == "" and app.focused is app.chat.prompt
         assert len(app.state.turns) == 1  # nothing reached the running answer
         await wait_until(
@@ -74,7 +74,7 @@ async def test_tab_queues_messages_that_run_in_order_after_the_answer() -> None:
         )
         users = [str(u.content) for u in app.chat.query(UserEntry)]
         assert users == ["go", "first", "second"]
-        assert queued(app) == [] and not app.chat.control.view.display
+        assert queued(app) == [] and not app.chat.queue_view.display
         assert "[INTR] user" not in "".join(t.done.text for t in app.state.turns if t.done)
 
 
@@ -95,7 +95,7 @@ async def test_queued_messages_can_be_edited_and_removed_and_a_stop_gives_them_b
         for text in ("drop me", "fix me", "keep me"):
             await queue(app, pilot, text)
         await pilot.press("up")  # from the empty box to the queue
-        assert app.focused is app.chat.control.view
+        assert app.focused is app.chat.queue_view
         await pilot.press("x")  # removes the selected (first) one
         assert queued(app) == ["fix me", "keep me"]
         await pilot.press("enter")
@@ -133,7 +133,7 @@ async def test_escape_stops_then_cancels_and_results_are_held_back() -> None:
             "keep_results", ()
         )
         assert any("s still due" in c for c in chips(app))
-        assert "held back" in str(app.chat.control.view.query_one("#queue-held").content)
+        assert "held back" in str(app.chat.queue_view.query_one("#queue-held").content)
         await pilot.press("escape")  # the footer's "Cancel calls"
         await wait_until(
             pilot, lambda: app.state.calls["s"].status is CallStatus.CANCELLED, 10, "cancelled"

@@ -7,17 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from uiharness import no_fail, ui_settings, wait_until
+from uiharness import ui_settings, wait_until
 
 from asynclm_tui.core.api.enums import Mode, StopReason
 from asynclm_tui.core.api.events import Event, ModelLoaded, Token, TurnDone, TurnStarted
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.sessions.recorder import Recorder
+from asynclm_tui.core.sessions.saving import open_chat_sessions
 from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.lab.bench.open_chat import SYSTEM, chat_turn
-from asynclm_tui.runtime import open_chat_sessions
 from asynclm_tui.ui import replay
 from asynclm_tui.ui.app import create_app
 from asynclm_tui.ui.replay import least_rows, screenful, turn_events
@@ -68,9 +68,7 @@ async def test_no_turn_takes_fewer_rows_than_counted(
     stored = [turn_events(t) for t in SessionStore(db).load(rec.session_id).turns]
     settings = ui_settings()
     engine = Engine(settings, ToolRegistry(), ScriptedBackend(["ok"]).factory())
-    sessions = open_chat_sessions(
-        engine, db, session_id=None, latest=True, save=False, fail=no_fail
-    )
+    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False)
     app = create_app(settings, engine, sessions=sessions, start_engine=False)
     try:
         async with app.run_test(size=size) as pilot:

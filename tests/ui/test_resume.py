@@ -6,20 +6,21 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Static
-from uiharness import SIZE, no_fail, ui_settings, wait_until
+from uiharness import SIZE, ui_settings, wait_until
 
 from asynclm_tui.core.api.events import SendMessage
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.sessions.recorder import resume_into
+from asynclm_tui.core.sessions.saving import open_chat_sessions
 from asynclm_tui.core.sessions.store import SessionStore, StoredSession
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.lab.bench.open_chat import SYSTEM
 from asynclm_tui.lab.bench.open_chat import record_chat as record
-from asynclm_tui.runtime import build_engine, open_chat_sessions
 from asynclm_tui.ui import replay
 from asynclm_tui.ui.app import AsyncLMApp, create_app
-from asynclm_tui.ui.screens.chat import HISTORY_GROUP
+from asynclm_tui.ui.chat.screen import HISTORY_GROUP
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, Chip, UserEntry
 
 
@@ -47,7 +48,7 @@ async def test_continue_draws_the_saved_chat_and_loads_its_context(tmp_path: Pat
     sid = record(db, 3, last_done=False)
     settings = ui_settings()
     engine = build_engine(settings, interactive=True)
-    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=True, fail=no_fail)
+    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=True)
     assert sessions.resumed is not None and sessions.resumed.info.id == sid
     stored = SessionStore(db).load(sid)
     assert stored.messages()[0]["content"] == SYSTEM
@@ -89,15 +90,15 @@ async def test_messages_queued_before_a_crash_come_back_queued_not_sent(tmp_path
     backend = ScriptedBackend(["Sure."])
     settings = ui_settings()
     engine = Engine(settings, ToolRegistry(), backend.factory())
-    sessions = open_chat_sessions(engine, db, session_id=sid, latest=False, save=True, fail=no_fail)
+    sessions = open_chat_sessions(engine, db, session_id=sid, latest=False, save=True)
     app = create_app(settings, engine, sessions=sessions)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            control = app.chat.control
+            queue, view = app.chat.steering.queue, app.chat.queue_view
             await wait_until(pilot, lambda: app.chat.loaded, 10, "the model")
-            assert [i.text for i in control.queue.items] == ["then the weather", "and save a note"]
+            assert [i.text for i in queue.items] == ["then the weather", "and save a note"]
             await pilot.pause()
-            assert control.view.display and "then the weather" in str(control.view._rows.content)
+            assert view.display and "then the weather" in str(view._rows.content)
             assert backend.text().count("then the weather") == 0  # not sent on load
             # The next answer ends cleanly, and the queue goes out after it, in order.
             app.chat.prompt.load_text("hello again")
@@ -105,9 +106,7 @@ async def test_messages_queued_before_a_crash_come_back_queued_not_sent(tmp_path
             await wait_until(
                 pilot,
                 lambda: (
-                    not control.queue.items
-                    and not app.chat.generating
-                    and engine.snapshot().turns == 5
+                    not queue.items and not app.chat.generating and engine.snapshot().turns == 5
                 ),
                 20,
                 "the queue to be sent",
@@ -138,9 +137,7 @@ def open_long_chat(
     record(db, LONG)
     settings = ui_settings()
     engine = Engine(settings, ToolRegistry(), backend.factory())
-    sessions = open_chat_sessions(
-        engine, db, session_id=None, latest=True, save=False, fail=no_fail
-    )
+    sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False)
     return create_app(settings, engine, sessions=sessions), engine
 
 

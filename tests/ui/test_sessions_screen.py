@@ -7,10 +7,10 @@ from pathlib import Path
 from textual.widgets import DataTable
 from uiharness import SIZE, ui_settings, wait_until
 
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.sessions.recorder import ChatSessions, Recorder
 from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.lab.bench.open_chat import record_chat as record
-from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import create_app
 from asynclm_tui.ui.screens.sessions import ConfirmScreen, SessionsScreen
 from asynclm_tui.ui.widgets.transcript import AssistantEntry, UserEntry

@@ -12,7 +12,7 @@ from textual.app import App
 from textual.message import Message
 from uiharness import ui_settings
 
-from asynclm_tui.runtime import build_engine
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.ui.app import create_app
 from asynclm_tui.ui.textual_internals import AltEnterParser, StdinEOFDriver
 

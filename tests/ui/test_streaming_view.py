@@ -7,7 +7,7 @@ import re
 from uiharness import SIZE, ui_settings
 
 from asynclm_tui.core.api.events import Prefilled, Token, TurnStarted
-from asynclm_tui.runtime import build_engine
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.ui.app import create_app
 from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 

@@ -6,24 +6,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.settings.config import Settings, load_settings
 from asynclm_tui.core.settings.paths import shipped_tools_dir
-from asynclm_tui.runtime import build_engine
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 
 SIZE = (130, 40)
-
-
-def no_fail(message: str) -> NoReturn:
-    """``fail`` for :func:`open_chat_sessions` in tests: a failure is a bug."""
-    raise AssertionError(message)
 
 
 def ui_settings(**overrides: Any) -> Settings:

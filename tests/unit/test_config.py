@@ -1,15 +1,13 @@
-"""Settings: the example file, lookup order, overrides and errors; model.lora and its flags."""
+"""Settings: the example file, lookup order, overrides and errors; model.lora (its flags are
+tested with the CLI, tests/cli/test_options.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import typer
 import yaml
-from typer.testing import CliRunner
 
-from asynclm_tui.cli_options import ConfigOpt, ModelOpt, add_lora_options, build_settings
 from asynclm_tui.core.backends.adapter import SHIPPED_WHY, choose_adapter, prompt_style_for
 from asynclm_tui.core.backends.base import BackendInfo
 from asynclm_tui.core.settings import paths
@@ -29,7 +27,8 @@ def test_example_documents_every_field() -> None:
     for section, model in Settings.model_fields.items():
         if section == "source":
             continue
-        fields = set(model.annotation.model_fields)  # type: ignore[union-attr]
+        found = model.annotation.model_fields.items()  # type: ignore[union-attr]
+        fields = {f.alias or name for name, f in found}  # as written in the file
         assert set(data[section]) == fields, section
 
 
@@ -125,52 +124,6 @@ def test_prompt_style_defaults_to_auto_and_is_checked(tmp_path: Path) -> None:
     cfg.write_text("generation:\n  prompt_style: tiny\n")
     with pytest.raises(UserFileError, match=r":2: generation.prompt_style: Input should be 'auto'"):
         load_settings(cfg)
-
-
-def test_lora_flags(tmp_path: Path) -> None:
-    adapter = tmp_path / "a.gguf"
-    given = build_settings(None, lora=adapter)
-    assert given.model.lora == adapter and given.overridden("model.lora")
-    assert build_settings(None, no_lora=True).model.lora == "off"
-    assert build_settings(None).model.lora is None
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text("model: {lora: off}\n")
-    assert build_settings(cfg, lora=adapter).model.lora == adapter  # the flag wins
-
-
-def test_lora_and_no_lora_together_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(typer.Exit) as info:
-        build_settings(None, lora=Path("a.gguf"), no_lora=True)
-    assert info.value.exit_code == 2
-    assert capsys.readouterr().err == "asynclm: --lora and --no-lora: give one of them\n"
-
-
-def test_lora_with_a_server_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(typer.Exit):
-        build_settings(None, lora=Path("a.gguf"), extra={"model.backend": "openai"})
-    assert "--lora: an adapter applies to the in-process model" in capsys.readouterr().err
-
-
-def test_commands_given_lora_options_pass_them_to_build_settings(tmp_path: Path) -> None:
-    app = typer.Typer()
-    seen: list[object] = []
-
-    @app.command("load")
-    def load(config: ConfigOpt = None, model: ModelOpt = None, n: int = 1) -> None:
-        seen.append((build_settings(config, model).model.lora, n))
-
-    @app.command("other")
-    def other(config: ConfigOpt = None) -> None:
-        seen.append("other")
-
-    add_lora_options(app)
-    runner = CliRunner()
-    adapter = tmp_path / "a.gguf"
-    assert runner.invoke(app, ["load", "--lora", str(adapter), "--n", "2"]).exit_code == 0
-    assert runner.invoke(app, ["load", "--no-lora"]).exit_code == 0
-    assert runner.invoke(app, ["load"]).exit_code == 0
-    assert seen == [(adapter, 2), ("off", 1), (None, 1)]
-    assert runner.invoke(app, ["other", "--lora", "x"]).exit_code == 2  # no --model: no --lora
 
 
 def test_adapter_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

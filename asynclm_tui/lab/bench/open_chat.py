@@ -123,19 +123,14 @@ class Opening:
 
 
 async def _open(settings: Settings, db: Path, turns: int) -> Opening:
-    from asynclm_tui.runtime import open_chat_sessions
+    from asynclm_tui.core.sessions.saving import open_chat_sessions
     from asynclm_tui.ui.app import create_app
     from asynclm_tui.ui.widgets.transcript import AssistantEntry
-
-    def fail(message: str) -> Any:
-        raise RuntimeError(message)
 
     engine = Engine(settings, ToolRegistry(), ScriptedBackend(["ok"]).factory())
     try:
         started = time.perf_counter()
-        sessions = open_chat_sessions(
-            engine, db, session_id=None, latest=True, save=False, fail=fail
-        )
+        sessions = open_chat_sessions(engine, db, session_id=None, latest=True, save=False)
         load_s = time.perf_counter() - started
         app = create_app(settings, engine, start_engine=False, sessions=sessions)
         started = time.perf_counter()

@@ -99,7 +99,7 @@ class SoakReport:
 
 def run_soak(settings: Settings, minutes: float, *, as_json: bool = False) -> int:
     """Run the soak; prints a table (or JSON); exit 1 on any error."""
-    from asynclm_tui.runtime import build_engine
+    from asynclm_tui.core.decode.from_settings import build_engine
 
     settings.tools.approval = "always"
     engine = build_engine(settings, script=Script([TURN] * 1_000_000), interactive=False)

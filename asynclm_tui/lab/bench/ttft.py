@@ -31,9 +31,9 @@ from asynclm_tui.core.api.events import (
     Token,
     TurnFailed,
 )
+from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.headless.tables import print_table
-from asynclm_tui.runtime import build_engine
 
 MESSAGE = "Hi! In one sentence, what can you do?"
 

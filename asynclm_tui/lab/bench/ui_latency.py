@@ -185,8 +185,8 @@ async def _windows(
 
 
 async def _measure(settings: Settings, threads: int, chars: int, rounds: int) -> ThreadsResult:
+    from asynclm_tui.core.decode.from_settings import build_engine
     from asynclm_tui.lab.bench.probed_app import BenchApp, typist
-    from asynclm_tui.runtime import build_engine
 
     result = ThreadsResult(threads=threads, cpus=os.cpu_count() or 1)
     settings = settings.model_copy(deep=True)

@@ -10,7 +10,9 @@ millisecond the UI spends is taken from decoding.  This package replaces it:
 - :mod:`.rich_markdown`: Rich's Markdown styled from the Textual theme;
 - :mod:`.render_pacer`: when to render (a CPU-share budget, keys first);
 - :mod:`.quiet_gc`: full garbage collections kept out of a turn and of a saved
-  chat being drawn.
+  chat being drawn;
+- :mod:`.startup_gc`: the collector paused while the program starts (the
+  console script imports it first, so it imports nothing).
 
 The private Textual names these rely on are overridden and listed in
 :mod:`asynclm_tui.ui.textual_internals` (and nowhere else).

@@ -3,7 +3,8 @@
 Rows render from :class:`~asynclm_tui.ui.state.CallRecord` objects owned by the
 app's :class:`~asynclm_tui.ui.state.ChatState`; the panel only reads them.
 Selected rows can be cancelled or, when awaiting approval, allowed or denied,
-without stopping the model (the panel posts messages; the app talks to the engine).
+without stopping the model, and opened in full: the panel posts messages, and
+the chat screen talks to the engine and opens the call's screen.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.core.api.events import (
     HeldState,
 )
-from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.state import CallRecord, fmt_seconds
 from asynclm_tui.ui.widgets.keep_place import KeepsPlace
 
@@ -235,6 +235,16 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
 
         call_id: str
 
+    @dataclass
+    class DetailRequested(Message):
+        """The user asked for a call's full result and what the model saw of it."""
+
+        record: CallRecord
+
+    @dataclass
+    class BackRequested(Message):
+        """The user asked to go back to the message box."""
+
     def __init__(self, clock: Callable[[], float], **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
@@ -369,7 +379,7 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         if rec is None:
             self.app.bell()
             return
-        self.app.push_screen(CallDetailScreen(rec))
+        self.post_message(self.DetailRequested(rec))
 
     def action_cancel_call(self) -> None:
         """Cancel the selected call if it has not finished."""
@@ -397,7 +407,7 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
 
     def action_back(self) -> None:
         """Return focus to the message box."""
-        self.screen.query_one("#prompt").focus()
+        self.post_message(self.BackRequested())
 
     def first_awaiting(self) -> CallRecord | None:
         """The oldest call waiting for approval."""

@@ -2,7 +2,8 @@
 held back from the next answer after a stop.
 
 Hidden while there is neither. Focus it (Shift+Tab, or Up from an empty
-message box) to edit (Enter) or remove (x) a queued message.
+message box) to edit (Enter) or remove (x) a queued message.  The view only
+reads the queue: edits, removals and leaving are messages to the screen.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from asynclm_tui.ui.message_queue import MessageQueue, QueuedMessage
-from asynclm_tui.ui.screens.edit_queued import EditQueuedScreen
 from asynclm_tui.ui.state import CallRecord
 
 ROW_CHARS = 200
@@ -48,14 +48,27 @@ class QueueView(Vertical, can_focus=True):
     """Index of the selected queued message."""
 
     @dataclass
-    class EditDone(Message):
-        """An edit of a queued message ended (saved or not)."""
+    class EditRequested(Message):
+        """The user asked to edit queued message ``item_id``."""
+
+        item_id: int
+
+    @dataclass
+    class RemoveRequested(Message):
+        """The user asked to remove queued message ``item_id``."""
+
+        item_id: int
+
+    @dataclass
+    class BackRequested(Message):
+        """The user asked to go back to the message box."""
 
     def __init__(self, queue: MessageQueue, **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.queue = queue
+        """The queued messages (read only here)."""
         self.editing: int | None = None
-        """Id of the message open in the editor (it is not sent meanwhile)."""
+        """Id of the message open in the editor (marked in its row)."""
         self._held = Static("", id="queue-held", markup=False)
         self._rows = Static("", id="queue-rows")
         self._held_calls: list[CallRecord] = []
@@ -68,6 +81,11 @@ class QueueView(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         """Start hidden (nothing queued or held yet)."""
+        self.redraw()
+
+    def show_editing(self, item_id: int | None) -> None:
+        """Mark queued message ``item_id`` as open in the editor (None: none is)."""
+        self.editing = item_id
         self.redraw()
 
     def set_held(self, calls: list[CallRecord], keep_key: str, cancel_key: str) -> None:
@@ -130,20 +148,7 @@ class QueueView(Vertical, can_focus=True):
         if item is None:
             self.app.bell()
             return
-        self.editing = item.id
-        self.redraw()
-
-        def done(text: str | None) -> None:
-            self.editing = None
-            if text is not None:
-                if text.strip():
-                    self.queue.edit(item.id, text)
-                else:
-                    self.queue.remove(item.id)
-            self.redraw()
-            self.post_message(self.EditDone())
-
-        self.app.push_screen(EditQueuedScreen(item.text), done)
+        self.post_message(self.EditRequested(item.id))
 
     def action_remove(self) -> None:
         """Remove the selected message from the queue."""
@@ -151,11 +156,8 @@ class QueueView(Vertical, can_focus=True):
         if item is None:
             self.app.bell()
             return
-        self.queue.remove(item.id)
-        self.notify(f"Removed from the queue: {item.text[:60]}", timeout=3)
-        if not len(self.queue):
-            self.action_back()
+        self.post_message(self.RemoveRequested(item.id))
 
     def action_back(self) -> None:
         """Return focus to the message box."""
-        self.screen.query_one("#prompt").focus()
+        self.post_message(self.BackRequested())

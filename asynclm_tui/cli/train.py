@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from asynclm_tui.cli_common import PlainArgsCommand, fail
+from asynclm_tui.cli.errors import CliError
+from asynclm_tui.cli.plain_help import PlainArgsCommand
 
 train_app = typer.Typer(
     help="Teach a model CML: write the training set, train a LoRA adapter.",
@@ -100,36 +101,33 @@ def train_run(
     import importlib.util
 
     if any(importlib.util.find_spec(m) is None for m in ("torch", "transformers", "peft")):
-        fail("the train extra is not installed: pip install 'asynclm-tui[train]'")
+        raise CliError("the train extra is not installed: pip install 'asynclm-tui[train]'")
     if not data.is_dir():
-        fail(f"{data}: no such folder")
+        raise CliError(f"{data}: no such folder")
     if not (data / "train.jsonl").is_file():
-        fail(f"{data / 'train.jsonl'}: not found")
-    from asynclm_tui.lab.train.lora import TrainConfig, TrainError, parse_targets, train
+        raise CliError(f"{data / 'train.jsonl'}: not found")
+    from asynclm_tui.lab.train.lora import TrainConfig, parse_targets, train
 
-    try:
-        cfg = TrainConfig(
-            data=data,
-            out=out,
-            rank=rank,
-            alpha=float(2 * rank) if alpha is None else alpha,
-            dropout=dropout,
-            targets=parse_targets(targets),
-            lr=lr,
-            epochs=epochs,
-            seq_len=seq_len,
-            batch_tokens=batch_tokens,
-            limit=limit,
-            seed=seed,
-            threads=threads,
-            log_every=log_every,
-            check=check,
-            precision=precision,
-            share_prefix=share_prefix,
-        )
-        log = train(cfg)
-    except TrainError as exc:
-        fail(str(exc))
+    cfg = TrainConfig(
+        data=data,
+        out=out,
+        rank=rank,
+        alpha=float(2 * rank) if alpha is None else alpha,
+        dropout=dropout,
+        targets=parse_targets(targets),
+        lr=lr,
+        epochs=epochs,
+        seq_len=seq_len,
+        batch_tokens=batch_tokens,
+        limit=limit,
+        seed=seed,
+        threads=threads,
+        log_every=log_every,
+        check=check,
+        precision=precision,
+        share_prefix=share_prefix,
+    )
+    log = train(cfg)
     typer.echo(
         f"wrote {out} ({log['adapter_bytes'] / 1e6:.1f} MB): {log['steps']} steps, "
         f"{log['tokens_seen']} tokens in {log['wall_s'] / 60:.1f} min "
@@ -151,8 +149,6 @@ def train_data(
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of every draw.")] = 0,
 ) -> None:
     """Write the CML training set in the engine's exact tokens (bundled model)."""
-    from asynclm_tui.core.backends import ModelLoadError
-    from asynclm_tui.lab.tasks.bfcl_data import BenchError
     from asynclm_tui.lab.train.data import build, write
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -162,10 +158,8 @@ def train_data(
     try:
         data = build(count, seed=seed, heldout=heldout, progress=progress)
         write(out, data)
-    except (BenchError, ModelLoadError) as exc:
-        fail(str(exc))
     except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}")
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     m = data.manifest
     typer.echo(
         f"wrote {m['counts']['train']} training and {m['counts']['heldout']} held-out examples"

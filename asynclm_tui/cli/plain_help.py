@@ -1,17 +1,10 @@
-"""What every ``asynclm`` command shares: the one-line error exit, plain help."""
+"""Help that lists a command's arguments by name alone."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
-import typer
 from typer.core import TyperCommand
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a one-line error and exit non-zero (never a traceback)."""
-    typer.echo(f"asynclm: {message}", err=True)
-    raise typer.Exit(code)
 
 
 class PlainArgsCommand(TyperCommand):

@@ -53,14 +53,22 @@ def failure_text(event: TurnFailed, entry: AssistantEntry | None) -> str:
     return f"The answer failed: {event.message}. The chat goes on with your next message."
 
 
-class ChatDraw:
-    """The chat screen's drawing of events (a mixin of :class:`ChatScreen`)."""
+class ChatPainter:
+    """Draws engine events into a transcript: the live one, or the staging
+    of a saved chat's older turns.
 
-    # The chat screen's.
-    state: ChatState
-    raw: bool
-    _transcript: Transcript
-    _calls: CallsPanel
+    ``state`` is the chat's record of turns and calls (updated before each
+    event is drawn); calls issued into ``transcript`` get a row in ``calls``.
+    """
+
+    def __init__(
+        self, state: ChatState, transcript: Transcript, calls: CallsPanel, *, raw: bool = False
+    ) -> None:
+        self.state = state
+        self._transcript = transcript
+        self._calls = calls
+        self.raw = raw
+        """New answers show the raw CML the model saw instead of chips."""
 
     async def draw(self, event: Event, into: Transcript | Staging) -> None:
         """Draw what ``event`` adds to the conversation: entries, text, chips.

@@ -17,51 +17,54 @@ and closes again once nothing awaits approval, if it was closed before.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any
 
-from textual import events, on
-from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.events import CallFinished, CallUpdated
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip, calls_summary
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
-from asynclm_tui.ui.widgets.transcript import Transcript
 
 NARROW_BELOW = 100
 """Terminals narrower than this get the one-line calls strip."""
 SHORT_BELOW = 30
 """Terminals shorter than this get tighter margins and borders."""
+HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_BELOW, "-wide")]
+"""The screen's width classes (Textual sets them)."""
+VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-tall")]
+"""The screen's height classes (Textual sets them)."""
 
 
-class ChatLayout(Screen[None]):
-    """Breakpoints, the calls panel's visibility and its one-line summary."""
+class CallsLayout:
+    """Where the calls panel is (beside, over the transcript, or folded into
+    the strip), its one-line summary, and approvals asked for.
 
-    HORIZONTAL_BREAKPOINTS = [
-        (0, "-narrow"),
-        (NARROW_BELOW, "-wide"),
-    ]
-    VERTICAL_BREAKPOINTS = [
-        (0, "-short"),
-        (SHORT_BELOW, "-tall"),
-    ]
+    ``screen`` gets the panel's classes and gives its size; ``shown`` and
+    ``open_for_approval`` are ``ui.calls_panel`` and ``ui.open_calls_for_approval``.
+    """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "toggle_calls", "Calls panel", id="toggle_calls"),
-        Binding("ctrl+l", "focus_calls", "Calls", id="focus_calls"),
-    ]
-
-    # Set by the chat screen's constructor.
-    state: ChatState
-    _calls: CallsPanel
-    _prompt: PromptInput
-    _transcript: Transcript
-    _strip: CallsStrip
-
-    def init_layout(self, *, shown: bool, open_for_approval: bool) -> None:
-        """Panel preferences from the config (call from ``__init__``)."""
+    def __init__(
+        self,
+        screen: Screen[Any],
+        *,
+        panel: CallsPanel,
+        strip: CallsStrip,
+        title: Static,
+        prompt: PromptInput,
+        state: ChatState,
+        shown: bool,
+        open_for_approval: bool,
+    ) -> None:
+        self._screen = screen
+        self._panel = panel
+        self._strip = strip
+        self._title = title
+        self._prompt = prompt
+        self._state = state
         self._panel_wide = shown
         """Whether the panel is beside the transcript on wide terminals."""
         self._overlay = False
@@ -74,7 +77,7 @@ class ChatLayout(Screen[None]):
     @property
     def narrow(self) -> bool:
         """Below :data:`NARROW_BELOW` columns (the panel is a strip or an overlay)."""
-        return self.size.width < NARROW_BELOW
+        return self._screen.size.width < NARROW_BELOW
 
     @property
     def calls_open(self) -> bool:
@@ -86,54 +89,62 @@ class ChatLayout(Screen[None]):
             self._overlay = value
         else:
             self._panel_wide = value
-        self._apply_panel()
+        self.apply()
 
-    def _apply_panel(self) -> None:
+    def apply(self) -> None:
+        """Set the screen's panel classes for its size (mounted, or resized)."""
         narrow = self.narrow
-        self.set_class(self.calls_open, "-calls-open")
-        self.set_class(narrow and self._overlay, "-calls-overlay")
-        if not self.calls_open and self._calls.has_focus:
+        self._screen.set_class(self.calls_open, "-calls-open")
+        self._screen.set_class(narrow and self._overlay, "-calls-overlay")
+        if not self.calls_open and self._panel.has_focus:
             self._prompt.focus()
 
-    def on_resize(self, event: events.Resize) -> None:
-        """Re-apply the panel's state for the new size (breakpoint classes are Textual's)."""
-        self._apply_panel()
-
-    @on(events.Mount)
-    def _first_layout(self) -> None:
-        self._apply_panel()
-
-    def action_toggle_calls(self) -> None:
+    def toggle(self) -> None:
         """Show or hide the calls panel (on narrow terminals: over the transcript)."""
         opening = not self.calls_open
         self._auto_opened = False
         self._set_calls_open(opening)
         if opening and self.narrow:
-            self._calls.focus()
+            self._panel.focus()
         elif not opening:
             self._prompt.focus()
 
-    def action_focus_calls(self) -> None:
+    def focus_calls(self) -> None:
         """Jump to the calls panel (to the first call awaiting approval, if any)."""
-        awaiting = self._calls.first_awaiting()
+        awaiting = self._panel.first_awaiting()
         if awaiting is not None:
-            self._calls.select_call(awaiting.id)
+            self._panel.select_call(awaiting.id)
         if not self.calls_open:
             self._auto_opened = False
             self._set_calls_open(True)
-        self._calls.focus()
+        self._panel.focus()
 
-    @on(events.DescendantFocus)
-    def _close_overlay_on_leave(self, event: events.DescendantFocus) -> None:
+    def focus_moved(self, widget: Widget) -> None:
         """On narrow terminals the overlay closes when focus goes back to the chat."""
-        leaving = self._calls not in event.widget.ancestors_with_self
+        leaving = self._panel not in widget.ancestors_with_self
         if self.narrow and self._overlay and not self._auto_opened and leaving:
             self._overlay = False
-            self._apply_panel()
+            self.apply()
 
-    @on(CallsStrip.Clicked)
-    def _strip_clicked(self) -> None:
-        self.action_focus_calls()
+    def call_changed(self, event: CallUpdated | CallFinished) -> None:
+        """Redraw the call's row and the summary; ask for an approval, or
+        close what an approval opened once none is awaited."""
+        self._panel.update_call(event.id)
+        self.update_summary()
+        match event:
+            case CallUpdated(status=CallStatus.AWAITING_APPROVAL):
+                rec = self._state.calls[event.id]
+                self._screen.notify(
+                    f"{rec.fn}({rec.signature(30)}) asks to run. The model keeps "
+                    "going meanwhile: Ctrl+L, then a (once) / A (always) / d (deny).",
+                    title="Approval needed",
+                    severity="warning",
+                    timeout=8,
+                )
+                self._panel.select_call(event.id)
+                self.approval_requested()
+            case _:
+                self.approvals_settled()
 
     def approval_requested(self) -> None:
         """A call asks for approval (its toast is up): open the panel if configured and closed."""
@@ -144,23 +155,19 @@ class ChatLayout(Screen[None]):
 
     def approvals_settled(self) -> None:
         """Nothing awaits approval any more: close the panel if it opened itself."""
-        if self._approval_toast and self._calls.first_awaiting() is None:
+        if self._approval_toast and self._panel.first_awaiting() is None:
             # The request's toast would otherwise stay up, asking for an answer given.
             self._approval_toast = False
-            self.app.clear_notifications()
-        if self._auto_opened and self._calls.first_awaiting() is None:
+            self._screen.app.clear_notifications()
+        if self._auto_opened and self._panel.first_awaiting() is None:
             self._auto_opened = False
             self._set_calls_open(False)
 
-    def update_calls_summary(self) -> None:
+    def update_summary(self) -> None:
         """``calls · 2 running · 1 to approve`` in the panel's title and the strip."""
-        summary = calls_summary(self.state.active_calls())
-        self.query_one("#calls-title", Static).update(
-            " · ".join(["calls", *summary]) + (" (ctrl+l)" if summary else "")
-        )
+        active = self._state.active_calls()
+        summary = calls_summary(active)
+        self._title.update(" · ".join(["calls", *summary]) + (" (ctrl+l)" if summary else ""))
         self._strip.show(
-            summary,
-            awaiting=any(
-                c.status is CallStatus.AWAITING_APPROVAL for c in self.state.active_calls()
-            ),
+            summary, awaiting=any(c.status is CallStatus.AWAITING_APPROVAL for c in active)
         )

@@ -1,34 +1,32 @@
-"""``asynclm bench ...``: the benchmarks that print a table (and JSON)."""
+"""``asynclm bench ...``, ``asynclm soak`` and ``asynclm traces``: the lab's
+benchmarks (each prints a table, and JSON) and its trace export.
+
+The lab is imported only inside a command, so the chat never loads it."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asynclm_tui.cli_common import fail
-from asynclm_tui.cli_options import (
-    ApiKeyEnvOpt,
-    BackendOpt,
-    BaseUrlOpt,
-    ConfigOpt,
-    ModelOpt,
-    TableJsonOpt,
-    ThreadsOpt,
-    build_settings,
-    server_overrides,
-    start_logging,
-)
-from asynclm_tui.core.settings.config import Settings
+from asynclm_tui.cli.errors import CliError
+from asynclm_tui.cli.flatten import flatten
+from asynclm_tui.cli.options import ModelOptions, OutputOptions, start_logging
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.settings.config import Settings
 
 bench_app = typer.Typer(help="Benchmarks that print a table.", no_args_is_help=True)
 
 
 @bench_app.command("decode")
+@flatten(
+    "config", "model_path", "tokens", "rounds", "compare_lora", "table_json", "lora", "no_lora"
+)
 def bench_decode(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
+    model: ModelOptions,
+    output: OutputOptions,
     tokens: Annotated[
         int, typer.Option("--tokens", min=16, metavar="N", help="Tokens per run.")
     ] = 256,
@@ -42,14 +40,14 @@ def bench_decode(
             help="Base model against the adapter (--lora FILE, else the shipped one) instead.",
         ),
     ] = False,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """Engine loop vs llama-cpp-python's streaming create_completion; with
     --lora FILE (or --compare-lora), decoding and interrupt cost with and
     without the adapter."""
     from asynclm_tui.lab.bench.decode import run_decode_bench, run_lora_bench
 
-    settings = build_settings(config, model)
+    settings = model.load_settings()
+    as_json = output.table_json
     given = isinstance(settings.model.lora, Path) and settings.overridden("model.lora")
     if compare_lora or given:
         adapter = compared_adapter(settings, "--compare-lora")
@@ -61,30 +59,27 @@ def bench_decode(
 
 def compared_adapter(settings: Settings, flag: str) -> Path:
     """The adapter a base-against-adapter comparison uses (--lora FILE, else
-    the shipped one on the bundled model); exits when there is none."""
+    the shipped one on the bundled model); raises CliError when there is none."""
     from asynclm_tui.core.backends import model_path
     from asynclm_tui.core.backends.adapter import choose_adapter
-    from asynclm_tui.core.backends.base import ModelLoadError
 
     if settings.model.backend != "llama":
-        fail(f"{flag}: an adapter applies to the in-process model, not to a server")
+        raise CliError(f"{flag}: an adapter applies to the in-process model, not to a server")
     if settings.model.lora == "off":
-        fail(f"{flag} and --no-lora: give one of them")
-    try:
-        choice = choose_adapter(settings, model_path(settings))
-    except ModelLoadError as exc:
-        fail(str(exc))
+        raise CliError(f"{flag} and --no-lora: give one of them")
+    choice = choose_adapter(settings, model_path(settings))  # ModelLoadError: reported
     if choice.path is None:
-        fail(f"{flag}: no adapter to compare with ({choice.why}); give --lora FILE")
+        raise CliError(f"{flag}: no adapter to compare with ({choice.why}); give --lora FILE")
     if not choice.path.is_file():
-        fail(f"--lora: file not found: {choice.path}")
+        raise CliError(f"--lora: file not found: {choice.path}")
     return choice.path
 
 
 @bench_app.command("tools")
+@flatten("config", "model_path", "limit", "seed", "max_tokens", "table_json", "lora", "no_lora")
 def bench_tools(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
+    model: ModelOptions,
+    output: OutputOptions,
     limit: Annotated[
         int | None,
         typer.Option(
@@ -99,46 +94,42 @@ def bench_tools(
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=16, metavar="N", help="Most tokens per answer.")
     ] = 256,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """Does the model call the right tools? Held-out requests, base vs adapter
     (--lora FILE, else the shipped one), offline tool stand-ins."""
     from asynclm_tui.lab.bench.tools_eval import run_tools_bench
-    from asynclm_tui.lab.tasks.bfcl_data import BenchError
 
-    settings = build_settings(config, model)
+    settings = model.load_settings()
     start_logging(False)
-    try:
-        code = run_tools_bench(
-            settings, limit=limit, seed=seed, max_tokens=max_tokens, as_json=as_json
+    raise typer.Exit(
+        run_tools_bench(
+            settings, limit=limit, seed=seed, max_tokens=max_tokens, as_json=output.table_json
         )
-    except BenchError as exc:
-        fail(str(exc))
-    raise typer.Exit(code)
+    )
 
 
 @bench_app.command("ttft")
+@flatten("config", "model_path", "rounds", "n_threads", "table_json", "lora", "no_lora")
 def bench_ttft(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
+    model: ModelOptions,
+    output: OutputOptions,
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Cold/warm launch pairs.")
     ] = 3,
-    threads: ThreadsOpt = None,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """Time to the first token after launch: cold (system prompt evaluated) vs warm (restored)."""
     from asynclm_tui.lab.bench.ttft import run_ttft_bench
 
-    settings = build_settings(config, model, extra={"model.n_threads": threads})
+    settings = model.load_settings()
     start_logging(False)
-    raise typer.Exit(run_ttft_bench(settings, rounds=rounds, as_json=as_json))
+    raise typer.Exit(run_ttft_bench(settings, rounds=rounds, as_json=output.table_json))
 
 
 @bench_app.command("ui")
+@flatten("config", "model_path", "threads", "chars", "rounds", "table_json", "lora", "no_lora")
 def bench_ui(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
+    model: ModelOptions,
+    output: OutputOptions,
     threads: Annotated[
         list[int] | None,
         typer.Option(
@@ -159,21 +150,24 @@ def bench_ui(
             "--rounds", min=1, metavar="N", help="Measured rounds (a watching and a typing turn)."
         ),
     ] = 3,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """What the user sees while the model streams: visible updates, key-to-screen
     latency, TUI/headless tok/s and time to first token, per thread setting."""
     from asynclm_tui.lab.bench.ui_latency import run_ui_bench
 
-    settings = build_settings(config, model)
+    settings = model.load_settings()
     raise typer.Exit(
-        run_ui_bench(settings, threads=threads, chars=chars, rounds=rounds, as_json=as_json)
+        run_ui_bench(
+            settings, threads=threads, chars=chars, rounds=rounds, as_json=output.table_json
+        )
     )
 
 
 @bench_app.command("open")
+@flatten("config", "turns", "rounds", "table_json")
 def bench_open(
-    config: ConfigOpt = None,
+    model: ModelOptions,
+    output: OutputOptions,
     turns: Annotated[
         list[int] | None,
         typer.Option(
@@ -186,19 +180,20 @@ def bench_open(
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Openings per chat size.")
     ] = 3,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """Opening a saved chat: SQLite load, first paint, every turn drawn, keys meanwhile."""
     from asynclm_tui.lab.bench.open_chat import run_open_bench
 
-    settings = build_settings(config, None)
+    settings = model.load_settings()
     raise typer.Exit(
-        run_open_bench(settings, turns=turns or [10, 200], rounds=rounds, as_json=as_json)
+        run_open_bench(settings, turns=turns or [10, 200], rounds=rounds, as_json=output.table_json)
     )
 
 
 @bench_app.command("screen")
+@flatten("threads", "interval", "table_json")
 def bench_screen(
+    output: OutputOptions,
     threads: Annotated[
         list[int] | None,
         typer.Option(
@@ -212,7 +207,6 @@ def bench_screen(
         float,
         typer.Option("--interval", min=0.02, metavar="S", help="Seconds between two captures."),
     ] = 0.1,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """A streamed answer in tmux (150x42), captured every 100 ms: updates/s and gaps."""
     import os
@@ -221,38 +215,49 @@ def bench_screen(
 
     cpus = os.cpu_count() or 1
     wanted = threads or list(dict.fromkeys([cpus, max(1, cpus - 1)]))
-    raise typer.Exit(run_screen_bench(wanted, interval_s=interval, as_json=as_json))
+    raise typer.Exit(run_screen_bench(wanted, interval_s=interval, as_json=output.table_json))
 
 
 @bench_app.command("wire")
+@flatten("base_url", "config", "model_path", "api_key_env", "rounds", "table_json")
 def bench_wire(
-    base_url: BaseUrlOpt = None,
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
-    api_key_env: ApiKeyEnvOpt = None,
+    model: ModelOptions,
+    output: OutputOptions,
     rounds: Annotated[
         int, typer.Option("--rounds", min=1, metavar="N", help="Alternating rounds.")
     ] = 10,
-    as_json: TableJsonOpt = False,
 ) -> None:
     """One interrupt's cost over an OpenAI-compatible server against in-process."""
-    from asynclm_tui.core.backends.base import ModelLoadError
     from asynclm_tui.lab.bench.wire_cost import run_wire_bench
 
-    settings = build_settings(config, model, extra=server_overrides(None, base_url, api_key_env))
+    settings = model.load_settings()
     if settings.model.backend != "openai":
-        fail("bench wire needs --base-url URL (or backend: openai in the config)")
-    try:
-        code = run_wire_bench(settings, rounds=rounds, as_json=as_json)
-    except ModelLoadError as exc:
-        fail(str(exc))
-    raise typer.Exit(code)
+        raise CliError("bench wire needs --base-url URL (or backend: openai in the config)")
+    raise typer.Exit(run_wire_bench(settings, rounds=rounds, as_json=output.table_json))
 
 
 @bench_app.command("bfcl")
+@flatten(
+    "config",
+    "model_path",
+    "dataset",
+    "limit",
+    "quick",
+    "seed",
+    "strategy",
+    "driver",
+    "json_path",
+    "plot",
+    "lpt_ablation",
+    "compare_lora",
+    "backend",
+    "base_url",
+    "api_key_env",
+    "lora",
+    "no_lora",
+)
 def bench_bfcl(
-    config: ConfigOpt = None,
-    model: ModelOpt = None,
+    model: ModelOptions,
     dataset: Annotated[
         list[str] | None,
         typer.Option("--dataset", "-d", metavar="NAME", help="Dataset (repeatable; default all)."),
@@ -298,9 +303,6 @@ def bench_bfcl(
             "shipped one), in one table.",
         ),
     ] = False,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    api_key_env: ApiKeyEnvOpt = None,
 ) -> None:
     """The AsyncLM paper's BFCL latency benchmark: sync, parallel, async, naive, sync_api,
     sync_api_nocache, each against its calibrated bound; with --driver model, AST accuracy
@@ -308,7 +310,7 @@ def bench_bfcl(
     later tasks trained it)."""
     from asynclm_tui.lab.bench.bfcl.command import DEFAULT_TASKS, QUICK_TASKS, BfclOptions, run_bfcl
     from asynclm_tui.lab.bench.bfcl.runner import STRATEGIES
-    from asynclm_tui.lab.tasks.bfcl_data import DATASETS, BenchError
+    from asynclm_tui.lab.tasks.bfcl_data import DATASETS
 
     opts = BfclOptions(
         datasets=list(dataset or DATASETS),
@@ -322,12 +324,40 @@ def bench_bfcl(
         lpt_ablation=lpt_ablation,
         compare_lora=compare_lora,
     )
-    try:
-        opts.validate()
-        settings = build_settings(
-            config, model, extra=server_overrides(backend, base_url, api_key_env)
-        )
-        code = run_bfcl(settings, opts)
-    except BenchError as exc:
-        fail(str(exc))
-    raise typer.Exit(code)
+    opts.validate()
+    raise typer.Exit(run_bfcl(model.load_settings(), opts))
+
+
+@flatten("minutes", "config", "model_path", "lora", "no_lora", "table_json")
+def soak(
+    model: ModelOptions,
+    output: OutputOptions,
+    minutes: Annotated[
+        float, typer.Option("--minutes", min=0.1, metavar="MIN", help="How long to run.")
+    ] = 10,
+) -> None:
+    """Scripted turns with calls and interrupts on the real model: RSS, errors, tok/s."""
+    from asynclm_tui.lab.bench.soak import run_soak
+
+    settings = model.load_settings()
+    raise typer.Exit(run_soak(settings, minutes, as_json=output.table_json))
+
+
+def traces(
+    count: Annotated[int, typer.Option("--count", metavar="N", help="Traces to write.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="JSONL file to write.")] = Path(
+        "traces.jsonl"
+    ),
+    user_interrupts: Annotated[
+        float,
+        typer.Option(
+            "--user-interrupts", metavar="SHARE", help="Share of traces with a user interrupt."
+        ),
+    ] = 0.3,
+) -> None:
+    """Export AsyncLM fine-tuning traces (paper section 4.2) as chat JSONL."""
+    from asynclm_tui.lab.bench.traces import write_traces
+
+    n = write_traces(out, count=count, seed=seed, user_share=user_interrupts)
+    typer.echo(f"wrote {n} traces to {out}")

@@ -1,57 +1,43 @@
-"""Glue shared by the CLI commands: settings -> engine, scripts, doctor."""
+"""``asynclm doctor``: the model in use and how it runs, or the server and
+whether its prefix cache works."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
-from asynclm_tui.core.api.handle import EngineHandle
-from asynclm_tui.core.backends import backend_factory, connect_server, load_llama, model_path
-from asynclm_tui.core.backends.adapter import AdapterChoice, choose_adapter, prompt_style_for
-from asynclm_tui.core.backends.base import BackendError, ModelLoadError
-from asynclm_tui.core.backends.llama_library import gpu_offload_supported
-from asynclm_tui.core.backends.load_plan import physical_cores
-from asynclm_tui.core.cml.script import Script
-from asynclm_tui.core.decode.engine import Engine
-from asynclm_tui.core.sessions.recorder import ChatSessions, Recorder, resume_into
-from asynclm_tui.core.sessions.store import (
-    SessionStore,
-    StoredSession,
-    StoreError,
-    default_db_path,
-)
-from asynclm_tui.core.settings import paths
-from asynclm_tui.core.settings.config import Settings
-from asynclm_tui.core.settings.yaml_source import UserFileError
-from asynclm_tui.core.tools.registry import ToolRegistry
+import typer
+
+from asynclm_tui.cli.flatten import flatten
+from asynclm_tui.cli.options import ModelOptions, start_logging
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.backends.adapter import AdapterChoice
+    from asynclm_tui.core.settings.config import Settings
 
 
-def build_engine(
-    settings: Settings, *, script: Script | None = None, interactive: bool = False
-) -> Engine:
-    """Load tools and create (not start) the engine for ``settings``."""
-    registry = ToolRegistry.load(settings.tool_paths(), settings.tools.disabled)
-    engine = Engine(
-        settings, registry, backend_factory(settings), script=script, interactive=interactive
-    )
-    return engine
-
-
-def load_script(path: Path | None, fail: Callable[[str], NoReturn]) -> Script | None:
-    """Read ``--script``; exits through ``fail`` with a one-line message."""
-    if path is None:
-        return None
-    try:
-        return Script.load(path)
-    except UserFileError as exc:
-        fail(str(exc))
+@flatten()
+def doctor(model: ModelOptions) -> None:
+    """Show the model in use, LoRA adapter, chat template, GPU offload, threads and
+    context size (or probe the server: its model, context size, and whether prefix
+    caching works)."""
+    settings = model.load_settings()
+    start_logging(False)
+    code, text = doctor_report(settings)
+    typer.echo(text)
+    raise typer.Exit(code)
 
 
 def doctor_report(settings: Settings) -> tuple[int, str]:
     """What ``asynclm doctor`` prints, and its exit code."""
+    from asynclm_tui.core.backends import load_llama, model_path
+    from asynclm_tui.core.backends.adapter import choose_adapter, prompt_style_for
+    from asynclm_tui.core.backends.base import ModelLoadError
+    from asynclm_tui.core.backends.llama_library import gpu_offload_supported
+    from asynclm_tui.core.backends.load_plan import physical_cores
+    from asynclm_tui.core.settings import paths
+
     if settings.model.backend == "openai":
         return server_report(settings)
     lines = []
@@ -111,66 +97,10 @@ def adapter_line(adapter: AdapterChoice) -> str:
     return f"{adapter.path} ({size}{adapter.why})"
 
 
-def open_recorder(
-    engine: EngineHandle,
-    db: Path | None,
-    *,
-    fail: Callable[[str], NoReturn],
-    source: str = "chat",
-    session_id: int | None = None,
-) -> Recorder:
-    """A recorder writing ``engine``'s turns to the sessions database."""
-    try:
-        recorder = Recorder(
-            db or default_db_path(),
-            session_id=session_id,
-            system=lambda: engine.snapshot().system_prompt,
-            source=source,
-        )
-    except StoreError as exc:
-        fail(f"{exc} (or pass --no-save)")
-    engine.subscribe(recorder)
-    return recorder
-
-
-def open_chat_sessions(
-    engine: EngineHandle,
-    db: Path | None,
-    *,
-    session_id: int | None,
-    latest: bool,
-    save: bool,
-    fail: Callable[[str], NoReturn],
-) -> ChatSessions:
-    """Saving for the chat UI; loads the chat to continue into ``engine``."""
-    path = db or default_db_path()
-    resumed: StoredSession | None = None
-    notice = ""
-    if session_id is not None or latest:
-        try:
-            store = SessionStore(path)
-            try:
-                wanted = session_id if session_id is not None else store.latest()
-                if wanted is None:
-                    notice = "There is no saved chat to continue yet; this is a new one."
-                else:
-                    resumed = store.load(wanted)
-            finally:
-                store.close()
-        except StoreError as exc:
-            fail(str(exc))
-        if resumed is not None:
-            resume_into(engine, resumed)
-    recorder = None
-    if save:
-        recorder = open_recorder(
-            engine, path, fail=fail, session_id=resumed.info.id if resumed else None
-        )
-    return ChatSessions(path, recorder, resumed, notice)
-
-
 def server_report(settings: Settings) -> tuple[int, str]:
     """``asynclm doctor`` for ``--backend openai``: probe the server."""
+    from asynclm_tui.core.backends import connect_server
+    from asynclm_tui.core.backends.base import BackendError, ModelLoadError
     from asynclm_tui.core.backends.openai import OpenAIBackend
     from asynclm_tui.core.backends.server_probe import probe_prefix_cache
 
