@@ -37,8 +37,9 @@ TIERS: dict[str, str] = {
     "tests/snapshots/": "ui",
     "tests/cli/": "cli",
     "tests/faults/test_fuzz.py": "fuzz",
+    "tests/mcp/test_live_": "mcp",
 }
-SLOW_TIERS = ("model", "tmux", "ui", "cli", "fuzz", "train")
+SLOW_TIERS = ("model", "tmux", "ui", "cli", "fuzz", "train", "mcp")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

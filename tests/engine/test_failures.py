@@ -99,7 +99,7 @@ def test_a_prompt_that_does_not_fit_ends_the_turn_and_the_engine_stays_usable() 
     assert first.reason == second.reason == StopReason.CONTEXT_FULL
     failed = run.of(TurnFailed)
     assert [f.reason for f in failed] == [StopReason.CONTEXT_FULL] * 2
-    assert failed[0].message.endswith("does not fit the context window (64 tokens)")
+    assert "does not fit the context window (64 tokens): " in failed[0].message
     assert not run.of(Prefilled)
 
 
@@ -208,7 +208,7 @@ def test_headless_run_exits_non_zero_with_one_line_when_the_context_is_full(
         assert '"event": "error"' in out.getvalue() and '"reason": "context_full"' in out.getvalue()
     else:
         lines = [line for line in err.getvalue().splitlines() if line.startswith("asynclm:")]
-        assert len(lines) == 1 and lines[0].endswith("the context window (64 tokens)")
+        assert len(lines) == 1 and "the context window (64 tokens): " in lines[0]
     assert "Traceback" not in err.getvalue() + out.getvalue()
 
 

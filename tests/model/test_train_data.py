@@ -1,21 +1,29 @@
-"""The CML training set: the engine's exact tokens, the right loss mask, a clean split."""
+"""The CML training set: the engine's exact tokens, the right loss mask, a
+clean split, and each behaviour's examples saying what they should."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from asynclm_tui.core.cml.syntax import CallBlock, CMLParser, TrapBlock
-from asynclm_tui.lab.tasks.requests import RequestMaker, heldout_requests, no_tool_prompts
+from asynclm_tui.lab.tasks.kinds_heldout import HELDOUT_KINDS
+from asynclm_tui.lab.tasks.requests import RequestMaker, heldout_requests
+from asynclm_tui.lab.tasks.steering import answer_goes_on, split_contents
 from asynclm_tui.lab.train import data as D
 
 pytestmark = pytest.mark.model
 
-CANNED = {p: ["Sure, here is a short answer."] for p in no_tool_prompts()}
+CANNED = {
+    p: ["Sure, here is a short answer. It has a few sentences. Each one ends. That is all."]
+    for p in D.distill_prompts()
+}
 
 
 @pytest.fixture(scope="module")
 def built() -> D.TrainingSet:
-    return D.build(160, seed=3, heldout=40, distilled=CANNED)
+    return D.build(400, seed=3, heldout=60, distilled=CANNED)
 
 
 @pytest.fixture(scope="module")
@@ -23,33 +31,45 @@ def backend() -> object:
     return D.engine_backend()[0]
 
 
+def calls_of(text: str) -> list[CallBlock]:
+    parser = CMLParser()
+    _, events = parser.feed(text)
+    _, tail = parser.flush()
+    return [e for e in [*events, *tail] if isinstance(e, CallBlock)]
+
+
+def model_text(ex: D.Example) -> str:
+    """The answer without the interrupts the system wrote."""
+    return re.sub(r" ?\[INTR\] .*? \[HEAD\] .*? \[END\]", "", ex.text, flags=re.S)
+
+
 def test_every_kind_is_made_and_fits(built: D.TrainingSet) -> None:
-    kinds = {e.kind for e in built.train}
-    assert kinds == set(D.MIX)
+    assert {e.kind for e in built.train} == set(D.MIX)
     assert all(len(e.tokens) <= D.MAX_TOKENS for e in built.train + built.heldout)
-    assert built.manifest["counts"] == {"train": 160, "heldout": 40}
+    assert built.manifest["counts"] == {"train": 400, "heldout": 60}
     assert built.manifest["prompt_style"] == "compact"
+    # examples share system prompts (the trainer runs a shared one once per batch)
+    assert built.manifest["system_prompts"]["train"] < 0.6 * 400
 
 
 def test_prompt_is_the_engines_rendering(built: D.TrainingSet, backend: object) -> None:
-    """The tokens before the first trained one are the engine's own prompt."""
+    """The tokens before the first trained one are the engine's own prompt,
+    with the system prompt the engine's builder writes for those tools."""
     from asynclm_tui.core.cml.prompt import system_prompt
 
     reg = D.shipped_registry()
-    system = system_prompt(reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", "compact")
-    single = next(e for e in built.train if e.kind == "single")
-    start = single.train_spans[0][0]
-    prompt = single.tokens[:start]
-    assert single.messages[0] == {"role": "system", "content": system}
-    user = single.messages[-1]["content"]
-    expect = backend.tokenize(  # type: ignore[attr-defined]
-        backend.render_chat(  # type: ignore[attr-defined]
-            [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        ),
-        special=True,
-    )
-    assert prompt == expect
-    assert 0 < single.prefix_len < len(prompt)
+    shipped = system_prompt(reg.tools.values(), lambda n: reg.tools[n].estimated_ms, "", "compact")
+    for ex in [e for e in built.train if e.kind in ("single", "multi")][:20]:
+        start = ex.train_spans[0][0]
+        expect = backend.tokenize(  # type: ignore[attr-defined]
+            backend.render_chat(ex.messages),  # type: ignore[attr-defined]
+            special=True,
+        )
+        assert ex.tokens[:start] == expect, ex.id
+        assert ex.messages[0]["content"].startswith("Call tools with [CALL] id [HEAD]")
+        assert 0 < ex.prefix_len < start
+    assert any(e.messages[0]["content"] == shipped for e in built.train)
+    assert any(e.messages[0]["content"] != shipped for e in built.train if e.kind == "single")
 
 
 def test_only_model_tokens_are_trained(built: D.TrainingSet, backend: object) -> None:
@@ -58,54 +78,97 @@ def test_only_model_tokens_are_trained(built: D.TrainingSet, backend: object) ->
     for ex in built.train:
         trained = {i for a, b in ex.train_spans for i in range(a, b)}
         assert len(ex.tokens) - 1 in trained  # the end-of-turn token
+        start = ex.train_spans[0][0]
         untrained = "".join(
             piece(t).decode(errors="replace")
             for i, t in enumerate(ex.tokens)
-            if i not in trained and i >= ex.train_spans[0][0]
+            if i not in trained and i >= start
         )
-        model_text = "".join(
+        model = "".join(
             piece(t).decode(errors="replace") for i, t in enumerate(ex.tokens[:-1]) if i in trained
         )
-        assert "[INTR]" not in model_text, ex.id
+        assert "[INTR]" not in model, ex.id
         assert untrained.count("[INTR]") == ex.text.count("[INTR]"), ex.id
 
 
-def test_calls_parse_and_ids_are_unique(built: D.TrainingSet) -> None:
+def test_calls_parse_fit_their_tool_and_never_repeat(built: D.TrainingSet) -> None:
     for ex in built.train:
-        if ex.kind == "none":
-            continue
-        parser = CMLParser()
-        model_only = ex.text
-        _, events = parser.feed(model_only)
-        _, tail = parser.flush()
-        calls = [e for e in [*events, *tail] if isinstance(e, CallBlock)]
-        if ex.kind == "two_turn" and not calls:  # a no-tool second turn: the first one called
-            assert "[CALL]" in ex.messages[-2]["content"], ex.id
-            continue
-        assert calls, ex.id
-        ids = [c.call_id for c in calls]
-        assert len(ids) == len(set(ids)), ex.id
-        if any(isinstance(e, TrapBlock) for e in events):
+        calls = calls_of(ex.text)
+        system = ex.messages[0]["content"]
+        earlier = [c for m in ex.messages[1:-1] for c in calls_of(m["content"])]
+        ids = [c.call_id for c in [*earlier, *calls]]
+        assert len(ids) == len(set(ids)), ex.id  # ids never reused in a conversation
+        seen = [(c.call.name, repr(c.call.kwargs)) for c in calls]
+        assert len(seen) == len(set(seen)), ex.id  # no identical call twice
+        for c in calls:
+            assert f"- {c.call.name}(" in system, (ex.id, c.call.name)
+        if any(isinstance(e, TrapBlock) for e in CMLParser().feed(ex.text)[1]):
             assert "[INTR]" in ex.text
 
 
-def test_lpt_first_call_is_the_longest_estimate(built: D.TrainingSet) -> None:
-    pair = [e for e in built.train if e.kind == "pair" and "weather(" in e.text]
-    assert pair
-    for ex in pair:
-        first = ex.text.split("[HEAD]", 1)[1].split("(", 1)[0].strip()
-        if "sleep(" not in ex.text and "save_note(" not in ex.text:
-            assert first == "weather", ex.text
+def test_each_request_gets_its_one_call(built: D.TrainingSet) -> None:
+    multi = [e for e in built.train if e.kind == "multi"]
+    assert multi
+    for ex in multi:
+        n = len(calls_of(ex.text))
+        assert n in (2, 3), ex.id
+    singles = [e for e in built.train if e.kind in ("single", "doc", "failed")]
+    assert all(len(calls_of(e.text)) == 1 for e in singles)
 
 
-def test_held_out_templates_never_train() -> None:
-    train = RequestMaker("train", 0)
-    held = RequestMaker("heldout", 0)
+def test_no_call_where_none_belongs(built: D.TrainingSet) -> None:
+    quiet = [e for e in built.train if e.kind in ("none", "none_doc")]
+    assert quiet and all("[CALL]" not in e.text for e in quiet)
+    assert all("[TRAP]" not in e.text for e in quiet)
+
+
+def test_failures_are_said_as_such(built: D.TrainingSet) -> None:
+    failed = [e for e in built.train if e.kind == "failed"]
+    assert failed
+    for ex in failed:
+        after = model_text(ex).split("[END]")[-1]
+        assert re.search(r"could not|declined|timed out", after), ex.text
+
+
+def test_steering_messages_are_taken_up_without_ending(built: D.TrainingSet) -> None:
+    steered = [e for e in built.train if e.kind in ("steer_story", "steer_tool")]
+    assert len(steered) > 10
+    landed = [e for e in steered if "[INTR] user [HEAD]" in e.text]
+    assert len(landed) >= 0.9 * len(steered)
+    for ex in landed:
+        assert answer_goes_on(ex.text), ex.text
+
+
+def test_follow_up_turns_answer_the_message_the_last_answer_missed(built: D.TrainingSet) -> None:
+    follow = [e for e in built.train if e.kind == "follow_up"]
+    assert follow
+    for ex in follow:
+        missed = ex.messages[-2]["content"]
+        assert missed.endswith(f"[INTR] user [HEAD] {ex.messages[-1]['content']} [END]")
+        assert model_text(ex).strip()
+
+
+def test_history_keeps_earlier_turns_as_the_engine_does(built: D.TrainingSet) -> None:
+    deep = [e for e in built.train if e.kind == "history"]
+    assert deep
+    assert any(len(e.messages) >= 5 for e in deep)
+    assert any(
+        "[INTR]" in m["content"] for e in deep for m in e.messages if m["role"] == "assistant"
+    )
+
+
+def test_held_out_kinds_phrasings_and_contents_never_train(built: D.TrainingSet) -> None:
+    train_prompts = "\n".join(e.messages[0]["content"] for e in built.train)
+    for kind in HELDOUT_KINDS:
+        for spec in kind.specs:
+            for about in spec.about:
+                assert about not in train_prompts, kind.id
+    users = {m["content"] for e in built.train for m in e.messages if m["role"] == "user"}
+    assert not users & {c.prompt for c in split_contents("heldout")}
+    train, held = RequestMaker("train", 0), RequestMaker("heldout", 0)
     for pool in ("clock", "calc", "weather", "none"):
         assert not set(train._pools[pool]) & set(held._pools[pool])
-    requests = heldout_requests()
-    assert {r.kind for r in requests} == {"single", "pair", "none"}
-    assert all(r.tools for r in requests if r.kind != "none")
+    assert {r.kind for r in heldout_requests()} == {"single", "pair", "none"}
 
 
 def test_bfcl_training_tasks_skip_the_held_out_head(built: D.TrainingSet) -> None:
@@ -122,8 +185,6 @@ def test_bfcl_training_tasks_skip_the_held_out_head(built: D.TrainingSet) -> Non
 
 def test_sync_bfcl_examples_have_each_result_after_its_call(built: D.TrainingSet) -> None:
     """As the sync strategy runs: call, its result, the next call; no trap."""
-    import re
-
     sync = [e for e in built.train if e.kind == "bfcl_sync"]
     assert sync
     for ex in sync:
@@ -135,6 +196,6 @@ def test_sync_bfcl_examples_have_each_result_after_its_call(built: D.TrainingSet
 
 
 def test_same_seed_same_data() -> None:
-    a = D.build(20, seed=5, heldout=2, distilled=CANNED)
-    b = D.build(20, seed=5, heldout=2, distilled=CANNED)
+    a = D.build(30, seed=5, heldout=2, distilled=CANNED)
+    b = D.build(30, seed=5, heldout=2, distilled=CANNED)
     assert [e.tokens for e in a.train] == [e.tokens for e in b.train]

@@ -69,3 +69,22 @@ def test_nothing_saved_yet(tmp_path: Path) -> None:
     assert code == 0 and "no saved chats yet" in out
     code, _, err = invoke("sessions", "show", "1", "--db", str(tmp_path / "none.db"))
     assert code == 2 and "no saved chats yet" in err
+
+
+def test_show_and_export_without_an_id_take_the_latest_chat(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    record(db, 2)
+    latest = record(db, 1)
+    code, shown, err = invoke("sessions", "show", "--db", str(db))
+    assert code == 0, err
+    assert shown == invoke("sessions", "show", str(latest), "--db", str(db))[1]
+    code, exported, err = invoke("sessions", "export", "--format", "json", "--db", str(db))
+    assert code == 0, err
+    assert json.loads(exported)["id"] == latest
+
+
+def test_show_without_an_id_on_an_empty_database_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    SessionStore(db, create=True).close()
+    code, _, err = invoke("sessions", "show", "--db", str(db))
+    assert code == 2 and "no saved chats yet" in err and len(err.strip().splitlines()) == 1

@@ -30,6 +30,7 @@ def test_thread_defaults(cores: int, size: int, expect: tuple[int, int]) -> None
     got = choose_threads(cores, file_size=size, all_on_gpu=False)
     assert (got.n_threads, got.n_threads_batch) == expect
     assert f"{cores} physical core" in got.why
+    assert got.adaptive  # fewer while the CPU is busy (thread_governor)
 
 
 def test_threads_with_everything_on_the_gpu_and_overrides() -> None:
@@ -37,6 +38,7 @@ def test_threads_with_everything_on_the_gpu_and_overrides() -> None:
     assert (gpu.n_threads, gpu.n_threads_batch) == (2, 2) and "GPU" in gpu.why
     forced = choose_threads(16, file_size=SMALL, all_on_gpu=False, n_threads=12)
     assert (forced.n_threads, forced.n_threads_batch) == (12, 16) and "--threads" in forced.why
+    assert not gpu.adaptive and not forced.adaptive  # threads the user set stay as set
     batch = choose_threads(2, file_size=SMALL, all_on_gpu=False, n_threads_batch=1)
     assert batch.n_threads_batch == 1
 

@@ -131,6 +131,9 @@ class TurnStarted(Event):
     mode: Mode
     text: str
     session: int = 0
+    follow_up: bool = False
+    """This turn answers a message typed mid-answer that the previous answer
+    ended without taking up (the engine's rule, ``core.decode.follow_up``)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,9 @@ class Token(Event):
     name: ClassVar[str] = "token"
     text: str
     visible: str = field(default="", metadata=NOT_IN_JSON)
+    forced: int = field(default=0, metadata=NOT_IN_JSON)
+    """Tokens the call grammar forced (jump-forward: appended in one batch,
+    ``text`` holds them all); 0 for a sampled token."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,19 @@ class CallUpdated(Event):
     name: ClassVar[str] = "status"
     id: str
     status: CallStatus
+    session: int = field(default=0, metadata=NOT_IN_JSON)
+
+
+@dataclass(frozen=True)
+class CallProgress(Event):
+    """A running call reported progress (an MCP server's progress
+    notifications, or a task's status); ``total`` is None when unknown."""
+
+    name: ClassVar[str] = "progress"
+    id: str
+    progress: float
+    total: float | None = None
+    message: str = ""
     session: int = field(default=0, metadata=NOT_IN_JSON)
 
 
@@ -266,6 +285,23 @@ class TurnDone(Event):
     decode_ms: float
     tok_s: float
     text: str = field(default="", repr=False, metadata=NOT_IN_JSON)
+    n_forced: int = 0
+    """Of ``n_generated``, tokens the call grammar forced (jump-forward)."""
+    call_blocks: int = 0
+    """Call blocks written in the turn."""
+    block_sampled: int = 0
+    """Tokens sampled in call blocks (the ``[CALL]`` opener included)."""
+    block_forced: int = 0
+    """Tokens forced in call blocks."""
+    block_ms: float = 0.0
+    """Time spent writing call blocks, each from the step that picked its
+    first token to the call's hand-off to the scheduler."""
+    cpu_busy: bool = False
+    """Other work (another process, a CPU-bound tool) kept the CPU busy and the
+    turn decoded slower for it: on fewer threads, on more threads than the CPUs
+    left free, or with steps several times their usual cost."""
+    threads: int = 0
+    """Fewest decode threads the turn used (0: not reported, e.g. a server)."""
 
 
 @dataclass(frozen=True)
@@ -375,7 +411,9 @@ class Configure(Input):
 
 @dataclass(frozen=True)
 class SetTools(Input):
-    """Offer these tools from the next new session (or the first turn)."""
+    """Offer these tools from the next turn: calls run against them at once,
+    and a session whose system message describes another tool set gets it
+    rewritten at its next turn (an MCP server started or changed its list)."""
 
     registry: ToolRegistry
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from asynclm_tui.core.backends.adapter import choose_adapter
 from asynclm_tui.core.backends.base import Backend, BackendError, ModelLoadError, ProgressFn
+from asynclm_tui.core.backends.gguf_header import GGUFHeaderError, read_scalars
 from asynclm_tui.core.backends.llama_cpp import LlamaCppBackend
 from asynclm_tui.core.backends.load_plan import FALLBACK_CTX
 from asynclm_tui.core.settings import paths
@@ -39,8 +40,29 @@ def load_llama(settings: Settings, progress: ProgressFn | None = None) -> LlamaC
         ModelLoadError: the model or adapter file is missing or llama.cpp cannot load it.
     """
     path = model_path(settings)
+    check_model_file(path)
     lora = choose_adapter(settings, path).path
     return LlamaCppBackend(path, settings=settings.model, progress=progress, lora=lora)
+
+
+def check_model_file(path: Path) -> None:
+    """Refuse a file that is not a GGUF model with the reason, before llama.cpp
+    tries it (it says only "Failed to load model from file").
+
+    Raises:
+        ModelLoadError: the file is missing, unreadable, or not a GGUF model.
+    """
+    try:
+        read_scalars(path, stop_prefix="general.")
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: {exc.strerror or exc}") from None
+    except GGUFHeaderError as exc:
+        if "bad magic" in str(exc):
+            raise ModelLoadError(
+                f"{path}: not a GGUF model; give a .gguf file (other formats convert "
+                "with llama.cpp's convert_hf_to_gguf.py)"
+            ) from None
+        raise ModelLoadError(f"{path}: a damaged GGUF file ({exc})") from None
 
 
 def llama_factory(settings: Settings) -> Callable[[ProgressFn], Backend]:

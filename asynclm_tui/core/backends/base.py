@@ -8,6 +8,7 @@ Everything is called from the engine's decode thread only.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,12 @@ class Backend(Protocol):
     def accept(self, token: int) -> None:
         """Tell the sampler a token was chosen outside it (penalty history)."""
 
+    def note_forced(self, tokens: Sequence[int]) -> None:
+        """The engine wrote ``tokens`` for the model (jump-forward: what the
+        call grammar forces); they follow the last sampled token in the next
+        :meth:`append`.  The sampler's penalty history takes them; a scripted
+        or replayed model skips them in what it still has to write."""
+
     def append_stats(self) -> AppendStats:
         """Cached/evaluated token counts of the last :meth:`append`."""
 
@@ -165,3 +172,36 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Free the model."""
+
+
+class Pieces(Protocol):
+    """What :func:`skip_text` needs of a backend."""
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of one token."""
+
+    def tokenize(self, text: str, *, special: bool = False) -> list[int]:
+        """Tokens for ``text``."""
+
+
+def skip_text(queue: deque[int], text: bytes, vocab: Pieces) -> bool:
+    """Drop ``text`` from the front of a queue of tokens still to be written
+    (a script, the replay oracle) because it was written another way; a token
+    that straddles the end of ``text`` is replaced by the tokens of its rest.
+    False when the queue does not start with ``text`` (left as far as it
+    matched)."""
+    while text:
+        if not queue:
+            return False
+        piece = vocab.piece(queue[0])
+        if text.startswith(piece) and piece:
+            queue.popleft()
+            text = text[len(piece) :]
+        elif piece.startswith(text):
+            queue.popleft()
+            rest = piece[len(text) :].decode("utf-8", errors="replace")
+            queue.extendleft(reversed(vocab.tokenize(rest)))
+            return True
+        else:
+            return False
+    return True

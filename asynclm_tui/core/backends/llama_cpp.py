@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from asynclm_tui.core.backends.chat_template import ModelVocab, TemplateError, c
 from asynclm_tui.core.backends.llama_library import import_llama_cpp
 from asynclm_tui.core.backends.llama_log import take_errors
 from asynclm_tui.core.backends.load_plan import plan_load
+from asynclm_tui.core.backends.thread_governor import Contention, governor_for
 from asynclm_tui.core.settings.config import ModelSettings
 
 if TYPE_CHECKING:
@@ -195,6 +197,8 @@ class LlamaCppBackend:
             except AdapterError as exc:
                 raise ModelLoadError(str(exc)) from None
         layers = cfg.n_gpu_layers if cfg.n_gpu_layers is not None else (-1 if gpu else 0)
+        # Created before the load, so its first look at the CPU spans it.
+        self._governor = governor_for(plan.threads, self._set_threads)
         kv_type = getattr(llama_cpp, _KV_TYPES[plan.kv_type])
         take_errors()  # only this load's errors explain its failure
         try:
@@ -342,7 +346,18 @@ class LlamaCppBackend:
         if self.llm.n_tokens + len(tokens) > self.info.n_ctx:
             raise ContextFullError(self.info.n_ctx)
         self._last_append = AppendStats(int(self.llm.n_tokens), len(tokens))
+        governor = self._governor
+        governor.before_step()  # the threads for this call (the CPU may be busy)
+        start = time.perf_counter()
         self.llm.eval(tokens)
+        governor.after_step(len(tokens), time.perf_counter() - start)
+
+    def _set_threads(self, n_threads: int, n_threads_batch: int) -> None:
+        self.llm._ctx.set_n_threads(n_threads, n_threads_batch)
+
+    def take_contention(self) -> Contention:
+        """How a busy CPU slowed decoding since the previous call."""
+        return self._governor.take_report()
 
     def append_stats(self) -> AppendStats:
         return self._last_append
@@ -377,6 +392,10 @@ class LlamaCppBackend:
     def accept(self, token: int) -> None:
         if self._sampler is not None:
             self._sampler.accept(token)
+
+    def note_forced(self, tokens: Sequence[int]) -> None:
+        for token in tokens:  # as if sampled: the repeat penalty sees them
+            self.accept(token)
 
     # ------------------------------------------------------------- saved state
 

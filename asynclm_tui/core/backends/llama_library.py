@@ -16,11 +16,12 @@ def import_llama_cpp() -> Any:
     first), so the core imports numpy only after this function ran.  Its log
     is routed to the project's log file here, before anything can print.
 
-    OpenMP's wait policy is left to the user on purpose: on idle cores the
-    default (spin, then sleep) is several times faster than
-    ``OMP_WAIT_POLICY=PASSIVE``, but with two busy processes on the same cores
-    the default collapses and PASSIVE does not (docs/models.md).  Set it
-    yourself on an oversubscribed machine (README, "Performance notes").
+    OpenMP's wait policy (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``, read by
+    libgomp when this import loads it) is left at libgomp's default or the
+    user's setting on purpose: on free cores spinning is several times faster
+    than ``OMP_WAIT_POLICY=PASSIVE``, and a busy CPU is met with fewer decode
+    threads instead, which never wait at a barrier (thread_governor;
+    docs/contention.md has the measurements of both).
     """
     import llama_cpp
 

@@ -39,6 +39,10 @@ class ThreadChoice:
     n_threads: int
     n_threads_batch: int
     why: str
+    adaptive: bool = False
+    """Fewer threads while other work keeps the CPU busy (see
+    :mod:`~asynclm_tui.core.backends.thread_governor`); off when the threads
+    were set or every layer is on a GPU."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ def choose_threads(
     thread defaults), so small models stop at 4 and larger ones at 8.  With 4 or more cores
     one is left for the UI, so streaming stays smooth.  Batches are
     compute-bound and use every core.  With all layers on a GPU the CPU threads
-    only feed it.
+    only feed it.  These are the most threads a step uses: while other work
+    keeps the CPU busy, fewer (``adaptive``, unless the user set the threads).
     """
     batch_default = max(1, min(cores, BATCH_THREADS_CAP))
     if all_on_gpu:
@@ -115,10 +120,11 @@ def choose_threads(
         if spare > cap:
             parts.append(f"capped at {cap} for a {'small' if small else 'large'} model")
         why = ", ".join(parts)
+    adaptive = not all_on_gpu
     if n_threads is not None:
-        n, why = n_threads, "set in the config or with --threads"
+        n, why, adaptive = n_threads, "set in the config or with --threads", False
     batch = n_threads_batch if n_threads_batch is not None else max(n, batch_default)
-    return ThreadChoice(n, batch, why)
+    return ThreadChoice(n, batch, why, adaptive)
 
 
 def choose_ctx(

@@ -315,6 +315,11 @@ class OpenAIBackend:
     def accept(self, token: int) -> None:
         """The server keeps its own penalty history."""
 
+    def note_forced(self, tokens: Sequence[int]) -> None:
+        """Nothing to do here: the next :meth:`append` (the sampled token and
+        these) closes the stream and continues from the text with them in,
+        which the server's prefix cache evaluates as a suffix."""
+
     def pause(self) -> None:
         self._close()
 

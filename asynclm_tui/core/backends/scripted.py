@@ -28,6 +28,7 @@ from asynclm_tui.core.backends.base import (
     ContextFullError,
     ProgressFn,
     SamplingParams,
+    skip_text,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ class ScriptedBackend:
         """Every batch appended to the KV cache, in order."""
         self.closed = False
         self.pauses = 0
+        self.forced_runs: list[list[int]] = []
+        """Every run of tokens the engine forced (jump-forward), in order."""
         """How often decoding waited (traps, sync calls, turn ends)."""
         self._calls: dict[str, int] = {}
         self._vocab: dict[str, int] = {EOS_TEXT: EOS}
@@ -224,6 +227,16 @@ class ScriptedBackend:
     def accept(self, token: int) -> None:
         self._proposed = token
         self._proposed_at = len(self._kv)
+
+    def note_forced(self, tokens: Sequence[int]) -> None:
+        """The script moves past the forced text (after the proposal, which
+        the next append writes)."""
+        self.forced_runs.append(list(tokens))
+        script = self._script
+        head = script.popleft() if script and script[0] == self._proposed else None
+        skip_text(script, b"".join(self.piece(t) for t in tokens), self)
+        if head is not None:
+            script.appendleft(head)
 
     def close(self) -> None:
         self.closed = True

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asynclm_tui.core.cml.syntax import INTR
-from asynclm_tui.core.settings.yaml_source import UserFileError
+from asynclm_tui.core.settings.yaml_source import UserFileError, read_user_file
 
 TURN_SEPARATOR = "=== turn ==="
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+"""Largest script read (many turns of text; ``/dev/zero`` is refused at once)."""
 
 
 @dataclass
@@ -55,10 +57,7 @@ class Script:
         Raises:
             UserFileError: unreadable file or invalid content.
         """
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserFileError(path, None, f"cannot read script: {exc}") from None
+        text = read_user_file(path, MAX_SCRIPT_BYTES, "script")
         script = cls.from_text(text, path)
         if not script.turns:
             raise UserFileError(path, None, "the script is empty")

@@ -28,6 +28,7 @@ from asynclm_tui.core.api.enums import CallStatus, Injection, InterruptKind, Sto
 from asynclm_tui.core.api.events import (
     ApproveCall,
     CallFinished,
+    CallProgress,
     CallUpdated,
     CancelCall,
     Configure,
@@ -61,10 +62,15 @@ from asynclm_tui.core.backends.base import (
     ProgressFn,
     throttled,
 )
+from asynclm_tui.core.backends.cpu_meter import tool_ended, tool_started
+from asynclm_tui.core.backends.thread_governor import take_contention
 from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.budget import PromptParts, explain, prompt_parts
 from asynclm_tui.core.decode.context_window import fit, headroom, slide
+from asynclm_tui.core.decode.follow_up import FollowUpWatch, follow_up_text
+from asynclm_tui.core.decode.jump_forward import jump_forward_on
 from asynclm_tui.core.decode.kv_reuse import reuse_prefix
 from asynclm_tui.core.decode.mailbox import Mailbox, NewSessionMark
 from asynclm_tui.core.decode.prefix_cache import warm_start
@@ -81,14 +87,21 @@ SMALL_MODEL_PARAMS = 3_000_000_000
 """Below this size ``constrain_calls`` defaults to on."""
 
 
-class PromptTooLong(ContextFullError):
-    """The conversation alone does not fit the context window."""
+PROMPT_TOO_LONG = "the conversation ("
+"""How a :class:`PromptTooLong` message begins (it carries its own advice)."""
 
-    def __init__(self, n_prompt: int, n_ctx: int) -> None:
+
+class PromptTooLong(ContextFullError):
+    """The conversation alone does not fit the context window; the message
+    says which part is too big and what to do (see :func:`budget.explain`)."""
+
+    def __init__(self, n_prompt: int, n_ctx: int, parts: PromptParts | None = None) -> None:
+        self.parts = parts
+        why = f": {explain(parts)}" if parts is not None else ""
         Exception.__init__(
             self,
-            f"the conversation ({n_prompt:,} tokens) does not fit the context window "
-            f"({n_ctx:,} tokens)",
+            f"{PROMPT_TOO_LONG}{n_prompt:,} tokens) does not fit the context window "
+            f"({n_ctx:,} tokens){why}",
         )
 
 
@@ -130,6 +143,8 @@ class Engine:
         self._lock = threading.Lock()
         """Guards what ``post`` changes for the next turn."""
         self._host = ToolHost()
+        self._cpu_work: dict[tuple[int, str], int] = {}
+        """Command tools running now (tool thread only), for the thread governor."""
         self._executor = Executor(
             registry,
             self._host,
@@ -139,9 +154,19 @@ class Engine:
             approval=settings.tools.approval,
             interactive=interactive,
             max_result_tokens=settings.tools.max_result_tokens,
+            on_progress=self._on_progress,
         )
         self._withheld = Withheld(self._mailbox, self._bus)
         """Results of calls a turn ended without (see core.withheld)."""
+        self._follow = FollowUpWatch()
+        """Messages typed mid-answer that the answer ended without taking up
+        (see core.decode.follow_up); fed by the bus on the decode thread."""
+        self._bus.subscribe(self._follow)
+        self._follow_up_next = False
+        """The next message taken is a follow-up the engine put back."""
+        self._prompt_tools: tuple[int, object] = (-1, None)
+        """The session and tool set (``ToolRegistry.prompt_key``) its system
+        message describes."""
         self._loaded = threading.Event()
         self._thread = threading.Thread(target=self._main, name="asynclm-decode", daemon=True)
 
@@ -235,7 +260,7 @@ class Engine:
     def close(self) -> None:
         """Stop decoding, cancel calls, free the model."""
         self._mailbox.close()
-        self._executor.cancel(None)
+        self._executor.shut_down()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         fut = self._host.submit(self._executor.aclose())
@@ -245,8 +270,27 @@ class Engine:
 
     # ------------------------------------------------------------ events
 
+    def _on_progress(
+        self, req: CallRequest, progress: float, total: float | None, message: str | None
+    ) -> None:
+        self._bus.emit(
+            CallProgress(self._bus.now(), req.id, progress, total, message or "", req.session)
+        )
+
     def _on_status(self, req: CallRequest, status: CallStatus) -> None:
+        self._mark_cpu_work(req, status)
         self._bus.emit(CallUpdated(self._bus.now(), req.id, status, req.session))
+
+    def _mark_cpu_work(self, req: CallRequest, status: CallStatus) -> None:
+        """A ``command:`` tool's process may take a whole CPU: decoding makes
+        room for it from its start (see core.backends.thread_governor)."""
+        key = (req.session, req.id)
+        if status is CallStatus.RUNNING:
+            spec = self._executor.registry.get(req.name)
+            if spec is not None and spec.command is not None:
+                self._cpu_work[key] = tool_started()
+        elif status.finished and key in self._cpu_work:
+            tool_ended(self._cpu_work.pop(key))
 
     def _on_result(self, result: CallResult) -> None:
         self._bus.emit(
@@ -339,6 +383,23 @@ class Engine:
         self._mailbox.start_session(serial)
         self._bus.emit(SessionStarted(self._bus.now(), serial))
 
+    def _system_message(
+        self, session: Session, registry: ToolRegistry, gen: GenerationSettings
+    ) -> None:
+        """The session's system message: written at its first turn, and
+        rewritten when the tools it describes changed since (``SetTools`` mid-
+        chat: an MCP server started or changed its list), so the next answer
+        knows them (the conversation is then evaluated again from there).  A
+        resumed chat keeps its saved prompt until the tools change."""
+        key = (session.serial, registry.prompt_key())
+        changed = self._prompt_tools[0] == session.serial and self._prompt_tools != key
+        if not session.messages:
+            session.messages.append({"role": "system", "content": self._system_text(registry, gen)})
+        elif changed and session.messages[0].get("role") == "system":
+            text = self._system_text(registry, gen)
+            session.messages[0] = {"role": "system", "content": text}
+        self._prompt_tools = key
+
     def _system_text(self, registry: ToolRegistry, gen: GenerationSettings) -> str:
         backend = self._backend  # auto: the loaded model's style (full until it loads)
         style = prompt_style_for(gen.prompt_style, backend.info if backend else None)
@@ -369,7 +430,18 @@ class Engine:
         if fitted is None:  # too long even with only the last turn
             tokens = backend.tokenize(backend.render_chat(session.messages), special=True)
             if len(tokens) >= backend.info.n_ctx:  # not even room for one token of answer
-                raise PromptTooLong(len(tokens), backend.info.n_ctx)
+                with self._lock:
+                    tools = list(self._registry.tools.values())
+                parts = prompt_parts(
+                    len(tokens),
+                    backend.info.n_ctx,
+                    session.messages,
+                    tools,
+                    self._executor.estimate_ms,
+                    lambda text: len(backend.tokenize(text)),
+                    gen.system_prompt,
+                )
+                raise PromptTooLong(len(tokens), backend.info.n_ctx, parts)
         else:
             tokens = fitted.tokens
         n_evaluated = reuse_prefix(backend, tokens)
@@ -419,12 +491,14 @@ class Engine:
             session, gen, mode = self._session, self._gen, self._mode
             injection, registry = self._injection, self._registry
             forced, self._forced_next = self._forced_next, None
-        if not session.messages:
-            session.messages.append({"role": "system", "content": self._system_text(registry, gen)})
+        self._system_message(session, registry, gen)
         session.messages.append({"role": "user", "content": text})
         session.turns += 1
         self._withheld.drop(session)
-        bus.emit(TurnStarted(bus.now(), session.turns, mode, text, session.serial))
+        follow_up, self._follow_up_next = self._follow_up_next, False
+        self._follow.start()
+        bus.emit(TurnStarted(bus.now(), session.turns, mode, text, session.serial, follow_up))
+        take_contention(backend)  # what follows is this turn's
         t_start = time.perf_counter()
         n_prompt = 0
         turn: Turn | None = None
@@ -478,11 +552,14 @@ class Engine:
             session.messages.append({"role": "assistant", "content": answer})
         if failure is not None:
             bus.emit(failure)
+        elif turn is not None:
+            self._follow_up(stats.reason)
         end = time.perf_counter()
         decode_s = max(end - t_start - stats.waited_s, 1e-9)
         n_past = 0
         with contextlib.suppress(Exception):  # a broken backend still ends the turn
             n_past = backend.n_past
+        cpu = take_contention(backend)
         bus.emit(
             TurnDone(
                 bus.now(),
@@ -496,10 +573,26 @@ class Engine:
                 decode_ms=decode_s * 1000,
                 tok_s=stats.n_generated / decode_s,
                 text=answer,
+                n_forced=stats.n_forced,
+                call_blocks=stats.blocks.blocks,
+                block_sampled=stats.blocks.sampled,
+                block_forced=stats.blocks.forced,
+                block_ms=stats.blocks.ms,
+                cpu_busy=cpu is not None and cpu.slowed,
+                threads=cpu.min_threads if cpu is not None else 0,
             )
         )
         if withheld:  # after TurnDone: the turn's end is shown first, then what is held
             bus.emit(HeldResults(bus.now(), withheld, HeldState.HELD))
+
+    def _follow_up(self, reason: StopReason) -> None:
+        """A message the answer ended without taking up goes back to the front
+        of the inbox, to be answered as the next turn (before TurnDone, so the
+        engine never looks idle in between)."""
+        unanswered = self._follow.unanswered(reason)
+        if unanswered:
+            self._follow_up_next = True
+            self._mailbox.requeue_user([follow_up_text(unanswered)])
 
     def _plan(
         self,
@@ -514,14 +607,18 @@ class Engine:
             script_text = self._script.next_turn()
             if script_text is not None:  # once the script is used up, generate freely
                 forced = backend.tokenize(script_text)
+        mask = self._constrain_calls(backend, gen)
+        jump = jump_forward_on(gen.jump_forward, mask=mask, has_logits=backend.info.has_logits)
         shapes = None
-        if self._constrain_calls(backend, gen):
+        if mask or jump:
             shapes = {name: tool_shape(spec.parameters) for name, spec in registry.tools.items()}
         return TurnPlan(
             gen=gen,
             seed=self._settings.model.seed + session.turns,
             injection=injection,
             shapes=shapes,
+            mask_calls=mask,
+            jump_forward=jump,
             forced=forced,
             estimate=self._executor.estimate_ms,
         )

@@ -1,10 +1,11 @@
 """One assistant turn: the interruptible decoding loop.
 
 Per decode step: pick a token (sampled, grammar-constrained inside a call, or
-teacher-forced from a script), feed its text to the CML parser, hand a call to
-the mode's scheduler the moment its ``[END]`` is decoded, and, only outside a
-block, append every queued interrupt's tokens to the live KV cache in the same
-decode call as the token.  Generation is never restarted and nothing is
+teacher-forced from a script), feed its text to the CML parser, add what the
+call grammar forces after it (jump-forward), hand a call to the mode's
+scheduler the moment its ``[END]`` is decoded, and, only outside a block,
+append every queued interrupt's tokens to the live KV cache in the same decode
+call as the token.  Generation is never restarted and nothing is
 re-prefilled.
 """
 
@@ -30,12 +31,10 @@ from asynclm_tui.core.api.events import (
     Trapped,
     UserMessage,
 )
-from asynclm_tui.core.backends.base import Backend
-from asynclm_tui.core.cml.constrain import BlockGrammar, ToolShape
+from asynclm_tui.core.backends.base import Backend, skip_text
+from asynclm_tui.core.cml.constrain import ToolShape
 from asynclm_tui.core.cml.syntax import (
-    CALL,
     ERROR_ID,
-    TRAP,
     BlockError,
     CallBlock,
     CMLParser,
@@ -43,6 +42,7 @@ from asynclm_tui.core.cml.syntax import (
     format_interrupt,
 )
 from asynclm_tui.core.decode.budget import Fitted, fit_result
+from asynclm_tui.core.decode.jump_forward import BlockMeter, GrammarFollower, JumpForward
 from asynclm_tui.core.decode.kv_reuse import reuse_prefix
 from asynclm_tui.core.decode.mailbox import Mailbox, Pending
 from asynclm_tui.core.decode.sampling import TokenPicker, sampling_params
@@ -85,7 +85,12 @@ class TurnPlan:
     seed: int
     injection: Injection = Injection.KV
     shapes: dict[str, ToolShape] | None = None
-    """Call grammars per tool; None: calls are not constrained."""
+    """Call grammars per tool; None: call blocks are not followed by a grammar."""
+    mask_calls: bool = True
+    """Sample call blocks under the grammar (``constrain_calls``); False: the
+    grammar only follows what the model writes (for jump-forward)."""
+    jump_forward: bool = False
+    """Append what the grammar forces as one batch (jump-forward decoding)."""
     forced: list[int] | None = None
     """Teacher-forced tokens (a script); None: the model samples."""
     estimate: Callable[[str, tuple[Any, ...], Mapping[str, Any]], float] = (
@@ -103,10 +108,15 @@ class TurnStats:
     """Counters for the ``done`` event."""
 
     n_generated: int = 0
+    """Tokens the model wrote: sampled and grammar-forced."""
+    n_forced: int = 0
+    """Of those, appended by jump-forward without a decode step of their own."""
     n_injected: int = 0
     waited_s: float = 0.0
     reason: StopReason = StopReason.EOS
     text: list[str] = field(default_factory=list)
+    blocks: BlockMeter = field(default_factory=BlockMeter)
+    """Call blocks: tokens sampled and forced, time to write each."""
 
 
 class Turn:
@@ -137,10 +147,12 @@ class Turn:
         engine gives them back if the turn fails)."""
         self._request_start = backend.n_past
         """Where the text of the current request starts (``prefix`` injection)."""
-        self._grammar: BlockGrammar | None = None
-        self._grammar_dead = False
-        self._grammar_fed = 0
-        self._block_serial = -1
+        self.follower = GrammarFollower(plan.shapes) if plan.shapes is not None else None
+        """The call grammar, in step with the open block."""
+        self.jump = JumpForward(backend) if plan.jump_forward and plan.shapes is not None else None
+        self._tail = ""
+        """The last characters written (the ``[INTR`` guard looks at them)."""
+        self._step_started = 0.0
 
     # ------------------------------------------------------------ main loop
 
@@ -162,7 +174,6 @@ class Turn:
     def _loop(self, decoder: codecs.IncrementalDecoder) -> None:
         b, parser, mailbox, st = self.b, self.parser, self.mailbox, self.stats
         eos = b.eos_tokens()
-        tail = ""
         n_ctx = b.info.n_ctx
         if mailbox.has_ready():
             # Results that finished between turns, or messages typed ahead:
@@ -175,7 +186,8 @@ class Turn:
             if st.n_generated >= self.gen.max_tokens:
                 st.reason = StopReason.MAX_TOKENS
                 break
-            token = self._pick(tail)
+            self._step_started = time.perf_counter()
+            token = self._pick(self._tail)
             if token == _END_OF_SCRIPT or token in eos:
                 wait = self.scheduler.at_eos()
                 if wait is None:
@@ -189,23 +201,14 @@ class Turn:
             if b.n_past >= n_ctx and not self._fits(1):
                 st.reason = StopReason.CONTEXT_FULL
                 break
-            text = decoder.decode(b.piece(token))
-            visible, events = parser.feed(text)
-            tail = (tail + text)[-8:]
-            st.text.append(text)
-            self.bus.emit(Token(self.bus.now(), text, visible))
             batch = [token]
-            st.n_generated += 1
-            trapped = False
-            for ev in events:
-                if isinstance(ev, CallBlock):
-                    self._on_call(ev)
-                elif isinstance(ev, TrapBlock):
-                    trapped = True
-                elif isinstance(ev, BlockError):
-                    mailbox.post_error(ev.call_id or ERROR_ID, f"error: {ev.message}")
-            if self.plan.shapes is not None:
-                self._track_grammar()
+            trapped = self._take(batch, decoder, forced=False)
+            jumped = self._jump()
+            if jumped:
+                # Only inside a block, so never where an interrupt could go.
+                trapped = self._take(jumped, decoder, forced=True) or trapped
+                batch += jumped
+            own = len(batch)
             injected: list[Injected] = []
             if not parser.in_block:
                 wait = self.scheduler.after_step(trapped)
@@ -214,12 +217,65 @@ class Turn:
                 if mailbox.has_ready():
                     injected = self._inject_into(batch)
             if not self._fits(len(batch)):
-                # The token fits; the interrupts that do not stay in
+                # The model's tokens fit; the interrupts that do not stay in
                 # ``unsent`` for the engine to give back.
-                b.append(batch[:1])
+                b.append(batch[:own])
                 st.reason = StopReason.CONTEXT_FULL
                 break
             self._append(batch, injected)
+
+    def _take(self, tokens: list[int], decoder: codecs.IncrementalDecoder, *, forced: bool) -> bool:
+        """Feed tokens the model wrote (one sampled, or a forced run) to the
+        parser and the grammar, announce them and hand calls on; True when
+        they closed a trap."""
+        st = self.stats
+        text = decoder.decode(b"".join(self.b.piece(t) for t in tokens))
+        visible, events = self.parser.feed(text)
+        self._tail = (self._tail + text)[-8:]
+        st.text.append(text)
+        self.bus.emit(Token(self.bus.now(), text, visible, forced=len(tokens) if forced else 0))
+        st.n_generated += len(tokens)
+        if forced:
+            st.n_forced += len(tokens)
+        trapped = closed_call = False
+        for ev in events:
+            if isinstance(ev, CallBlock):
+                self._on_call(ev)
+                closed_call = True
+            elif isinstance(ev, TrapBlock):
+                trapped = True
+            elif isinstance(ev, BlockError):
+                self.mailbox.post_error(ev.call_id or ERROR_ID, f"error: {ev.message}")
+        if self.follower is not None:
+            self.follower.follow(self.parser)
+        st.blocks.token(
+            len(tokens),
+            forced=forced,
+            in_block=self.parser.in_block,
+            closed_call=closed_call,
+            started=self._step_started,
+        )
+        return trapped
+
+    def _jump(self) -> list[int]:
+        """What the grammar forces after the token just taken (jump-forward),
+        as far as the turn's budget and the window allow."""
+        grammar = self.follower.active if self.follower is not None else None
+        if self.jump is None or grammar is None:
+            return []
+        tokens = self.jump.tokens(grammar)
+        tokens = tokens[: max(0, self.gen.max_tokens - self.stats.n_generated)]
+        if not tokens or not self._fits(1 + len(tokens)):
+            return []
+        if self.forced is not None:
+            # A script holds these tokens too: skip them there, or, where it
+            # writes something else, let it (teacher forcing wins).
+            rest = deque(self.forced)
+            if not skip_text(rest, b"".join(self.b.piece(t) for t in tokens), self.b):
+                return []
+            self.forced = rest
+        self.b.note_forced(tokens)
+        return tokens
 
     def _fits(self, n: int) -> bool:
         """Whether ``n`` more tokens fit, after sliding the window if need be."""
@@ -261,11 +317,13 @@ class Turn:
         if self.forced is not None:
             self.b.sample()  # pay the same sampling cost as free generation
             return self.forced.popleft() if self.forced else _END_OF_SCRIPT
-        if self._grammar is not None and not self._grammar_dead:
-            token = self.picker.constrained(self._grammar)
+        follower = self.follower
+        grammar = follower.active if follower is not None else None
+        if follower is not None and grammar is not None and self.plan.mask_calls:
+            token = self.picker.constrained(grammar)
             if token is not None:
                 return token
-            self._grammar_dead = True
+            follower.kill()  # nothing viable: let the model write on
         return self.picker.free(tail)
 
     # ------------------------------------------------------------ calls
@@ -301,26 +359,6 @@ class Turn:
         held = self.scheduler.issue(request)
         if held is not None:
             self.bus.emit(CallUpdated(now, call_id, held, session.serial))
-
-    def _track_grammar(self) -> None:
-        """Keep a grammar in step with the open block (constrain_calls)."""
-        parser = self.parser
-        kind = parser.block_kind
-        if kind not in (CALL, TRAP):
-            self._grammar = None
-            return
-        serial = parser.block_serial
-        text = parser.block_tail
-        if serial != self._block_serial or self._grammar is None:
-            assert self.plan.shapes is not None
-            self._grammar = BlockGrammar(self.plan.shapes, kind)
-            self._grammar_dead = False
-            self._grammar_fed = 0
-            self._block_serial = serial
-        if not self._grammar_dead and len(text) > self._grammar_fed:
-            if not self._grammar.feed(text[self._grammar_fed :]):
-                self._grammar_dead = True  # forced or unconstrained text: let it be
-            self._grammar_fed = len(text)
 
     # ------------------------------------------------------------ interrupts
 

@@ -4,56 +4,56 @@ The recorder is an engine sink: events are queued on the engine's threads
 (never blocking them) and a writer thread commits them together every
 :data:`FLUSH_INTERVAL_S`.  A process killed mid-answer therefore loses at most
 that much of the answer, and SQLite's WAL journal keeps the file sound.
+
+At each wake the writer also checks that the database is still the file it
+opened (see :mod:`~asynclm_tui.core.sessions.rescue`): when it was deleted,
+replaced or damaged, the chat moves to memory, subscribers get a
+:class:`~asynclm_tui.core.sessions.rescue.SavingStopped` notice at once, and
+:meth:`Recorder.save_to` saves it to another file (closing the recorder
+without that saves it beside the lost database, :attr:`Recorder.rescued`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import contextlib
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.core.api.events import (
     CallFinished,
-    CallIssued,
     CallUpdated,
     Event,
-    Interrupt,
     ModelLoaded,
     NewSession,
-    Prefilled,
-    Token,
-    TurnDone,
     TurnStarted,
 )
 from asynclm_tui.core.api.handle import EngineHandle
-from asynclm_tui.core.cml.syntax import format_interrupt
-from asynclm_tui.core.sessions.records import REPLAYED, to_record
+from asynclm_tui.core.sessions.event_rows import (
+    EventRows,
+    NewSessionMark,
+    QueuedMark,
+    RowState,
+)
+from asynclm_tui.core.sessions.records import REPLAYED
+from asynclm_tui.core.sessions.rescue import (
+    Copied,
+    LossKind,
+    SavingStopped,
+    copy_session,
+    identity,
+    interrupt_unfinished,
+    notice,
+    what_happened,
+)
 from asynclm_tui.core.sessions.store import SessionStore, StoredSession, StoreError, describe
+from asynclm_tui.core.tools.executor import AT_EXIT
 
 FLUSH_INTERVAL_S = 0.5
 """Longest time an event waits in memory before it is committed."""
-TITLE_CHARS = 80
-
-
-@dataclass
-class _NewSession:
-    """Queue marker: the next turn starts a new session (or continues one)."""
-
-    session_id: int | None
-
-
-@dataclass
-class _Queued:
-    """Queue marker: the user's queued messages are now ``texts``."""
-
-    texts: tuple[str, ...]
 
 
 @dataclass
@@ -64,48 +64,15 @@ class _Flush:
 
 
 @dataclass
-class _Turn:
-    """The turn being written."""
+class _SaveTo:
+    """Queue marker: save the chat to ``path`` and record there from now on."""
 
-    id: int
-    seq: int = 0
-    n_prompt: int = 0
-    n_generated: int = 0
-    n_injected: int = 0
-    raw: list[str] = field(default_factory=list)
-    visible: list[str] = field(default_factory=list)
-    text_raw: list[str] = field(default_factory=list)
-    """Tokens since the last stored record (stored as one text record)."""
-    text_visible: list[str] = field(default_factory=list)
-    text_t: float = 0.0
-    text_n: int = 0
-    dirty: bool = False
+    path: Path
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
 
 
-@dataclass
-class _State:
-    session_id: int | None
-    model: str = ""
-    turn: _Turn | None = None
-    interrupts: int = 0
-    queued: tuple[str, ...] = ()
-    """The user's queued messages (saved with the session once it exists)."""
-
-    def copy(self) -> _State:
-        """A copy to roll back to when a transaction fails."""
-        turn = self.turn
-        if turn is not None:
-            turn = dataclasses.replace(
-                turn,
-                raw=list(turn.raw),
-                visible=list(turn.visible),
-                text_raw=list(turn.text_raw),
-                text_visible=list(turn.text_visible),
-            )
-        return dataclasses.replace(self, turn=turn)
-
-
-class Recorder:
+class Recorder(EventRows):
     """Subscribe an instance to the engine (``engine.subscribe(recorder)``)."""
 
     def __init__(
@@ -128,14 +95,24 @@ class Recorder:
         self._source = source
         self.on_error = on_error
         self._interval = interval
-        self._queue: queue.SimpleQueue[Event | _NewSession | _Queued | _Flush] = queue.SimpleQueue()
-        self._pending: list[Event | _NewSession | _Queued] = []
-        self._state = _State(session_id)
+        self._queue: queue.SimpleQueue[Event | NewSessionMark | QueuedMark | _Flush | _SaveTo] = (
+            queue.SimpleQueue()
+        )
+        self._pending: list[Event | NewSessionMark | QueuedMark] = []
+        self._state = RowState(session_id)
         self._closed = threading.Event()
         self._wake = threading.Event()
         self._failing = False
         self._engine_session = 0
         """The engine session of the turns being written."""
+        self._opened = identity(db_path)
+        """The file opened, to notice another one (or none) at its path."""
+        self._lost: SavingStopped | None = None
+        self._lost_sinks: list[Callable[[SavingStopped], None]] = []
+        self._sinks_lock = threading.Lock()
+        self.rescued: Path | None = None
+        """Where :meth:`close` saved a chat whose database was lost (None:
+        nothing needed saving, or it could not be saved)."""
         self._thread = threading.Thread(target=self._loop, name="asynclm-recorder", daemon=True)
         self._thread.start()
 
@@ -160,12 +137,46 @@ class Recorder:
     def new_session(self, session_id: int | None = None) -> None:
         """The next turn belongs to a new session (a new chat), or continues
         the saved one ``session_id``."""
-        self._queue.put(_NewSession(session_id))
+        self._queue.put(NewSessionMark(session_id))
 
     def save_queued(self, texts: Sequence[str]) -> None:
         """The messages the user has queued for after the answer, in order:
         saved with the next commit, so a crash does not lose them."""
-        self._queue.put(_Queued(tuple(texts)))
+        self._queue.put(QueuedMark(tuple(texts)))
+
+    @property
+    def saving_stopped(self) -> SavingStopped | None:
+        """Why the chat is no longer being saved (None while it is)."""
+        return self._lost
+
+    def on_saving_stopped(self, sink: Callable[[SavingStopped], None]) -> None:
+        """Call ``sink`` (from the writer thread) when the database is lost;
+        at once if it already was."""
+        with self._sinks_lock:
+            self._lost_sinks.append(sink)
+            lost = self._lost
+        if lost is not None:
+            sink(lost)
+
+    def save_to(self, path: Path) -> None:
+        """Save the chat to the database ``path`` (created if need be; the
+        chat gets a new id there) and keep recording there (blocks until done).
+
+        Raises:
+            StoreError: ``path`` cannot be written; the chat stays where it was.
+        """
+        item = _SaveTo(path)
+        if threading.current_thread() is self._thread:  # from a notice's sink
+            self._save_to(item)
+        elif self._closed.is_set():
+            raise StoreError(f"{path}: the chat has ended; nothing is left to save")
+        else:
+            self._queue.put(item)
+            self._wake.set()
+        if not item.done.wait(30):
+            raise StoreError(f"{path}: saving the chat took too long")
+        if item.error is not None:
+            raise StoreError(item.error)
 
     def flush(self) -> None:
         """Commit everything queued so far (blocks the caller briefly)."""
@@ -178,7 +189,9 @@ class Recorder:
         done.wait(10)
 
     def close(self) -> None:
-        """Commit what is left and close the database."""
+        """Commit what is left, end the calls still pending as interrupted at
+        exit, save a chat whose database was lost beside it (see
+        :attr:`rescued`), and close the database."""
         if self._closed.is_set():
             return
         self._closed.set()
@@ -194,6 +207,7 @@ class Recorder:
             self._wake.clear()
             closing = self._closed.is_set()
             flushes: list[_Flush] = []
+            saves: list[_SaveTo] = []
             while True:
                 try:
                     item = self._queue.get_nowait()
@@ -201,12 +215,18 @@ class Recorder:
                     break
                 if isinstance(item, _Flush):
                     flushes.append(item)
+                elif isinstance(item, _SaveTo):
+                    saves.append(item)
                 else:
                     self._pending.append(item)
+            self._watch_file()
             self._write_pending()
+            for save in saves:
+                self._save_to(save)
             for f in flushes:
                 f.done.set()
             if closing:
+                self._at_close()
                 return
 
     def _write_pending(self) -> None:
@@ -222,6 +242,10 @@ class Recorder:
             # Kept in memory and retried at the next interval: nothing is lost
             # while the file is locked for a while.
             self._state = saved
+            if _damage(exc) and self._lost is None:
+                self._lose(LossKind.DAMAGED, str(exc))
+                self._write_pending()  # into memory now
+                return
             if not self._failing and self.on_error is not None:
                 self.on_error(f"chat not saved yet: {describe(self.store.path, exc)}")
             self._failing = True
@@ -235,198 +259,89 @@ class Recorder:
         self._failing = False
         self._pending.clear()
 
-    def _apply(self, item: Event | _NewSession | _Queued) -> None:
+    def _watch_file(self) -> None:
+        """Notice at once when the database is no longer the file opened."""
+        if self._lost is None:
+            kind = what_happened(self.store.path, self._opened)
+            if kind is not None:
+                self._lose(kind)
+
+    def _lose(self, kind: LossKind, why: str = "") -> None:
+        """Move the chat to memory and tell the subscribers why."""
+        old, memory = self.store, SessionStore.in_memory()
+        if self._state.session_id is not None:
+            # The open connection still reads the lost file (its inode lives
+            # on while open), so the chat so far comes along.
+            copied = copy_session(old.db, memory, self._state.session_id)
+            self._moved(copied)
+            if copied.missing:
+                unread = f"its {', '.join(copied.missing)} could not be read"
+                why = f"{why}; {unread}" if why else unread
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
+        self.store = memory
+        lost = notice(old.path, kind, why)
+        with self._sinks_lock:
+            self._lost = lost
+            sinks = list(self._lost_sinks)
+        for sink in sinks:
+            sink(lost)
+        if self.on_error is not None and not sinks:
+            self.on_error(lost.message)
+
+    def _moved(self, copied: Copied) -> None:
+        """The chat now has the ids ``copied`` gave it."""
         st = self._state
-        db = self.store.db
-        if isinstance(item, _NewSession):
-            self._save_turn()
-            if st.session_id is not None:  # the queue goes with the user to the next chat
-                self.store.save_queued(st.session_id, ())
-            st.session_id = item.session_id
-            st.turn = None
-            self._write_queued()
-            return
-        if isinstance(item, _Queued):
-            st.queued = item.texts
-            self._write_queued()
-            return
-        if isinstance(item, ModelLoaded):
-            st.model = item.model
-            return
-        if isinstance(item, TurnStarted):
-            self._start_turn(item)
-        turn = st.turn
-        if turn is None or st.session_id is None:
-            return
-        match item:
-            case Token():
-                if not turn.text_raw:
-                    turn.text_t = item.t
-                turn.text_raw.append(item.text)
-                turn.text_visible.append(item.visible)
-                turn.raw.append(item.text)
-                turn.visible.append(item.visible)
-                if item.text:
-                    turn.text_n += 1
-                    turn.n_generated += 1
-                turn.dirty = True
-                return
-            case Prefilled():
-                turn.n_prompt = item.n_prompt
-                db.execute("UPDATE turns SET n_prompt = ? WHERE id = ?", (item.n_prompt, turn.id))
-            case CallIssued():
-                db.execute(
-                    "INSERT OR REPLACE INTO calls (session_id, call_id, turn_id, fn, args, "
-                    "wants_result, estimate_ms, status, issued_t) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (
-                        st.session_id,
-                        item.id,
-                        turn.id,
-                        item.fn,
-                        json.dumps(
-                            {"args": list(item.args), "kwargs": item.kwargs},
-                            ensure_ascii=False,
-                            default=str,
-                        ),
-                        int(item.wants_result),
-                        item.estimate_ms,
-                        CallStatus.QUEUED.value,
-                        item.t,
-                    ),
-                )
-            case CallUpdated():
-                started = item.t if item.status is CallStatus.RUNNING else None
-                db.execute(
-                    "UPDATE calls SET status = ?, started_t = COALESCE(started_t, ?) "
-                    "WHERE session_id = ? AND call_id = ?",
-                    (item.status.value, started, st.session_id, item.id),
-                )
-            case CallFinished():
-                db.execute(
-                    "UPDATE calls SET status = ?, finished_t = ?, ms = ?, ok = ?, result = ? "
-                    "WHERE session_id = ? AND call_id = ?",
-                    (
-                        item.status.value,
-                        item.t,
-                        item.ms,
-                        int(item.ok),
-                        item.value,
-                        st.session_id,
-                        item.id,
-                    ),
-                )
-            case Interrupt():
-                turn.raw.append(format_interrupt(item.id, item.value))
-                turn.dirty = True
-                offset = turn.n_prompt + turn.n_generated + turn.n_injected
-                st.interrupts += 1
-                db.execute(
-                    "INSERT INTO interrupts (turn_id, seq, call_id, kind, value, n_tokens, "
-                    "token_offset, t) VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        turn.id,
-                        turn.seq,
-                        item.id,
-                        item.kind,
-                        item.value,
-                        item.n_tokens,
-                        offset,
-                        item.t,
-                    ),
-                )
-                turn.n_injected += item.n_tokens
-            case TurnDone():
-                turn.raw = [item.text]
-                turn.dirty = True
-                db.execute(
-                    "UPDATE turns SET ended = ?, reason = ?, n_prompt = ?, n_generated = ?, "
-                    "n_injected = ?, tok_s = ? WHERE id = ?",
-                    (
-                        time.time(),
-                        item.reason,
-                        item.n_prompt,
-                        item.n_generated,
-                        item.n_injected,
-                        item.tok_s,
-                        turn.id,
-                    ),
-                )
-        self._close_text()
-        self._event_row(*to_record(item))
+        st.session_id = copied.session_id
+        if st.turn is not None:
+            new = copied.turns.get(st.turn.id)
+            if new is None:  # its row was unreadable: the rest of it is lost
+                st.turn = None
+            else:
+                st.turn.id = new
 
-    def _write_queued(self) -> None:
-        """Store the queue with the session (kept in memory until one exists)."""
-        st = self._state
-        if st.session_id is not None:
-            self.store.save_queued(st.session_id, st.queued)
+    def _save_to(self, item: _SaveTo) -> None:
+        try:
+            target = SessionStore(item.path)
+            try:
+                if self._state.session_id is not None:
+                    self._moved(copy_session(self.store.db, target, self._state.session_id))
+            except BaseException:
+                target.close()
+                raise
+        except sqlite3.Error as exc:
+            item.error = describe(item.path, exc)
+        except StoreError as exc:
+            item.error = str(exc)
+        else:
+            with contextlib.suppress(sqlite3.Error):
+                self.store.close()
+            self.store = target
+            self._opened = identity(item.path)
+            with self._sinks_lock:
+                self._lost = None
+            self._failing = False
+        item.done.set()
 
-    def _start_turn(self, item: TurnStarted) -> None:
-        st = self._state
-        db = self.store.db
-        self._save_turn()
-        if st.session_id is None:
-            title = " ".join(item.text.split())
-            title = title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
-            st.session_id = self.store.create_session(
-                title, model=st.model, system=self._system(), source=self._source
-            )
-            self._write_queued()
-        (number,) = db.execute(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM turns WHERE session_id = ?",
-            (st.session_id,),
-        ).fetchone()
-        cur = db.execute(
-            "INSERT INTO turns (session_id, number, mode, user_text, started) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (st.session_id, number, item.mode, item.text, time.time()),
-        )
-        assert cur.lastrowid is not None
-        st.turn = _Turn(cur.lastrowid)
+    def _at_close(self) -> None:
+        """The chat ends: calls still pending ended with it, and a chat whose
+        database was lost is saved beside it."""
+        if self._state.session_id is not None:
+            with contextlib.suppress(sqlite3.Error, StoreError):
+                interrupt_unfinished(self.store, self._state.session_id, f"error: {AT_EXIT}")
+        lost = self._lost
+        if lost is not None and self._state.session_id is not None:
+            item = _SaveTo(lost.suggested)
+            self._save_to(item)
+            if item.error is None:
+                self.rescued = lost.suggested
+            elif self.on_error is not None:
+                self.on_error(f"the chat could not be saved: {item.error}")
 
-    def _event_row(self, kind: str, data: str) -> None:
-        turn = self._state.turn
-        assert turn is not None
-        self.store.db.execute(
-            "INSERT INTO events (turn_id, seq, kind, data) VALUES (?, ?, ?, ?)",
-            (turn.id, turn.seq, kind, data),
-        )
-        turn.seq += 1
 
-    def _close_text(self) -> None:
-        """Store the tokens gathered since the last record as one text record."""
-        turn = self._state.turn
-        if turn is None or not turn.text_raw:
-            return
-        token = Token(turn.text_t, "".join(turn.text_raw), "".join(turn.text_visible))
-        kind, data = to_record(token)
-        self._event_row(kind, data[:-1] + f', "n": {turn.text_n}}}')
-        turn.text_raw.clear()
-        turn.text_visible.clear()
-        turn.text_n = 0
-
-    def _checkpoint(self) -> None:
-        """End of a batch: the partial answer and the session's time."""
-        st = self._state
-        if st.turn is None or st.session_id is None:
-            return
-        self._save_turn()
-        self.store.db.execute(
-            "UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), st.session_id)
-        )
-
-    def _save_turn(self) -> None:
-        """Write the current turn's text so far (raw context and visible)."""
-        turn = self._state.turn
-        if turn is None:
-            return
-        self._close_text()
-        if turn.dirty:
-            self.store.db.execute(
-                "UPDATE turns SET raw_text = ?, visible_text = ?, n_generated = "
-                "MAX(n_generated, ?) WHERE id = ?",
-                ("".join(turn.raw), "".join(turn.visible), turn.n_generated, turn.id),
-            )
-            turn.dirty = False
+def _damage(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "malformed" in text or "not a database" in text or "disk image" in text
 
 
 @dataclass

@@ -17,12 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asynclm_tui.core.sessions.db_file import BUSY_TIMEOUT_S as BUSY_TIMEOUT_S
+from asynclm_tui.core.sessions.db_file import StoreError as StoreError
+from asynclm_tui.core.sessions.db_file import (
+    check_sound,
+    connect_read_only,
+    writable,
+)
+from asynclm_tui.core.sessions.db_file import describe as describe
 from asynclm_tui.core.sessions.records import record_data
 from asynclm_tui.core.settings import paths
 
 DB_NAME = "sessions.db"
-BUSY_TIMEOUT_S = 5.0
-"""How long a statement waits for another process's write lock."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: sessions, turns, calls, interrupts and the replay log of events.
@@ -102,10 +108,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(Exception):
-    """The database cannot be used; ``str()`` is a one-line message naming it."""
 
 
 def default_db_path() -> Path:
@@ -223,32 +225,65 @@ class SessionStore:
     """One connection to the sessions database (use it from one thread)."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
+        """Open (or, with ``create``, create) the database at ``path``.
+
+        Without ``create`` a database this process may not write (a
+        read-only file or folder) is opened read-only: it can be listed,
+        shown and exported, and changing it fails with a clear message.
+        A damaged file is refused with advice on saving what it holds.
+
+        Raises:
+            StoreError: missing (without ``create``), damaged or unusable.
+        """
         self.path = path
+        self.read_only = False
+        """True when opened read-only (writes raise :class:`StoreError`)."""
         if not create and not path.exists():
             raise StoreError(f"{path}: no sessions database here")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode: a power cut may lose the last commits, but a
-            # killed process loses nothing committed and never corrupts the file.
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            existed = path.exists() and path.stat().st_size > 0
+            if not create and not writable(path):
+                self.db = connect_read_only(path)
+                self.read_only = True
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            if existed:
+                check_sound(self.db, path)
+            if not self.read_only:
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self.db.execute("PRAGMA journal_mode = WAL")
+                # NORMAL in WAL mode: a power cut may lose the last commits, but a
+                # killed process loses nothing committed and never corrupts the file.
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+            self.version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as exc:
             raise StoreError(describe(path, exc)) from None
         except OSError as exc:
             raise StoreError(f"{path}: cannot open the sessions database: {exc}") from None
+        if self.version > SCHEMA_VERSION:
+            raise StoreError(newer(path, self.version))
+
+    @classmethod
+    def in_memory(cls) -> SessionStore:
+        """A store in memory (a chat whose database went away lives here
+        until it is saved to a file)."""
+        store = cls.__new__(cls)
+        store.path = Path(":memory:")
+        store.read_only = False
+        store.db = sqlite3.connect(":memory:", check_same_thread=False)
+        store.db.execute("PRAGMA foreign_keys = ON")
+        store._migrate()
+        store.version = SCHEMA_VERSION
+        return store
 
     # ------------------------------------------------------------ schema
 
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: written by a newer asynclm (schema {version}, "
-                f"this one knows {SCHEMA_VERSION}); upgrade asynclm-tui"
-            )
+            raise StoreError(newer(self.path, version))
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 self.db.executescript(
@@ -293,10 +328,7 @@ class SessionStore:
         Raises:
             StoreError: no such session.
         """
-        with self.transaction():
-            cur = self.db.execute(
-                "UPDATE sessions SET title = ? WHERE id = ?", (title.strip(), session_id)
-            )
+        cur = self._write("UPDATE sessions SET title = ? WHERE id = ?", [title.strip(), session_id])
         if cur.rowcount == 0:
             raise StoreError(f"no session {session_id}")
 
@@ -306,8 +338,7 @@ class SessionStore:
         Raises:
             StoreError: no such session.
         """
-        with self.transaction():
-            cur = self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        cur = self._write("DELETE FROM sessions WHERE id = ?", [session_id])
         if cur.rowcount == 0:
             raise StoreError(f"no session {session_id}")
 
@@ -401,12 +432,16 @@ class SessionStore:
             ):
                 turns[e[0]].events.append((e[1], record_data(e[2])))
         info = SessionInfo(r[0], r[1], r[2], r[3], len(turns), r[4], r[5])
-        queued = [
-            q[0]
-            for q in self._read(
-                "SELECT text FROM queued WHERE session_id = ? ORDER BY position", [session_id]
-            )
-        ]
+        queued = (
+            [
+                q[0]
+                for q in self._read(
+                    "SELECT text FROM queued WHERE session_id = ? ORDER BY position", [session_id]
+                )
+            ]
+            if self.version >= 2
+            else []
+        )  # an old file opened read-only: not migrated
         return StoredSession(info, r[6], list(turns.values()), queued)
 
     def save_queued(self, session_id: int, texts: Sequence[str]) -> None:
@@ -421,6 +456,14 @@ class SessionStore:
         """``PRAGMA integrity_check``'s verdict (``ok`` when sound)."""
         return "; ".join(str(r[0]) for r in self._read("PRAGMA integrity_check", []))
 
+    def _write(self, sql: str, params: list[Any]) -> sqlite3.Cursor:
+        """One statement in its own transaction; failures as :class:`StoreError`."""
+        try:
+            with self.transaction():
+                return self.db.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(describe(self.path, exc)) from None
+
     def _read(self, sql: str, params: list[Any]) -> list[Any]:
         try:
             return self.db.execute(sql, params).fetchall()
@@ -428,17 +471,9 @@ class SessionStore:
             raise StoreError(describe(self.path, exc)) from None
 
 
-def describe(path: Path, exc: sqlite3.Error) -> str:
-    """A one-line message for an SQLite failure, naming the file."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return (
-            f"{path}: the sessions database is locked by another process "
-            f"(waited {BUSY_TIMEOUT_S:.0f} s); close it and try again"
-        )
-    if "not a database" in text or "malformed" in text or "disk image" in text:
-        return (
-            f"{path}: the sessions database is damaged ({text}); "
-            "move it aside to start a new one (`sqlite3 FILE .recover` may save its data)"
-        )
-    return f"{path}: sessions database error: {text}"
+def newer(path: Path, version: int) -> str:
+    """The message for a file written by a later schema."""
+    return (
+        f"{path}: written by a newer asynclm (schema {version}, "
+        f"this one knows {SCHEMA_VERSION}); upgrade asynclm-tui"
+    )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from asynclm_tui.core.api.enums import Mode
 from asynclm_tui.core.settings import paths
+from asynclm_tui.core.settings.mcp_entry import ServerEntry
 from asynclm_tui.core.settings.yaml_source import (
     LineMap,
     UserFileError,
@@ -127,6 +128,11 @@ class GenerationSettings(_Section):
     constrain_calls: bool | None = None
     """Grammar-constrain call bodies to registered tools; empty means on for
     models under 3B parameters."""
+    jump_forward: bool | None = None
+    """Append what the call grammar forces (the rest of a marker or a tool
+    name, ``=``, `` [END]``...) as one batch instead of sampling it token by
+    token; empty means on wherever calls are constrained, and over a server;
+    false samples every token (for comparison)."""
     system_prompt: str = ""
     """Extra instructions added to the system prompt."""
     prompt_style: Literal["auto", "full", "compact"] = "auto"
@@ -174,6 +180,27 @@ class UISettings(_Section):
     data dir, or ``auto`` (OSC 52 unless the terminal is known to drop it)."""
 
 
+class McpSettings(_Section):
+    """MCP servers whose tools the model may call (``docs/mcp.md``)."""
+
+    servers: dict[str, ServerEntry] = Field(default_factory=dict)
+    """Servers by name, written as in an ``mcpServers`` file (command, args,
+    env, cwd, or url and headers), with asynclm's per-server settings."""
+    import_: list[Path] = Field(default_factory=list, alias="import")
+    """``mcpServers`` JSON files to read too (Claude Desktop's, a project's
+    ``.mcp.json``, Cursor's, Gemini CLI's settings, VS Code's ``mcp.json``)."""
+    startup_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds a server may take to start and list its tools."""
+    tool_timeout_s: float = Field(default=60.0, gt=0, le=86400)
+    """Seconds a call may go without a result or a progress notification."""
+    max_tool_timeout_s: float = Field(default=600.0, gt=0, le=86400)
+    """Hard cap on a call's duration, however much progress it reports."""
+    max_result_bytes: int = Field(default=65536, gt=0, le=64 * 1024 * 1024)
+    """Longest result text kept from a call; the rest is cut with a marker."""
+    max_description_chars: int = Field(default=300, ge=40, le=100_000)
+    """Longest tool description put in the system prompt."""
+
+
 class Settings(_Section):
     """Everything configurable; built once by the CLI, then passed down."""
 
@@ -182,6 +209,7 @@ class Settings(_Section):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     source: Path | None = Field(default=None, exclude=True)
     """The config file these settings came from, if any."""
@@ -218,6 +246,11 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         fmt = model.get("chat_format")
         if isinstance(fmt, str) and looks_like_path(fmt):
             model["chat_format"] = str((base / Path(fmt).expanduser()).resolve())
+    mcp = data.get("mcp")
+    if isinstance(mcp, dict) and isinstance(mcp.get("import"), list):
+        mcp["import"] = [
+            str(base / Path(p).expanduser()) if isinstance(p, str) else p for p in mcp["import"]
+        ]
     tools = data.get("tools")
     if isinstance(tools, dict) and isinstance(tools.get("dirs"), list):
         tools["dirs"] = [

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asynclm_tui.core.api.enums import CallStatus, Decision
+from asynclm_tui.core.tools.call_context import CallContext, ToolTimeout, current_call
+from asynclm_tui.core.tools.process_groups import KILL_GRACE_S
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
 from asynclm_tui.core.tools.runners import (
+    DRAIN_S,
     ToolFailure,
     run_command,
     run_http,
@@ -31,8 +34,14 @@ from asynclm_tui.core.tools.runners import (
 if TYPE_CHECKING:
     import httpx
 
+    from asynclm_tui.core.tools.spec import ToolSpec
+
 EMA_WEIGHT = 0.3
 """Weight of the newest observation in a tool's moving-average duration."""
+AT_EXIT = "interrupted at exit"
+"""The value of a call that was still pending when the program ended."""
+CLOSE_WAIT_S = KILL_GRACE_S + DRAIN_S + 0.5
+"""Longest wait at close for cancelled calls to end."""
 
 
 @dataclass
@@ -66,6 +75,8 @@ class CallResult:
 
 StatusSink = Callable[[CallRequest, CallStatus], None]
 ResultSink = Callable[[CallResult], None]
+ProgressSink = Callable[[CallRequest, float, float | None, str | None], None]
+"""``(request, progress, total, message)`` of a running call (tool thread)."""
 
 
 class ToolHost:
@@ -113,6 +124,7 @@ class Executor:
         approval: str = "ask",
         interactive: bool = False,
         max_result_tokens: int | None = None,
+        on_progress: ProgressSink | None = None,
     ) -> None:
         self.registry = registry
         self.host = host
@@ -136,6 +148,9 @@ class Executor:
         """Ids cancelled before they reached the loop (a cancel posted as the
         call was issued): they end as cancelled when they arrive."""
         self._client: httpx.AsyncClient | None = None
+        self._cancelled_why = "cancelled"
+        """The value of a cancelled call (:data:`AT_EXIT` once shutting down)."""
+        self.on_progress = on_progress
 
     # ------------------------------------------------ thread-safe entry points
 
@@ -146,6 +161,15 @@ class Executor:
     def cancel(self, call_id: str | None = None) -> None:
         """Cancel one call, or every pending call when ``call_id`` is None."""
         self.host.call(self._cancel, call_id)
+
+    def shut_down(self) -> None:
+        """Cancel every call because the program is ending: each ends as
+        cancelled with :data:`AT_EXIT` as its value (thread-safe)."""
+        self.host.call(self._shut_down)
+
+    def _shut_down(self) -> None:
+        self._cancelled_why = AT_EXIT
+        self._cancel(None)
 
     def approve(self, call_id: str, decision: Decision) -> None:
         """Answer an approval request: ``once``, ``always`` or ``deny``."""
@@ -163,8 +187,14 @@ class Executor:
         return spec.expected_ms(args, kwargs, self._observed.get(name))
 
     async def aclose(self) -> None:
-        """Cancel everything and close the HTTP client (on the tool loop)."""
-        self._cancel(None)
+        """Cancel everything, wait until the running calls have ended (their
+        process groups too), and close the HTTP client (on the tool loop)."""
+        self._shut_down()
+        running = list(self._running.values())
+        if running:
+            # Each command call ends its own group as it is cancelled (SIGTERM,
+            # SIGKILL after the grace); what is left at exit goes with kill_all.
+            await asyncio.wait(running, timeout=CLOSE_WAIT_S)
         if self._client is not None:
             await self._client.aclose()
 
@@ -242,20 +272,28 @@ class Executor:
         handler: report it here, so every call ends with a result."""
         if task.cancelled() and self._running.get(req.id) is task:
             self._running.pop(req.id)
-            self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
+            self._finish(req, t0, CallStatus.CANCELLED, self._cancelled_why)
             self._dispatch()
 
     async def _run(self, req: CallRequest, t0: float) -> None:
-        spec = self.registry.tools[req.name]
+        spec = self.registry.get(req.name)
+        if spec is None:  # the tool set changed (an MCP server's list) while it queued
+            self._running.pop(req.id, None)
+            self._finish(req, t0, CallStatus.FAILED, f"tool {req.name!r} is no longer available")
+            self._dispatch()
+            return
+        current_call.set(CallContext(req.id, req.name, functools.partial(self._report, req)))
         self.on_status(req, CallStatus.RUNNING)
         started = time.perf_counter()
         status, value = CallStatus.DONE, ""
         try:
-            value = await asyncio.wait_for(self._invoke(req), timeout=spec.timeout_s)
+            value = await asyncio.wait_for(self._invoke(req, spec), timeout=spec.timeout_s)
         except TimeoutError:
             status, value = CallStatus.TIMED_OUT, f"timed out after {spec.timeout_s:g} s"
+        except ToolTimeout as exc:
+            status, value = CallStatus.TIMED_OUT, str(exc)
         except asyncio.CancelledError:
-            status, value = CallStatus.CANCELLED, "cancelled"
+            status, value = CallStatus.CANCELLED, self._cancelled_why
         except ToolFailure as exc:
             status, value = CallStatus.FAILED, str(exc)
         except Exception as exc:  # noqa: BLE001 - a tool bug must not kill the loop
@@ -268,8 +306,20 @@ class Executor:
         self._finish(req, t0, status, value)
         self._dispatch()
 
-    async def _invoke(self, req: CallRequest) -> str:
-        spec = self.registry.tools[req.name]
+    def _report(
+        self, req: CallRequest, progress: float, total: float | None, message: str | None
+    ) -> None:
+        """Progress of a running call, from any thread, delivered in order on
+        the tool loop (so never after the call's result)."""
+        self.host.call(self._progress, req, progress, total, message)
+
+    def _progress(
+        self, req: CallRequest, progress: float, total: float | None, message: str | None
+    ) -> None:
+        if self.on_progress is not None and req.id in self._running:
+            self.on_progress(req, progress, total, message)
+
+    async def _invoke(self, req: CallRequest, spec: ToolSpec) -> str:
         if spec.command is not None:
             return await run_command(spec, req.kwargs)
         if spec.http is not None:
@@ -295,7 +345,7 @@ class Executor:
                 self._queued.discard(cid)
                 for _, _, req, t0 in self._ready:
                     if req.id == cid:
-                        self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
+                        self._finish(req, t0, CallStatus.CANCELLED, self._cancelled_why)
             else:
                 self._cancel_early.add(cid)
 

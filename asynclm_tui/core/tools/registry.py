@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,14 @@ class ToolRegistry:
         )
         self.tools[name] = spec
         return spec
+
+    def prompt_key(self) -> tuple[tuple[str, str, str], ...]:
+        """What the system prompt says of these tools (names, descriptions,
+        parameters), comparable: equal keys describe the same tool set."""
+        return tuple(
+            (name, spec.description, json.dumps(spec.parameters, sort_keys=True, default=str))
+            for name, spec in sorted(self.tools.items())
+        )
 
     def __contains__(self, name: object) -> bool:
         return name in self.tools

@@ -8,18 +8,29 @@ percent-encoded, and output is capped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import importlib
 import inspect
 import json
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from asynclm_tui.core.tools.process_groups import KILL_GRACE_S, end_group, track
 from asynclm_tui.core.tools.spec import ENV_REF, PLACEHOLDER, HttpSpec, ToolSpec
 
 if TYPE_CHECKING:
     import httpx
+
+
+DRAIN_S = 0.25
+"""Longest wait for a command's pipes to close once its group has ended."""
+REAP_WAIT_S = 5.0
+"""Longest wait for a killed command to be reaped (immediate unless the
+machine is very busy)."""
 
 
 class ToolFailure(Exception):
@@ -66,43 +77,88 @@ def _cap(data: bytes, limit: int) -> str:
     return text
 
 
-async def run_command(spec: ToolSpec, args: Mapping[str, Any]) -> str:
-    """Run the tool's argv with no shell; stdout is the result."""
+class _ExitAware(asyncio.subprocess.SubprocessStreamProtocol):
+    """The stream protocol, plus a future set when the process itself exits
+    (``Process.wait`` also waits for every inherited pipe to close)."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Listed as soon as the pid is known, so an exit that comes before
+        # the spawn returns still ends the group.
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        track(transport.get_pid())
+        super().connection_made(transport)
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+async def run_command(spec: ToolSpec, args: Mapping[str, Any], grace: float = KILL_GRACE_S) -> str:
+    """Run the tool's argv with no shell; stdout is the result.
+
+    The command runs in a process group of its own.  The call ends when the
+    command itself exits: whatever it left running in the background is then
+    ended with the group (SIGTERM, SIGKILL after ``grace``), and the output is
+    what was written until then.  Cancelling the call (its timeout, a stop)
+    ends the group the same way before this returns.
+    """
     assert spec.command is not None
     argv = build_argv(spec.command, args)
+    loop = asyncio.get_running_loop()
     try:
-        proc = await asyncio.create_subprocess_exec(
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitAware(2**16, loop),
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
     except OSError as exc:
         raise ToolFailure(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+    pgid = transport.get_pid()  # a new session: its leader's pid is the group's id
     limit = spec.max_output_bytes
+    out, err = bytearray(), bytearray()
+    assert protocol.stdout is not None and protocol.stderr is not None
+    readers = [
+        asyncio.ensure_future(_read_capped(protocol.stdout, limit, out)),
+        asyncio.ensure_future(_read_capped(protocol.stderr, limit, err)),
+    ]
     try:
-        assert proc.stdout is not None and proc.stderr is not None
-        out, err = await asyncio.gather(
-            _read_capped(proc.stdout, limit), _read_capped(proc.stderr, limit)
-        )
-        code = await proc.wait()
+        # Not ``await protocol.exited``: cancelling this would cancel that
+        # future, and the exit must still be seen below.
+        await asyncio.wait([protocol.exited])
     finally:
-        if proc.returncode is None:  # cancelled or timed out: leave no orphan
-            proc.kill()
-            await proc.wait()
+        try:
+            await end_group(pgid, grace)
+            # The group is gone, so its pipes are closed: only a process that
+            # left the group (a daemon) can hold them still.
+            await asyncio.wait(readers, timeout=DRAIN_S)
+            # The command is dead; wait for asyncio to have reaped it, since
+            # closing the transport first would reap it behind asyncio's back.
+            await asyncio.wait([protocol.exited], timeout=REAP_WAIT_S)
+        finally:
+            for reader in readers:
+                reader.cancel()
+            transport.close()
+    code = transport.get_returncode()
     if code != 0:
-        detail = _cap(err or out, 2000).strip()
+        detail = _cap(bytes(err or out), 2000).strip()
         raise ToolFailure(f"exit status {code}" + (f": {detail}" if detail else ""))
-    return _cap(out, limit).rstrip("\n")
+    return _cap(bytes(out), limit).rstrip("\n")
 
 
-async def _read_capped(stream: asyncio.StreamReader, limit: int) -> bytes:
-    """Read up to ``limit`` + 1 bytes, then drain the rest unseen."""
-    buf = bytearray()
+async def _read_capped(stream: asyncio.StreamReader, limit: int, buf: bytearray) -> None:
+    """Read into ``buf`` up to ``limit`` + 1 bytes, then drain the rest unseen
+    (``buf`` keeps what was read if this is cancelled)."""
     while chunk := await stream.read(65536):
         if len(buf) <= limit:
             buf += chunk[: limit + 1 - len(buf)]
-    return bytes(buf)
 
 
 def _headers(spec: HttpSpec) -> dict[str, str]:
@@ -187,5 +243,40 @@ async def run_python(spec: ToolSpec, args: Mapping[str, Any]) -> str:
     if inspect.iscoroutinefunction(func):
         result = await func(**args)
     else:
-        result = await asyncio.to_thread(func, **args)
+        result = await in_daemon_thread(func, args)
     return _text(result)
+
+
+async def in_daemon_thread(func: Callable[..., Any], args: Mapping[str, Any]) -> Any:
+    """``func(**args)`` in a thread of its own, with the caller's context.
+
+    Not ``asyncio.to_thread``: the default executor's threads are joined at
+    interpreter exit, so a sync tool abandoned at its timeout would hold the
+    process until it returned.  A daemon thread is left behind instead (a
+    Python function cannot be stopped from outside).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(ok: bool, value: Any) -> None:
+        if done.done():  # the call was cancelled or timed out meanwhile
+            return
+        if ok:
+            done.set_result(value)
+        else:
+            done.set_exception(value)
+
+    def work() -> None:
+        outcome: tuple[bool, Any]
+        try:
+            outcome = (True, context.run(func, **args))
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting call
+            outcome = (False, exc)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit must not stop the tool loop
+            outcome = (False, ToolFailure(f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="asynclm-sync-tool", daemon=True).start()
+    return await done

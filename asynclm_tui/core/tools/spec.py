@@ -95,6 +95,8 @@ class ToolSpec(BaseModel):
     """File the tool came from."""
     handler: Callable[..., Any] | None = Field(default=None, exclude=True)
     """Runner for tools registered from Python (benchmarks, embedding apps)."""
+    handled_by: str | None = Field(default=None, exclude=True)
+    """What the handler stands for in listings (``mcp:files``); default ``handler``."""
 
     @field_validator("name")
     @classmethod
@@ -149,10 +151,11 @@ class ToolSpec(BaseModel):
 
     @property
     def runner(self) -> str:
-        """Which runner the tool uses: command, http or python."""
+        """Which runner the tool uses: command, http, python, or what runs its
+        handler (``mcp:server``)."""
         for kind in ("command", "http", "python", "handler"):
             if getattr(self, kind) is not None:
-                return kind
+                return self.handled_by or kind if kind == "handler" else kind
         raise AssertionError("validated specs have a runner")
 
     @property
