@@ -2,8 +2,9 @@
 
 - :mod:`.chat`: ``chat`` (also ``asynclm`` with no command) and ``run``;
 - :mod:`.doctor`: ``doctor``;
+- :mod:`.serve`: ``serve``;
 - :mod:`.bench`: ``bench ...``, ``soak`` and ``traces`` (the lab's commands);
-- :mod:`.tools`, :mod:`.sessions`, :mod:`.train`: their command groups.
+- :mod:`.tools`, :mod:`.mcp`, :mod:`.sessions`, :mod:`.train`: their command groups.
 
 Options several commands share are declared once in :mod:`.options`;
 failures are reported by the root group (:mod:`.errors`).
@@ -22,8 +23,10 @@ from asynclm_tui.cli.chat import CHAT_LAYOUT, ThemeOpt, chat, open_chat, run
 from asynclm_tui.cli.doctor import doctor
 from asynclm_tui.cli.errors import CliError, HandledGroup
 from asynclm_tui.cli.flatten import flatten
+from asynclm_tui.cli.mcp import mcp_app
 from asynclm_tui.cli.options import ModelOptions, OutputOptions, SessionOptions, ToolOptions
 from asynclm_tui.cli.plain_help import PlainArgsCommand
+from asynclm_tui.cli.serve import serve
 from asynclm_tui.cli.sessions import sessions_app
 from asynclm_tui.cli.tools import tools_app
 from asynclm_tui.cli.train import train_app
@@ -95,9 +98,11 @@ def main(
 app.command("chat")(chat)
 app.command(cls=PlainArgsCommand)(run)
 app.command()(doctor)
+app.command()(serve)
 app.command()(soak)
 app.command()(traces)
 app.add_typer(tools_app, name="tools")
+app.add_typer(mcp_app, name="mcp")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(train_app, name="train")

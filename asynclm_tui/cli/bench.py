@@ -125,6 +125,92 @@ def bench_ttft(
     raise typer.Exit(run_ttft_bench(settings, rounds=rounds, as_json=output.table_json))
 
 
+@bench_app.command("mcp")
+@flatten("config", "model_path", "rounds", "round_trips", "table_json", "lora", "no_lora")
+def bench_mcp(
+    model: ModelOptions,
+    output: OutputOptions,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Answers per strategy.")
+    ] = 5,
+    round_trips: Annotated[
+        int,
+        typer.Option("--round-trips", min=10, metavar="N", help="No-op calls per transport."),
+    ] = 200,
+) -> None:
+    """A scripted answer calling three tools of a local MCP server (0.5-3 s each):
+    async vs sync vs parallel wall time; and a no-op MCP call's round trip over
+    stdio and HTTP against an in-process Python tool."""
+    from asynclm_tui.lab.bench.mcp import run_mcp_bench
+
+    settings = model.load_settings()
+    start_logging(False)
+    raise typer.Exit(
+        run_mcp_bench(settings, rounds=rounds, round_trips=round_trips, as_json=output.table_json)
+    )
+
+
+@bench_app.command("contention")
+@flatten(
+    "config",
+    "model_path",
+    "options",
+    "seconds",
+    "rounds",
+    "tool_seconds",
+    "load_jobs",
+    "table_json",
+    "lora",
+    "no_lora",
+)
+def bench_contention(
+    model: ModelOptions,
+    output: OutputOptions,
+    options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            metavar="SPEC",
+            help="default | fixed | passive | spin:N | threads:N (repeatable; "
+            "default: all of default, fixed, passive, spin:10000, threads:1).",
+        ),
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=1, metavar="S", help="Length of a measured window.")
+    ] = 6.0,
+    rounds: Annotated[
+        int, typer.Option("--rounds", min=1, metavar="N", help="Rounds of every scenario.")
+    ] = 2,
+    tool_seconds: Annotated[
+        float,
+        typer.Option("--tool-seconds", min=0.5, metavar="S", help="A CPU-bound tool's run time."),
+    ] = 3.0,
+    load_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--load-jobs", min=1, metavar="N", help="Busy processes (default: physical cores)."
+        ),
+    ] = None,
+) -> None:
+    """Decoding beside other work: solo, two processes, a CPU-bound tool, a busy
+    machine; tok/s and the ratio to solo for each thread and OpenMP option."""
+    from asynclm_tui.lab.bench.contention import DEFAULT_OPTIONS, run_contention_bench
+
+    settings = model.load_settings()
+    start_logging(False)
+    raise typer.Exit(
+        run_contention_bench(
+            settings,
+            options=tuple(options) if options else DEFAULT_OPTIONS,
+            seconds=seconds,
+            rounds=rounds,
+            tool_seconds=tool_seconds,
+            load_jobs=load_jobs,
+            as_json=output.table_json,
+        )
+    )
+
+
 @bench_app.command("ui")
 @flatten("config", "model_path", "threads", "chars", "rounds", "table_json", "lora", "no_lora")
 def bench_ui(

@@ -7,7 +7,7 @@ never imports Textual.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,11 @@ from asynclm_tui.cli.options import (
     ToolOptions,
     start_logging,
 )
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.api.handle import EngineHandle
+    from asynclm_tui.core.tools.mcp.hub import McpHub
+    from asynclm_tui.core.tools.registry import ToolRegistry
 
 
 def shipped_theme_names() -> list[str]:
@@ -44,6 +49,7 @@ CHAT_LAYOUT = (
     "lora",
     "no_lora",
     "tool_paths",
+    "mcp_configs",
     "mode",
     "script",
     "theme",
@@ -88,14 +94,18 @@ def open_chat(
     session.check_choice()
     check_theme(theme)
     settings = model.load_settings(tools, {"ui.theme": theme})
+    hub = tools.mcp_hub(settings)
     start_logging(output.debug_log)
-    from asynclm_tui.core.decode.from_settings import build_engine
+    from asynclm_tui.core.decode.from_settings import build_engine, load_tools
 
-    engine = build_engine(settings, script=tools.load_script(), interactive=True)
+    registry = load_tools(settings)
+    engine = build_engine(settings, registry=registry, script=tools.load_script(), interactive=True)
     sessions = session.open_chat(engine)
     from asynclm_tui.ui.app import run_app
+    from asynclm_tui.ui.mcp_link import McpLink
 
-    raise typer.Exit(run_app(settings, engine, sessions))
+    link = McpLink(hub, registry) if hub is not None else None
+    raise typer.Exit(run_app(settings, engine, sessions, mcp=link))
 
 
 chat = flatten(*CHAT_LAYOUT)(open_chat)
@@ -120,6 +130,7 @@ def read_prompt(prompt: str | None) -> str:
     "lora",
     "no_lora",
     "tool_paths",
+    "mcp_configs",
     "mode",
     "script",
     "as_json",
@@ -166,7 +177,7 @@ def run(
     from asynclm_tui.headless.run import TimedMessage, run_headless
 
     prompt = read_prompt(prompt)
-    from asynclm_tui.core.decode.from_settings import build_engine
+    from asynclm_tui.core.decode.from_settings import build_engine, load_tools
 
     timed = []
     for spec in user_at or []:
@@ -175,12 +186,34 @@ def run(
         except ValueError as exc:
             raise CliError(f"--user-at: {exc}") from None
     settings = model.load_settings(tools, {"generation.max_tokens": max_tokens})
+    hub = tools.mcp_hub(settings)
     start_logging(debug, echo=debug)
-    engine = build_engine(settings, script=tools.load_script(), interactive=False)
+    registry = load_tools(settings)
+    engine = build_engine(
+        settings, registry=registry, script=tools.load_script(), interactive=False
+    )
     recorder = session.open_recorder(engine, source="run")
     try:
+        if hub is not None:
+            start_mcp(hub, engine, registry)
         code = run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed), debug=debug)
     finally:
+        if hub is not None:
+            hub.close()
         if recorder is not None:
             recorder.close()
     raise typer.Exit(code)
+
+
+def start_mcp(hub: McpHub, engine: EngineHandle, registry: ToolRegistry) -> None:
+    """Start the MCP servers and wait for them (a script wants every tool it
+    names), saying on stderr which did not come up."""
+    from asynclm_tui.core.decode.from_settings import follow_mcp_tools
+    from asynclm_tui.core.tools.mcp.status import ServerState
+
+    hub.start()
+    hub.wait_settled(max(c.startup_timeout_s for c in hub.configs) + 1)
+    for status in hub.statuses():
+        if status.state is not ServerState.READY and status.state is not ServerState.DISABLED:
+            typer.echo(f"asynclm: {status.line()}", err=True)
+    follow_mcp_tools(engine, hub, registry)

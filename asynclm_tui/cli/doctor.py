@@ -5,28 +5,57 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from asynclm_tui.cli.flatten import flatten
-from asynclm_tui.cli.options import ModelOptions, start_logging
+from asynclm_tui.cli.options import ModelOptions, ToolOptions, start_logging
 
 if TYPE_CHECKING:
     from asynclm_tui.core.backends.adapter import AdapterChoice
     from asynclm_tui.core.settings.config import Settings
+    from asynclm_tui.core.tools.mcp.hub import McpHub
 
 
-@flatten()
-def doctor(model: ModelOptions) -> None:
+@flatten(
+    "config",
+    "model_path",
+    "lora",
+    "no_lora",
+    "backend",
+    "base_url",
+    "api_key_env",
+    "chat_format",
+    "n_threads",
+    "mcp_configs",
+)
+def doctor(model: ModelOptions, tools: ToolOptions) -> None:
     """Show the model in use, LoRA adapter, chat template, GPU offload, threads and
     context size (or probe the server: its model, context size, and whether prefix
-    caching works)."""
-    settings = model.load_settings()
+    caching works), and start each MCP server to say whether it works."""
+    settings = model.load_settings(tools)
+    hub = tools.mcp_hub(settings)
     start_logging(False)
     code, text = doctor_report(settings)
     typer.echo(text)
+    if hub is not None:
+        mcp_code, mcp_text = mcp_report(hub)
+        typer.echo(mcp_text)
+        code = code or mcp_code
     raise typer.Exit(code)
+
+
+def mcp_report(hub: McpHub) -> tuple[int, str]:
+    """Each MCP server started, its state read, and stopped."""
+    from asynclm_tui.core.tools.mcp.hub import probe
+    from asynclm_tui.core.tools.mcp.status import ServerState
+
+    statuses, _ = probe(hub.configs, max(c.startup_timeout_s for c in hub.configs) + 1)
+    down = [s for s in statuses if s.state not in (ServerState.READY, ServerState.DISABLED)]
+    lines = [f"MCP servers: {len(statuses)} declared", *(f"  {s.line()}" for s in statuses)]
+    return (1 if down else 0), "\n".join(lines)
 
 
 def doctor_report(settings: Settings) -> tuple[int, str]:
@@ -36,6 +65,7 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
     from asynclm_tui.core.backends.base import ModelLoadError
     from asynclm_tui.core.backends.llama_library import gpu_offload_supported
     from asynclm_tui.core.backends.load_plan import physical_cores
+    from asynclm_tui.core.backends.thread_governor import cpu_policy
     from asynclm_tui.core.settings import paths
 
     if settings.model.backend == "openai":
@@ -77,6 +107,7 @@ def doctor_report(settings: Settings) -> tuple[int, str]:
         f"prompt style: {style} ({why})",
         f"threads: {threads.n_threads} decode, {threads.n_threads_batch} batch "
         f"({threads.why}; {physical_cores()} physical cores, {os.cpu_count()} CPUs)",
+        *cpu_policy(threads).lines(),
         f"context size: {info.n_ctx} tokens ({plan.ctx_why})",
         f"KV cache type: {plan.kv_type}",
         f"config file: {settings.source or 'none (defaults)'}",
@@ -110,11 +141,14 @@ def server_report(settings: Settings) -> tuple[int, str]:
         return 1, f"server: {exc}"
     assert isinstance(backend, OpenAIBackend)
     info = backend.info
+    reported = info.extra["n_ctx_source"] == "server"
     lines = [
         f"server: {info.extra['server']}",
-        f"model: {backend.model}",
+        f"model: {backend.model}" + served_adapter_note(backend.model),
         f"context size: {info.n_ctx} tokens"
-        + ("" if info.extra["n_ctx_source"] == "server" else " (from config: not reported)"),
+        if reported
+        else f"context size: not reported by the server; assumed {info.n_ctx} tokens "
+        "(model.n_ctx in the config)",
         f"tokenizer endpoint: {info.extra['tokenizer']}",
         f"chat template: {info.extra['chat_template']}",
         "constrain_calls: off (a server exposes no logits)",
@@ -137,3 +171,19 @@ def server_report(settings: Settings) -> tuple[int, str]:
     )
     lines.append(f"config file: {settings.source or 'none (defaults)'}")
     return (0 if probe.reused else 1), "\n".join(lines)
+
+
+def served_adapter_note(model: str) -> str:
+    """A warning after the model's name when the server runs the bundled model
+    without the CML adapter that makes it call tools."""
+    from asynclm_tui.core.backends.llama_server import ADAPTER_MARK
+    from asynclm_tui.core.settings.paths import bundled_model
+
+    bundled = bundled_model()
+    if bundled is None or ADAPTER_MARK in model or Path(model).name != bundled.name:
+        return ""
+    return (
+        "\n  warning: the bundled SmolLM2 without its CML adapter rarely calls a tool; "
+        "serve it with `asynclm serve` (or llama_cpp.server --lora_path with the shipped "
+        "adapter, `asynclm doctor` prints its path)"
+    )

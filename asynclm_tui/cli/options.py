@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from asynclm_tui.core.cml.script import Script
     from asynclm_tui.core.sessions.recorder import ChatSessions, Recorder
     from asynclm_tui.core.settings.config import Settings
+    from asynclm_tui.core.tools.mcp.hub import McpHub
 
 BACKEND_NAMES = ("llama", "openai")
 NO_SAVE_HINT = " (or pass --no-save)"
@@ -186,6 +187,14 @@ ToolsOpt = Annotated[
         "--tools", "-t", metavar="PATH", help="Extra tool folder or YAML file (repeatable)."
     ),
 ]
+McpConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--mcp-config",
+        metavar="FILE",
+        help="An mcpServers JSON file (Claude Desktop's, .mcp.json ...) to use too (repeatable).",
+    ),
+]
 ModeOpt = Annotated[
     str | None,
     typer.Option(
@@ -205,13 +214,30 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool ca
 
 @dataclass(frozen=True)
 class ToolOptions(OptionGroup):
-    """The tools and how calls run: ``--tools``, ``--mode``, ``--script``,
-    ``--yes``."""
+    """The tools and how calls run: ``--tools``, ``--mcp-config``, ``--mode``,
+    ``--script``, ``--yes``."""
 
     tool_paths: ToolsOpt = None
+    mcp_configs: McpConfigOpt = None
     mode: ModeOpt = None
     script: ScriptOpt = None
     approve_all: YesOpt = False
+
+    def mcp_hub(self, settings: Settings) -> McpHub | None:
+        """The MCP servers of the config and ``--mcp-config`` files, checked
+        but not started (None: none declared).
+
+        Raises:
+            CliError: a ``--mcp-config`` file that does not exist.
+            UserFileError: a bad file or server entry.
+        """
+        from asynclm_tui.core.decode.from_settings import mcp_hub
+
+        files = list(self.mcp_configs or [])
+        for path in files:
+            if not path.is_file():
+                raise CliError(f"--mcp-config: not found: {path}")
+        return mcp_hub(settings, files)
 
     def check_mode(self) -> None:
         """Raises CliError for a ``--mode`` that is not a mode."""

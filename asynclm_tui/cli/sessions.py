@@ -91,17 +91,32 @@ def sessions_list(
 
 
 SessionIdArg = Annotated[int, typer.Argument(metavar="ID", help="Session id.")]
+LatestIdArg = Annotated[
+    int | None,
+    typer.Argument(metavar="[ID]", show_default=False, help="Session id (default: the latest)."),
+]
+
+
+def chosen_or_latest(store: SessionStore, session_id: int | None) -> int:
+    """``session_id``, or the most recently updated chat's when none is given."""
+    if session_id is not None:
+        return session_id
+    latest = store.latest()
+    if latest is None:
+        raise CliError(f"{store.path}: no saved chats yet (chats are saved as you talk)")
+    return latest
 
 
 @sessions_app.command("show", cls=PlainArgsCommand)
 @flatten("session_id", "db")
-def sessions_show(session: SessionOptions, session_id: SessionIdArg) -> None:
-    """Print a chat: messages, calls with their results, mid-answer messages."""
+def sessions_show(session: SessionOptions, session_id: LatestIdArg = None) -> None:
+    """Print a chat (the latest by default): messages, calls with their results,
+    mid-answer messages."""
     from asynclm_tui.core.sessions.export import to_markdown
 
     store = open_store(session.db)
     try:
-        typer.echo(to_markdown(store.load(session_id)), nl=False)
+        typer.echo(to_markdown(store.load(chosen_or_latest(store, session_id))), nl=False)
     finally:
         store.close()
 
@@ -110,7 +125,7 @@ def sessions_show(session: SessionOptions, session_id: SessionIdArg) -> None:
 @flatten("session_id", "fmt", "out", "db")
 def sessions_export(
     session: SessionOptions,
-    session_id: SessionIdArg,
+    session_id: LatestIdArg = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="[md|json|jsonl]", help="md, json or jsonl.")
     ] = "md",
@@ -118,14 +133,15 @@ def sessions_export(
         Path | None, typer.Option("--out", "-o", metavar="FILE", help="File (default: stdout).")
     ] = None,
 ) -> None:
-    """Export a chat as Markdown, JSON, or fine-tuning JSONL (as `asynclm traces`)."""
+    """Export a chat (the latest by default) as Markdown, JSON, or fine-tuning
+    JSONL (as `asynclm traces`)."""
     from asynclm_tui.core.sessions.export import FORMATS, render
 
     if fmt not in FORMATS:
         raise CliError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     store = open_store(session.db)
     try:
-        text = render(store.load(session_id), fmt)
+        text = render(store.load(chosen_or_latest(store, session_id)), fmt)
     finally:
         store.close()
     if out is None:

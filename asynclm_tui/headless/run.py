@@ -23,6 +23,7 @@ from asynclm_tui.core.api.events import (
     Token,
     TurnDone,
     TurnFailed,
+    TurnStarted,
 )
 from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.cml.syntax import format_interrupt
@@ -65,9 +66,16 @@ def run_headless(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """Run one turn and stream it; returns the process exit code: 0 when the
-    answer ended normally (or was stopped), 1 when the model did not load or
-    the turn failed.  ``debug`` adds a failure's traceback."""
+    """Run ``prompt`` and stream the answer; returns the process exit code: 0
+    when every answer ended normally (or was stopped), 1 when the model did not
+    load or a turn failed.  ``debug`` adds a failure's traceback.
+
+    Every ``user_at`` message is delivered: one due while the answer is written
+    steers it; one due after it ended starts a turn of its own at its time, and
+    one the answer ended without taking up is answered by the engine's
+    follow-up turn.  Each later turn is reported (``turn`` events in JSON, a
+    line on stderr otherwise), and the run ends once no turn runs, none is
+    queued and no message is still due."""
     events: queue.Queue[Event] = queue.Queue()
     engine.subscribe(events.put)
     engine.start()
@@ -77,19 +85,24 @@ def run_headless(
     stopping = False
     mid_line = False
     """Plain output ended without a line break (an error then starts a new line)."""
+    code: int | None = None
+    """Set once a turn ended: the exit code so far (None while the first runs)."""
     try:
         while True:
             try:
-                event = events.get(timeout=0.2)
+                event = events.get(timeout=0.2 if code is None else 0.02)
             except queue.Empty:
+                if code is not None and _finished(engine, timers):
+                    return code
                 continue
             except KeyboardInterrupt:
                 if stopping:
                     raise
                 stopping = True
+                _cancel(timers, user_at, err)
                 engine.post(StopGeneration())
                 continue
-            if isinstance(event, Prefilled):
+            if isinstance(event, Prefilled) and not timers and not stopping:
                 for msg in user_at:
                     timer = threading.Timer(msg.ms / 1000, engine.post, (SendMessage(msg.text),))
                     timer.daemon = True
@@ -113,12 +126,40 @@ def run_headless(
                 err.write(event.detail)
             if isinstance(event, ModelLoadFailed):
                 return 1
+            if isinstance(event, TurnStarted) and stopping:
+                engine.post(StopGeneration())  # a message already sent: stop it too
             if isinstance(event, TurnDone):
-                return 1 if event.reason in (StopReason.CONTEXT_FULL, StopReason.ERROR) else 0
+                failed = event.reason in (StopReason.CONTEXT_FULL, StopReason.ERROR)
+                code = 1 if failed or code == 1 else 0
+                if stopping:
+                    return code
+                if user_at and not timers:
+                    err.write(
+                        f"asynclm: {len(user_at)} --user-at message(s) not sent: "
+                        "the answer ended before decoding started\n"
+                    )
+                    return code
     finally:
         for timer in timers:
             timer.cancel()
         engine.close()
+
+
+def _finished(engine: EngineHandle, timers: list[threading.Timer]) -> bool:
+    """No message is still due and the engine has nothing running or queued
+    (a timer's ``finished`` is set once its message was posted)."""
+    return all(t.finished.is_set() for t in timers) and engine.wait_idle(0)
+
+
+def _cancel(timers: list[threading.Timer], user_at: tuple[TimedMessage, ...], err: TextIO) -> None:
+    """Ctrl+C: messages not yet due are not sent (and the user is told)."""
+    unsent = [
+        m for i, m in enumerate(user_at) if i >= len(timers) or not timers[i].finished.is_set()
+    ]
+    for timer in timers:
+        timer.cancel()
+    if unsent:
+        err.write(f"asynclm: stopped; {len(unsent)} --user-at message(s) not sent\n")
 
 
 def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
@@ -137,13 +178,21 @@ def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
                 f"[context window full: dropped the oldest {event.dropped_turns} turn(s), "
                 f"{event.n_before} -> {event.n_after} tokens]\n"
             )
+        case TurnStarted() if event.turn > 1 or event.follow_up:
+            why = (
+                "the answer ended without taking it up"
+                if event.follow_up
+                else "it came after the answer ended"
+            )
+            err.write(f"[answering your message as a new turn ({why}): {event.text!r}]\n")
         case ModelLoaded():
             where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
             model = f"{event.model} + {event.lora}" if event.lora else event.model
             err.write(f"[{model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
         case TurnDone():
             out.write("\n")
+            busy = " (the CPU is busy)" if event.cpu_busy else ""
             err.write(
-                f"[{event.reason}: {event.n_generated} tokens at {event.tok_s:.1f} tok/s, "
+                f"[{event.reason}: {event.n_generated} tokens at {event.tok_s:.1f} tok/s{busy}, "
                 f"{event.n_injected} injected, {event.elapsed_ms / 1000:.2f} s]\n"
             )

@@ -9,6 +9,8 @@ and posts user actions back as engine inputs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 import threading
 import time
@@ -20,53 +22,40 @@ from typing import TYPE_CHECKING
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from asynclm_tui.core.api.enums import MODES
+from asynclm_tui.core.api.display import visible
 from asynclm_tui.core.api.events import Event, Token
 from asynclm_tui.core.sessions.recorder import ChatSessions, resume_into
+from asynclm_tui.core.sessions.rescue import SavingStopped
 from asynclm_tui.core.sessions.store import SessionStore, StoreError
 from asynclm_tui.core.settings.config import Settings
-from asynclm_tui.core.settings.paths import user_data_dir
+from asynclm_tui.core.tools.mcp.status import ServerState
 from asynclm_tui.ui.chat.screen import ChatScreen
 from asynclm_tui.ui.clipboard import Clipboard
-from asynclm_tui.ui.engine_messages import CopyRequested, EngineEvent, EventsPending
+from asynclm_tui.ui.engine_messages import CopyRequested, EngineEvent, EventsPending, SavingLost
+from asynclm_tui.ui.keys import binding_groups
+from asynclm_tui.ui.mcp_link import McpLink, McpStatusChanged, notice
+from asynclm_tui.ui.palette import palette_commands, save_screen_svg
 from asynclm_tui.ui.replay import replay
-from asynclm_tui.ui.screens.call_detail import CallDetailScreen
-from asynclm_tui.ui.screens.edit_queued import EditQueuedScreen
 from asynclm_tui.ui.screens.help import HelpScreen
 from asynclm_tui.ui.screens.sessions import SessionsScreen
-from asynclm_tui.ui.screens.timeline import TimelineScreen
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.streaming.rich_markdown import warm_lexers
 from asynclm_tui.ui.streaming.startup_gc import resume_collection
 from asynclm_tui.ui.textual_internals import is_batching, is_exiting
-from asynclm_tui.ui.theming import DEFAULT_THEME, load_themes
-from asynclm_tui.ui.widgets.calls_panel import CallsPanel
-from asynclm_tui.ui.widgets.prompt_input import PromptInput
-from asynclm_tui.ui.widgets.queue_view import QueueView
+from asynclm_tui.ui.theming import DEFAULT_THEME, chosen_theme, load_themes, remember_theme
 
 if TYPE_CHECKING:
     from asynclm_tui.core.api.handle import EngineHandle
 
-
-MODE_HELP = {
-    "async": "Tool calls run while the model keeps writing",
-    "sync": "Each tool call pauses the model until its result is in",
-    "parallel": "Calls collect until the model pauses, then run together",
-}
-"""What each scheduling mode does, for the command palette."""
 
 DRAIN_SLICE_S = 0.010
 """Longest the app's handler applies engine events before it lets the keys
 typed meanwhile through (they queue behind it); the rest follow at once."""
 SWITCH_INTERVAL_S = 0.0005
 """GIL switch interval while the TUI runs (Python's default is 5 ms)."""
-
-
-def chat_bindings() -> list[Binding]:
-    """The chat screen's bindings."""
-    return [b for b in ChatScreen.BINDINGS if isinstance(b, Binding)]
 
 
 def model_label(settings: Settings) -> str:
@@ -108,8 +97,12 @@ class AsyncLMApp(App[None]):
         theme_dirs: Iterable[Path] | None = None,
         start_engine: bool = True,
         sessions: ChatSessions | None = None,
+        mcp: McpLink | None = None,
     ) -> None:
         super().__init__()
+        self.mcp = mcp
+        """The chat's MCP servers (None: none declared)."""
+        self._mcp_states: dict[str, ServerState] = {}
         self.settings = settings
         self.engine = engine
         self.sessions = sessions
@@ -138,6 +131,8 @@ class AsyncLMApp(App[None]):
         for error in loaded.errors:
             self._startup_notes.append((f"Theme skipped: {error}", "error"))
         wanted = settings.ui.theme
+        if "theme" not in settings.ui.model_fields_set:  # neither the file nor --theme chose
+            wanted = chosen_theme() or wanted
         if wanted not in self.available_themes:
             self._startup_notes.append(
                 (
@@ -171,6 +166,7 @@ class AsyncLMApp(App[None]):
             recorder = self.sessions.recorder
             if recorder is not None:
                 recorder.on_error = self._saving_failed
+                recorder.on_saving_stopped(self._saving_lost)
                 self.chat.steering.queue.subscribe(
                     lambda items: recorder.save_queued([i.text for i in items])
                 )
@@ -184,7 +180,17 @@ class AsyncLMApp(App[None]):
         for err in self.engine.snapshot().tool_errors:
             self.notify(f"Tool skipped: {err}", severity="error", timeout=10)
         self.engine.subscribe(self.receive)
+        self._end_on_signals()
         self.call_after_refresh(self._after_first_frame)
+
+    def _end_on_signals(self) -> None:
+        """SIGTERM (a ``kill``, a shutdown) and SIGHUP (the terminal window
+        closed) end the chat as Ctrl+Q does: the terminal restored, the answer
+        so far and the queue saved, running calls recorded as interrupted."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
     def _after_first_frame(self) -> None:
         """Start the background work once a frame has reached the terminal:
@@ -197,9 +203,18 @@ class AsyncLMApp(App[None]):
             # The batch may have ended after that refresh: one more, outside it.
             self.call_after_refresh(self._start_background)
 
+    def watch_theme(self, name: str) -> None:
+        """A theme picked once the chat is up (the command palette) is kept
+        for the next start."""
+        if self.first_frame.is_set():
+            remember_theme(name)
+
     def _start_background(self) -> None:
         self.first_frame.set()
         resume_collection()
+        if self.mcp is not None:
+            self._show_mcp()
+            self.mcp.start(self.engine, self)
         if self._start_engine:
             self.engine.start()
         # Off the UI thread: the first code block would otherwise stall it.
@@ -213,6 +228,53 @@ class AsyncLMApp(App[None]):
         from asynclm_tui.ui.textual_internals import StdinEOFDriver
 
         return StdinEOFDriver
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast, its text shown as text: a tool's name or result, a
+        server's error, a file name may hold control characters."""
+        super().notify(
+            visible(message),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
+
+    def _saving_lost(self, lost: SavingStopped) -> None:
+        self.post_message(SavingLost(lost))  # from the recorder's thread
+
+    def on_saving_lost(self, message: SavingLost) -> None:
+        """The sessions database went away under the chat: say so at once."""
+        self.notify(
+            f"{message.lost.message} The chat is kept; it is saved to "
+            f"{message.lost.suggested} when you quit.",
+            title="Not saved",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
+
+    def on_mcp_status_changed(self, message: McpStatusChanged) -> None:
+        """A server started, failed or came back: the status bar and a toast."""
+        status = message.status
+        said = notice(status, self._mcp_states.get(status.name))
+        self._mcp_states[status.name] = status.state
+        self._show_mcp()
+        if said is not None:
+            text, severity = said
+            self.notify(text, severity=severity, markup=False)
+
+    def _show_mcp(self) -> None:
+        if self.mcp is not None:
+            self.chat.status.set_mcp(*self.mcp.counts())
 
     def copy_to_clipboard(self, text: str) -> None:
         """Copy ``text`` (Textual's copy actions land here too): see :meth:`copy_text`."""
@@ -344,7 +406,7 @@ class AsyncLMApp(App[None]):
 
     def _apply_keymap(self) -> None:
         keymap = dict(self.settings.ui.keymap)
-        known = {b.id for _, group in self.binding_groups() for b in group if b.id}
+        known = {b.id for _, group in binding_groups(self.BINDINGS) for b in group if b.id}
         unknown = sorted(set(keymap) - known)
         if unknown:
             self.notify(
@@ -359,29 +421,12 @@ class AsyncLMApp(App[None]):
             keymap.get("queue", "tab"),
         )
 
-    @staticmethod
-    def binding_groups() -> list[tuple[str, list[Binding]]]:
-        """Every binding the UI defines, grouped by where it applies."""
-        groups: list[tuple[str, list[Binding]]] = [
-            ("anywhere", list(AsyncLMApp.BINDINGS)),  # type: ignore[arg-type]
-            ("chat", chat_bindings()),
-            ("input", list(PromptInput.BINDINGS)),  # type: ignore[arg-type]
-            ("queued messages", list(QueueView.BINDINGS)),  # type: ignore[arg-type]
-            ("editing a queued one", list(EditQueuedScreen.BINDINGS)),  # type: ignore[arg-type]
-            ("calls panel", list(CallsPanel.BINDINGS)),  # type: ignore[arg-type]
-            ("a call's result", list(CallDetailScreen.BINDINGS)),  # type: ignore[arg-type]
-            ("timeline", list(TimelineScreen.BINDINGS)),  # type: ignore[arg-type]
-            ("help", list(HelpScreen.BINDINGS)),  # type: ignore[arg-type]
-            ("saved chats", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]
-        ]
-        return groups
-
     def action_help(self) -> None:
         """Show every key and its id."""
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        self.push_screen(HelpScreen(self.binding_groups(), self.settings.ui.keymap))
+        self.push_screen(HelpScreen(binding_groups(self.BINDINGS), self.settings.ui.keymap))
 
     async def action_quit(self) -> None:
         """Quit; the exit code is 1 when the model never loaded."""
@@ -394,54 +439,13 @@ class AsyncLMApp(App[None]):
             # "Screenshot" (which fails where ~/Downloads is missing).
             if command.title not in ("Keys", "Screenshot"):
                 yield command
-        current = self.engine.snapshot().mode
-        for mode in MODES:
-            mark = " (current)" if mode == current else ""
-            yield SystemCommand(
-                f"Mode: {mode}{mark}",
-                MODE_HELP[mode] + " (from the next turn)",
-                lambda m=mode: self.chat.set_mode(m),
-            )
-        yield SystemCommand(
-            "Calls panel", "Show or hide the calls panel (F2)", self.chat.action_toggle_calls
+        yield from palette_commands(
+            self.chat,
+            self.engine.snapshot().mode,
+            sessions=self.action_sessions,
+            help=self.action_help,
+            screenshot=lambda: self.set_timer(0.1, lambda: save_screen_svg(self)),
         )
-        yield SystemCommand(
-            "Copy last answer", "Copy it as Markdown (F3)", self.chat.action_copy_answer
-        )
-        yield SystemCommand(
-            "Copy code block", "Copy the latest code block (F4)", self.chat.action_copy_code
-        )
-        yield SystemCommand(
-            "Raw CML view", "Toggle raw CML / rendered chips", self.chat.action_toggle_raw
-        )
-        yield SystemCommand(
-            "Timeline", "Decoding vs calls per turn, time saved", self.chat.action_timeline
-        )
-        yield SystemCommand("New chat", "Forget the conversation", self.chat.action_new_chat)
-        yield SystemCommand(
-            "Saved chats",
-            "Search, open, rename or delete saved chats (Ctrl+S)",
-            self.action_sessions,
-        )
-        yield SystemCommand("Keys", "Every key binding and its id (F1)", self.action_help)
-        yield SystemCommand(
-            "Screenshot",
-            "Save an SVG of the screen in the data dir",
-            lambda: self.set_timer(0.1, self.save_screen_svg),
-        )
-
-    def save_screen_svg(self) -> None:
-        """Save a screenshot in ``$XDG_DATA_HOME/asynclm/screenshots`` (else the
-        current directory) and say where."""
-        for folder in (user_data_dir() / "screenshots", Path.cwd()):
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                path = self.save_screenshot(path=str(folder))
-            except OSError:
-                continue
-            self.notify(f"Saved {path}", title="Screenshot", markup=False)
-            return
-        self.notify("Could not save the screenshot (no writable folder).", severity="error")
 
 
 def create_app(
@@ -452,6 +456,7 @@ def create_app(
     theme_dirs: Iterable[Path] | None = None,
     start_engine: bool = True,
     sessions: ChatSessions | None = None,
+    mcp: McpLink | None = None,
 ) -> AsyncLMApp:
     """Build the app for ``settings`` around ``engine`` (not yet started)."""
     return AsyncLMApp(
@@ -461,12 +466,19 @@ def create_app(
         theme_dirs=theme_dirs,
         start_engine=start_engine,
         sessions=sessions,
+        mcp=mcp,
     )
 
 
-def run_app(settings: Settings, engine: EngineHandle, sessions: ChatSessions | None = None) -> int:
+def run_app(
+    settings: Settings,
+    engine: EngineHandle,
+    sessions: ChatSessions | None = None,
+    *,
+    mcp: McpLink | None = None,
+) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
-    app = create_app(settings, engine, sessions=sessions)
+    app = create_app(settings, engine, sessions=sessions, mcp=mcp)
     # The decode thread needs the GIL briefly between llama.cpp calls; a short
     # switch interval stops a long UI render from delaying every token by 5 ms.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -475,8 +487,16 @@ def run_app(settings: Settings, engine: EngineHandle, sessions: ChatSessions | N
     finally:
         resume_collection()  # if the app ended before its first frame
         engine.close()
+        if mcp is not None:
+            mcp.hub.close()
         if sessions is not None and sessions.recorder is not None:
             sessions.recorder.close()
+            if sessions.recorder.rescued is not None:
+                print(
+                    f"asynclm: the sessions database was lost; this chat was saved to "
+                    f"{sessions.recorder.rescued}",
+                    file=sys.stderr,
+                )
     load_error = engine.snapshot().load_error
     if load_error:
         print(f"asynclm: could not load the model: {load_error}", file=sys.stderr)

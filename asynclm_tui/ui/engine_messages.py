@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from asynclm_tui.core.api.events import Event
+from asynclm_tui.core.sessions.rescue import SavingStopped
 
 
 class EngineEvent(Message):
@@ -42,3 +43,12 @@ class CopyRequested(Message):
         """How the notice names it, e.g. ``the last answer``."""
         self.name = name
         """A file-name stem for when it has to be saved to a file."""
+
+
+class SavingLost(Message):
+    """The sessions database was deleted, replaced or damaged under the chat
+    (posted from the recorder's thread)."""
+
+    def __init__(self, lost: SavingStopped) -> None:
+        super().__init__()
+        self.lost = lost

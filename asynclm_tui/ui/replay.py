@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from asynclm_tui.core.api.display import visible_event
 from asynclm_tui.core.api.enums import CallStatus, InterruptKind, StopReason
 from asynclm_tui.core.api.events import (
     CallFinished,
@@ -32,6 +33,7 @@ from asynclm_tui.core.api.events import (
 )
 from asynclm_tui.core.sessions.records import from_record
 from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
+from asynclm_tui.core.tools.executor import AT_EXIT
 from asynclm_tui.ui.widgets.transcript import NoticeEntry, Staging, Transcript
 
 if TYPE_CHECKING:
@@ -39,32 +41,46 @@ if TYPE_CHECKING:
 
     from asynclm_tui.ui.chat.screen import ChatScreen
 
-CUT_OFF = "asynclm closed before it finished"
+CUT_OFF = AT_EXIT
 BATCH_TURNS = 4
 """Older turns built and mounted per step (each step holds the UI briefly)."""
 
 
 def turn_events(turn: StoredTurn) -> list[Event]:
     """A stored turn's events; a turn cut off by a crash or quit gets an end,
-    and its unfinished calls a cancelled status, so nothing looks still alive."""
+    and unfinished calls end as cancelled, interrupted at exit, so nothing
+    looks still alive."""
     out: list[Event] = []
     for kind, data in turn.events:
         event = from_record(kind, data)
         if event is None:
             continue
+        event = visible_event(event)  # as the app shows live events
         if isinstance(event, CallUpdated | Prefilled):
             # Steps on the way (queued, running, approval asked): each restyles
             # a calls-panel row, and the final state comes with CallFinished.
             continue
         out.append(event)
-    if turn.complete:
-        return out
     t = out[-1].t if out else 0.0
+    # A call with no end was running when asynclm ended (killed, or ended
+    # before the end was saved), whether or not its turn had ended.  Its end
+    # carries the session of its own events: the chat state matches on it.
+    sessions = {e.id: e.session for e in out if isinstance(e, CallIssued)}
     for call in turn.calls:
         if not CallStatus(call.status).finished:
             out.append(
-                CallFinished(t, call.call_id, False, 0.0, CallStatus.CANCELLED, f"error: {CUT_OFF}")
+                CallFinished(
+                    t,
+                    call.call_id,
+                    False,
+                    0.0,
+                    CallStatus.CANCELLED,
+                    f"error: {CUT_OFF}",
+                    sessions.get(call.call_id, 0),
+                )
             )
+    if turn.complete:
+        return out
     out.append(
         TurnDone(
             t,

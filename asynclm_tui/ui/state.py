@@ -15,6 +15,7 @@ from asynclm_tui.core.api.enums import CallStatus, InterruptKind
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
+    CallProgress,
     CallUpdated,
     ContextSlid,
     Event,
@@ -95,6 +96,8 @@ class CallRecord:
     """Tokens of the result its budget kept from the model."""
     held: HeldState | None = None
     """Set when its turn ended before the result: held back, kept or dropped."""
+    progress: tuple[float, float | None, str] | None = None
+    """The latest progress it reported: (done, total or None, message)."""
 
     def signature(self, limit: int = 60) -> str:
         """The call's arguments as written, cut to ``limit`` characters."""
@@ -204,6 +207,8 @@ class ChatState:
                 call.status = event.status
                 if event.status is CallStatus.RUNNING and call.started_t is None:
                     call.started_t = event.t
+            case CallProgress() if (call := self._call(event.id, event.session)) is not None:
+                call.progress = (event.progress, event.total, event.message)
             case CallFinished() if (call := self._call(event.id, event.session)) is not None:
                 call.status = event.status
                 call.finished_t = event.t
@@ -247,15 +252,23 @@ class ChatState:
         return call if call is not None and call.session == session else None
 
     def savings(self, turn: TurnRecord, now: float) -> Savings:
-        """Time saved in ``turn`` against running its calls synchronously."""
+        """Time saved in ``turn`` against running its calls synchronously.
+
+        Only calls that did their job count: a result that reached the model
+        (or a fire-and-forget call that completed), and calls still running.
+        A call cancelled, held back or dropped when the answer stopped saved
+        nothing, whatever it overlapped."""
         end = turn.end_t if turn.end_t is not None else now
         calls_ms = 0.0
         for call_id in turn.calls:
             call = self.calls[call_id]
-            if call.ms is not None:
-                calls_ms += call.ms
-            elif not call.status.finished:
+            if not call.status.finished:
                 calls_ms += call.elapsed_ms(now)
+            elif call.ms is not None and (
+                call.landed_t is not None
+                or (not call.wants_result and call.status is CallStatus.DONE)
+            ):
+                calls_ms += call.ms
         return Savings((end - turn.start_t) * 1000, calls_ms, turn.waited_ms(now))
 
     def active_calls(self) -> list[CallRecord]:

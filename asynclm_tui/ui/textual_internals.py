@@ -69,6 +69,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import TextArea
 
+from asynclm_tui.ui.paste_guard import PasteGuard
+
 TEXTUAL_VERSION = "8.2.8"
 """The release the entries of :data:`INTERNALS` were recorded from."""
 
@@ -263,8 +265,9 @@ class AltEnterParser(XTermParser):
 
 
 class StdinEOFDriver(LinuxDriver):
-    """The Linux driver with an input thread that stops at end of file and
-    reads Alt+Enter (:class:`AltEnterParser`)."""
+    """The Linux driver with an input thread that stops at end of file, reads
+    Alt+Enter (:class:`AltEnterParser`) and keeps a paste one paste
+    (:class:`~asynclm_tui.ui.paste_guard.PasteGuard`)."""
 
     input_ended = False
     """Set once stdin reached end of file (nothing more will be read)."""
@@ -273,6 +276,7 @@ class StdinEOFDriver(LinuxDriver):
         """Read stdin until end of file, then wait for the app to exit."""
         parser = AltEnterParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
+        guard = PasteGuard()
         with selectors.DefaultSelector() as selector:
             selector.register(self.fileno, selectors.EVENT_READ)
             while not self.exit_event.is_set():
@@ -280,7 +284,7 @@ class StdinEOFDriver(LinuxDriver):
                     data = os.read(self.fileno, READ_BYTES)
                     if not data:
                         break
-                    for event in parser.feed(decode(data)):
+                    for event in parser.feed(guard.feed(decode(data))):
                         self.process_message(event)
                 for event in parser.tick():
                     self.process_message(event)

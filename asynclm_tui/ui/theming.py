@@ -15,6 +15,8 @@ from asynclm_tui.core.settings.yaml_source import UserFileError
 
 DEFAULT_THEME = "asynclm-dark"
 """Used when the configured theme is unknown."""
+CHOSEN_THEME_FILE = "theme"
+"""Under the XDG state dir: the theme last picked in the app (command palette)."""
 
 
 @dataclass
@@ -65,3 +67,22 @@ def load_themes(dirs: Iterable[Path] | None = None) -> LoadedThemes:
             source = load.sources[name]
             result.errors.append(str(UserFileError(source, None, str(exc))))
     return result
+
+
+def chosen_theme() -> str | None:
+    """The theme last picked in the app, if any (the config file wins over it)."""
+    try:
+        name = (paths.user_state_dir() / CHOSEN_THEME_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name or None
+
+
+def remember_theme(name: str) -> None:
+    """Keep ``name`` for the next start; a failure to write costs only that."""
+    target = paths.user_state_dir() / CHOSEN_THEME_FILE
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(name + "\n", encoding="utf-8")
+    except OSError:
+        pass

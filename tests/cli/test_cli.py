@@ -244,3 +244,14 @@ def test_doctor_names_a_server_that_is_down() -> None:
     assert proc.returncode == 1
     assert f"cannot reach the server at http://127.0.0.1:{port}" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_a_file_that_is_not_a_model_says_why(tmp_path: Path) -> None:
+    readme = Path(__file__).parents[2] / "README.md"
+    proc = asynclm("run", "hi", "--model", str(readme), "--no-save")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{readme}: not a GGUF model" in proc.stderr
+    damaged = tmp_path / "cut.gguf"
+    damaged.write_bytes(b"GGUF\x03\x00\x00\x00")  # the magic, then nothing
+    proc = asynclm("run", "hi", "--model", str(damaged), "--no-save")
+    assert proc.returncode == 1 and "a damaged GGUF file (truncated header)" in proc.stderr

@@ -42,6 +42,15 @@ def test_main_screen_at_size(snap_compare: Any, size: tuple[int, int], state: st
     assert snap_compare(replay_app(STATES[state]), terminal_size=size, run_before=play)
 
 
+@pytest.mark.parametrize(
+    "size", [(60, 20), (120, 36), (150, 42)], ids=lambda s: "x".join(map(str, s))
+)
+def test_status_bar_keeps_state_mode_and_context(snap_compare: Any, size: tuple[int, int]) -> None:
+    """A narrow terminal drops the model's name before the state, mode, context
+    and speed, and the footer shows whole keys only."""
+    assert snap_compare(replay_app(STATES["streaming"]), terminal_size=size, run_before=play)
+
+
 def test_mid_turn_running_and_awaiting_approval(snap_compare: Any) -> None:
     """Chips inline, a running call with its timer bar, an approval with buttons."""
     assert snap_compare(replay_app(MID_TURN), terminal_size=SIZE, run_before=play)

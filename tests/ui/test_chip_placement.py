@@ -1,4 +1,5 @@
-"""Chips land between tokens but are drawn at word boundaries."""
+"""Chips land between tokens but are drawn where a reader expects them: a result
+at the end of its sentence or line, the model's own call at least after the word."""
 
 from __future__ import annotations
 
@@ -119,11 +120,41 @@ async def test_the_copied_answer_keeps_the_space_and_breaks_around_chips() -> No
         await stream(entry, ["19 of it.", ("result",), "\n\n", ("result",), "Next part."])
         await entry.finish()
         assert layout(entry) == [
-            "Line",
+            "Line 19 of it.",
             "<result>",
-            "19 of it.",
             "<result>",
             "<result>",
             "Next part.",
         ]
         assert entry.markdown == "Line 19 of it.\n\nNext part."
+
+
+async def test_a_result_mid_sentence_waits_for_the_sentence_to_end() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        await stream(
+            entry,
+            ["Let", ("result",), " me look", " that up.", " In Tokyo it is 14:01.", "\nMore"],
+        )
+        await entry.finish()
+        assert layout(entry) == ["Let me look that up.", "<result>", "In Tokyo it is 14:01.\nMore"]
+        # The raw view keeps where it really landed.
+        assert entry.raw_text.startswith("Let[INTR] result [END] me look")
+
+
+async def test_a_sentence_that_never_ends_lets_its_chip_in_after_a_while() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        words = [" word"] * 60  # 300 characters, no full stop
+        await stream(entry, ["Start", ("result",), *words])
+        await entry.flush()
+        kinds = layout(entry)
+        assert "<result>" in kinds and kinds[-1] != "<result>"
+
+
+async def test_a_call_the_model_writes_mid_sentence_stays_after_its_word() -> None:
+    async with Host().run_test() as pilot:
+        entry = pilot.app.query_one(AssistantEntry)
+        await stream(entry, ["I will ch", ("call",), "eck now. Done."])
+        await entry.finish()
+        assert layout(entry) == ["I will check", "<call>", "now. Done."]

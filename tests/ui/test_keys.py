@@ -68,6 +68,7 @@ async def test_ctrl_n_asks_first_then_erases_and_resets_speed() -> None:
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: not app.chat.query(AssistantEntry), 5, "a new chat")
         assert app.chat.status_text("speed") == "— tok/s"
+        assert not any("again" in m for m in messages(app))  # the question went with the chat
 
 
 async def test_x_on_a_finished_call_says_why_nothing_happens() -> None:

@@ -43,3 +43,15 @@ def test_code_is_highlighted_and_an_unknown_language_is_plain_text() -> None:
     unknown = render(markdown, markdown.renderable("```no-such-language\nx = 1\n```"))
     assert "x = 1" in unknown
     assert python != unknown  # Python tokens got their own colours
+
+
+def test_a_single_newline_breaks_the_line_as_the_model_wrote_it() -> None:
+    # A poem's lines, an address: Markdown would join them with a space.
+    markdown = themed()
+    plain = render(markdown, markdown.renderable("Roses are red,\nviolets are blue."), False)
+    assert [line.rstrip() for line in plain.splitlines() if line.strip()] == [
+        "Roses are red,",
+        "violets are blue.",
+    ]
+    listed = render(markdown, markdown.renderable("- one\n  more\n- two"), False)
+    assert "one more" not in listed and "more" in listed

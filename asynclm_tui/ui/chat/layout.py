@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from asynclm_tui.core.api.enums import CallStatus
-from asynclm_tui.core.api.events import CallFinished, CallUpdated
+from asynclm_tui.core.api.events import CallFinished, CallProgress, CallUpdated
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip, calls_summary
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
@@ -126,7 +126,7 @@ class CallsLayout:
             self._overlay = False
             self.apply()
 
-    def call_changed(self, event: CallUpdated | CallFinished) -> None:
+    def call_changed(self, event: CallUpdated | CallProgress | CallFinished) -> None:
         """Redraw the call's row and the summary; ask for an approval, or
         close what an approval opened once none is awaited."""
         self._panel.update_call(event.id)
@@ -135,14 +135,17 @@ class CallsLayout:
             case CallUpdated(status=CallStatus.AWAITING_APPROVAL):
                 rec = self._state.calls[event.id]
                 self._screen.notify(
-                    f"{rec.fn}({rec.signature(30)}) asks to run. The model keeps "
-                    "going meanwhile: Ctrl+L, then a (once) / A (always) / d (deny).",
+                    f"{rec.fn}({rec.signature(30)}) asks to run. The answer goes on "
+                    "until it needs the result: Ctrl+L, then a (once) / A (always) / "
+                    "d (deny).",
                     title="Approval needed",
                     severity="warning",
                     timeout=8,
                 )
-                self._panel.select_call(event.id)
                 self.approval_requested()
+                # Once the panel has its size (it may have just opened over
+                # the transcript): the row asking, not the oldest ones, in view.
+                self._screen.call_after_refresh(self._panel.select_call, event.id)
             case _:
                 self.approvals_settled()
 

@@ -22,6 +22,7 @@ from asynclm_tui.core.api.events import (
     UserMessage,
 )
 from asynclm_tui.core.cml.syntax import format_interrupt
+from asynclm_tui.core.decode.engine import PROMPT_TOO_LONG
 from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.transcript import (
@@ -47,9 +48,11 @@ CONTEXT_FULL_HINTS = (
 def failure_text(event: TurnFailed, entry: AssistantEntry | None) -> str:
     """What the transcript and the notification say about a failed answer."""
     if event.reason == StopReason.CONTEXT_FULL:
+        said = f"{event.message[:1].upper()}{event.message[1:]}."
+        if event.message.startswith(PROMPT_TOO_LONG):
+            return said  # it names the part that is too big and what to do
         first = entry is None or entry.turn == 1
-        hint = CONTEXT_FULL_HINTS[0 if first else 1]
-        return f"{event.message[:1].upper()}{event.message[1:]}. {hint}"
+        return f"{said} {CONTEXT_FULL_HINTS[0 if first else 1]}"
     return f"The answer failed: {event.message}. The chat goes on with your next message."
 
 

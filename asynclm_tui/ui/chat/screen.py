@@ -26,11 +26,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from asynclm_tui.core.api.display import visible_event
 from asynclm_tui.core.api.enums import MODES, Decision, Mode
 from asynclm_tui.core.api.events import (
     ApproveCall,
     CallFinished,
     CallIssued,
+    CallProgress,
     CallUpdated,
     CancelCall,
     Configure,
@@ -231,7 +233,10 @@ class ChatScreen(Screen[None]):
     # ------------------------------------------------------------ events
 
     async def apply(self, event: Event) -> None:
-        """Render one engine event (called by the app, in emission order)."""
+        """Render one engine event (called by the app, in emission order), its
+        text made safe for the terminal: control characters are shown, never
+        obeyed (:mod:`~asynclm_tui.core.api.display`)."""
+        event = visible_event(event)
         self.state.apply(event)
         await self.painter.draw(event, self.transcript)
         self._status_view.follow(event)
@@ -252,7 +257,7 @@ class ChatScreen(Screen[None]):
                 self._status_view.turn_started(event)
             case CallIssued():
                 self.calls_layout.update_summary()
-            case CallUpdated() | CallFinished():
+            case CallUpdated() | CallProgress() | CallFinished():
                 self.calls_layout.call_changed(event)
             case TurnDone():
                 self._status_view.turn_done(event, self.engine.snapshot().mode)
@@ -473,6 +478,7 @@ class ChatScreen(Screen[None]):
             )
             return
         self._erase_asked = 0.0
+        self.app.clear_notifications()  # the "press again" question is answered
         self.engine.post(NewSession())
         self.post_message(self.ChatCleared())
         await self.clear_view()

@@ -140,7 +140,7 @@ class ChatStatus:
     def turn_done(self, event: TurnDone, mode: str) -> None:
         """An answer ended: its speed and the context it leaves; ``mode``: the next turn's."""
         self._bar.set_state("ready", "idle")
-        self._bar.set_speed(event.tok_s)
+        self._bar.set_speed(event.tok_s, event.cpu_busy)
         self._bar.set_context(event.n_past, event.n_ctx)
         self._bar.set_mode(mode)
         self._prompt.border_title = IDLE_TITLE

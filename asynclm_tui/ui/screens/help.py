@@ -29,7 +29,7 @@ Remap any key in the config file, e.g.
   ui:
     keymap:
       stop: ctrl+c
-      timeline: f3
+      timeline: f6
 """
 
 

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
+from asynclm_tui.core.api.display import visible
 from asynclm_tui.core.sessions.store import SessionInfo, SessionStore, StoreError
 
 
@@ -133,7 +134,7 @@ class SessionsScreen(ModalScreen[int | None]):
             updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
             table.add_row(
                 str(info.id),
-                mark + (info.title or "(untitled)"),
+                mark + visible(info.title or "(untitled)"),
                 updated,
                 str(info.turns),
                 key=str(info.id),

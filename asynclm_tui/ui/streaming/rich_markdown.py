@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
@@ -232,11 +233,22 @@ class ThemedMarkdown:
         self._template = self._markdown_cls("", hyperlinks=False)
 
     def renderable(self, text: str) -> Markdown:
-        """A Rich renderable for ``text``."""
+        """A Rich renderable for ``text``; a single newline breaks the line
+        (a model's newline is meant: a poem, an address), as chat clients
+        show it, instead of Markdown's soft break into a space."""
         markdown = copy.copy(self._template)
         markdown.markup = text
-        markdown.parsed = self._parser.parse(text)
+        markdown.parsed = hard_breaks(self._parser.parse(text))
         return markdown
+
+
+def hard_breaks(tokens: list[Token]) -> list[Token]:
+    """``tokens`` with every soft line break made a hard one (in place)."""
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+    return tokens
 
 
 @functools.lru_cache(maxsize=8)

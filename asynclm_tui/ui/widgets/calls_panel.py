@@ -154,21 +154,34 @@ class CallRow(Vertical):
             text.append(f"{rec.status.value} for {fmt_seconds(elapsed)}")
             if rec.status is CallStatus.AWAITING_APPROVAL:
                 text.append("\nneeds approval: a once · A always · d deny", style="bold")
-        elif rec.status is CallStatus.DENIED or (rec.status.finished and rec.started_t is None):
+        elif rec.status is CallStatus.DENIED or (
+            rec.status.finished and rec.started_t is None and not rec.ms
+        ):
             # It never ran: no bar, and no run time (the wait was for approval).
+            # (A saved chat keeps no start time, only the run time.)
             text.append(f"{rec.status.value}, never ran\n")
             preview = " ".join(rec.value.split())
             if preview:
                 text.append(preview, style="bold")
         else:
-            if rec.status.finished:
-                # Ended: the whole bar, whatever the estimate said.
+            if rec.status is CallStatus.DONE:
+                # Done: the whole bar, whatever the estimate said.
                 bar, over = "█" * BAR_WIDTH, ""
+            elif rec.progress is not None and rec.progress[1]:
+                # The tool says how far it is: its word over the estimate.
+                done, total, _ = rec.progress
+                bar, over = progress_bar(done, total or 1.0)
             else:
+                # Running, or ended short (cancelled, timed out, failed): how
+                # far it got against the estimate.
                 bar, over = progress_bar(elapsed, rec.estimate_ms)
             text.append(bar)
             text.append(over, style="bold")
             text.append(f" {fmt_seconds(elapsed)}{est}\n")
+            if rec.progress is not None and not rec.status.finished:
+                done, total, message = rec.progress
+                text.append(message or (f"{done:g} of {total:g}" if total else f"{done:g} done"))
+                text.append("\n")
             if rec.status.finished:
                 preview = " ".join(rec.value[: PREVIEW_CHARS * 2].split())
                 if len(preview) > PREVIEW_CHARS:

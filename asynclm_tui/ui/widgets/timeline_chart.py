@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 from asynclm_tui.core.api.enums import CallStatus
-from asynclm_tui.ui.state import ChatState, TurnRecord, fmt_seconds
+from asynclm_tui.ui.state import ChatState, TurnRecord, clip, fmt_seconds
 
-LABEL_WIDTH = 22
+LABEL_WIDTH = 26
+"""Cells for a lane's label: room for ``id fn(arg=value)`` of a typical call."""
 TAIL_WIDTH = 10
 
 
@@ -30,6 +32,21 @@ def nice_step(span_s: float, cells: int) -> float:
         if step >= target:
             return step
     return 600.0
+
+
+def call_label(call_id: str, fn: str, args: str, width: int) -> str:
+    """``id fn(args)`` in ``width`` cells, arguments dropped whole rather than
+    cut inside one (``ms=3000…`` would read as the wrong number)."""
+    full = f"{call_id} {fn}({args})"
+    if cell_len(full) <= width:
+        return full
+    kept = args.split(", ")
+    while kept:
+        kept.pop()
+        shown = f"{call_id} {fn}({', '.join([*kept, '…'])})"
+        if cell_len(shown) <= width:
+            return shown
+    return clip(f"{call_id} {fn}", width)
 
 
 class TurnTimeline(Widget):
@@ -117,7 +134,7 @@ class TurnTimeline(Widget):
             if call.landed_t is not None and call.landed_t <= end:  # (kept: a later turn)
                 c = col(call.landed_t)
                 lane[c], kinds[c] = "◆", "land"
-            label = f"{call.id} {call.fn}({call.signature(8)})"
+            label = call_label(call.id, call.fn, call.signature(LABEL_WIDTH), LABEL_WIDTH - 2)
             self._lane(out, label, lane, kinds, fmt_seconds(call.elapsed_ms(now)))
         if not turn.calls:
             out.append(" " * LABEL_WIDTH + "(no calls this turn)\n", self._style("muted"))

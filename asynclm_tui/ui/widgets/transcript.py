@@ -2,10 +2,14 @@
 
 Each assistant turn streams its visible text into
 :class:`~asynclm_tui.ui.streaming.stream_markdown.StreamingMarkdown` segments,
-written a few times a second.  CML blocks become compact chips where they
-happened, splitting the answer into Markdown segments; a chip that lands
-inside a word is drawn after that word.  The raw CML text of the same turn
-is kept alongside, exact to the token, and shown instead when raw mode is on.
+written a few times a second.  CML blocks become compact chips, splitting the
+answer into Markdown segments.  A chip for something that landed in the
+model's context from outside (a result, an error, your message) is drawn at
+the end of the sentence or line it landed in, so a person reads whole
+sentences; the model's own blocks (calls) are drawn where it wrote them, at
+least after the word.  The raw CML text of the same turn is kept alongside,
+exact to the token, and shown instead when raw mode is on (the timeline, the
+JSON and the saved chat keep the exact place too).
 """
 
 from __future__ import annotations
@@ -22,6 +26,15 @@ from asynclm_tui.core.cml.syntax import MARKERS
 from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.textual_internals import LayoutOnce, StableGutterScroll
 from asynclm_tui.ui.widgets.keep_place import KeepsPlace
+
+LANDED_KINDS = frozenset({"result", "error", "user"})
+"""Chips for what landed between tokens: held to the end of the sentence."""
+SENTENCE_ENDS = (".", "!", "?", ":", ";", "…")
+CLOSERS = "\"')]}*_`”’"
+"""Characters that may follow a sentence's full stop (quotes, emphasis)."""
+MAX_HOLD_CHARS = 200
+"""A sentence that has not ended after this many characters lets its chips in
+at the next word's end: a chip must not drift far from where it landed."""
 
 CHIP_ICONS = {
     "call": "⚙",
@@ -139,9 +152,11 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._raw_mode = raw
         self._chips: dict[str, Chip] = {}
         self._held: list[Chip] = []
-        """Chips that landed inside a word, waiting for it to end."""
+        """Chips waiting for the word or sentence they landed in to end."""
+        self._held_chars = 0
+        """Answer text written since the first held chip."""
         self._tail = " "
-        """The last character of answer text handed to the Markdown."""
+        """The last characters of answer text handed to the Markdown."""
         self._done = False
         """The answer ended: no word is left to wait for."""
         self._raw = Static("", classes="raw", markup=False)
@@ -211,14 +226,45 @@ class AssistantEntry(Vertical, LayoutOnce):
         self._buffer.clear()
         self._text.append(visible)
         if self._held:
-            end = next((i for i, ch in enumerate(visible) if ch.isspace()), -1)
+            end = self._boundary(visible)
             if end == -1:
-                await self._write(visible)  # the word goes on
+                await self._write(visible)  # the word or sentence goes on
+                self._held_chars += len(visible)
                 return
             await self._write(visible[:end])
             await self._mount_held()
             visible = visible[end:]
         await self._write(visible)
+
+    def _waits_for_sentence(self, written: int = 0) -> bool:
+        """Whether the held chips wait for a sentence's end (not just a word's),
+        ``written`` characters further on."""
+        return self._held_chars + written < MAX_HOLD_CHARS and any(
+            chip.kind in LANDED_KINDS for chip in self._held
+        )
+
+    def _ends_here(self, before: str, after: str, written: int = 0) -> bool:
+        """Whether held chips go between ``before`` (text so far) and ``after``
+        (its next character; '' when none has come yet)."""
+        sentence = self._waits_for_sentence(written)
+        if not after:  # the chip landed right here
+            if not before or before[-1] == "\n":
+                return True
+            if sentence:
+                return before.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
+            return not before[-1].isalnum()
+        if after == "\n":
+            return True
+        if not after.isspace():
+            return False
+        return not sentence or before.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
+
+    def _boundary(self, text: str) -> int:
+        """Where in ``text`` the held chips go (-1: not in it)."""
+        for i, ch in enumerate(text):
+            if ch.isspace() and self._ends_here(self._tail + text[:i], ch, i):
+                return i
+        return -1
 
     async def _write(self, visible: str) -> None:
         if not visible:
@@ -232,12 +278,13 @@ class AssistantEntry(Vertical, LayoutOnce):
             visible = visible.lstrip("\n")
         self._segment.append(visible)
         self.shown += len(visible)
-        self._tail = visible[-1:] or self._tail
+        self._tail = (self._tail + visible)[-8:]
 
     async def _mount_held(self) -> None:
         """End the current segment and mount the chips waiting for a word's end."""
         self._segment = None
-        self._tail = " "  # a chip ends a word: the next chip goes right after it
+        self._tail = "\n"  # a chip ends a line: the next chip goes right after it
+        self._held_chars = 0
         held, self._held = self._held, []
         for chip in held:
             await self._mount_part(chip)
@@ -258,11 +305,13 @@ class AssistantEntry(Vertical, LayoutOnce):
     ) -> Chip:
         """Add a chip after the text so far, ending the current Markdown segment.
 
-        Results land between tokens, often inside a word: such a chip is held
-        until the word ends (the next whitespace), so it never cuts ``Wait`` /
-        ``ing.`` in two nor leaves the full stop alone on a line.  ``now``
-        places it at once, for a chip the reader must see while no text
-        follows (a trap).
+        Results (and errors, and your messages) land between tokens, often in
+        the middle of a sentence: such a chip is held until the sentence or
+        the line ends, so ``Let`` / ``↩ clock1 → …`` / ``me look that up.``
+        reads ``Let me look that up.`` and then the chip.  Other chips wait at
+        most for the word's end (never ``Wait`` / ``ing.``).  ``now`` places
+        it at once, for a chip the reader must see while no text follows (a
+        trap).
         """
         chip = Chip(kind, text, chip_id=chip_id)
         if chip_id is not None:
@@ -270,7 +319,7 @@ class AssistantEntry(Vertical, LayoutOnce):
         async with self._lock:
             await self._flush_unlocked()
             self._held.append(chip)
-            if now or self._done or not self._tail.isalnum():
+            if now or self._done or self._ends_here(self._tail, ""):
                 await self._mount_held()
         return chip
 
