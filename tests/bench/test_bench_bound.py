@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from asynclm_tui.core.api.enums import Injection, Mode
@@ -101,3 +103,42 @@ def test_cost_model_interpolates_the_cells_and_fits_them() -> None:
 def test_a_grid_with_a_hole_is_refused() -> None:
     with pytest.raises(ValueError, match="every size"):
         fit([Sample(1, 128, 10.0), Sample(12, 128, 40.0), Sample(1, 900, 12.0)])
+
+
+def test_a_jump_forward_run_is_charged_as_one_batch() -> None:
+    # Each call block: 10 tokens in 6 steps (two carry a forced run of 3);
+    # at 1 ms a call plus 1 ms per extra token, a block's steps before its
+    # last pick cost 5 * 1 + 2 * 3 = 11 ms instead of 9.
+    inputs = _inputs(TWO, [50.0, 5.0])
+    block = (1, 1, 4, 1, 4, 1)
+    steps = {call_text(i, c): block for i, c in zip(inputs.ids, TWO.calls, strict=True)}
+    jumped = replace(inputs, segment_steps=steps)
+    one_by_one = bound_ms(TWO, inputs, _flat(1.0), Mode.SYNC)
+    assert bound_ms(TWO, jumped, _flat(1.0), Mode.SYNC) == pytest.approx(one_by_one + 2 * 2)
+    # At 1 ms a call whatever its size, jump-forward saves the steps it skips.
+    saved = bound_ms(TWO, inputs, _flat(), Mode.SYNC) - bound_ms(TWO, jumped, _flat(), Mode.SYNC)
+    assert saved == pytest.approx(2 * 4)
+
+
+def test_scaled_cost_model_runs_at_the_measured_speed() -> None:
+    model = _flat(1.0)
+    slower = model.scaled(1.5)
+    assert slower.cost_ms(12, 500) == pytest.approx(1.5 * model.cost_ms(12, 500))
+    steps = [(1.5 * model.cost_ms(1, n), n) for n in (200, 400, 600, 800, 1000)]
+    assert model.level_of(steps) == pytest.approx(1.5)  # each step at its own length
+    assert model.level_of(steps[:4]) == 1.0  # too few measured: the calibration's
+    inputs = _inputs(TWO, [50.0, 5.0])
+    plain = bound_ms(TWO, inputs, model, Mode.SYNC)
+    assert bound_ms(TWO, inputs, slower, Mode.SYNC) == pytest.approx(55.0 + 1.5 * (plain - 55.0))
+
+
+def test_long_appends_run_at_the_level_the_run_measured_for_them() -> None:
+    model = _flat(1.0)
+    # A step ran 1.5x slower than calibrated, the run's long appends 1.2x.
+    samples = [(12, 500, 1.2 * model.cost_ms(12, 500)), (40, 700, 1.2 * model.cost_ms(40, 700))]
+    level = model.append_level_of([*samples, (2, 500, 99.0)])  # a short one does not count
+    assert level == pytest.approx(1.2)
+    both = model.scaled(1.5, level)
+    assert both.cost_ms(1, 500) == pytest.approx(1.5 * model.cost_ms(1, 500))
+    assert both.cost_ms(512, 500) == pytest.approx(1.2 * model.cost_ms(512, 500))
+    assert model.append_level_of([]) is None

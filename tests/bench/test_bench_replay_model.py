@@ -42,15 +42,18 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
         "parallel",
         "async",
         "sync_api",
+        "sync_nojf",
+        "async_nojf",
         "ideal_async",
         "ideal_sync",
         "ideal_parallel",
     }
     tasks = load_tasks("parallel", limit=2)
     n_calls = sum(len(t.calls) for t in tasks) / 2
+    calls_of = {t.id: len(t.calls) for t in tasks}
     calibration = data["calibration"]
-    assert {c["k"] for c in calibration["cells"]} == {1, 12, 32, 128, 512}
-    for name in ("sync", "parallel", "async", "sync_api"):
+    assert {c["k"] for c in calibration["cells"]} == {1, 2, 4, 8, 12, 32, 128, 512}
+    for name in ("sync", "parallel", "async", "sync_api", "sync_nojf", "async_nojf"):
         row = rows[name]
         assert row["n"] == 2
         assert row["mean_ms"] > 0 and row["p90_ms"] >= row["median_ms"] > 0
@@ -69,6 +72,21 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
     # The same text is forced in every strategy: sync never traps, the others
     # trap at least once, so they decode a few more tokens, never fewer.
     assert rows["async"]["tokens_decoded"] >= rows["sync"]["tokens_decoded"]
+    # Jump-forward writes the same blocks with fewer sampled tokens; the
+    # clients' baseline samples every one.
+    for name in ("sync", "async"):
+        with_jf, without = rows[name], rows[f"{name}_nojf"]
+        assert with_jf["tokens_decoded"] == without["tokens_decoded"]
+        assert with_jf["forced_per_block"] > 0 == without["forced_per_block"]
+        assert with_jf["sampled_per_block"] + with_jf["forced_per_block"] == pytest.approx(
+            without["sampled_per_block"]
+        )
+    assert rows["sync_api"]["forced_per_block"] == 0
+    jumps = {j["strategy"]: j for j in data["jump_forward"]}
+    assert set(jumps) == {"sync", "async"} and jumps["async"]["sampled_ratio"] < 1
+    for run in data["runs"]:
+        assert run["jump_forward"] == (run["strategy"] in ("sync", "parallel", "async"))
+        assert run["call_blocks"] == calls_of[run["task"]]  # every call block counted
     # With prefix reuse a tool round trip evaluates only the new suffix: the
     # API client costs about what sync costs, nothing like a full re-prefill.
     assert rows["sync_api"]["mean_ms"] < 1.5 * rows["sync"]["mean_ms"]

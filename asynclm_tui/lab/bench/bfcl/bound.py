@@ -26,10 +26,11 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asynclm_tui.core.api.enums import Injection, Mode
 from asynclm_tui.lab.bench.bfcl.calibrate import CostModel
+from asynclm_tui.lab.bench.bfcl.steps import Steps
 from asynclm_tui.lab.tasks.bfcl_data import Task
 from asynclm_tui.lab.tasks.oracle import Order, Policy
 
@@ -49,6 +50,9 @@ class BoundInputs:
     """A later request's text -> tokens it added (interrupt or new turn)."""
     n_prompt: int
     """Context length at the first token."""
+    segment_steps: Mapping[str, Steps] = field(default_factory=dict)
+    """Oracle segment text -> tokens each decode step appends (jump-forward
+    puts a forced run in with the token sampled before it); absent: one each."""
 
 
 class _Clock:
@@ -134,8 +138,12 @@ def bound_ms(
             n += k
             continue
         k = inputs.segment_tokens[seg.text]
-        last = t + cost.steps_ms(k - 1, n)  # the segment's last pick
-        n += k - 1
+        steps = inputs.segment_steps.get(seg.text) or (1,) * k
+        last = t
+        for batch in steps[:-1]:  # every step but the last: append its batch, pick
+            last += cost.cost_ms(batch, n)
+            n += batch
+        final = steps[-1]  # the segment's last pick: its batch goes in with the results
         resume = last
         if seg.kind == "call" and seg.call is not None:
             if mode is Mode.PARALLEL:
@@ -158,9 +166,9 @@ def bound_ms(
         clock.due(resume)
         k_in = take_ready()
         if k_in and injection is Injection.REPREFILL:
-            step = cost.cost_ms(n + 1 + k_in, 0)  # the whole context again
+            step = cost.cost_ms(n + final + k_in, 0)  # the whole context again
         else:
-            step = cost.cost_ms(1 + k_in, n)
-        n += 1 + k_in
+            step = cost.cost_ms(final + k_in, n)
+        n += final + k_in
         t = resume + step
     return last

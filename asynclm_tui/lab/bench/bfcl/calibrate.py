@@ -23,13 +23,17 @@ from dataclasses import dataclass
 
 from asynclm_tui.core.backends.base import Backend, SamplingParams
 
-APPEND_SIZES = (1, 12, 32, 128, 512)
-"""``k``: a decode step, a minimal interrupt, a typical one, a long one, a prefill."""
+APPEND_SIZES = (1, 2, 4, 8, 12, 32, 128, 512)
+"""``k``: a decode step; a sampled token with a jump-forward run (2-8); a
+minimal interrupt, a typical one, a long one, a prefill."""
 FILLER = " The quick brown fox jumps over the lazy dog while the band plays on."
 MAX_POSITION = 1536
 """Context lengths are measured up to here (or the window, less room for
 the largest append): the benchmark's prompts with their answers (150-1200
 tokens here) stay inside it; beyond, the fit extrapolates."""
+LONG_APPEND = 12
+"""From this many tokens an append is an interrupt or a prefill (scaled by
+the run's own appends, :meth:`CostModel.scaled`); below, a decode step."""
 STEPS_BEFORE = 3
 """Plain steps before each measured append, as in a turn: llama.cpp builds a
 new compute graph when the batch size changes, so a step right after a large
@@ -40,13 +44,16 @@ append (or an append right after another) costs more than it does in a turn."""
 class CalibrationPlan:
     """How much to measure: appends per (k, n) cell, fewer for the costly sizes."""
 
-    repeats: tuple[int, ...] = (5, 5, 3, 2)
+    repeats: tuple[int, ...] = (5, 5, 5, 5, 5, 3, 2)
     """Per size of :data:`APPEND_SIZES` beyond the first (each follows two steps,
     which are the ``k = 1`` samples)."""
     positions: int = 3
+    warmup: int = 2
+    """Untimed passes over every size first: the first calls of a cold
+    process run slower than the same calls later (docs/benchmarks.md)."""
 
 
-QUICK_PLAN = CalibrationPlan(repeats=(3, 3, 2, 1))
+QUICK_PLAN = CalibrationPlan(repeats=(3, 3, 3, 3, 3, 2, 1))
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,39 @@ class CostModel:
         """A decode call that appends ``k`` tokens after ``n`` and samples."""
         at_n = [_interp(self.ks, [row[j] for row in self.medians], k) for j in range(len(self.ns))]
         return max(0.0, _interp(self.ns, at_n, n))
+
+    def scaled(self, level: float, append_level: float | None = None) -> CostModel:
+        """The cells of steps (``k`` below :data:`LONG_APPEND`) times ``level``
+        and those of longer appends times ``append_level`` (default: the
+        same): the machine ran that much slower or faster, and a busy machine
+        slows a decode step and a long append by different factors."""
+        long = level if append_level is None else append_level
+        medians = tuple(
+            tuple(m * (long if k >= LONG_APPEND else level) for m in row)
+            for k, row in zip(self.ks, self.medians, strict=True)
+        )
+        s0, s1, a0, a1 = self.fit
+        fit = (s0 * level, s1 * level, a0 * long, a1 * long)
+        return CostModel(self.ks, self.ns, medians, fit, self.step_noise, self.max_residual)
+
+    def level_of(self, steps: Sequence[tuple[float, int]]) -> float:
+        """How much slower than calibrated a run's plain steps ran: the median
+        over its measured ``(ms, n)`` steps of ``ms`` over the calibrated step
+        at that ``n`` (1.0 with fewer than five)."""
+        ratios = [ms / self.cost_ms(1, n) for ms, n in steps if self.cost_ms(1, n) > 0]
+        return statistics.median(ratios) if len(ratios) >= 5 else 1.0
+
+    def append_level_of(self, samples: Sequence[tuple[int, int, float]]) -> float | None:
+        """The same for long appends: the median over measured ``(k, n, ms)``
+        appends of ``ms`` over the calibrated cost (None without one).  An
+        append's measured time leaves out sampling the next token, so this
+        errs low, as a floor should."""
+        ratios = [
+            ms / self.cost_ms(k, n)
+            for k, n, ms in samples
+            if k >= LONG_APPEND and ms > 0 and self.cost_ms(k, n) > 0
+        ]
+        return statistics.median(ratios) if ratios else None
 
     def steps_ms(self, count: int, n: int) -> float:
         """``count`` plain steps starting at context length ``n``."""
@@ -151,6 +191,12 @@ def calibrate(
     samples: list[Sample] = []
     backend.truncate(0)
     try:
+        for _ in range(plan.warmup):
+            backend.append(tokens[: ns[0]])
+            for k in APPEND_SIZES:
+                _timed(backend, tokens[ns[0] : ns[0] + k])
+                backend.truncate(ns[0])
+            backend.truncate(0)
         for n in ns:
             backend.append(tokens[backend.n_past : n])  # extend to n (not timed)
             for rep in range(max(plan.repeats)):

@@ -25,6 +25,8 @@ from asynclm_tui.lab.bench.bfcl.accuracy import (
 )
 from asynclm_tui.lab.bench.bfcl.bound import bound_ms
 from asynclm_tui.lab.bench.bfcl.calibrate import QUICK_PLAN, CalibrationPlan, CostModel
+from asynclm_tui.lab.bench.bfcl.jump_report import JumpRow, format_jump_table, jump_rows
+from asynclm_tui.lab.bench.bfcl.plan import Planned, build_plan
 from asynclm_tui.lab.bench.bfcl.report import (
     IDEAL_MODES,
     Bounds,
@@ -50,8 +52,6 @@ DEFAULT_TASKS = 30
 """Paired tasks per set by default: enough for a bootstrap interval."""
 QUICK_TASKS = 2
 """Tasks per set with ``--quick`` (under 10 minutes on a 2-core machine)."""
-RANDOM_ORDER = "async_random"
-"""The ablation's extra row: async with a random (not LPT) issue order."""
 
 
 @dataclass
@@ -69,6 +69,8 @@ class BfclOptions:
     json_path: Path | None = None
     plot_path: Path | None = None
     lpt_ablation: bool = False
+    jump_ablation: bool = True
+    """Also run sync and async without jump-forward (rows ``*_nojf``)."""
     compare_lora: bool = False
     """Run every task on the base model and with the adapter, side by side."""
 
@@ -133,45 +135,52 @@ class Progress:
         self.err.flush()
 
 
-def _plan(opts: BfclOptions) -> list[tuple[str, str, str]]:
-    """(row label, strategy, issue order) for each run of a task."""
-    plan = [(s, s, "lpt") for s in opts.strategies]
-    if opts.lpt_ablation and opts.driver == "replay":
-        plan.append((RANDOM_ORDER, "async", "random"))
-    return plan
+def _plan(opts: BfclOptions) -> list[Planned]:
+    """The runs of each task (see :mod:`~asynclm_tui.lab.bench.bfcl.plan`)."""
+    return build_plan(
+        opts.strategies,
+        lpt_ablation=opts.lpt_ablation,
+        jump_ablation=opts.jump_ablation,
+        driver=opts.driver,
+    )
 
 
 def task_bounds(
     task: Task,
     runs: list[RunResult],
-    plan: list[tuple[str, str, str]],
+    plan: list[Planned],
     cost: CostModel,
     seed: int,
 ) -> Bounds:
     """Each run's own calibrated bound, and the task's bound under each mode
-    (from the async run's measurements, else the first run's)."""
+    (from the async run's measurements, else the first run's).  Each bound
+    runs at the speed its run measured in its own plain decode steps: the
+    calibration gives the costs' shape, the run their level (the machine's
+    speed drifts over a benchmark; see docs/benchmarks.md)."""
     out = Bounds()
     ok = [r for r in runs if not r.error and r.segment_tokens]
     if not ok:
         return out
     arrivals = USER_ARRIVALS_MS if task.dataset == "multi_step_user" else None
-    issue_order = {label: issue for label, _, issue in plan}
-    strategy_of = {label: strategy for label, strategy, _ in plan}
+    by_label = {p.label: p for p in plan}
     for r in ok:
-        mode, injection = STRATEGIES[strategy_of[r.strategy]]
-        out.own[(task.id, r.strategy)] = bound_ms(
-            task,
-            r.bound_inputs(),
-            cost,
-            mode,
-            injection,
-            arrivals_ms=arrivals,
-            order=issue_order[r.strategy],  # type: ignore[arg-type]
-            seed=seed,
-        )
+        mode, injection = STRATEGIES[by_label[r.strategy].strategy]
+        at_run = cost.scaled(cost.level_of(r.plain), cost.append_level_of(r.appends))
+        for model, into in ((at_run, out.own), (cost, out.own_raw)):
+            into[(task.id, r.strategy)] = bound_ms(
+                task,
+                r.bound_inputs(),
+                model,
+                mode,
+                injection,
+                arrivals_ms=arrivals,
+                order=by_label[r.strategy].order,
+                seed=seed,
+            )
     ref = next((r for r in ok if r.strategy == "async"), ok[0])
+    at = cost.scaled(cost.level_of(ref.plain), cost.append_level_of(ref.appends))
     out.ideal[task.id] = {
-        mode: bound_ms(task, ref.bound_inputs(), cost, Mode(mode), arrivals_ms=arrivals)
+        mode: bound_ms(task, ref.bound_inputs(), at, Mode(mode), arrivals_ms=arrivals)
         for mode in IDEAL_MODES
     }
     return out
@@ -270,6 +279,7 @@ def run_bfcl(
         for name, s, adapter in planned
     ]
     rows: list[Row] = []
+    jumps: list[JumpRow] = []
     example: list[RunResult] = []
     failures: list[dict[str, Any]] = []
     run_log: list[dict[str, Any]] = []
@@ -295,6 +305,7 @@ def run_bfcl(
                 rows += build_rows(
                     dataset, runs, bounds, correct=correct if correct else None, side=side.name
                 )
+                jumps += jump_rows(dataset, runs, side.name)
                 if not example:
                     first = ts[0].id if ts else None
                     example = [r for r in runs if r.task_id == first and not r.error]
@@ -303,6 +314,8 @@ def run_bfcl(
         for side in sides:
             side.session.close()
     print_table(format_table(rows), out)
+    if jumps:
+        print_table(format_jump_table(jumps), out)
     accuracy = format_accuracy_table(rows)
     if accuracy is not None:
         print_table(accuracy, out)
@@ -310,7 +323,9 @@ def run_bfcl(
         where = f"{f['side']} " if "side" in f else ""
         err.write(f"failed: {where}{f['task']} {f['strategy']}: {f['error']}\n")
     if opts.json_path is not None:
-        write_json(opts.json_path, rows, {**_meta(sides, opts, missing, failures), "runs": run_log})
+        meta = _meta(sides, opts, missing, failures)
+        jumped = [j.to_json() for j in jumps]
+        write_json(opts.json_path, rows, {**meta, "jump_forward": jumped, "runs": run_log})
         err.write(f"wrote {opts.json_path}\n")
     if opts.plot_path is not None:
         write_plot(opts.plot_path, rows, example)
@@ -336,7 +351,7 @@ DatasetResult = tuple[list[RunResult], Bounds, dict[str, list[bool]]]
 def _run_dataset(
     sides: list[Side],
     tasks: list[Task],
-    plan: list[tuple[str, str, str]],
+    plan: list[Planned],
     opts: BfclOptions,
     progress: Progress,
 ) -> list[DatasetResult]:
@@ -353,28 +368,31 @@ def _run_dataset(
         for index, side in order:
             runs, bounds, correct = results[index]
             mine: list[RunResult] = []
-            for label, strategy, issue in plan[shift:] + plan[:shift]:
+            for entry in plan[shift:] + plan[:shift]:
+                label = entry.label
                 sheet = cheat_sheet(task) if driver == "model" else ""
                 res = side.session.run(
                     task,
-                    strategy,
+                    entry.strategy,
                     driver=driver,
-                    order=issue,  # type: ignore[arg-type]
+                    order=entry.order,
                     seed=opts.seed,
                     cheat_sheet=sheet,
+                    jump=entry.jump,
                 )
                 res = replace(res, strategy=label)
                 mine.append(res)
                 if driver == "model" and not res.error:
                     correct.setdefault(label, []).append(ast_match(task, res.calls))
                 progress.step(f"{task.id} {side.name} {label}".replace("  ", " "))
-            order_of = {label: i for i, (label, _, _) in enumerate(plan)}
+            order_of = {p.label: i for i, p in enumerate(plan)}
             mine.sort(key=lambda r: order_of[r.strategy])
             runs += mine
             cost = side.session.cost
             if driver == "replay" and cost is not None:
                 found = task_bounds(task, mine, plan, cost, opts.seed)
                 bounds.own.update(found.own)
+                bounds.own_raw.update(found.own_raw)
                 bounds.ideal.update(found.ideal)
     return results
 
@@ -382,14 +400,26 @@ def _run_dataset(
 def _run_entry(r: RunResult, bounds: Bounds, side: str) -> dict[str, Any]:
     """One run in ``--json``'s ``runs``: its latency against its own bound."""
     bound = bounds.own.get((r.task_id, r.strategy))
+    raw = bounds.own_raw.get((r.task_id, r.strategy))
     return {
         "dataset": r.dataset,
         "task": r.task_id,
         "strategy": r.strategy,
         "side": side or None,
+        "jump_forward": r.jump,
         "latency_ms": round(r.latency_ms, 2),
         "bound_ms": None if bound is None else round(bound, 2),
+        "bound_calibrated_ms": None if raw is None else round(raw, 2),
+        "step_ms": round(r.step_ms, 3),
+        "handoff_ms": round(r.handoff_ms, 3),
+        "overrun_ms": round(r.overrun_ms, 3),
+        "queue_ms": round(r.queue_ms, 3),
         "n_prompt": r.n_prompt,
+        "call_blocks": r.call_blocks,
+        "block_sampled": r.block_sampled,
+        "block_forced": r.block_forced,
+        "block_ms": round(r.block_ms, 2),
+        "tau_ms": round(r.tau_ms, 3),
         "error": r.error,
     }
 
@@ -418,7 +448,10 @@ def _meta(
             {"side": s.name or None, "adapter": None if s.adapter is None else str(s.adapter)}
             for s in sides
         ],
-        "strategies": [label for label, _, _ in _plan(opts)],
+        "strategies": [
+            {"row": p.label, "strategy": p.strategy, "order": p.order, "jump_forward": p.jump}
+            for p in _plan(opts)
+        ],
         "latency_model": "30 ms + exponential(mean 80 ms) truncated at 500 ms",
         "machine": {
             "platform": platform.platform(),

@@ -5,8 +5,9 @@ which cannot express "trap, and after whichever result lands next, continue
 accordingly".  This wrapper keeps the engine untouched: every ``sample()``
 still runs the real llama.cpp sampler (the same cost as free generation and as
 ``--script``), then returns the oracle's token instead.  Everything else is
-delegated to the real backend, so every token is a real decode step and every
-interrupt a real KV-cache append.
+delegated to the real backend, so every sampled token is a real decode step
+and every interrupt a real KV-cache append.  What the call grammar forces the
+engine appends itself (jump-forward); the oracle then skips it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ class ForcingBackend:
     def accept(self, token: int) -> None:
         """Record a token chosen outside the sampler."""
         self.inner.accept(token)
+
+    def note_forced(self, tokens: Sequence[int]) -> None:
+        """The engine wrote grammar-forced tokens (jump-forward): the sampler
+        records them and the oracle, which had them queued, moves past them."""
+        self.inner.note_forced(tokens)
+        oracle = self.oracle
+        if oracle is not None:
+            oracle.skip(tokens, self.inner)
 
     def append_stats(self) -> AppendStats:
         """Counts of the last append."""

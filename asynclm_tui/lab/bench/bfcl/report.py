@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from asynclm_tui.lab.bench.bfcl.runner import RunResult
-from asynclm_tui.lab.bench.bootstrap import ratio_ci95
+from asynclm_tui.lab.bench.bootstrap import bootstrap_ci95, ratio_ci95
 from asynclm_tui.lab.bench.tools_score import Share
 from asynclm_tui.lab.tasks.bfcl_data import HELD_OUT_TASKS
 
@@ -58,6 +58,15 @@ class Row:
     inject_ms: float
     tau_ms: float
     accuracy: float | None = None
+    sampled_per_block: float | None = None
+    """Tokens sampled per call block (the ``[CALL]`` opener included)."""
+    forced_per_block: float | None = None
+    """Tokens jump-forward appended per call block."""
+    ms_per_block: float | None = None
+    """Time to write a call block, from its first token's step to the call's hand-off."""
+    gain_share: float | None = None
+    """(sync - this) / (sync - ideal_async): the share of the available gain taken."""
+    gain_share_ci95: Interval = None
     side: str = ""
     """``base`` or ``adapter`` in a ``--compare-lora`` run ('' otherwise)."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +99,9 @@ class Bounds:
     """Calibrated bounds of one dataset's tasks."""
 
     own: dict[tuple[str, str], float] = field(default_factory=dict)
-    """(task id, strategy row) -> that run's own bound."""
+    """(task id, strategy row) -> that run's own bound (at the run's speed)."""
+    own_raw: dict[tuple[str, str], float] = field(default_factory=dict)
+    """The same at the calibration's speed."""
     ideal: dict[str, dict[str, float]] = field(default_factory=dict)
     """Task id -> mode -> the bound of that mode (kv injection)."""
 
@@ -154,6 +165,15 @@ def build_rows(
         if row.bound_ms is not None:
             row.ratio_to_bound = _ratio(row.mean_ms, row.bound_ms)
             row.ratio_to_bound_ci95 = ratio_ci95(mine, own_ok)
+        blocks = sum(r.call_blocks for r in rs)
+        if blocks:
+            row.sampled_per_block = sum(r.block_sampled for r in rs) / blocks
+            row.forced_per_block = sum(r.block_forced for r in rs) / blocks
+            row.ms_per_block = sum(r.block_ms for r in rs) / blocks
+        sync = lat.get("sync")
+        if sync and all(i is not None for i in ideal):
+            ref = [sync[r.task_id] for r in rs]
+            row.gain_share, row.gain_share_ci95 = gain_share(ref, mine, ideal)  # type: ignore[arg-type]
         if s == "async":
             for mode in IDEAL_MODES[1:]:
                 others = [bounds.ideal.get(r.task_id, {}).get(mode) for r in rs]
@@ -165,6 +185,23 @@ def build_rows(
             rows.append(_ideal_row(dataset, f"ideal_{mode}", values, lat, tasks))
             rows[-1].side = side
     return rows
+
+
+def gain_share(
+    sync: Sequence[float], mine: Sequence[float], ideal: Sequence[float]
+) -> tuple[float | None, Interval]:
+    """``(sync - mine) / (sync - ideal)`` over the means of paired tasks, and
+    its 95 % bootstrap interval (None where the available gain is not positive)."""
+
+    def share(idx: list[int]) -> float:
+        gain = sum(sync[i] - ideal[i] for i in idx)
+        return sum(sync[i] - mine[i] for i in idx) / gain if gain > 0 else math.nan
+
+    value = share(list(range(len(sync))))
+    if math.isnan(value):
+        return None, None
+    ci = bootstrap_ci95(len(sync), share)
+    return value, None if ci is None or math.isnan(ci[0]) else ci
 
 
 def _mean(values: dict[str, float] | None) -> float | None:
@@ -257,7 +294,9 @@ def format_table(rows: Sequence[Row]) -> Table:
     table = Table(
         caption="latency in ms, first to last decoded token; x* = speedup, mean over mean, "
         "[95 % paired bootstrap interval]; /bound = mean over this strategy's calibrated "
-        "bound; /async* = mean over the async bound (ideal_* rows: the bounds)",
+        "bound; /async* = mean over the async bound (ideal_* rows: the bounds); gain = "
+        "(sync - this) / (sync - ideal_async); samp/blk = tokens sampled per call block, "
+        "ms/blk = ms to write one; *_nojf: without jump-forward",
         caption_justify="left",
     )
     sides = any(r.side for r in rows)
@@ -275,6 +314,9 @@ def format_table(rows: Sequence[Row]) -> Table:
         "xapi",
         "/bound",
         "/async*",
+        "gain",
+        "samp/blk",
+        "ms/blk",
         "tok",
         "inj",
         "acc",
@@ -295,6 +337,9 @@ def format_table(rows: Sequence[Row]) -> Table:
             _fmt(r.speedup_vs_sync_api, ".2f"),
             _with_ci(r.ratio_to_bound, r.ratio_to_bound_ci95, ".3f"),
             _fmt(r.ratio_to_async_bound, ".3f"),
+            _with_ci(r.gain_share, r.gain_share_ci95, ".2f"),
+            _fmt(r.sampled_per_block, ".1f"),
+            _fmt(r.ms_per_block, ".0f"),
             _fmt(r.tokens_decoded, ".0f"),
             _fmt(r.tokens_injected, ".0f"),
             _fmt(None if r.accuracy is None else 100 * r.accuracy, ".1f"),

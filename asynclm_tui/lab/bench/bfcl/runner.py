@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from asynclm_tui.core.api.enums import Injection, InterruptKind, Mode
+from asynclm_tui.core.api.enums import CallStatus, Injection, InterruptKind, Mode
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
+    CallUpdated,
     Configure,
     Event,
     Interrupt,
@@ -41,6 +42,7 @@ from asynclm_tui.core.api.events import (
 from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.backends import backend_factory
 from asynclm_tui.core.backends.base import Backend, ProgressFn
+from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.syntax import RESERVED_IDS
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.decode.sampling import sampling_params
@@ -49,6 +51,7 @@ from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.lab.bench.bfcl.bound import BoundInputs
 from asynclm_tui.lab.bench.bfcl.calibrate import CalibrationPlan, CostModel, calibrate
 from asynclm_tui.lab.bench.bfcl.forcing import ForcingBackend
+from asynclm_tui.lab.bench.bfcl.steps import Steps, plain_steps, segment_steps
 from asynclm_tui.lab.tasks.bfcl_data import BenchError, Task
 from asynclm_tui.lab.tasks.bfcl_tools import TaskTools
 from asynclm_tui.lab.tasks.latency import LatencyModel
@@ -145,6 +148,32 @@ class RunResult:
     """A later request -> tokens it added (as an interrupt or a new turn)."""
     n_prompt: int = 0
     """Context length when the first token was picked."""
+    jump: bool = True
+    """Jump-forward was on (grammar-forced tokens appended in batches)."""
+    segment_steps: dict[str, Steps] = field(default_factory=dict)
+    """Oracle segment text -> the batch each of its decode steps appends."""
+    call_blocks: int = 0
+    block_sampled: int = 0
+    """Tokens sampled in call blocks (their ``[CALL]`` openers included)."""
+    block_forced: int = 0
+    """Tokens the grammar forced in call blocks (jump-forward)."""
+    block_ms: float = 0.0
+    """Time writing call blocks, each from the step that picked its first
+    token to the call's hand-off."""
+    step_ms: float = 0.0
+    """Median plain decode step of this run (one token appended, nothing
+    else in between): the machine's speed while it ran."""
+    plain: list[tuple[float, int]] = field(default_factory=list)
+    """(ms, context length) of each plain decode step."""
+    appends: list[tuple[int, int, float]] = field(default_factory=list)
+    """(tokens appended, context before, ms) of each decode call that carried
+    an interrupt or prefilled a later request: the run's own long appends."""
+    handoff_ms: float = 0.0
+    """Mean time from a call's hand-off to the scheduler to its start."""
+    overrun_ms: float = 0.0
+    """Mean time a call took beyond its drawn duration (start to result)."""
+    queue_ms: float = 0.0
+    """Mean time a result waited between arriving and going in."""
     error: str | None = None
 
     def bound_inputs(self) -> BoundInputs:
@@ -156,6 +185,7 @@ class RunResult:
             self.frame_tokens,
             self.user_tokens,
             self.n_prompt,
+            self.segment_steps,
         )
 
 
@@ -169,6 +199,15 @@ class _Recorder:
         self.oracle = oracle
         self.later = later
         self.tokens: list[float] = []
+        self.sampled: list[float] = []
+        """When each sampled token was taken (forced runs left out)."""
+        self.plain: list[tuple[float, int]] = []
+        """(seconds, context length) of each gap between sampled tokens with
+        nothing else in between (a plain step)."""
+        self._quiet = False
+        self._n = 0  # the context's length, followed through the events
+        self.blocks = [0, 0, 0]
+        self.block_ms = 0.0
         self.events: list[Event] = []
         self.timers: list[threading.Timer] = []
         self.n_generated = 0
@@ -180,10 +219,21 @@ class _Recorder:
         if isinstance(event, Token):
             if event.text:
                 self.tokens.append(event.t)
+                if not event.forced:
+                    if self._quiet and self.sampled:
+                        self.plain.append((event.t - self.sampled[-1], self._n - 1))
+                    self.sampled.append(event.t)
+                self._quiet = not event.forced
+            self._n += event.forced or 1
             if len(self.tokens) == 1 and not self.armed.is_set():
                 self._arm()
             return
         self.events.append(event)
+        self._quiet = False  # an interrupt, a call, a wait: not a plain step
+        if isinstance(event, Prefilled):
+            self._n = event.n_prompt
+        elif isinstance(event, Interrupt):
+            self._n += event.n_tokens
         oracle = self.oracle
         match event:
             case Interrupt(kind=InterruptKind.USER, value=value) if oracle is not None:
@@ -195,6 +245,10 @@ class _Recorder:
             case TurnDone():
                 self.n_generated += event.n_generated
                 self.n_injected += event.n_injected
+                self.blocks[0] += event.call_blocks
+                self.blocks[1] += event.block_sampled
+                self.blocks[2] += event.block_forced
+                self.block_ms += event.block_ms
             case TurnFailed(message=message) | ModelLoadFailed(message=message):
                 self.error = message
 
@@ -267,19 +321,25 @@ class BenchSession:
         order: Order = "lpt",
         seed: int = 0,
         cheat_sheet: str = "",
+        jump: bool = True,
     ) -> RunResult:
-        """Run ``task`` once under ``strategy`` and return the measurements."""
+        """Run ``task`` once under ``strategy`` (with jump-forward or without)
+        and return the measurements."""
         engine, backend, ids = self.engine, self.backend, self.ids
         assert backend is not None and ids is not None, "call start() first"
         tools = TaskTools(task, self.latency, strict_schemas=driver == "model")
         names = None if driver == "model" else {c.name for c in task.calls}
+        registry = tools.registry(names)
         mode, injection = STRATEGIES[strategy]
         user_mode = task.dataset == "multi_step_user"
         call_ids = ids.take(len(task.calls))
         oracle: Oracle | None = None
         if driver == "replay":
             overrides: dict[str, Any] = {
-                "constrain_calls": False,  # the oracle picks every token
+                # The oracle picks every token the model samples; the grammar
+                # only follows it, for jump-forward.
+                "constrain_calls": False,
+                "jump_forward": jump,
                 "system_prompt": "",
                 # The oracle writes every token, so the long rules would only
                 # add prefill (and re-prefill for the naive baselines).
@@ -298,13 +358,14 @@ class BenchSession:
         else:
             overrides = {
                 "constrain_calls": None,
+                "jump_forward": None if jump else False,
                 "system_prompt": cheat_sheet,
                 # What the loaded model expects: compact with a CML adapter, else full.
                 "prompt_style": "auto",
                 "max_tokens": 64 + 48 * len(task.calls),  # a small model may loop
             }
         gen = self.settings.generation.model_copy(update=overrides)
-        engine.post(SetTools(tools.registry(names)))
+        engine.post(SetTools(registry))
         engine.post(NewSession())
         engine.post(Configure(mode=mode, injection=injection, generation=gen))
         backend.oracle = oracle
@@ -314,6 +375,11 @@ class BenchSession:
             if user_mode
             else []
         )
+        steps: dict[str, Steps] = {}
+        if oracle is not None:
+            shapes = {name: tool_shape(spec.parameters) for name, spec in registry.tools.items()}
+            for text, toks in oracle.tokens.items():
+                steps[text] = segment_steps(toks, backend, shapes) if jump else plain_steps(toks)
         rec = _Recorder(engine, oracle, later)
         self._sink = rec
         try:
@@ -324,7 +390,9 @@ class BenchSession:
                 timer.cancel()
             self._sink = None
             backend.oracle = None
-        return self._result(task, strategy, order, rec, tools, oracle, call_ids)
+        res = self._result(task, strategy, order, rec, tools, oracle, call_ids)
+        res.jump, res.segment_steps = jump, steps
+        return res
 
     def _wait(self, rec: _Recorder) -> None:
         engine = self.engine
@@ -358,6 +426,12 @@ class BenchSession:
         res.error = rec.error
         res.durations = tools.durations()
         res.n_generated, res.n_injected = rec.n_generated, rec.n_injected
+        res.call_blocks, res.block_sampled, res.block_forced = rec.blocks
+        res.block_ms = rec.block_ms
+        res.plain = [(gap * 1000, n) for gap, n in rec.plain]
+        if res.plain:
+            res.step_ms = statistics.median(ms for ms, _ in res.plain)
+        _call_costs(res, rec.events, tools.durations())
         if oracle is not None:
             res.segment_tokens = {k: len(v) for k, v in oracle.tokens.items()}
             if not oracle.finished and res.error is None:
@@ -365,7 +439,9 @@ class BenchSession:
         toks = rec.tokens
         if len(toks) >= 2:
             res.latency_ms = (toks[-1] - toks[0]) * 1000
-            gaps = [b - a for a, b in zip(toks, toks[1:], strict=False)]
+        steps = rec.sampled  # a forced run comes with the step that sampled before it
+        if len(steps) >= 2:
+            gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]
             res.tau_ms = statistics.median(gaps) * 1000
         origin = toks[0] if toks else 0.0
         res.timeline = _timeline(rec.events, toks, origin)
@@ -386,9 +462,48 @@ class BenchSession:
                     res.n_prompt = ev.n_prompt
                 case Prefilled() if turn_text is not None:
                     res.user_tokens[turn_text] = ev.n_evaluated
+                    res.appends.append((ev.n_evaluated, ev.n_prompt - ev.n_evaluated, ev.ms))
             if isinstance(ev, Interrupt):
-                res.inject_ms += ev.inject_ms / max(1, _same_step(rec.events, ev))
+                share = _same_step(rec.events, ev)
+                res.inject_ms += ev.inject_ms / max(1, share)
+                first = share <= 1 or ev is _first_of_step(rec.events, ev)
+                if first and ev.n_evaluated and ev.n_cached is not None:
+                    res.appends.append((ev.n_evaluated, ev.n_cached, ev.inject_ms))
         return res
+
+
+def _call_costs(res: RunResult, events: list[Event], durations: list[float]) -> None:
+    """The run's hand-off, overrun and queue times (what the bound leaves out)."""
+    issued: dict[str, float] = {}
+    started: dict[str, float] = {}
+    handoff: list[float] = []
+    overrun: list[float] = []
+    queued: list[float] = []
+    index = {call_id: i for i, call_id in enumerate(res.ids)}
+    for ev in events:
+        match ev:
+            case CallIssued():
+                issued[ev.id] = ev.t
+            case CallUpdated(status=CallStatus.RUNNING) if ev.id in issued:
+                started[ev.id] = ev.t
+                handoff.append((ev.t - issued[ev.id]) * 1000)
+            case CallFinished() if ev.id in started and ev.id in index:
+                ran = (ev.t - started[ev.id]) * 1000
+                overrun.append(ran - durations[index[ev.id]])
+            case Interrupt(kind=InterruptKind.TOOL):
+                queued.append(ev.wait_ms)
+    res.handoff_ms = statistics.fmean(handoff) if handoff else 0.0
+    res.overrun_ms = statistics.fmean(overrun) if overrun else 0.0
+    res.queue_ms = statistics.fmean(queued) if queued else 0.0
+
+
+def _first_of_step(events: list[Event], ev: Interrupt) -> Interrupt:
+    """The first interrupt that went in with ``ev`` (the same decode call)."""
+    return next(
+        e
+        for e in events
+        if isinstance(e, Interrupt) and e.t == ev.t and e.inject_ms == ev.inject_ms
+    )
 
 
 def _same_step(events: list[Event], ev: Interrupt) -> int:
