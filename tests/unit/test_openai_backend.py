@@ -8,15 +8,20 @@ The fake speaks llama-cpp-python's dialect: ``/v1/models``, ``/extras/tokenize``
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from asynclm_tui.core.api.events import Event, ModelLoaded, ModelLoadFailed
 from asynclm_tui.core.backends.base import ModelLoadError, SamplingParams
 from asynclm_tui.core.backends.openai import EOS_ID, OpenAIBackend
 from asynclm_tui.core.backends.openai_http import ServerClient, ServerConfig, ServerError
+from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.settings.config import load_settings
+from asynclm_tui.core.tools.registry import ToolRegistry
 
 Reply = list[str] | Callable[[], Iterator[bytes]]
 
@@ -246,3 +251,28 @@ class _Raising(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._chunks
+
+
+def test_the_engine_says_which_server_the_model_runs_on() -> None:
+    # A remote chat must not look local: ModelLoaded carries the host.
+    loaded: list[ModelLoaded] = []
+    ready = threading.Event()
+
+    def sink(event: Event) -> None:
+        if isinstance(event, ModelLoaded | ModelLoadFailed):
+            loaded.extend([event] if isinstance(event, ModelLoaded) else [])
+            ready.set()
+
+    engine = Engine(
+        load_settings(None, {"model.backend": "openai", "server.base_url": "http://fake:1"}),
+        ToolRegistry(),
+        lambda progress: connect(FakeServer()),
+    )
+    engine.subscribe(sink)
+    engine.start()
+    try:
+        assert ready.wait(10)
+    finally:
+        engine.close()
+    (event,) = loaded
+    assert (event.model, event.server, event.gpu) == ("fake-model", "fake:1", False)

@@ -91,6 +91,8 @@ class ModelLoaded(Event):
     template, the system prompt folded into the first message); '' if none."""
     lora: str = ""
     """The LoRA adapter applied (its file name); '' if none."""
+    server: str = ""
+    """``host:port`` of the server the model runs on; '' for an in-process model."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,22 @@ class Prefilled(Event):
     n_prompt: int
     n_evaluated: int
     ms: float
+
+
+@dataclass(frozen=True)
+class PrefillProgress(Event):
+    """How far the evaluation of a long prompt has got: it runs in batches
+    (llama.cpp's ``n_batch``), reported after each, at most a few times a
+    second.  Only prompts longer than one batch report; ``Prefilled`` follows
+    the last."""
+
+    name: ClassVar[str] = "prefill_progress"
+    done: int
+    """Tokens of this prompt evaluated so far."""
+    total: int
+    """Tokens of this prompt to evaluate (those not already in the KV cache)."""
+    ms: float
+    """Time spent evaluating them so far."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +269,19 @@ class UserMessage(Event):
 
     name: ClassVar[str] = "user"
     text: str
+
+
+@dataclass(frozen=True)
+class MessageReturned(Event):
+    """A message the chat could not take (its turn failed before the model
+    read it: too long for the context window, or the backend failed) is handed
+    back to the user, who may edit and resend it; it was not answered."""
+
+    name: ClassVar[str] = "returned"
+    text: str
+    reason: StopReason
+    message: str
+    """Why, in one line (the ``TurnFailed`` message)."""
 
 
 @dataclass(frozen=True)

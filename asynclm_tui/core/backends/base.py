@@ -44,6 +44,10 @@ class BackendInfo:
     extra: dict[str, Any]
     has_logits: bool = True
     """False for remote servers: no logit masking, so ``constrain_calls`` is off."""
+    prefill_batch: int = 0
+    """Tokens one evaluation batch holds: a longer prompt is appended in
+    pieces of this size so its progress can be reported (0: in one piece,
+    e.g. a remote server that evaluates it on its side)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,25 @@ def throttled(progress: ProgressFn, interval_s: float = PROGRESS_INTERVAL_S) -> 
         if last is None or value >= 1.0 or now - last >= interval_s:
             last = now
             progress(value)
+
+    return report
+
+
+CountFn = Callable[[int, int], None]
+"""Progress as ``(done, total)`` counts."""
+
+
+def throttled_counts(progress: CountFn, interval_s: float = PROGRESS_INTERVAL_S) -> CountFn:
+    """``progress`` called for the first report, then at most once per
+    ``interval_s``, and always for the last (``done >= total``)."""
+    last: float | None = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if last is None or done >= total or now - last >= interval_s:
+            last = now
+            progress(done, total)
 
     return report
 

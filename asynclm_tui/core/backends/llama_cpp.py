@@ -239,6 +239,7 @@ class LlamaCppBackend:
             n_gpu_layers=offloaded,
             gpu_available=gpu,
             n_threads=self.llm.n_threads,
+            prefill_batch=int(self.llm.n_batch),
             extra={
                 "path": str(path),
                 "system": llama_cpp.llama_print_system_info().decode(errors="replace"),

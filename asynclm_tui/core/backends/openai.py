@@ -101,6 +101,7 @@ class OpenAIBackend:
             n_threads=0,
             extra={
                 "server": client.url,
+                "host": client.config.host,
                 "tokenizer": self._tokenize_path,
                 "n_ctx_source": "server" if reported else "config",
                 "chat_template": "server" if template != CHATML else "chatml",

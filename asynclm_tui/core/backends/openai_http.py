@@ -43,6 +43,16 @@ class ServerConfig:
             host = f"{host}:{parts.port}"
         return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
+    @property
+    def host(self) -> str:
+        """``host:port`` (the port only when the address names one): where the
+        model runs, as the status bar and ``asynclm run`` name it."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 address
+        return host if parts.port is None else f"{host}:{parts.port}"
+
 
 @dataclass
 class Chunk:

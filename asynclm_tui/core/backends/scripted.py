@@ -56,6 +56,8 @@ class ScriptedBackend:
         n_ctx: int = 8192,
         n_params: int = 10**10,
         step_s: float = 0.0,
+        prefill_batch: int = 0,
+        append_s: float = 0.0,
         faults: Mapping[str, int] | None = None,
         poison: str | None = None,
         model: str = "scripted.gguf",
@@ -68,12 +70,16 @@ class ScriptedBackend:
             n_gpu_layers=0,
             gpu_available=False,
             n_threads=1,
+            prefill_batch=prefill_batch,
             extra={},
         )
         self.turns: deque[str] = deque(turns)
         """Scripts of the turns still to write."""
         self.step_s = step_s
         """Seconds each sample takes (a slower model)."""
+        self.append_s = append_s
+        """Seconds each append takes (a slower prompt evaluation); with
+        ``prefill_batch``, a long prompt is appended in batches of that size."""
         self.faults = dict(faults or {})
         """Method name -> the call (1-based) on which it raises."""
         self.poison = poison
@@ -164,6 +170,8 @@ class ScriptedBackend:
         if len(self._kv) + len(tokens) > self.info.n_ctx:
             raise ContextFullError(self.info.n_ctx)
         batch = list(tokens)
+        if self.append_s:
+            time.sleep(self.append_s)
         # The model wrote its proposal when the batch holds it where it was
         # proposed: first, or further in after a re-prefill (a different
         # token leaves it pending).  A scripted EOS is never appended: the

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from asynclm_tui.core.backends.base import ContextFullError
 from asynclm_tui.core.cml.prompt import tool_docs
 from asynclm_tui.core.tools.spec import ToolSpec
 
@@ -256,3 +257,21 @@ def check_tool_budget(
             )
         )
     return problems
+
+
+PROMPT_TOO_LONG = "the conversation ("
+"""How a :class:`PromptTooLong` message begins (it carries its own advice)."""
+
+
+class PromptTooLong(ContextFullError):
+    """The conversation alone does not fit the context window; the message
+    says which part is too big and what to do (see :func:`explain`)."""
+
+    def __init__(self, n_prompt: int, n_ctx: int, parts: PromptParts | None = None) -> None:
+        self.parts = parts
+        why = f": {explain(parts)}" if parts is not None else ""
+        Exception.__init__(
+            self,
+            f"{PROMPT_TOO_LONG}{n_prompt:,} tokens) does not fit the context window "
+            f"({n_ctx:,} tokens){why}",
+        )

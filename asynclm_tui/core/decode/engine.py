@@ -9,8 +9,8 @@ from engine threads and must be thread-safe (Textual's ``post_message`` and
 
 The decode thread never dies with an exception: a failing turn becomes a
 ``TurnFailed`` event and a ``TurnDone``, and the next message is taken as
-usual; a message that was taken but never reached the model goes back to the
-inbox.
+usual; every message is delivered exactly once or handed back (see
+core.decode.delivery).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asynclm_tui.core.api.bus import EventBus, Sink
-from asynclm_tui.core.api.enums import CallStatus, Injection, InterruptKind, StopReason
+from asynclm_tui.core.api.enums import CallStatus, Injection, StopReason
 from asynclm_tui.core.api.events import (
     ApproveCall,
     CallFinished,
@@ -38,11 +38,13 @@ from asynclm_tui.core.api.events import (
     HeldState,
     Input,
     KeepResults,
+    MessageReturned,
     ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
     NewSession,
     Prefilled,
+    PrefillProgress,
     PromptWarmed,
     SendMessage,
     SessionStarted,
@@ -61,17 +63,19 @@ from asynclm_tui.core.backends.base import (
     ModelLoadError,
     ProgressFn,
     throttled,
+    throttled_counts,
 )
 from asynclm_tui.core.backends.cpu_meter import tool_ended, tool_started
 from asynclm_tui.core.backends.thread_governor import take_contention
 from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.script import Script
-from asynclm_tui.core.decode.budget import PromptParts, explain, prompt_parts
+from asynclm_tui.core.decode.budget import PromptTooLong, prompt_parts
 from asynclm_tui.core.decode.context_window import fit, headroom, slide
-from asynclm_tui.core.decode.follow_up import FollowUpWatch, follow_up_text
+from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_back
+from asynclm_tui.core.decode.follow_up import FollowUpWatch
 from asynclm_tui.core.decode.jump_forward import jump_forward_on
-from asynclm_tui.core.decode.kv_reuse import reuse_prefix
+from asynclm_tui.core.decode.kv_reuse import PrefillStopped, reuse_prefix
 from asynclm_tui.core.decode.mailbox import Mailbox, NewSessionMark
 from asynclm_tui.core.decode.prefix_cache import warm_start
 from asynclm_tui.core.decode.schedulers import scheduler_for
@@ -85,24 +89,6 @@ BackendFactory = Callable[[ProgressFn], Backend]
 
 SMALL_MODEL_PARAMS = 3_000_000_000
 """Below this size ``constrain_calls`` defaults to on."""
-
-
-PROMPT_TOO_LONG = "the conversation ("
-"""How a :class:`PromptTooLong` message begins (it carries its own advice)."""
-
-
-class PromptTooLong(ContextFullError):
-    """The conversation alone does not fit the context window; the message
-    says which part is too big and what to do (see :func:`budget.explain`)."""
-
-    def __init__(self, n_prompt: int, n_ctx: int, parts: PromptParts | None = None) -> None:
-        self.parts = parts
-        why = f": {explain(parts)}" if parts is not None else ""
-        Exception.__init__(
-            self,
-            f"{PROMPT_TOO_LONG}{n_prompt:,} tokens) does not fit the context window "
-            f"({n_ctx:,} tokens){why}",
-        )
 
 
 def one_line(exc: BaseException) -> str:
@@ -315,7 +301,8 @@ class Engine:
             return
         with self._lock:
             registry, gen = self._registry, self._gen
-        warmed = warm_start(backend, self._system_text(registry, gen))
+        mailbox = self._mailbox
+        warmed = warm_start(backend, self._system_text(registry, gen), lambda: mailbox.closing)
         self._bus.emit(PromptWarmed(self._bus.now(), warmed.how, warmed.n_tokens))
         mailbox = self._mailbox
         while True:
@@ -360,6 +347,7 @@ class Engine:
                 tools,
                 str(info.extra.get("notice", "")),
                 Path(applied_adapter(info)).name,  # '' when none
+                server=str(info.extra.get("host", "")),
             )
         )
         self._loaded.set()
@@ -444,7 +432,15 @@ class Engine:
                 raise PromptTooLong(len(tokens), backend.info.n_ctx, parts)
         else:
             tokens = fitted.tokens
-        n_evaluated = reuse_prefix(backend, tokens)
+        t_eval = time.perf_counter()
+
+        def evaluated(done: int, total: int) -> None:
+            ms = (time.perf_counter() - t_eval) * 1000
+            self._bus.emit(PrefillProgress(self._bus.now(), done, total, ms))
+
+        n_evaluated = reuse_prefix(
+            backend, tokens, throttled_counts(evaluated), self._mailbox.stop.is_set
+        )
         if fitted is not None and fitted.dropped_turns:
             ms = (time.perf_counter() - t0) * 1000
             self._bus.emit(
@@ -503,6 +499,8 @@ class Engine:
         n_prompt = 0
         turn: Turn | None = None
         failure: TurnFailed | None = None
+        stopped: TurnFailed | None = None
+        """Why, when Esc stopped the prompt's reading (said, not emitted: no failure)."""
         stage = "reading the prompt"
         try:
             n_prompt, n_eval = self._prefill(backend, session, gen)
@@ -520,6 +518,8 @@ class Engine:
                 scheduler_for(mode, self._executor, self._mailbox, session.outstanding),
             )
             turn.run()
+        except PrefillStopped:  # Esc while a long prompt was read: hand the message back
+            stopped = TurnFailed(bus.now(), "stopped while reading the prompt", StopReason.STOPPED)
         except ContextFullError as exc:
             failure = TurnFailed(bus.now(), str(exc), StopReason.CONTEXT_FULL)
         except Exception as exc:  # noqa: BLE001 - the decode thread must survive anything
@@ -534,26 +534,30 @@ class Engine:
                 traceback.format_exc(),
             )
         stats = turn.stats if turn is not None else TurnStats()
-        if failure is not None:
-            stats.reason = failure.reason
+        ended = failure or stopped
+        if ended is not None:
+            stats.reason = ended.reason
         elif stats.reason is StopReason.CONTEXT_FULL:
             failure = TurnFailed(
                 bus.now(),
                 f"the context window ({backend.info.n_ctx} tokens) is full",
                 StopReason.CONTEXT_FULL,
             )
+        returned: MessageReturned | None = None
         if turn is not None:
-            self._recover(turn, session)
+            give_back(turn, session, self._mailbox)
         withheld = self._withheld.withhold(session) if session.outstanding else ()
         answer = "".join(stats.text)
         if turn is None:
             session.messages.pop()  # the prompt never got in: keep the chat usable
+            if ended is not None:
+                returned = hand_back(text, ended, follow_up=follow_up)
         else:
             session.messages.append({"role": "assistant", "content": answer})
         if failure is not None:
             bus.emit(failure)
-        elif turn is not None:
-            self._follow_up(stats.reason)
+        elif turn is not None:  # an unanswered message typed mid-answer goes next
+            self._follow_up_next = follow_up_next(self._follow, self._mailbox, stats.reason)
         end = time.perf_counter()
         decode_s = max(end - t_start - stats.waited_s, 1e-9)
         n_past = 0
@@ -584,15 +588,8 @@ class Engine:
         )
         if withheld:  # after TurnDone: the turn's end is shown first, then what is held
             bus.emit(HeldResults(bus.now(), withheld, HeldState.HELD))
-
-    def _follow_up(self, reason: StopReason) -> None:
-        """A message the answer ended without taking up goes back to the front
-        of the inbox, to be answered as the next turn (before TurnDone, so the
-        engine never looks idle in between)."""
-        unanswered = self._follow.unanswered(reason)
-        if unanswered:
-            self._follow_up_next = True
-            self._mailbox.requeue_user([follow_up_text(unanswered)])
+        if returned is not None:  # after TurnDone, like the queue the UI hands back
+            bus.emit(returned)
 
     def _plan(
         self,
@@ -622,14 +619,3 @@ class Engine:
             forced=forced,
             estimate=self._executor.estimate_ms,
         )
-
-    def _recover(self, turn: Turn, session: Session) -> None:
-        """After a turn that failed or ran out of context: held calls end as
-        cancelled, messages taken but never appended go back to the inbox,
-        results that never got in settle their call."""
-        turn.drop_held()
-        texts = [p.value for p in turn.unsent if p.kind is InterruptKind.USER]
-        for item in turn.unsent:
-            if item.kind is InterruptKind.TOOL:
-                session.outstanding.discard(item.id)
-        self._mailbox.requeue_user(texts)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,8 @@ class Warmed:
     """What :func:`warm_prefix` did."""
 
     how: str
-    """``restored``, ``evaluated`` (and saved) or ``kept`` (already in the KV cache)."""
+    """``restored``, ``evaluated`` (and saved), ``kept`` (already in the KV
+    cache) or ``stopped`` (the engine closed first)."""
     n_tokens: int
 
 
@@ -97,9 +98,21 @@ def _restore(backend: Backend, state: Path, meta: Path, tokens: list[int]) -> bo
     return True
 
 
-def warm_prefix(backend: Backend, system_text: str, *, folder: Path | None = None) -> Warmed:
+WARM_CHUNK = 256
+"""Tokens evaluated between checks for shutdown while warming."""
+
+
+def warm_prefix(
+    backend: Backend,
+    system_text: str,
+    *,
+    folder: Path | None = None,
+    closing: Callable[[], bool] = lambda: False,
+) -> Warmed:
     """Make the KV cache hold the system prompt: restored if saved, else
-    evaluated and saved for the next launch."""
+    evaluated and saved for the next launch.  Evaluation stops early (nothing
+    saved, ``how`` "stopped") once ``closing()`` is true, so quitting during a
+    first launch's warm-up does not wait for it."""
     identity = backend.state_identity()
     if not identity:  # this backend saves no states (a server keeps its own cache)
         return Warmed("kept", 0)
@@ -118,7 +131,11 @@ def warm_prefix(backend: Backend, system_text: str, *, folder: Path | None = Non
         for p in (state, meta):
             p.unlink(missing_ok=True)
     backend.truncate(0)
-    backend.append(tokens)
+    for start in range(0, len(tokens), WARM_CHUNK):
+        if closing():
+            backend.truncate(0)
+            return Warmed("stopped", 0)
+        backend.append(tokens[start : start + WARM_CHUNK])
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = state.with_suffix(".tmp")
@@ -132,11 +149,13 @@ def warm_prefix(backend: Backend, system_text: str, *, folder: Path | None = Non
     return Warmed("evaluated", len(tokens))
 
 
-def warm_start(backend: Backend, system_text: str) -> Warmed:
+def warm_start(
+    backend: Backend, system_text: str, closing: Callable[[], bool] = lambda: False
+) -> Warmed:
     """:func:`warm_prefix` at engine start, never fatal: it is only an
     optimisation, so a failure is logged and the first turn evaluates everything."""
     try:
-        return warm_prefix(backend, system_text)
+        return warm_prefix(backend, system_text, closing=closing)
     except Exception:  # noqa: BLE001 - see above
         LOG.exception("warming the system prompt failed")
         backend.truncate(0)

@@ -310,6 +310,11 @@ class Turn:
             case _:
                 b.append(batch)
         self.unsent.clear()
+        # Only now are they part of the answer: an interrupt that never got
+        # in must not reach the next prompt through the saved answer.
+        for item, n_tokens, fitted in injected:
+            self.stats.text.append(format_interrupt(item.id, _neutralise_specials(fitted.text)))
+            self.stats.n_injected += n_tokens
         if injected:
             self._announce(injected, t_append)
 
@@ -390,8 +395,6 @@ class Turn:
             text = format_interrupt(item.id, _neutralise_specials(fitted.text))
             tokens = self.b.tokenize(text)
             batch.extend(tokens)
-            self.stats.n_injected += len(tokens)
-            self.stats.text.append(text)
             self.scheduler.settled(item)
             done.append((item, len(tokens), fitted))
         return done

@@ -214,10 +214,11 @@ def interrupt_unfinished(store: SessionStore, session_id: int, value: str) -> li
     ended: list[str] = []
     with store.transaction():
         pending = db.execute(
-            f"SELECT call_id, turn_id FROM calls WHERE session_id = ? AND status NOT IN ({marks})",
+            f"SELECT call_id, turn_id, started_t FROM calls "
+            f"WHERE session_id = ? AND status NOT IN ({marks})",
             (session_id, *finished),
         ).fetchall()
-        for call_id, turn_id in pending:
+        for call_id, turn_id, started in pending:
             seq, last, session = -1, 0.0, 0
             for s, kind, data in db.execute(
                 "SELECT seq, kind, data FROM events WHERE turn_id = ? ORDER BY seq", (turn_id,)
@@ -226,12 +227,14 @@ def interrupt_unfinished(store: SessionStore, session_id: int, value: str) -> li
                 seq, last = s, float(record.get("t", last))
                 if kind == "call" and record.get("id") == call_id:
                     session = int(record.get("session", 0))
+            # One that had started ran at least until the last thing saved.
+            ms = 0.0 if started is None else max(0.0, last - float(started)) * 1000
             # The session of the call's own events: the chat matches on it.
-            event = CallFinished(last, call_id, False, 0.0, CallStatus.CANCELLED, value, session)
+            event = CallFinished(last, call_id, False, ms, CallStatus.CANCELLED, value, session)
             db.execute(
-                "UPDATE calls SET status = ?, ok = 0, result = ?, "
+                "UPDATE calls SET status = ?, ok = 0, result = ?, ms = COALESCE(ms, ?), "
                 "finished_t = COALESCE(finished_t, ?) WHERE session_id = ? AND call_id = ?",
-                (CallStatus.CANCELLED.value, value, last, session_id, call_id),
+                (CallStatus.CANCELLED.value, value, ms, last, session_id, call_id),
             )
             db.execute(
                 "INSERT INTO events (turn_id, seq, kind, data) VALUES (?, ?, ?, ?)",

@@ -5,8 +5,10 @@ tools_server.py http PORT_FILE`` serves Streamable HTTP on 127.0.0.1 (a free
 port, written to PORT_FILE once listening).  Environment knobs make it
 misbehave on purpose: ``MCP_TEST_BANNER`` (a line of garbage on stdout before
 serving), ``MCP_TEST_HANG_START`` (never answers), ``MCP_TEST_EXIT_AT_START``
-(exits with that status after a line on stderr).  ``MCP_TEST_DIR`` is where
-tools leave marks the tests read (a cancelled call, a task cancelled).
+(exits with that status after a line on stderr), ``MCP_TEST_STUBBORN``
+(starts a child that ignores SIGTERM; with ``hold``, the server too ignores
+SIGTERM and stays after its stdin closes).  ``MCP_TEST_DIR`` is where tools
+leave marks the tests read (a cancelled call, a task cancelled, pids).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import asyncio
 import base64
 import contextlib
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -247,7 +251,27 @@ if __name__ == "__main__":
         time.sleep(3600)
     if os.environ.get("MCP_TEST_BANNER"):
         print("Welcome to the test server! (not JSON)", flush=True)
+    stubborn = os.environ.get("MCP_TEST_STUBBORN")
+    if stubborn:
+        ready = Path(os.environ.get("MCP_TEST_DIR", "."), "deaf-child")
+        deaf = (
+            "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "pathlib.Path(sys.argv[1]).write_text(''); time.sleep(600)"
+        )
+        child = subprocess.Popen(
+            [sys.executable, "-c", deaf, str(ready)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:  # deaf before serving
+            time.sleep(0.01)
+        mark(f"child-{child.pid}")
     if sys.argv[1:2] == ["http"]:
         serve_http(Path(sys.argv[2]))
     else:
         app.run()
+    if stubborn == "hold":  # stdin closed: stay, deaf to SIGTERM
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(600)

@@ -34,6 +34,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from asynclm_tui import __version__
 from asynclm_tui.core.tools.call_context import ProgressReport, ToolTimeout
+from asynclm_tui.core.tools.mcp import stdio_groups
 from asynclm_tui.core.tools.mcp.config import ServerConfig
 from asynclm_tui.core.tools.mcp.results import result_text
 from asynclm_tui.core.tools.mcp.status import ServerState
@@ -180,7 +181,8 @@ class McpServer:
 
     async def stop(self) -> None:
         """Close the connection (stdio: stdin closed, then the process group
-        terminated, then killed: the SDK's bounded shutdown)."""
+        terminated, then killed: the SDK's bounded shutdown; then whatever
+        of the group is left, see :mod:`.stdio_groups`)."""
         self._stop.set()
         if self._conn is not None:
             with contextlib.suppress(BaseException):
@@ -229,6 +231,7 @@ class McpServer:
         if self.state is not ServerState.STARTING:
             self.restarts += 1
         lost = self._lost
+        groups = stdio_groups.recording() if self.config.transport == "stdio" else []
         try:
             async with contextlib.AsyncExitStack() as stack:
                 client = await self._open(stack, lost)
@@ -246,6 +249,7 @@ class McpServer:
                 log.info("MCP server %s: connection ended: %s", self.name, _one_line(exc))
         finally:
             self._client = None
+            await stdio_groups.end_groups(groups)  # what the SDK's shutdown left
             if not ready.done():  # cancelled (the hub is closing)
                 ready.set_exception(StartFailed("closed before it started"))
             if lost.is_set() and not self._stop.is_set() and self.state is ServerState.READY:
