@@ -134,6 +134,7 @@ def read_prompt(prompt: str | None) -> str:
     "mode",
     "script",
     "as_json",
+    "raw",
     "user_at",
     "approve_all",
     "max_tokens",
@@ -159,6 +160,10 @@ def run(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="The CML stream the model's context holds, calls and results."),
+    ] = False,
     user_at: Annotated[
         list[str] | None,
         typer.Option("--user-at", metavar="MS:TEXT", help="A user interrupt MS ms into the turn."),
@@ -173,9 +178,12 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Run one prompt headless and stream the answer (saved as a session)."""
+    """Run one prompt headless and stream the answer (saved as a session):
+    its text with a line per call and result, the raw CML stream or JSON."""
     from asynclm_tui.headless.run import TimedMessage, run_headless
 
+    if raw and as_json:
+        raise CliError("--raw and --json: give one of them")
     prompt = read_prompt(prompt)
     from asynclm_tui.core.decode.from_settings import build_engine, load_tools
 
@@ -192,11 +200,14 @@ def run(
     engine = build_engine(
         settings, registry=registry, script=tools.load_script(), interactive=False
     )
+    warn_skipped_tools(engine)
     recorder = session.open_recorder(engine, source="run")
     try:
         if hub is not None:
             start_mcp(hub, engine, registry)
-        code = run_headless(engine, prompt, as_json=as_json, user_at=tuple(timed), debug=debug)
+        code = run_headless(
+            engine, prompt, as_json=as_json, raw=raw, user_at=tuple(timed), debug=debug
+        )
     finally:
         if hub is not None:
             hub.close()
@@ -205,9 +216,19 @@ def run(
     raise typer.Exit(code)
 
 
+def warn_skipped_tools(engine: EngineHandle) -> None:
+    """Say on stderr which tool files were skipped and why (the chat shows
+    each in a notification): the run goes on with the others."""
+    from asynclm_tui.core.api.display import visible
+
+    for problem in engine.snapshot().tool_errors:
+        typer.echo(f"asynclm: tool skipped: {visible(problem)}", err=True)
+
+
 def start_mcp(hub: McpHub, engine: EngineHandle, registry: ToolRegistry) -> None:
     """Start the MCP servers and wait for them (a script wants every tool it
     names), saying on stderr which did not come up."""
+    from asynclm_tui.core.api.display import visible
     from asynclm_tui.core.decode.from_settings import follow_mcp_tools
     from asynclm_tui.core.tools.mcp.status import ServerState
 
@@ -215,5 +236,5 @@ def start_mcp(hub: McpHub, engine: EngineHandle, registry: ToolRegistry) -> None
     hub.wait_settled(max(c.startup_timeout_s for c in hub.configs) + 1)
     for status in hub.statuses():
         if status.state is not ServerState.READY and status.state is not ServerState.DISABLED:
-            typer.echo(f"asynclm: {status.line()}", err=True)
+            typer.echo(f"asynclm: {visible(status.line())}", err=True)
     follow_mcp_tools(engine, hub, registry)

@@ -1,4 +1,5 @@
-"""``asynclm run``: one prompt, no UI, streamed as text or JSON lines."""
+"""``asynclm run``: one prompt, no UI, streamed as readable text, the raw CML
+stream (``--raw``) or JSON lines (``--json``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from asynclm_tui.core.api.display import visible, visible_event
 from asynclm_tui.core.api.enums import StopReason
 from asynclm_tui.core.api.events import (
     ContextSlid,
@@ -27,6 +29,7 @@ from asynclm_tui.core.api.events import (
 )
 from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.cml.syntax import format_interrupt
+from asynclm_tui.headless.answer_text import DIM, PLAIN, AnswerText
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ def run_headless(
     prompt: str,
     *,
     as_json: bool = False,
+    raw: bool = False,
     user_at: tuple[TimedMessage, ...] = (),
     debug: bool = False,
     out: TextIO = sys.stdout,
@@ -69,6 +73,13 @@ def run_headless(
     """Run ``prompt`` and stream the answer; returns the process exit code: 0
     when every answer ended normally (or was stopped), 1 when the model did not
     load or a turn failed.  ``debug`` adds a failure's traceback.
+
+    ``out`` gets the answer as text with a line per call and result
+    (:class:`AnswerText`), or with ``raw`` the CML stream the model's context
+    holds, or with ``as_json`` one JSON event per line; how the run goes (the
+    model, notices, errors, speed) is said on ``err``.  Text for a terminal
+    is made visible (:func:`visible_event`) first: no escape sequence the model
+    or a tool wrote reaches it.
 
     Every ``user_at`` message is delivered: one due while the answer is written
     steers it; one due after it ended starts a turn of its own at its time, and
@@ -82,9 +93,10 @@ def run_headless(
     engine.post(SendMessage(prompt))
     timers: list[threading.Timer] = []
     color = not as_json and out.isatty()
+    answer: AnswerText | RawText = (
+        RawText(out, color=color) if raw else AnswerText(out, color=color)
+    )
     stopping = False
-    mid_line = False
-    """Plain output ended without a line break (an error then starts a new line)."""
     code: int | None = None
     """Set once a turn ended: the exit code so far (None while the first runs)."""
     try:
@@ -113,17 +125,13 @@ def run_headless(
                     out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
                     out.flush()
             else:
-                if isinstance(event, TurnFailed | ModelLoadFailed) and mid_line:
-                    out.write("\n")
-                    out.flush()
-                    mid_line = False
-                _plain(event, out, err, color)
-                if isinstance(event, Token) and event.text:
-                    mid_line = not event.text.endswith("\n")
-                elif isinstance(event, Interrupt | TurnDone):
-                    mid_line = isinstance(event, Interrupt)
+                shown = visible_event(event)
+                if isinstance(shown, TurnFailed | ModelLoadFailed):
+                    answer.end_line()  # the error starts a line of its own
+                answer.write(shown)
+                _report(shown, err)
             if debug and isinstance(event, TurnFailed) and event.detail:
-                err.write(event.detail)
+                err.write(visible(event.detail))
             if isinstance(event, ModelLoadFailed):
                 return 1
             if isinstance(event, TurnStarted) and stopping:
@@ -162,15 +170,44 @@ def _cancel(timers: list[threading.Timer], user_at: tuple[TimedMessage, ...], er
         err.write(f"asynclm: stopped; {len(unsent)} --user-at message(s) not sent\n")
 
 
-def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
+class RawText:
+    """``--raw``: the CML stream as the model's context holds it, the calls'
+    blocks as the model wrote them and the results' as they were injected
+    (dimmed on a terminal)."""
+
+    def __init__(self, out: TextIO, *, color: bool = False) -> None:
+        self._out = out
+        self._color = color
+        self._mid_line = False
+
+    def write(self, event: Event) -> None:
+        """Write what ``event`` adds to the stream (already made visible)."""
+        match event:
+            case Token(text=text) if text:
+                self._out.write(text)
+                self._mid_line = not text.endswith("\n")
+            case Interrupt():
+                text = format_interrupt(event.id, event.value)
+                self._out.write(f"{DIM}{text}{PLAIN}" if self._color else text)
+                self._mid_line = True
+            case TurnDone():
+                self._out.write("\n")
+                self._mid_line = False
+            case _:
+                return
+        self._out.flush()
+
+    def end_line(self) -> None:
+        """End the current line, if the stream is in the middle of one."""
+        if self._mid_line:
+            self._out.write("\n")
+            self._out.flush()
+            self._mid_line = False
+
+
+def _report(event: Event, err: TextIO) -> None:
+    """How the run goes, on stderr: the model, notices, errors, each turn's end."""
     match event:
-        case Token():
-            out.write(event.text)
-            out.flush()
-        case Interrupt():
-            text = format_interrupt(event.id, event.value)
-            out.write(f"\x1b[2m{text}\x1b[0m" if color else text)
-            out.flush()
         case TurnFailed() | ModelLoadFailed():
             err.write(f"asynclm: {event.message}\n")
         case ContextSlid():
@@ -186,13 +223,23 @@ def _plain(event: Event, out: TextIO, err: TextIO, color: bool) -> None:
             )
             err.write(f"[answering your message as a new turn ({why}): {event.text!r}]\n")
         case ModelLoaded():
-            where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
-            model = f"{event.model} + {event.lora}" if event.lora else event.model
-            err.write(f"[{model} on {where}, loaded in {event.load_ms:.0f} ms]\n")
+            err.write(f"[{loaded_line(event)}]\n")
+            if event.notice:
+                err.write(f"asynclm: note: {event.notice}\n")
         case TurnDone():
-            out.write("\n")
             busy = " (the CPU is busy)" if event.cpu_busy else ""
             err.write(
                 f"[{event.reason}: {event.n_generated} tokens at {event.tok_s:.1f} tok/s{busy}, "
                 f"{event.n_injected} injected, {event.elapsed_ms / 1000:.2f} s]\n"
             )
+    err.flush()
+
+
+def loaded_line(event: ModelLoaded) -> str:
+    """``model on CPU, loaded in 840 ms``; a model on a server is named with
+    the server's host (a remote run must not look local)."""
+    model = f"{event.model} + {event.lora}" if event.lora else event.model
+    if event.server:
+        return f"{model} on {event.server}, connected in {event.load_ms:.0f} ms"
+    where = f"GPU, {event.n_gpu_layers} layers" if event.gpu else "CPU"
+    return f"{model} on {where}, loaded in {event.load_ms:.0f} ms"

@@ -59,7 +59,13 @@ SWITCH_INTERVAL_S = 0.0005
 
 
 def model_label(settings: Settings) -> str:
-    """The model file name for the loading screen (before it loads)."""
+    """The model file name for the loading screen (before it loads), or the
+    server it runs on."""
+    if settings.model.backend == "openai":
+        from asynclm_tui.core.backends.openai_http import ServerConfig
+
+        url = settings.server.base_url
+        return f"the model on {ServerConfig(url).host}" if url else "the server's model"
     if settings.model.path is not None:
         return settings.model.path.name
     return "the bundled SmolLM2-135M-Instruct"
@@ -154,6 +160,7 @@ class AsyncLMApp(App[None]):
             calls_shown=settings.ui.calls_panel == "shown",
             open_calls_for_approval=settings.ui.open_calls_for_approval,
             drain=self.drain_events,
+            mcp=mcp,
         )
 
     async def on_mount(self) -> None:

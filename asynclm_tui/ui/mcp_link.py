@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from textual.message import Message
 from textual.notifications import SeverityLevel
@@ -47,6 +47,15 @@ class McpLink:
         self.hub.subscribe(changed)
         follow_mcp_tools(engine, self.hub, self.tools)
         self.hub.start()
+
+    def is_mcp_tool(self, tool: str) -> bool:
+        """Whether ``tool`` (a ``server.tool`` name) is one of the servers' tools."""
+        return tool in self.hub.tools()
+
+    def remember(self, tool: str, scope: Literal["tool", "server"]) -> bool:
+        """Persist "always" for ``tool`` or its whole server; False when it is
+        no MCP tool (nothing to remember beyond this chat)."""
+        return self.hub.remember_approval(tool, scope)
 
     def counts(self) -> tuple[int, int, bool]:
         """(servers ready, servers enabled, whether one is failing)."""

@@ -56,9 +56,12 @@ def turn_events(turn: StoredTurn) -> list[Event]:
         if event is None:
             continue
         event = visible_event(event)  # as the app shows live events
-        if isinstance(event, CallUpdated | Prefilled):
-            # Steps on the way (queued, running, approval asked): each restyles
-            # a calls-panel row, and the final state comes with CallFinished.
+        if isinstance(event, Prefilled) or (
+            isinstance(event, CallUpdated) and event.status is not CallStatus.RUNNING
+        ):
+            # Steps on the way (queued, approval asked): each restyles a
+            # calls-panel row, and the final state comes with CallFinished.
+            # The start is kept: it says the call ran, and from when.
             continue
         out.append(event)
     t = out[-1].t if out else 0.0
@@ -68,12 +71,14 @@ def turn_events(turn: StoredTurn) -> list[Event]:
     sessions = {e.id: e.session for e in out if isinstance(e, CallIssued)}
     for call in turn.calls:
         if not CallStatus(call.status).finished:
+            # One that had started ran at least until the last thing saved.
+            ran_s = 0.0 if call.started_t is None else max(0.0, t - call.started_t)
             out.append(
                 CallFinished(
                     t,
                     call.call_id,
                     False,
-                    0.0,
+                    ran_s * 1000,
                     CallStatus.CANCELLED,
                     f"error: {CUT_OFF}",
                     sessions.get(call.call_id, 0),

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.cells import cell_len, chop_cells
 
+from asynclm_tui.core.api.chips import fmt_seconds as fmt_seconds
 from asynclm_tui.core.api.enums import CallStatus, InterruptKind
 from asynclm_tui.core.api.events import (
     CallFinished,
@@ -45,16 +46,6 @@ def clip(text: str, cells: int) -> str:
     if cell_len(text) <= cells:
         return text
     return chop_cells(text, max(1, cells - 1))[0] + "…"
-
-
-def fmt_seconds(ms: float) -> str:
-    """Milliseconds as a compact duration: ``840 ms``, ``1.51 s``, ``2m 05s``."""
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.2f} s"
-    minutes, seconds = divmod(int(ms / 1000), 60)
-    return f"{minutes}m {seconds:02d}s"
 
 
 def slid_text(event: ContextSlid) -> str:
@@ -204,7 +195,8 @@ class ChatState:
                 )
                 turn.calls.append(event.id)
             case CallUpdated() if (call := self._call(event.id, event.session)) is not None:
-                call.status = event.status
+                if not call.status.finished:  # (a saved chat's cut-off end comes first)
+                    call.status = event.status
                 if event.status is CallStatus.RUNNING and call.started_t is None:
                     call.started_t = event.t
             case CallProgress() if (call := self._call(event.id, event.session)) is not None:
@@ -213,8 +205,8 @@ class ChatState:
                 call.status = event.status
                 call.finished_t = event.t
                 if call.started_t is None and event.status in _RAN:
-                    # A resumed chat replays no running updates; a call that
-                    # ended this way ran for ``ms`` before it finished.
+                    # Its start was not seen (a log without it), yet a call
+                    # that ended this way ran, ``ms`` at most before it finished.
                     call.started_t = event.t - event.ms / 1000
                 call.ms = event.ms
                 call.ok = event.ok

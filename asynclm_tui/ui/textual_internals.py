@@ -42,7 +42,11 @@ Why each override exists:
   nothing, so the thread spins, holding the GIL the decode thread needs
   between llama.cpp calls: decoding ran at a quarter of its speed.  This
   driver's thread stops reading at end of file and waits for the app to
-  exit.  It reads terminals too, through :class:`AltEnterParser`.
+  exit.  It reads terminals too, through :class:`AltEnterParser`.  And it
+  resumes application mode on SIGCONT only after its own suspension (Ctrl+Z):
+  a terminal's hangup sends SIGHUP then SIGCONT, and Textual's handler, run
+  inside the signal, started application mode again in the middle of the
+  exit's writes to its output queue; the chat then never exited.
 - :class:`AltEnterParser`: tmux (and terminals without the kitty keyboard
   protocol) send Alt+Enter as ESC, CR.  Textual's parser reports that as a
   plain Enter (it drops the Alt of a key it finds in its sequence table),
@@ -144,6 +148,18 @@ INTERNALS: tuple[Internal, ...] = (
         "(self, debug: 'bool' = False) -> 'None'",
     ),
     Internal(Driver, "_debug", "StdinEOFDriver passes it to the parser, as LinuxDriver does"),
+    Internal(
+        LinuxDriver,
+        "_sigtstp_application",
+        "StdinEOFDriver overrides it to note a suspension, and calls it",
+        "(self, *_) -> 'None'",
+    ),
+    Internal(
+        LinuxDriver,
+        "_sigcont_application",
+        "StdinEOFDriver overrides it: resume only after its own suspension",
+        "(self, *_) -> 'None'",
+    ),
     Internal(
         XTermParser,
         "_sequence_to_key_events",
@@ -271,6 +287,17 @@ class StdinEOFDriver(LinuxDriver):
 
     input_ended = False
     """Set once stdin reached end of file (nothing more will be read)."""
+    suspended = False
+    """Set by a suspension (SIGTSTP), cleared by the resume that follows it."""
+
+    def _sigtstp_application(self, *args: Any) -> None:
+        self.suspended = True
+        super()._sigtstp_application(*args)
+
+    def _sigcont_application(self, *args: Any) -> None:
+        if self.suspended:
+            self.suspended = False
+            super()._sigcont_application(*args)
 
     def run_input_thread(self) -> None:
         """Read stdin until end of file, then wait for the app to exit."""

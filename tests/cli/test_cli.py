@@ -94,10 +94,10 @@ def test_user_at_lands_mid_answer(tmp_path: Path, small_config: Path) -> None:
 
 
 @pytest.mark.model
-def test_plain_run_streams_the_answer_with_interrupts(tmp_path: Path, small_config: Path) -> None:
+def test_raw_run_streams_the_cml_with_interrupts(tmp_path: Path, small_config: Path) -> None:
     script = tmp_path / "s.txt"
     script.write_text("[CALL] e [HEAD] echo(text='a; b | $(c) `d`') [END] Echoed. [TRAP][END] Bye.")
-    proc = asynclm("run", "Go", "--script", str(script), "-c", str(small_config))
+    proc = asynclm("run", "Go", "--script", str(script), "--raw", "-c", str(small_config))
     assert proc.returncode == 0, proc.stderr
     assert "[INTR] e [HEAD] a; b | $(c) `d` [END]" in proc.stdout
     assert proc.stdout.rstrip().endswith("Bye.")

@@ -24,6 +24,7 @@ OWN_MEANINGS = {
     ("run", "--json"): "one JSON event per line, not a table's JSON",
     ("run", "--debug"): "also prints a failure's traceback on stderr",
     ("sessions list", "--json"): "JSON lines of saved chats",
+    ("mcp list", "--json"): "each server's state and tools as one JSON document",
     ("sessions delete", "--yes"): "do not ask before deleting",
     ("sessions delete", "-y"): "do not ask before deleting",
     ("bench ui", "--threads"): "a list of thread counts to measure",

@@ -88,3 +88,68 @@ def test_a_signal_ends_the_chat_as_ctrl_q_does(
     (call,) = turn.calls
     assert call.status == "cancelled" and AT_EXIT in (call.result or "")
     assert "mouse" not in capture(name)
+
+
+def test_closing_the_terminal_ends_the_chat_and_keeps_the_answer(
+    session: tuple[str, Path],
+) -> None:
+    """A closed window sends SIGHUP and then SIGCONT, with the terminal gone:
+    the chat still exits promptly (it once hung for good in its exit's writes)."""
+    name, tmp = session
+    db, _code_file = start_chat(name, tmp)
+    pid = chat_pid(tmp)
+    subprocess.run([TMUX or "tmux", "kill-session", "-t", name], check=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the chat was still running 15 s after its terminal closed")
+    store = SessionStore(db)
+    try:
+        turn = store.load(store.latest() or 0).turns[-1]
+    finally:
+        store.close()
+    assert "Line 1 of a long answer" in turn.raw_text
+    (call,) = turn.calls
+    assert call.status == "cancelled" and AT_EXIT in (call.result or "")
+
+
+def test_closing_the_terminal_while_the_model_warms_up(session: tuple[str, Path]) -> None:
+    """Quitting during a first launch's prompt evaluation does not wait for it."""
+    name, tmp = session
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_CACHE_HOME": str(tmp / "c")}
+    env["XDG_STATE_HOME"] = str(tmp / "state")
+    db = tmp / "sessions.db"
+    subprocess.run(
+        [
+            TMUX or "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            f"{ASYNCLM} chat --db {db}",
+        ],
+        check=True,
+        env=env,
+    )
+    wait_for(name, lambda s: "message" in s, 60, "the first frame")
+    pid = chat_pid(tmp)
+    subprocess.run([TMUX or "tmux", "kill-session", "-t", name], check=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the chat was still running 10 s after its terminal closed")

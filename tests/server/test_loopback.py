@@ -64,6 +64,23 @@ def test_run_json_call_overlaps_decoding_and_the_server_reuses_the_prefix(
         assert reused / (reused + evaluated) >= 0.95, hits
 
 
+def test_a_remote_run_names_the_server_it_runs_on(
+    llama_server: LlamaServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("Hello there.")
+    done = asynclm(
+        "run", "Hi.", "--base-url", f"{llama_server.url}/v1", "--script", str(script),
+        "--no-save",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Hello there.\n"
+    host = llama_server.url.removeprefix("http://")
+    header = done.stderr.splitlines()[0]
+    assert header.startswith("[") and f" on {host}, connected in " in header, done.stderr
+    assert "CPU" not in header and "GPU" not in header
+
+
 def test_free_generation_streams_from_the_server(llama_server: LlamaServer) -> None:
     events = run_engine(
         "", settings=server_settings(llama_server.url, **{"generation.max_tokens": 24})

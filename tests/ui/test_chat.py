@@ -268,7 +268,7 @@ async def test_a_message_that_does_not_fit_ends_the_turn_and_offers_the_way_out(
         await wait_until(
             pilot, lambda: any("does not fit" in n for n in notices()), 30, "context-full notice"
         )
-        assert any("Raise model.n_ctx" in n for n in notices())
+        assert any("raise model.n_ctx" in n for n in notices())
         await wait_until(pilot, lambda: not app.chat.generating, 10, "turn ended")
         assert app.chat.status_text("state") == "ready"
         await pilot.press("escape")

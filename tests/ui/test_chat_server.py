@@ -27,6 +27,7 @@ async def test_call_overlaps_decoding_and_user_interrupt_lands_mid_answer(
     mark = llama_server.log_size()
     async with running_app(script, settings) as (app, pilot, engine):
         assert app.chat.status_text("model") == engine.snapshot().model.model  # type: ignore[union-attr]
+        assert app.chat.status_text("device") == llama_server.url.removeprefix("http://")
         await type_text(pilot, "hello")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "a" in app.state.calls, 120, "call issued")

@@ -19,6 +19,7 @@ from asynclm_tui.core.api.events import (
     HeldResults,
     HeldState,
     KeepResults,
+    MessageReturned,
     ModelLoaded,
     ModelLoadFailed,
     PromptWarmed,
@@ -194,6 +195,22 @@ def test_a_failed_answer_gives_the_queue_back_too() -> None:
     steer.send("again")
     feed(steer, started(2, "again"))
     assert feed(steer, done(StopReason.STOPPED)) == [RefreshBindings()]
+
+
+def test_a_message_the_engine_hands_back_returns_to_the_box_ahead_of_the_queue() -> None:
+    steer = steering()
+    steer.send("huge paste")
+    feed(steer, started(1, "huge paste"))
+    steer.enqueue("after")
+    ended = feed(steer, done(StopReason.CONTEXT_FULL))
+    assert ReturnToBox(("after",)) in ended
+    why = "the conversation (9,000 tokens) does not fit the context window (2,048 tokens)"
+    back = feed(steer, MessageReturned(9.1, "huge paste", StopReason.CONTEXT_FULL, why))
+    # Applied after the queue's: it lands before it, in the order typed.
+    assert ReturnToBox(("huge paste",)) in back and posts(back) == []
+    assert "too long for the context window" in notes(back)[0]
+    failed = feed(steer, MessageReturned(9.2, "hi", StopReason.ERROR, "server down"))
+    assert ReturnToBox(("hi",)) in failed and "before the model read it" in notes(failed)[0]
 
 
 def test_esc_when_nothing_is_written_goes_back_to_the_box() -> None:

@@ -7,7 +7,8 @@ did.  Nothing here touches the status bar or the keys.
 
 from __future__ import annotations
 
-from asynclm_tui.core.api.enums import InterruptKind, PauseReason, StopReason
+from asynclm_tui.core.api.chips import VALUE_CELLS, WAIT_WORDS, call_text, flat, result_text
+from asynclm_tui.core.api.enums import InterruptKind, StopReason
 from asynclm_tui.core.api.events import (
     CallIssued,
     ContextSlid,
@@ -22,7 +23,7 @@ from asynclm_tui.core.api.events import (
     UserMessage,
 )
 from asynclm_tui.core.cml.syntax import format_interrupt
-from asynclm_tui.core.decode.engine import PROMPT_TOO_LONG
+from asynclm_tui.core.decode.budget import PROMPT_TOO_LONG
 from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.transcript import (
@@ -33,11 +34,6 @@ from asynclm_tui.ui.widgets.transcript import (
     UserEntry,
 )
 
-TRAP_REASONS = {
-    PauseReason.TRAP: "waiting",
-    PauseReason.EOS: "finished writing; waiting",
-    PauseReason.SYNC: "sync mode: waiting",
-}
 CONTEXT_FULL_HINTS = (
     "Raise model.n_ctx in the config, offer fewer tools, or set generation.prompt_style: compact.",
     "Ctrl+N starts a new chat.",
@@ -93,9 +89,7 @@ class ChatPainter:
                 await into.mount(NoticeEntry(failure_text(event, entry), "error"))
             case CallIssued():
                 if entry is not None:
-                    name = f"{event.id} = " if event.wants_result else ""
-                    tail = "" if event.wants_result else "  (no result wanted)"
-                    await entry.add_chip("call", f"{name}{event.fn}({event.signature()}){tail}")
+                    await entry.add_chip("call", call_text(event))
                 if into is self._transcript:
                     await self._calls.add_call(self.state.calls[event.id])
             case Interrupt():
@@ -106,7 +100,7 @@ class ChatPainter:
                     await entry.add_chip("user", f"you, mid-answer: {event.text}")
             case Trapped():
                 if entry is not None:
-                    label = TRAP_REASONS.get(event.reason, "waiting")
+                    label = WAIT_WORDS.get(event.reason, "waiting")
                     what = ", ".join(event.pending) or "results"
                     chip = await entry.add_chip(
                         "trap", f"{label} for {what} …", chip_id="open", now=True
@@ -132,29 +126,28 @@ class ChatPainter:
         if event.kind == InterruptKind.USER:
             return  # shown by the UserMessage event
         call = self.state.calls.get(event.id)
-        value = " ".join(event.value.split())
-        value = clip(value, 80)
+        value = clip(flat(event.value), VALUE_CELLS)
         # The time of this call's own result only: not for an error about a
         # later block reusing its id (an ERROR interrupt), nor for a call that
         # never ran.  The value may differ from the call's: results are cut to
         # their token budget before they reach the model.
-        took = ""
+        took = None
         if (
             call is not None
             and call.ms is not None
             and call.started_t is not None
             and event.kind == InterruptKind.TOOL
         ):
-            took = f" · took {fmt_seconds(call.ms)}"
+            took = call.ms
         ok = event.kind == InterruptKind.TOOL and (call is None or call.ok)
-        kind = "result" if ok else "error"
-        cut = (
-            f" · model saw {event.result_tokens - event.cut_tokens:,} of "
-            f"{event.result_tokens:,} tokens"
-            if event.cut_tokens
-            else ""
+        text = result_text(
+            event.id,
+            value,
+            took_ms=took,
+            result_tokens=event.result_tokens,
+            cut_tokens=event.cut_tokens,
         )
-        await entry.add_chip(kind, f"{event.id} → {value}{took}{cut}")
+        await entry.add_chip("result" if ok else "error", text)
         self._calls.update_call(event.id)
 
     def _running_at(self, ids: str, t: float) -> list[str]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -69,6 +69,7 @@ from asynclm_tui.ui.widgets.transcript import NoticeEntry, Transcript
 
 if TYPE_CHECKING:
     from asynclm_tui.core.api.handle import EngineHandle
+    from asynclm_tui.ui.mcp_link import McpLink
 
 GC_AFTER_TURN_S = 0.3
 """Full garbage collections wait this long after a turn (see QuietGC)."""
@@ -118,8 +119,11 @@ class ChatScreen(Screen[None]):
         raw: bool = False,
         calls_shown: bool = True,
         open_calls_for_approval: bool = True,
+        mcp: McpLink | None = None,
     ) -> None:
         super().__init__()
+        self.mcp = mcp
+        """The chat's MCP servers, for approvals remembered per tool or server."""
         self._footer = FooterRefresh(self.call_after_refresh, super().refresh_bindings)
         self.engine = engine
         self.state = state
@@ -133,6 +137,8 @@ class ChatScreen(Screen[None]):
         self.prompt = PromptInput(id="prompt")
         """The message box."""
         self.calls = CallsPanel(clock, id="calls")
+        if mcp is not None:
+            self.calls.is_mcp_tool = mcp.is_mcp_tool
         self._calls_title = Static("calls", id="calls-title")
         self._strip = CallsStrip(id="calls-strip")
         self.steering = Steering(state, keymap)
@@ -383,7 +389,17 @@ class ChatScreen(Screen[None]):
 
     @on(CallsPanel.Decision)
     def _decide(self, event: CallsPanel.Decision) -> None:
-        self.engine.post(ApproveCall(event.call_id, Decision(event.decision)))
+        decision = event.decision
+        if decision in ("always", "server") and self.mcp is not None:
+            scope: Literal["tool", "server"] = "server" if decision == "server" else "tool"
+            if self.mcp.remember(event.tool, scope):
+                what = f"every tool of {event.tool.partition('.')[0]}"
+                if scope == "tool":
+                    what = event.tool
+                self.notify(f"Remembered: {what} runs without asking from now on.", timeout=4)
+        if decision == "server":
+            decision = "always"  # for this call and this chat, whatever was remembered
+        self.engine.post(ApproveCall(event.call_id, Decision(decision)))
         self.prompt.focus()
 
     @on(ModeChip.Clicked)

@@ -10,6 +10,7 @@ from asynclm_tui.core.api.events import (
     ModelLoadFailed,
     ModelLoading,
     Prefilled,
+    PrefillProgress,
     Resumed,
     Trapped,
     TurnDone,
@@ -33,8 +34,44 @@ SPEED_AFTER_S = 0.2
 """The live tokens/s shows once a turn has decoded this long (less is noise)."""
 
 
+def prefill_left_s(event: PrefillProgress, previous: PrefillProgress | None = None) -> float | None:
+    """Seconds the rest of the prompt should take (None before the first batch).
+
+    A token costs more the further into the prompt it sits (attention reads
+    every token before it), so its cost is taken to grow linearly: the
+    latest batch's cost per token against the average so far gives the
+    growth (none without a ``previous`` report of this prompt)."""
+    if not 0 < event.done < event.total:
+        return None
+    rest = event.total - event.done
+    average = event.ms / event.done  # ms a token, at position done / 2
+    if previous is None or not 0 < previous.done < event.done or event.ms <= previous.ms:
+        return rest * average / 1000
+    latest = (event.ms - previous.ms) / (event.done - previous.done)
+    middle = (previous.done + event.done) / 2  # where ``latest`` was measured
+    growth = max(0.0, (latest - average) / (middle - event.done / 2))
+    return rest * (latest + growth * (event.done + rest / 2 - middle)) / 1000
+
+
+def prefill_text(event: PrefillProgress, previous: PrefillProgress | None = None) -> str:
+    """``reading prompt 4,096/6,200 (66%) · ~3 s left``: how far a long
+    prompt's evaluation has got, and when it should end (see
+    :func:`prefill_left_s`)."""
+    pct = event.done / event.total * 100 if event.total else 0.0
+    text = f"reading prompt {event.done:,}/{event.total:,} ({pct:.0f}%)"
+    left_s = prefill_left_s(event, previous)
+    if left_s is None:
+        return text
+    if left_s >= 90:
+        return f"{text} · ~{left_s / 60:.0f} min left"
+    return f"{text} · ~{left_s:.0f} s left" if left_s >= 1 else f"{text} · <1 s left"
+
+
 def device_label(event: ModelLoaded) -> str:
-    """``GPU 33 layers``, ``CPU 4 threads`` or ``CPU``."""
+    """``GPU 33 layers``, ``CPU 4 threads``, ``CPU``, or for a model on a
+    server its ``host:port`` (a remote chat must not look local)."""
+    if event.server:
+        return event.server
     device = f"GPU {event.n_gpu_layers} layers" if event.gpu else "CPU"
     if not event.gpu and event.n_threads:
         device = f"CPU {event.n_threads} threads"
@@ -63,6 +100,8 @@ class ChatStatus:
         self._model_label = model_label
         self._load_hint = load_hint
         self._loading: LoadingEntry | None = None
+        self._prefill_last: PrefillProgress | None = None
+        """The running prompt's latest progress report (for the estimate)."""
         self.n_ctx = 0
         """The model's context size (0 until it has loaded)."""
 
@@ -81,6 +120,10 @@ class ChatStatus:
                 if self._loading is not None:
                     self._loading.set_progress(event.progress)
                 self._bar.set_state(f"loading {event.progress:.0%}", "loading")
+            case PrefillProgress():
+                last = self._prefill_last if event.done else None
+                self._bar.set_state(prefill_text(event, last), "busy")
+                self._prefill_last = event
             case Prefilled() | Resumed():
                 self._bar.set_state("generating", "busy")
             case Trapped():
@@ -104,13 +147,15 @@ class ChatStatus:
     async def welcome(self, event: ModelLoaded) -> None:
         """The welcome entry (and the load's notice, if any)."""
         tools = ", ".join(event.tools) or "none"
+        where = f"served by {event.server}" if event.server else device_label(event)
         await self._transcript.mount(
             WelcomeEntry(
-                f"{event.model} is ready ({device_label(event)}, {event.n_ctx:,} tokens of "
+                f"{event.model} is ready ({where}, {event.n_ctx:,} tokens of "
                 f"context). Tools: {tools}.\n"
                 "Type a message and press Enter. Keep typing while it answers: Enter steers "
                 "the answer, Tab queues for after it. Esc stops, F1 shows every key.",
-                f"{event.model} ready · tools: {tools} · Enter sends · F1 keys",
+                f"{event.model} ready{f' on {event.server}' if event.server else ''} · "
+                f"tools: {tools} · Enter sends · F1 keys",
             )
         )
         if event.notice:

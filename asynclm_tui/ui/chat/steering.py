@@ -9,6 +9,7 @@
   held back from the next one unless the user keeps them (Ctrl+G).
 - After a stop or an error, queued messages go back into the message box
   rather than being sent: nothing typed is ever dropped or sent unasked.
+  A message the engine could not take (``MessageReturned``) goes back too.
 
 :class:`Steering` holds these rules as a state object: each input (a key, an
 engine event, an edit of the queue) returns the :mod:`effects
@@ -28,6 +29,7 @@ from asynclm_tui.core.api.events import (
     HeldResults,
     HeldState,
     KeepResults,
+    MessageReturned,
     ModelLoaded,
     ModelLoadFailed,
     PromptWarmed,
@@ -47,6 +49,7 @@ from asynclm_tui.ui.chat.effects import (
     RefreshBindings,
     ReturnToBox,
     SetStatus,
+    Severity,
     ShowHeld,
 )
 from asynclm_tui.ui.message_queue import MessageQueue
@@ -268,6 +271,8 @@ class Steering:
                 out = [*self._held_result_chip(event), self._held_view()]
             case CallUpdated():
                 out = []
+            case MessageReturned():
+                out = self._on_returned(event)
             case _:
                 return []
         return [*out, RefreshBindings()]
@@ -292,6 +297,25 @@ class Steering:
                 f"{len(items)} queued message(s) moved back to the message box ({why}): "
                 "Enter sends, or edit first.",
                 timeout=6,
+            ),
+        ]
+
+    def _on_returned(self, event: MessageReturned) -> list[Effect]:
+        """A message the chat could not take comes back to the box to edit."""
+        severity: Severity
+        match event.reason:
+            case StopReason.CONTEXT_FULL:
+                why, severity = "too long for the context window", "warning"
+            case StopReason.STOPPED:
+                why, severity = "stopped before the model read it", "information"
+            case _:
+                why, severity = "the answer failed before the model read it", "warning"
+        return [
+            ReturnToBox((event.text,)),
+            Notify(
+                f"Your message is back in the message box ({why}): edit it, or Enter resends.",
+                severity=severity,
+                timeout=8,
             ),
         ]
 

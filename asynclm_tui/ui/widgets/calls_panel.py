@@ -105,9 +105,10 @@ def slug(status: CallStatus) -> str:
 class CallRow(Vertical):
     """One call: status line, timer bar, result preview, approval buttons."""
 
-    def __init__(self, record: CallRecord) -> None:
+    def __init__(self, record: CallRecord, is_mcp_tool: Callable[[str], bool]) -> None:
         super().__init__(classes="call-row", id=f"call-{_css_id(record.id)}")
         self.record = record
+        self._is_mcp_tool = is_mcp_tool
         self._body = Static("", classes="call-body", markup=False)
         self._lines = -1
         self._status: CallStatus | None = None
@@ -121,12 +122,15 @@ class CallRow(Vertical):
     def _show_approval(self, show: bool) -> None:
         # Rows are redrawn only once mounted (see CallsPanel.add_call).
         if show and self._approval is None:
-            self._approval = Horizontal(
+            buttons = [
                 Button("Allow once", id="approve-once", compact=True, variant="success"),
                 Button("Always", id="approve-always", compact=True, variant="primary"),
                 Button("Deny", id="approve-deny", compact=True, variant="error"),
-                classes="approval",
-            )
+            ]
+            if self._is_mcp_tool(self.record.fn):
+                server = Button("Whole server", id="approve-server", compact=True)
+                buttons.insert(2, server)
+            self._approval = Horizontal(*buttons, classes="approval")
             self.mount(self._approval)
         elif not show and self._approval is not None:
             self._approval.remove()
@@ -153,12 +157,11 @@ class CallRow(Vertical):
             # Not running yet: a bar against the estimate would mislead.
             text.append(f"{rec.status.value} for {fmt_seconds(elapsed)}")
             if rec.status is CallStatus.AWAITING_APPROVAL:
-                text.append("\nneeds approval: a once · A always · d deny", style="bold")
-        elif rec.status is CallStatus.DENIED or (
-            rec.status.finished and rec.started_t is None and not rec.ms
-        ):
-            # It never ran: no bar, and no run time (the wait was for approval).
-            # (A saved chat keeps no start time, only the run time.)
+                server = " · s whole server" if self._is_mcp_tool(rec.fn) else ""
+                text.append(f"\nneeds approval: a once · A always{server} · d deny", style="bold")
+        elif rec.status is CallStatus.DENIED or (rec.status.finished and rec.started_t is None):
+            # It never ran (refused, unknown tool, bad arguments, cancelled in
+            # the queue): no bar, and no run time (the wait was not a run).
             text.append(f"{rec.status.value}, never ran\n")
             preview = " ".join(rec.value.split())
             if preview:
@@ -208,7 +211,7 @@ class CallRow(Vertical):
     def _approve(self, event: Button.Pressed) -> None:
         decision = (event.button.id or "").removeprefix("approve-")
         event.stop()
-        self.post_message(CallsPanel.Decision(self.record.id, decision))
+        self.post_message(CallsPanel.Decision(self.record.id, decision, self.record.fn))
 
 
 def _css_id(call_id: str) -> str:
@@ -226,6 +229,7 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         Binding("x,delete", "cancel_call", "Cancel call", id="calls.cancel"),
         Binding("a", "decide('once')", "Allow once", id="calls.allow_once"),
         Binding("A,shift+a", "decide('always')", "Allow always", id="calls.allow_always"),
+        Binding("s", "decide('server')", "Allow its MCP server", id="calls.allow_server"),
         Binding("d", "decide('deny')", "Deny", id="calls.deny"),
         # Escape leaves the panel rather than stopping the model: a user who
         # just cancelled or approved a call wants the input back, not a stop.
@@ -237,10 +241,13 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
 
     @dataclass
     class Decision(Message):
-        """The user answered an approval (``once``, ``always`` or ``deny``)."""
+        """The user answered an approval: ``once``, ``always`` (this tool),
+        ``server`` (every tool of the call's MCP server) or ``deny``."""
 
         call_id: str
         decision: str
+        tool: str = ""
+        """The call's tool, for remembering an MCP approval."""
 
     @dataclass
     class CancelRequested(Message):
@@ -261,6 +268,8 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
     def __init__(self, clock: Callable[[], float], **kwargs: str) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._clock = clock
+        self.is_mcp_tool: Callable[[str], bool] = lambda _name: False
+        """Whether a tool is an MCP server's (its approval may cover the server)."""
         self._rows: dict[str, CallRow] = {}
         self._ticker: Timer | None = None
         self._ticking = False
@@ -303,7 +312,7 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
     async def add_call(self, record: CallRecord) -> None:
         """Add a row for a newly issued call and select it."""
         self._empty.display = False
-        row = CallRow(record)
+        row = CallRow(record, self.is_mcp_tool)
         await self.mount(row)
         self._rows[record.id] = row  # only after mounting: tick() redraws rows
         row.refresh_row(self._clock())
@@ -317,7 +326,7 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         if not records:
             return
         self._empty.display = False
-        rows = [CallRow(record) for record in records]
+        rows = [CallRow(record, self.is_mcp_tool) for record in records]
         first = next(iter(self._rows.values()), None)
         await self.mount_all(rows, before=first)
         now = self._clock()
@@ -416,7 +425,10 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         if rec is None or rec.status is not CallStatus.AWAITING_APPROVAL:
             self.notify("The selected call is not awaiting approval.", severity="warning")
             return
-        self.post_message(self.Decision(rec.id, decision))
+        if decision == "server" and not self.is_mcp_tool(rec.fn):
+            self.notify(f"{rec.fn} is not an MCP server's tool.", severity="warning")
+            return
+        self.post_message(self.Decision(rec.id, decision, rec.fn))
 
     def action_back(self) -> None:
         """Return focus to the message box."""

@@ -7,9 +7,10 @@ answer into Markdown segments.  A chip for something that landed in the
 model's context from outside (a result, an error, your message) is drawn at
 the end of the sentence or line it landed in, so a person reads whole
 sentences; the model's own blocks (calls) are drawn where it wrote them, at
-least after the word.  The raw CML text of the same turn is kept alongside,
-exact to the token, and shown instead when raw mode is on (the timeline, the
-JSON and the saved chat keep the exact place too).
+least after the word (the rule is :func:`~asynclm_tui.core.api.chips.boundary`,
+which ``asynclm run`` follows too).  The raw CML text of the same turn is
+kept alongside, exact to the token, and shown instead when raw mode is on
+(the timeline, the JSON and the saved chat keep the exact place too).
 """
 
 from __future__ import annotations
@@ -22,29 +23,11 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
+from asynclm_tui.core.api.chips import boundary, chip_line, ends_here, waits_for_sentence
 from asynclm_tui.core.cml.syntax import MARKERS
 from asynclm_tui.ui.streaming.stream_markdown import StreamingMarkdown
 from asynclm_tui.ui.textual_internals import LayoutOnce, StableGutterScroll
 from asynclm_tui.ui.widgets.keep_place import KeepsPlace
-
-LANDED_KINDS = frozenset({"result", "error", "user"})
-"""Chips for what landed between tokens: held to the end of the sentence."""
-SENTENCE_ENDS = (".", "!", "?", ":", ";", "…")
-CLOSERS = "\"')]}*_`”’"
-"""Characters that may follow a sentence's full stop (quotes, emphasis)."""
-MAX_HOLD_CHARS = 200
-"""A sentence that has not ended after this many characters lets its chips in
-at the next word's end: a chip must not drift far from where it landed."""
-
-CHIP_ICONS = {
-    "call": "⚙",
-    "result": "↩",
-    "error": "✗",
-    "trap": "⏸",
-    "user": "✉",
-    "stop": "■",
-    "info": "•",
-}
 
 
 def highlight_cml(raw: str) -> Text:
@@ -62,9 +45,7 @@ class Chip(Static):
     """A one-line marker for a CML block (call, result, trap, user interrupt)."""
 
     def __init__(self, kind: str, text: str, *, chip_id: str | None = None) -> None:
-        super().__init__(
-            f"{CHIP_ICONS.get(kind, '•')} {text}", classes=f"chip chip-{kind}", markup=False
-        )
+        super().__init__(chip_line(kind, text), classes=f"chip chip-{kind}", markup=False)
         self.kind = kind
         self.chip_id = chip_id
         """The call id this chip belongs to, so a later event can update it."""
@@ -76,7 +57,7 @@ class Chip(Static):
         self.remove_class(f"chip-{self.kind}")
         self.kind = kind
         self.add_class(f"chip-{kind}")
-        self.update(Text(f"{CHIP_ICONS.get(kind, '•')} {text}"))
+        self.update(Text(chip_line(kind, text)))
 
 
 class UserEntry(Static):
@@ -236,35 +217,9 @@ class AssistantEntry(Vertical, LayoutOnce):
             visible = visible[end:]
         await self._write(visible)
 
-    def _waits_for_sentence(self, written: int = 0) -> bool:
-        """Whether the held chips wait for a sentence's end (not just a word's),
-        ``written`` characters further on."""
-        return self._held_chars + written < MAX_HOLD_CHARS and any(
-            chip.kind in LANDED_KINDS for chip in self._held
-        )
-
-    def _ends_here(self, before: str, after: str, written: int = 0) -> bool:
-        """Whether held chips go between ``before`` (text so far) and ``after``
-        (its next character; '' when none has come yet)."""
-        sentence = self._waits_for_sentence(written)
-        if not after:  # the chip landed right here
-            if not before or before[-1] == "\n":
-                return True
-            if sentence:
-                return before.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
-            return not before[-1].isalnum()
-        if after == "\n":
-            return True
-        if not after.isspace():
-            return False
-        return not sentence or before.rstrip(CLOSERS).endswith(SENTENCE_ENDS)
-
     def _boundary(self, text: str) -> int:
         """Where in ``text`` the held chips go (-1: not in it)."""
-        for i, ch in enumerate(text):
-            if ch.isspace() and self._ends_here(self._tail + text[:i], ch, i):
-                return i
-        return -1
+        return boundary(self._tail, text, (c.kind for c in self._held), self._held_chars)
 
     async def _write(self, visible: str) -> None:
         if not visible:
@@ -319,7 +274,8 @@ class AssistantEntry(Vertical, LayoutOnce):
         async with self._lock:
             await self._flush_unlocked()
             self._held.append(chip)
-            if now or self._done or self._ends_here(self._tail, ""):
+            sentence = waits_for_sentence((c.kind for c in self._held), self._held_chars)
+            if now or self._done or ends_here(self._tail, "", sentence):
                 await self._mount_held()
         return chip
 
