@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +13,7 @@ from asynclm_tui.cli.errors import CliError
 from asynclm_tui.cli.flatten import flatten
 from asynclm_tui.cli.options import SessionOptions
 from asynclm_tui.cli.plain_help import PlainArgsCommand
+from asynclm_tui.core.api.display import json_line, visible
 
 if TYPE_CHECKING:
     from asynclm_tui.core.sessions.store import SessionStore
@@ -65,7 +66,7 @@ def sessions_list(
         store.close()
     if as_json:
         for info in found:
-            typer.echo(json.dumps(info.to_json(), ensure_ascii=False))
+            typer.echo(json_line(info.to_json()))
         return
     if not found:
         typer.echo("no matching chats" if search else "no saved chats yet")
@@ -141,11 +142,14 @@ def sessions_export(
         raise CliError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     store = open_store(session.db)
     try:
-        text = render(store.load(chosen_or_latest(store, session_id)), fmt)
+        session_id = chosen_or_latest(store, session_id)
+        text = render(store.load(session_id), fmt)
     finally:
         store.close()
     if out is None:
-        typer.echo(text, nl=False)
+        # A terminal shows the chat's text, never obeys it (the JSON formats
+        # escape control characters already; a file or a pipe gets it exact).
+        typer.echo(visible(text) if fmt == "md" and sys.stdout.isatty() else text, nl=False)
         return
     try:
         out.write_text(text, encoding="utf-8")

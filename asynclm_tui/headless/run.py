@@ -3,14 +3,13 @@ stream (``--raw``) or JSON lines (``--json``)."""
 
 from __future__ import annotations
 
-import json
 import queue
 import sys
 import threading
 from dataclasses import dataclass
 from typing import TextIO
 
-from asynclm_tui.core.api.display import visible, visible_event
+from asynclm_tui.core.api.display import json_line, visible, visible_event
 from asynclm_tui.core.api.enums import StopReason
 from asynclm_tui.core.api.events import (
     ContextSlid,
@@ -122,7 +121,7 @@ def run_headless(
                     timers.append(timer)
             if as_json:
                 if not isinstance(event, ModelLoading):
-                    out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+                    out.write(json_line(event.to_json()) + "\n")
                     out.flush()
             else:
                 shown = visible_event(event)

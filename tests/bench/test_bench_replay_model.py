@@ -22,6 +22,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.timeout(900)  # eight strategies on the real model; minutes on a loaded VM
 def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
     out_json = tmp_path / "out.json"
     opts = BfclOptions(

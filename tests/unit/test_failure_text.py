@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from asynclm_tui.core.api.enums import StopReason
 from asynclm_tui.core.api.events import TurnFailed
-from asynclm_tui.core.decode.engine import PromptTooLong
+from asynclm_tui.core.decode.budget import PromptTooLong
 from asynclm_tui.ui.chat.painter import failure_text
 
 

@@ -12,6 +12,7 @@ controls (8-bit CSI, OSC, DCS ...) by ``�``.  Tab and newline stay.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from typing import Any, TypeVar
 
@@ -30,6 +31,21 @@ def _picture(match: re.Match[str]) -> str:
 def visible(text: str) -> str:
     """``text`` with every control character but tab and newline made visible."""
     return _CONTROL.sub(_picture, text) if _CONTROL.search(text) else text
+
+
+_JSON_UNESCAPED = re.compile(r"[\x7f-\x9f]")
+
+
+def escape_json_controls(text: str) -> str:
+    """JSON text (from ``json.dumps``) with DEL and the C1 controls, which
+    ``json`` leaves raw, escaped as ``\\u00XX`` as it escapes the C0 ones:
+    the same data, safe on a terminal."""
+    return _JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_line(value: Any) -> str:
+    """``value`` as one line of JSON that is safe on a terminal and loses nothing."""
+    return escape_json_controls(json.dumps(value, ensure_ascii=False))
 
 
 def _visible_value(value: Any) -> Any:

@@ -32,7 +32,6 @@ from asynclm_tui.core.api.events import (
     CallUpdated,
     CancelCall,
     Configure,
-    ContextSlid,
     ForceNextTurn,
     HeldResults,
     HeldState,
@@ -44,7 +43,6 @@ from asynclm_tui.core.api.events import (
     ModelLoading,
     NewSession,
     Prefilled,
-    PrefillProgress,
     PromptWarmed,
     SendMessage,
     SessionStarted,
@@ -63,27 +61,26 @@ from asynclm_tui.core.backends.base import (
     ModelLoadError,
     ProgressFn,
     throttled,
-    throttled_counts,
 )
 from asynclm_tui.core.backends.cpu_meter import tool_ended, tool_started
 from asynclm_tui.core.backends.thread_governor import take_contention
 from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.script import Script
-from asynclm_tui.core.decode.budget import PromptTooLong, prompt_parts
-from asynclm_tui.core.decode.context_window import fit, headroom, slide
 from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_back
 from asynclm_tui.core.decode.follow_up import FollowUpWatch
 from asynclm_tui.core.decode.jump_forward import jump_forward_on
-from asynclm_tui.core.decode.kv_reuse import PrefillStopped, reuse_prefix
+from asynclm_tui.core.decode.kv_reuse import PrefillStopped
 from asynclm_tui.core.decode.mailbox import Mailbox, NewSessionMark
 from asynclm_tui.core.decode.prefix_cache import warm_start
+from asynclm_tui.core.decode.prompt_reading import read_prompt, room_maker
 from asynclm_tui.core.decode.schedulers import scheduler_for
 from asynclm_tui.core.decode.turn import Session, Turn, TurnPlan, TurnStats
 from asynclm_tui.core.decode.withheld import Withheld
 from asynclm_tui.core.settings.config import GenerationSettings, Settings
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.core.tools.spec import ToolSpec
 
 BackendFactory = Callable[[ProgressFn], Backend]
 
@@ -402,84 +399,9 @@ class Engine:
             return gen.constrain_calls
         return backend.info.n_params < SMALL_MODEL_PARAMS
 
-    def _prefill(
-        self, backend: Backend, session: Session, gen: GenerationSettings
-    ) -> tuple[int, int]:
-        """Render the conversation and evaluate only the tokens the KV cache
-        does not already hold (prefix reuse across turns).  The oldest turns
-        leave the context when the rest would not leave room to answer."""
-        t0 = time.perf_counter()
-        fitted = fit(
-            backend,
-            session.messages,
-            need=headroom(backend.info.n_ctx, gen.max_tokens),
-            at_least=1,
-        )
-        if fitted is None:  # too long even with only the last turn
-            tokens = backend.tokenize(backend.render_chat(session.messages), special=True)
-            if len(tokens) >= backend.info.n_ctx:  # not even room for one token of answer
-                with self._lock:
-                    tools = list(self._registry.tools.values())
-                parts = prompt_parts(
-                    len(tokens),
-                    backend.info.n_ctx,
-                    session.messages,
-                    tools,
-                    self._executor.estimate_ms,
-                    lambda text: len(backend.tokenize(text)),
-                    gen.system_prompt,
-                )
-                raise PromptTooLong(len(tokens), backend.info.n_ctx, parts)
-        else:
-            tokens = fitted.tokens
-        t_eval = time.perf_counter()
-
-        def evaluated(done: int, total: int) -> None:
-            ms = (time.perf_counter() - t_eval) * 1000
-            self._bus.emit(PrefillProgress(self._bus.now(), done, total, ms))
-
-        n_evaluated = reuse_prefix(
-            backend, tokens, throttled_counts(evaluated), self._mailbox.stop.is_set
-        )
-        if fitted is not None and fitted.dropped_turns:
-            ms = (time.perf_counter() - t0) * 1000
-            self._bus.emit(
-                ContextSlid(
-                    self._bus.now(),
-                    fitted.dropped_turns,
-                    fitted.n_full,
-                    len(tokens),
-                    n_evaluated,
-                    ms,
-                )
-            )
-        return len(tokens), n_evaluated
-
-    def _room_maker(
-        self, backend: Backend, session: Session, gen: GenerationSettings, turn_start: int
-    ) -> Callable[[int], bool]:
-        """A turn's ``make_room``: slide the window past the oldest turns."""
-        start = [turn_start]
-
-        def make_room(n: int) -> bool:
-            spare = headroom(backend.info.n_ctx, gen.max_tokens)
-            slid = slide(backend, session.messages, start[0], need=n, spare=spare)
-            if slid is None:
-                return False
-            start[0] = slid.n_prompt
-            self._bus.emit(
-                ContextSlid(
-                    self._bus.now(),
-                    slid.dropped_turns,
-                    slid.n_before,
-                    slid.n_after,
-                    slid.n_evaluated,
-                    slid.ms,
-                )
-            )
-            return True
-
-        return make_room
+    def _offered_tools(self) -> list[ToolSpec]:
+        with self._lock:
+            return list(self._registry.tools.values())
 
     def _run_turn(self, backend: Backend, text: str) -> None:
         bus = self._bus
@@ -503,7 +425,15 @@ class Engine:
         """Why, when Esc stopped the prompt's reading (said, not emitted: no failure)."""
         stage = "reading the prompt"
         try:
-            n_prompt, n_eval = self._prefill(backend, session, gen)
+            n_prompt, n_eval = read_prompt(
+                backend,
+                session,
+                gen,
+                bus,
+                tools=self._offered_tools,
+                estimate=self._executor.estimate_ms,
+                stopped=self._mailbox.stop.is_set,
+            )
             bus.emit(Prefilled(bus.now(), n_prompt, n_eval, (time.perf_counter() - t_start) * 1000))
             stage = "writing the answer"
             turn = Turn(
@@ -513,7 +443,7 @@ class Engine:
                 session,
                 dataclasses.replace(
                     self._plan(backend, session, gen, injection, registry, forced),
-                    make_room=self._room_maker(backend, session, gen, n_prompt),
+                    make_room=room_maker(backend, session, gen, bus, n_prompt),
                 ),
                 scheduler_for(mode, self._executor, self._mailbox, session.outstanding),
             )

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from asynclm_tui.core.api.display import escape_json_controls, json_line
 from asynclm_tui.core.api.events import CallIssued, format_args
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.sessions.records import from_record
@@ -138,7 +139,9 @@ def render(session: StoredSession, fmt: str) -> str:
     if fmt == "md":
         return to_markdown(session)
     if fmt == "json":
-        return json.dumps(to_json(session), ensure_ascii=False, indent=2) + "\n"
+        return (
+            escape_json_controls(json.dumps(to_json(session), ensure_ascii=False, indent=2)) + "\n"
+        )
     if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in to_jsonl(session))
+        return "".join(json_line(r) + "\n" for r in to_jsonl(session))
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
