@@ -177,7 +177,12 @@ def test_resize_while_streaming_keeps_every_word(tmp_path: Path) -> None:
         assert max(len(line) for line in narrow.splitlines()) <= 80
         wait(lambda s: s != narrow, 10, "streaming to go on at 80x24")
         resize(160, 45)
-        wait(lambda s: "calls · " in s and "F2 opens" not in s, 10, "the wide layout again")
+        # The panel is back beside the transcript, with the call's row (running or done).
+        wait(
+            lambda s: "s  sleep(ms=3000)" in s and "F2 opens" not in s,
+            10,
+            "the wide layout again",
+        )
         wait(lambda s: "Line 69 of" in s and "ready" in s, 180, "the end of the answer")
         subprocess.run([*tmux, "send-keys", "-t", "main", "F3"], check=True)
         wait(lambda s: "Copied answer 1" in s, 10, "the copy notice")

@@ -169,7 +169,8 @@ def test_trap_with_nothing_pending_resumes_at_once() -> None:
 
 
 def test_end_of_answer_waits_for_pending_results() -> None:
-    events = run_engine("[CALL] late [HEAD] sleep(ms=400) [END] Bye.")
+    # Long enough that " Bye." is written first even on a slow, busy machine.
+    events = run_engine("[CALL] late [HEAD] sleep(ms=2000) [END] Bye.")
     trapped = next(e for e in events if isinstance(e, Trapped))
     assert trapped.reason == "eos" and trapped.pending == ("late",)
     assert any(isinstance(e, Resumed) for e in events)
