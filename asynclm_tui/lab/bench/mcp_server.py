@@ -56,7 +56,9 @@ async def museums(city: str, ms: int, ctx: Context) -> str:
     return f"{city}: Musee des Confluences (to 19:00), Musee des Beaux-Arts (to 18:00)"
 
 
-def _serve_http(port_file: Path) -> None:
+def serve_http(server: MCPServer, port_file: Path) -> None:
+    """Serve ``server`` over Streamable HTTP on a free port of 127.0.0.1, written
+    to ``port_file`` once listening (the bench's and the tests' HTTP servers)."""
     import uvicorn
 
     sock = socket.socket()
@@ -68,13 +70,13 @@ def _serve_http(port_file: Path) -> None:
     tmp = port_file.with_suffix(".tmp")
     tmp.write_text(str(sock.getsockname()[1]))
     tmp.replace(port_file)
-    config = uvicorn.Config(app.streamable_http_app(), log_level="warning")
+    config = uvicorn.Config(server.streamable_http_app(), log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":
     time.sleep(float(os.environ.get("ASYNCLM_BENCH_START_DELAY_S", "0")))
     if sys.argv[1:2] == ["http"]:
-        _serve_http(Path(sys.argv[2]))
+        serve_http(app, Path(sys.argv[2]))
     else:
         app.run()

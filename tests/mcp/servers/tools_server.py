@@ -18,7 +18,6 @@ import base64
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import ImageContent, ToolAnnotations
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, INVALID_PARAMS, RequestParams
+
+from asynclm_tui.lab.bench.mcp_server import serve_http
 
 TASKS = "io.modelcontextprotocol/tasks"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 1992).decode()
@@ -226,22 +227,6 @@ async def add_tool(name: str, ctx: Context) -> str:
     return f"added {name}"
 
 
-def serve_http(port_file: Path) -> None:
-    import uvicorn
-
-    sock = socket.socket()
-    # Accepted connections inherit it: without, a response written in two
-    # parts waits on the client's delayed ACK (40 ms a request).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    tmp = port_file.with_suffix(".tmp")
-    tmp.write_text(str(sock.getsockname()[1]))
-    tmp.replace(port_file)
-    config = uvicorn.Config(app.streamable_http_app(), log_level="warning")
-    uvicorn.Server(config).run(sockets=[sock])
-
-
 if __name__ == "__main__":
     mark(f"started-{os.getpid()}")
     if os.environ.get("MCP_TEST_EXIT_AT_START"):
@@ -269,7 +254,7 @@ if __name__ == "__main__":
             time.sleep(0.01)
         mark(f"child-{child.pid}")
     if sys.argv[1:2] == ["http"]:
-        serve_http(Path(sys.argv[2]))
+        serve_http(app, Path(sys.argv[2]))
     else:
         app.run()
     if stubborn == "hold":  # stdin closed: stay, deaf to SIGTERM
