@@ -90,6 +90,21 @@ def test_a_signal_ends_the_chat_as_ctrl_q_does(
     assert "mouse" not in capture(name)
 
 
+def close_terminal_and_wait(name: str, pid: int, seconds: float) -> None:
+    """Kill the tmux session (the window closes) and wait for the chat's
+    process to end; fail, killing it, when it outlives ``seconds``."""
+    subprocess.run([TMUX or "tmux", "kill-session", "-t", name], check=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)  # polling until the deadline
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"the chat was still running {seconds:g} s after its terminal closed")
+
+
 def test_closing_the_terminal_ends_the_chat_and_keeps_the_answer(
     session: tuple[str, Path],
 ) -> None:
@@ -98,17 +113,7 @@ def test_closing_the_terminal_ends_the_chat_and_keeps_the_answer(
     name, tmp = session
     db, _code_file = start_chat(name, tmp)
     pid = chat_pid(tmp)
-    subprocess.run([TMUX or "tmux", "kill-session", "-t", name], check=True)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        pytest.fail("the chat was still running 15 s after its terminal closed")
+    close_terminal_and_wait(name, pid, 15)
     store = SessionStore(db)
     try:
         turn = store.load(store.latest() or 0).turns[-1]
@@ -143,13 +148,4 @@ def test_closing_the_terminal_while_the_model_warms_up(session: tuple[str, Path]
     )
     wait_for(name, lambda s: "message" in s, 60, "the first frame")
     pid = chat_pid(tmp)
-    subprocess.run([TMUX or "tmux", "kill-session", "-t", name], check=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    pytest.fail("the chat was still running 10 s after its terminal closed")
+    close_terminal_and_wait(name, pid, 10)
