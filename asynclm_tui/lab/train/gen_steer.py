@@ -95,8 +95,11 @@ STORY_KINDS = ("correct", "switch", "mention", "stop", "call")
 STORY_WEIGHTS = (3, 2, 2, 2, 3)
 
 
-def steer_story(ctx: Context, index: int) -> Example | None:
-    """A message at a random point of a long plain answer."""
+def _story_with_steer(
+    ctx: Context,
+) -> tuple[S.Content, list[str], Toolset, Steer] | None:
+    """A plain answer of three sentences or more, its tool list and a message
+    of a drawn kind to steer it (None when the draw gives none)."""
     rng = ctx.rng
     content = rng.choice(S.split_contents(ctx.split))
     text = ctx.answer_to(content.prompt)
@@ -108,6 +111,16 @@ def steer_story(ctx: Context, index: int) -> Example | None:
     steer = story_steer(ctx, toolset, content, kind)
     if steer is None:
         return None
+    return content, parts, toolset, steer
+
+
+def steer_story(ctx: Context, index: int) -> Example | None:
+    """A message at a random point of a long plain answer."""
+    drawn = _story_with_steer(ctx)
+    if drawn is None:
+        return None
+    content, parts, toolset, steer = drawn
+    rng = ctx.rng
     n_tokens = len(ctx.tok.tokenize("".join(parts), False))
     if n_tokens < 12:
         return None
@@ -172,17 +185,11 @@ def steer_tool(ctx: Context, index: int) -> Example | None:
 def follow_up(ctx: Context, index: int) -> Example | None:
     """The answer before stopped right after a message; the follow-up turn
     (the engine's rule) repeats it, and this answer takes it up."""
+    drawn = _story_with_steer(ctx)
+    if drawn is None:
+        return None
+    content, parts, toolset, steer = drawn
     rng = ctx.rng
-    content = rng.choice(S.split_contents(ctx.split))
-    text = ctx.answer_to(content.prompt)
-    parts = sentences(text) if text else []
-    if len(parts) < 3:
-        return None
-    toolset = ctx.toolset()
-    kind = rng.choices(STORY_KINDS, weights=STORY_WEIGHTS)[0]
-    steer = story_steer(ctx, toolset, content, kind)
-    if steer is None:
-        return None
     cut = rng.randint(1, len(parts) - 1)
     written = "".join(parts[:cut])
     if rng.random() < 0.5:  # stopped mid-sentence
