@@ -102,13 +102,27 @@ def test_a_read_only_database_can_be_listed_and_shown(shared_dir: Path, what: st
         if setpriv is None:
             pytest.skip("running as root without setpriv to drop to another user")
         as_user = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    # The other user sees this interpreter's packages, wherever pip put them.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, sys.path)])}
+    probe = subprocess.run(
+        [*as_user, sys.executable, "-c", "import platformdirs, pydantic"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    if as_user and probe.returncode != 0:
+        # An install made under umask 077 is unreadable by anyone but root.
+        why = probe.stderr.strip().splitlines()[-1:]
+        pytest.skip(f"user {NOBODY} cannot import the installed packages: {why}")
     proc = subprocess.run(
         [*as_user, sys.executable, "-c", READER, str(db)],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
