@@ -125,10 +125,12 @@ def scripted(
     interactive: bool = False,
     start: bool = True,
     backend: ScriptedBackend | None = None,
+    delivery: dict[str, dict[str, Any]] | None = None,
     **overrides: Any,
 ) -> Iterator[Run]:
     """A started engine whose model writes ``turns``; extra Python ``tools``
-    are registered by name (description "test tool")."""
+    are registered by name (description "test tool"), with the ``delivery``
+    settings (``background``, ``deliver``, ``deliver_idle``) given by name."""
     cfg = settings(**overrides)
     backend = backend or ScriptedBackend(turns)
     registry = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)
@@ -137,7 +139,8 @@ def scripted(
     if tools:
         extended = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)
         for name, fn in tools.items():
-            extended.add_function(name, fn, description="test tool", estimated_ms=100)
+            how = (delivery or {}).get(name, {})
+            extended.add_function(name, fn, description="test tool", estimated_ms=100, **how)
         engine.post(SetTools(extended))
     if start:
         engine.start()

@@ -79,6 +79,29 @@ class InterruptKind(StrEnum):
     """A message the user typed while the model wrote."""
     ERROR = "error"
     """An error about a block itself (malformed, duplicate id)."""
+    BACKGROUND = "background"
+    """A call outlived its answer and goes on in the background (its result
+    comes later, in its own ``[INTR]``)."""
+
+
+class Deliver(StrEnum):
+    """How a result that lands while an answer is being written reaches it."""
+
+    INTERRUPT = "interrupt"
+    """Injected into the answer at its next safe point."""
+    WHEN_IDLE = "when_idle"
+    """Held until the answer ends, then delivered as ``DeliverIdle`` says."""
+
+
+class DeliverIdle(StrEnum):
+    """How a result that lands while nothing is being written is delivered."""
+
+    ANSWER = "answer"
+    """A new turn starts with the result in its context."""
+    NOTIFY = "notify"
+    """The user is told; the result goes in with their next message."""
+    SILENT = "silent"
+    """The result goes in with the next message, without a word."""
 
 
 class CallStatus(StrEnum):

@@ -136,6 +136,9 @@ class TurnStarted(Event):
     follow_up: bool = False
     """This turn answers a message typed mid-answer that the previous answer
     ended without taking up (the engine's rule, ``core.decode.follow_up``)."""
+    started_by: tuple[str, ...] = ()
+    """Calls whose results started this turn, with no message of the user's
+    (``text`` is then empty): they outlived an earlier answer."""
 
 
 @dataclass(frozen=True)
@@ -461,6 +464,9 @@ class NewSession(Input):
 
     history: tuple[Mapping[str, str], ...] = ()
     call_ids: frozenset[str] = frozenset()
+    interrupted: tuple[str, ...] = ()
+    """Calls of the saved chat that were still running when asynclm quit:
+    the model is told so at the start of the next turn."""
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,9 @@ class EngineSnapshot:
     """Turns in the current conversation."""
     outstanding: tuple[str, ...]
     """Calls whose results the model has not received yet."""
+    background: tuple[str, ...]
+    """Calls that outlived their answer and whose results the model has not
+    received yet (running, or held for a later turn)."""
     tools: tuple[str, ...]
     """Tools offered to the model, sorted."""
     tool_errors: tuple[str, ...]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import threading
 import time
 import traceback
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asynclm_tui.core.api.bus import EventBus, Sink
+from asynclm_tui.core.api.delivery import SetDelivery
 from asynclm_tui.core.api.enums import CallStatus, Injection, StopReason
 from asynclm_tui.core.api.events import (
     ApproveCall,
@@ -67,6 +69,13 @@ from asynclm_tui.core.backends.thread_governor import take_contention
 from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.background import (
+    announce_held,
+    change_delivery,
+    policy_for,
+    quiet_if_cancelled,
+    tell_interrupted,
+)
 from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_back
 from asynclm_tui.core.decode.follow_up import FollowUpWatch
 from asynclm_tui.core.decode.jump_forward import jump_forward_on
@@ -180,8 +189,10 @@ class Engine:
                 self._withheld.keep(self._session)
             case ApproveCall(call_id=call_id, decision=decision):
                 self._executor.approve(call_id, decision)
-            case NewSession(history=history, call_ids=call_ids):
-                self._mailbox.post_new_session(NewSessionMark(history, call_ids))
+            case NewSession(history=history, call_ids=call_ids, interrupted=interrupted):
+                self._mailbox.post_new_session(NewSessionMark(history, call_ids, interrupted))
+            case SetDelivery():
+                change_delivery(inp, self._mailbox, self._bus, self._session.serial)
             case Configure(mode=mode, injection=injection, generation=generation):
                 with self._lock:
                     if generation is not None:
@@ -218,6 +229,7 @@ class Engine:
                 session=session.serial,
                 turns=session.turns,
                 outstanding=tuple(sorted(session.outstanding)),
+                background=tuple(sorted(session.background)),
                 tools=tuple(sorted(registry.tools)),
                 tool_errors=self._tool_errors,
                 system_prompt=self._system_text(registry, gen),
@@ -288,7 +300,8 @@ class Engine:
             )
         )
         value = result.value if result.wants_result else None
-        self._withheld.post_result(self._session, result, value)
+        quiet_if_cancelled(result, self._session, self._mailbox)
+        announce_held(self._bus, result, self._withheld.post_result(self._session, result, value))
 
     # ------------------------------------------------------------ decode thread
 
@@ -310,8 +323,8 @@ class Engine:
                 self._new_session(item)
                 mailbox.mark_idle()
                 continue
-            try:
-                self._run_turn(backend, item)
+            try:  # a result-turn mark starts a turn with no message of the user's
+                self._run_turn(backend, item if isinstance(item, str) else None)
             finally:
                 mailbox.end_turn()
         backend.close()
@@ -366,6 +379,7 @@ class Engine:
             )
             serial = self._session.serial
         self._mailbox.start_session(serial)
+        tell_interrupted(self._mailbox, mark.interrupted)
         self._bus.emit(SessionStarted(self._bus.now(), serial))
 
     def _system_message(
@@ -403,19 +417,33 @@ class Engine:
         with self._lock:
             return list(self._registry.tools.values())
 
-    def _run_turn(self, backend: Backend, text: str) -> None:
+    def _run_turn(self, backend: Backend, text: str | None) -> None:
+        """One turn: the answer to ``text``, or (None) to the held results
+        that started it."""
         bus = self._bus
         with self._lock:
             session, gen, mode = self._session, self._gen, self._mode
             injection, registry = self._injection, self._registry
             forced, self._forced_next = self._forced_next, None
         self._system_message(session, registry, gen)
-        session.messages.append({"role": "user", "content": text})
+        if text is not None:
+            session.messages.append({"role": "user", "content": text})
         session.turns += 1
         self._withheld.drop(session)
+        held = self._mailbox.release_later()  # they go in right after the prompt
         follow_up, self._follow_up_next = self._follow_up_next, False
         self._follow.start()
-        bus.emit(TurnStarted(bus.now(), session.turns, mode, text, session.serial, follow_up))
+        bus.emit(
+            TurnStarted(
+                bus.now(),
+                session.turns,
+                mode,
+                text or "",
+                session.serial,
+                follow_up,
+                started_by=held if text is None else (),
+            )
+        )
         take_contention(backend)  # what follows is this turn's
         t_start = time.perf_counter()
         n_prompt = 0
@@ -478,10 +506,11 @@ class Engine:
             give_back(turn, session, self._mailbox)
         withheld = self._withheld.withhold(session) if session.outstanding else ()
         answer = "".join(stats.text)
-        if turn is None:
-            session.messages.pop()  # the prompt never got in: keep the chat usable
-            if ended is not None:
-                returned = hand_back(text, ended, follow_up=follow_up)
+        if turn is None:  # the prompt never got in: keep the chat usable
+            if text is not None:  # (a result turn's results stay ready for the next)
+                session.messages.pop()
+                if ended is not None:
+                    returned = hand_back(text, ended, follow_up=follow_up)
         else:
             session.messages.append({"role": "assistant", "content": answer})
         if failure is not None:
@@ -548,4 +577,6 @@ class Engine:
             jump_forward=jump,
             forced=forced,
             estimate=self._executor.estimate_ms,
+            wait_at_end_s=self._settings.tools.wait_at_end_s,
+            policy_for=functools.partial(policy_for, registry),
         )

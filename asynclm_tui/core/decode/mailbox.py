@@ -1,12 +1,20 @@
 """Thread-safe hand-off between the posters, the executor and the decode thread.
 
-The inbox holds, in the order posted, the user's messages and new-session
-marks: between turns the decode thread takes them one by one; during a turn,
-the messages ahead of the first mark are injected as ``[INTR] user``.  Tool
-results wait in the ready queue until the decode thread reaches a safe point
-(outside any CML block) and appends them to the KV cache.  Results are tagged
-with the session of their call, and one from another session is dropped, so a
-new chat never receives the old chat's results.
+The inbox holds, in the order posted, the user's messages, new-session
+marks and result-turn marks: between turns the decode thread takes them one by
+one; during a turn, the messages ahead of the first mark are injected as
+``[INTR] user``.  Tool results wait in the ready queue until the decode thread
+reaches a safe point (outside any CML block) and appends them to the KV cache.
+Results are tagged with the session of their call, and one from another
+session is dropped, so a new chat never receives the old chat's results.
+
+A result that must not enter the answer being written (``deliver:
+when_idle``), or that lands while no answer is being written, waits in the
+*later* queue instead: every turn moves it to the ready queue as it starts
+(so it goes in right after the prompt), and a result whose call asks for an
+answer (``deliver_idle: answer``) puts a result-turn mark in the inbox, which
+starts that turn when nothing else would.  Every move happens under one lock,
+so a result is in exactly one queue at any time and is taken exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from asynclm_tui.core.api.enums import InterruptKind
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle, InterruptKind
 from asynclm_tui.core.cml.syntax import USER_ID
 
 
@@ -40,10 +48,28 @@ class NewSessionMark:
 
     history: tuple[Mapping[str, str], ...] = ()
     call_ids: frozenset[str] = frozenset()
+    interrupted: tuple[str, ...] = ()
+    """Its calls that were running when the app quit (the model is told)."""
 
 
-Inbound = str | NewSessionMark
-"""What the decode thread takes between turns: a message or a session mark."""
+@dataclass(frozen=True)
+class ResultTurnMark:
+    """A held result asks for a turn of its own (taken only while one waits)."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How one call's result is delivered."""
+
+    deliver: Deliver = Deliver.INTERRUPT
+    deliver_idle: DeliverIdle = DeliverIdle.ANSWER
+    background: bool = False
+    """Its answer ends without waiting for it (``background: true``, or the
+    answer waited ``wait_at_end_s`` in vain)."""
+
+
+Inbound = str | NewSessionMark | ResultTurnMark
+"""What the decode thread takes between turns: a message or a mark."""
 
 
 class Mailbox:
@@ -54,6 +80,11 @@ class Mailbox:
         self._ready: deque[Pending] = deque()
         self._inbox: deque[Inbound] = deque()
         self._completed: set[str] = set()
+        self._later: deque[Pending] = deque()
+        """Results held until a turn starts (see the module's docstring)."""
+        self._policy: dict[str, Policy] = {}
+        self._waiting = False
+        """The turn is paused for results (a trap, EOS): any result goes in."""
         self._running = False
         self.session = 0
         """The session whose results are accepted."""
@@ -72,7 +103,10 @@ class Mailbox:
 
     def post_new_session(self, mark: NewSessionMark) -> None:
         """Everything posted after this belongs to a new session; a running
-        turn is asked to stop."""
+        turn is asked to stop, and no result of the old one starts a turn."""
+        with self._cv:
+            for item in [i for i in self._inbox if isinstance(i, ResultTurnMark)]:
+                self._inbox.remove(item)
         self._post(mark)
         self.stop_turn()
 
@@ -93,17 +127,66 @@ class Mailbox:
 
     def post_result(
         self, session: int, call_id: str, value: str | None, budget: int | None = None
-    ) -> None:
+    ) -> Policy | None:
         """A call of ``session`` finished; ``value`` None means nobody wants
-        the result.  Dropped when the session is over."""
+        the result.  Dropped when the session is over.  Returns the call's
+        policy when the result was held for later (not injected into the
+        answer being written), else None."""
         with self._cv:
             if session != self.session:
-                return
+                return None
             self._completed.add(call_id)
+            held: Policy | None = None
             if value is not None:
-                now = time.perf_counter()
-                self._ready.append(Pending(call_id, value, InterruptKind.TOOL, now, budget))
+                item = Pending(call_id, value, InterruptKind.TOOL, time.perf_counter(), budget)
+                policy = self._policy.get(call_id, Policy())
+                if self._running and (policy.deliver is Deliver.INTERRUPT or self._waiting):
+                    self._ready.append(item)
+                else:
+                    self._later.append(item)
+                    held = policy
+                    if not self._running:
+                        self._ask_for_turn()
             self._cv.notify_all()
+            return held
+
+    def set_policy(self, call_id: str, policy: Policy) -> None:
+        """How ``call_id``'s result is delivered (set when its block closes,
+        changed from the calls panel or when it goes to the background); a
+        held result that now asks for an answer gets its turn."""
+        with self._cv:
+            self._policy[call_id] = policy
+            if not self._running and any(p.id == call_id for p in self._later):
+                self._ask_for_turn()
+            self._cv.notify_all()
+
+    def policy(self, call_id: str) -> Policy:
+        """How ``call_id``'s result is delivered."""
+        with self._cv:
+            return self._policy.get(call_id, Policy())
+
+    def _ask_for_turn(self) -> None:
+        """A result-turn mark for held results that ask for an answer, unless
+        one already waits or a queued message will carry them (lock held)."""
+        wants = any(self._policy.get(p.id, Policy()).deliver_idle is DeliverIdle.ANSWER
+                    for p in self._later)  # fmt: skip
+        if wants and not self._inbox:
+            self._inbox.append(ResultTurnMark())
+            self.idle.clear()
+
+    def release_later(self) -> tuple[str, ...]:
+        """A turn starts: every held result joins the ready queue, to go in
+        right after the prompt; returns their call ids."""
+        with self._cv:
+            ids = tuple(p.id for p in self._later)
+            self._ready.extend(self._later)
+            self._later.clear()
+            return ids
+
+    def held(self) -> tuple[str, ...]:
+        """Call ids of results held for a later turn."""
+        with self._cv:
+            return tuple(p.id for p in self._later)
 
     def take_results(self, ids: set[str]) -> list[Pending]:
         """Withdraw the undelivered results of ``ids`` (a stopped turn's)."""
@@ -111,13 +194,18 @@ class Mailbox:
             taken = [p for p in self._ready if p.kind is InterruptKind.TOOL and p.id in ids]
             for item in taken:
                 self._ready.remove(item)
-        return taken
+            late = [p for p in self._later if p.id in ids]
+            for item in late:
+                self._later.remove(item)
+        return taken + late
 
-    def post_error(self, call_id: str, value: str) -> None:
-        """An error interrupt about a block (malformed, duplicate id): ready at
-        once, and it completes no call."""
+    def post_error(
+        self, call_id: str, value: str, kind: InterruptKind = InterruptKind.ERROR
+    ) -> None:
+        """An interrupt about a call or block (malformed, duplicate id, gone
+        to the background): ready at once, and it completes no call."""
         with self._cv:
-            self._ready.append(Pending(call_id, value, InterruptKind.ERROR, time.perf_counter()))
+            self._ready.append(Pending(call_id, value, kind, time.perf_counter()))
             self._cv.notify_all()
 
     def stop_turn(self) -> bool:
@@ -144,14 +232,18 @@ class Mailbox:
             self.session = session
             self._completed.clear()
             self._ready.clear()
+            self._later.clear()
+            self._policy.clear()
 
     def end_turn(self) -> None:
         """A turn ended: idle unless something arrived meanwhile (checked
         under the lock, so a message posted concurrently is never stranded)."""
         with self._cv:
             self._running = False
+            self._waiting = False
             if not self.closing:
                 self.stop.clear()
+            self._ask_for_turn()  # results held while the answer was written
             if not self._inbox:
                 self.idle.set()
 
@@ -195,21 +287,35 @@ class Mailbox:
         return items
 
     def next_inbound(self) -> Inbound | None:
-        """Block until a message or session mark arrives (None when closing).
+        """Block until a message or mark arrives (None when closing).
 
         A message starts a turn at once, under the lock: a stop posted from
-        here on applies to it, one posted before does not."""
+        here on applies to it, one posted before does not.  A result-turn
+        mark whose results another turn already took is skipped."""
         with self._cv:
-            self._cv.wait_for(lambda: self._inbox or self.closing)
-            if self.closing:
-                return None
-            item = self._inbox.popleft()
-            if isinstance(item, str):
-                self._running = True
-                self.stop.clear()
-            return item
+            while True:
+                self._cv.wait_for(lambda: self._inbox or self.closing)
+                if self.closing:
+                    return None
+                item = self._inbox.popleft()
+                if isinstance(item, ResultTurnMark) and not self._later:
+                    if not self._inbox and not self._running:
+                        self.idle.set()
+                    continue
+                if not isinstance(item, NewSessionMark):
+                    self._running = True
+                    self.stop.clear()
+                return item
 
-    def wait(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
-        """Block until ``predicate()`` holds, a stop is requested, or timeout."""
+    def wait(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Block until ``predicate()`` holds, a stop is requested, or timeout;
+        a result held or landing meanwhile goes into the answer, which is not
+        being written while it waits.  False when it timed out."""
         with self._cv:
-            self._cv.wait_for(lambda: predicate() or self.stop.is_set(), timeout)
+            self._waiting = True
+            self._ready.extend(self._later)
+            self._later.clear()
+            try:
+                return self._cv.wait_for(lambda: predicate() or self.stop.is_set(), timeout)
+            finally:
+                self._waiting = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asynclm_tui.core.api.bus import EventBus
-from asynclm_tui.core.api.enums import CallStatus, Injection, InterruptKind, StopReason
+from asynclm_tui.core.api.delivery import CallBackgrounded
+from asynclm_tui.core.api.enums import CallStatus, Deliver, Injection, InterruptKind, StopReason
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
@@ -44,13 +46,15 @@ from asynclm_tui.core.cml.syntax import (
 from asynclm_tui.core.decode.budget import Fitted, fit_result
 from asynclm_tui.core.decode.jump_forward import BlockMeter, GrammarFollower, JumpForward
 from asynclm_tui.core.decode.kv_reuse import reuse_prefix
-from asynclm_tui.core.decode.mailbox import Mailbox, Pending
+from asynclm_tui.core.decode.mailbox import Mailbox, Pending, Policy
 from asynclm_tui.core.decode.sampling import TokenPicker, sampling_params
 from asynclm_tui.core.decode.schedulers import Scheduler, Wait
 from asynclm_tui.core.settings.config import GenerationSettings
 from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1
+BACKGROUND_NOTE = "still running; it goes on in the background and its result comes in a later turn"
+"""What the model reads about a call its answer ends without."""
 
 Injected = tuple[Pending, int, Fitted]
 """An interrupt appended in this step: the item, its token count, its value."""
@@ -75,6 +79,8 @@ class Session:
     """Finished results of ``withheld`` calls."""
     dropped: set[str] = field(default_factory=set)
     """Withheld calls the next turn started without: never injected."""
+    background: set[str] = field(default_factory=set)
+    """Calls that outlived their answer and whose results are not in yet."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,11 @@ class TurnPlan:
     make_room: Callable[[int], bool] | None = None
     """Called when ``n`` more tokens would overflow the window; True once it
     made room (the oldest turns left the context, see context_window)."""
+    wait_at_end_s: float | None = None
+    """Most seconds the answer waits at its end for calls still running
+    before it leaves them in the background (None: waits for all)."""
+    policy_for: Callable[[str], Policy] = lambda name: Policy()
+    """How a tool's results are delivered (``background``, ``deliver``...)."""
 
 
 @dataclass
@@ -153,6 +164,8 @@ class Turn:
         self._tail = ""
         """The last characters written (the ``[INTR`` guard looks at them)."""
         self._step_started = 0.0
+        self._end_deadline: float | None = None
+        """When the wait at the answer's end gives up (set at the first EOS)."""
 
     # ------------------------------------------------------------ main loop
 
@@ -189,14 +202,9 @@ class Turn:
             self._step_started = time.perf_counter()
             token = self._pick(self._tail)
             if token == _END_OF_SCRIPT or token in eos:
-                wait = self.scheduler.at_eos()
-                if wait is None:
+                if self._at_end():
                     st.reason = StopReason.EOS
                     break
-                # EOS with results still due: wait like a trap, inject, go on.
-                self._pause(wait)
-                if mailbox.has_ready():  # no token to append them with
-                    self._inject_alone()
                 continue
             if b.n_past >= n_ctx and not self._fits(1):
                 st.reason = StopReason.CONTEXT_FULL
@@ -361,20 +369,78 @@ class Turn:
                 session.serial,
             )
         )
+        if request.wants_result:  # before it starts: its result is routed by it
+            self.mailbox.set_policy(call_id, self.plan.policy_for(request.name))
         held = self.scheduler.issue(request)
         if held is not None:
             self.bus.emit(CallUpdated(now, call_id, held, session.serial))
 
     # ------------------------------------------------------------ interrupts
 
-    def _pause(self, wait: Wait) -> None:
-        """Block decoding until the scheduler's condition holds (or a stop)."""
+    def _at_end(self) -> bool:
+        """The model wrote EOS: True when the answer ends here.  Otherwise
+        results, or the news that calls went on in the background, were
+        appended (EOS has no token to append them with) and the model goes on.
+
+        Results still due are awaited like a trap, for at most
+        ``wait_at_end_s`` over the whole answer, not at all when every call
+        due is a background tool's or waits until the answer is done."""
+        wait = self.scheduler.at_eos()
+        if wait is None:
+            return True
+        mailbox, limit = self.mailbox, self.plan.wait_at_end_s
+        now = time.perf_counter()
+        if limit is not None and self._end_deadline is None:
+            self._end_deadline = now + limit
+        timeout = None if self._end_deadline is None else max(0.0, self._end_deadline - now)
+        due = self.session.outstanding
+        if due and all(self._leaves_early(i) for i in due):
+            timeout = 0.0
+        if timeout != 0.0:
+            self._pause(wait, timeout)
+        if mailbox.stop.is_set():
+            return False  # the loop's stop
+        if not mailbox.has_ready():
+            self._to_background(sorted(due))
+        if mailbox.has_ready():
+            self._inject_alone()
+            return False
+        return not due
+
+    def _leaves_early(self, call_id: str) -> bool:
+        policy = self.mailbox.policy(call_id)
+        return policy.background or policy.deliver is Deliver.WHEN_IDLE
+
+    def _to_background(self, ids: list[str]) -> None:
+        """The answer ends without these calls: they run on, and the model
+        reads so, in an ``[INTR]`` of their own."""
+        session, mailbox = self.session, self.mailbox
+        held = mailbox.held()
+        for call_id in ids:
+            if mailbox.completed(call_id) and call_id not in held:
+                continue  # its result is in the ready queue after all
+            session.outstanding.discard(call_id)
+            session.background.add(call_id)
+            if call_id in held:
+                continue  # finished, waiting until the answer is done
+            policy = dataclasses.replace(mailbox.policy(call_id), background=True)
+            mailbox.set_policy(call_id, policy)
+            self.bus.emit(
+                CallBackgrounded(
+                    self.bus.now(), call_id, policy.deliver, policy.deliver_idle, session.serial
+                )
+            )
+            mailbox.post_error(call_id, BACKGROUND_NOTE, InterruptKind.BACKGROUND)
+
+    def _pause(self, wait: Wait, timeout: float | None = None) -> None:
+        """Block decoding until the scheduler's condition holds (or a stop,
+        or ``timeout`` seconds)."""
         mailbox = self.mailbox
         pending = tuple(sorted(self.session.outstanding))
         start = time.perf_counter()
         self.bus.emit(Trapped(self.bus.now(), wait.reason, pending))
         self.b.pause()
-        mailbox.wait(wait.ready)
+        mailbox.wait(wait.ready, timeout)
         waited = time.perf_counter() - start
         self.stats.waited_s += waited
         self.bus.emit(Resumed(self.bus.now(), waited * 1000))
@@ -391,6 +457,8 @@ class Turn:
         self.unsent.extend(taken)
         done: list[Injected] = []
         for item in taken:
+            if item.kind is InterruptKind.TOOL:
+                self.session.background.discard(item.id)
             fitted = fit_result(item.value, item.budget, self.b.tokenize, self.b.piece)
             text = format_interrupt(item.id, _neutralise_specials(fitted.text))
             tokens = self.b.tokenize(text)

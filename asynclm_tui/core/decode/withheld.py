@@ -14,7 +14,7 @@ import threading
 from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.enums import InterruptKind
 from asynclm_tui.core.api.events import HeldResults, HeldState
-from asynclm_tui.core.decode.mailbox import Mailbox, Pending
+from asynclm_tui.core.decode.mailbox import Mailbox, Pending, Policy
 from asynclm_tui.core.decode.turn import Session
 from asynclm_tui.core.tools.executor import CallResult
 
@@ -28,8 +28,9 @@ class Withheld:
         self._lock = threading.Lock()
         """Orders a result's arrival against its call being withheld."""
 
-    def post_result(self, session: Session, result: CallResult, value: str | None) -> None:
-        """Hand a finished call's result on, unless its call is withheld (tool thread)."""
+    def post_result(self, session: Session, result: CallResult, value: str | None) -> Policy | None:
+        """Hand a finished call's result on, unless its call is withheld (tool
+        thread); the call's policy when the mailbox held it for a later turn."""
         with self._lock:
             if result.session == session.serial and (
                 result.id in session.withheld or result.id in session.dropped
@@ -39,7 +40,7 @@ class Withheld:
                         result.id, value, InterruptKind.TOOL, result.finished_at, result.budget
                     )
                 value = None  # completes the call; nothing reaches the model
-            self._mailbox.post_result(result.session, result.id, value, result.budget)
+            return self._mailbox.post_result(result.session, result.id, value, result.budget)
 
     def withhold(self, session: Session) -> tuple[str, ...]:
         """A turn ended with ``session.outstanding`` still due: hold them back."""

@@ -159,6 +159,10 @@ class ToolSettings(_Section):
     """Most tokens of a result injected into the model's context; the rest is
     cut with a marker saying how much (a tool's own ``max_result_tokens`` wins).
     The full result stays viewable in the calls panel."""
+    wait_at_end_s: float | None = Field(default=5.0, ge=0, le=86400)
+    """How long an answer that reached its end waits for calls still running
+    before it ends and leaves them in the background (their results come in
+    later turns); empty (null) waits for every call, as ``asynclm run`` does."""
 
 
 class UISettings(_Section):

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
 from asynclm_tui.core.settings.yaml_source import UserFileError, yaml_files
 from asynclm_tui.core.tools.spec import ToolSpec, load_tool_file
 
@@ -53,6 +54,9 @@ class ToolRegistry:
         estimated_ms: float = 500.0,
         timeout_s: float = 30.0,
         max_result_tokens: int | None = None,
+        background: bool = False,
+        deliver: Deliver = Deliver.INTERRUPT,
+        deliver_idle: DeliverIdle = DeliverIdle.ANSWER,
     ) -> ToolSpec:
         """Register a Python callable (sync or async) as a tool."""
         spec = ToolSpec(
@@ -62,6 +66,9 @@ class ToolRegistry:
             estimated_ms=estimated_ms,
             timeout_s=timeout_s,
             max_result_tokens=max_result_tokens,
+            background=background,
+            deliver=deliver,
+            deliver_idle=deliver_idle,
             handler=fn,
         )
         self.tools[name] = spec

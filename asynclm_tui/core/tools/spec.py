@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
 from asynclm_tui.core.cml.syntax import RESERVED_IDS, is_dotted_name
 from asynclm_tui.core.settings.yaml_source import (
     LineMap,
@@ -84,6 +85,16 @@ class ToolSpec(BaseModel):
     max_result_tokens: int | None = Field(default=None, gt=0, le=1_000_000)
     """Most tokens of a result injected into the model's context (the rest is
     cut, with a marker); empty means ``tools.max_result_tokens`` of the config."""
+    background: bool = False
+    """An answer ends without waiting for this tool's calls: they run on in
+    the background and their results are delivered when they finish."""
+    deliver: Deliver = Deliver.INTERRUPT
+    """A result that lands while an answer is written: ``interrupt`` it, or
+    wait ``when_idle`` (until the answer ends)."""
+    deliver_idle: DeliverIdle = DeliverIdle.ANSWER
+    """A result that lands while nothing is written: start an ``answer``,
+    ``notify`` the user (it goes in with the next message) or keep it
+    ``silent`` (the same, unannounced)."""
     command: list[str] | None = None
     """Runner: argv list, never run through a shell."""
     http: HttpSpec | None = None
