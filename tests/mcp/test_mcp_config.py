@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
 from asynclm_tui.core.settings.config import load_settings
 from asynclm_tui.core.settings.yaml_source import UserFileError
 from asynclm_tui.core.tools.mcp.config import MAX_FILE_BYTES, collect_servers, load_mcp_file
@@ -276,3 +277,27 @@ def test_any_text_parses_or_is_refused_with_its_line(text: str) -> None:
         parse_jsonc(text)
     except JsonProblem as exc:
         assert 1 <= exc.line <= text.count("\n") + 1 and "\n" not in exc.message
+
+
+def test_delivery_per_server_and_per_tool(tmp_path: Path) -> None:
+    text = """{"mcpServers": {"build": {"command": "make-mcp", "deliver_idle": "notify",
+        "tools": {"full_build": {"background": true, "deliver_idle": "answer"},
+                  "lint": {"deliver": "when_idle"}}}}}"""
+    [server] = load_mcp_file(write(tmp_path, text))
+    assert server.delivery_for("status") == {
+        "background": False, "deliver": Deliver.INTERRUPT, "deliver_idle": DeliverIdle.NOTIFY
+    }  # fmt: skip
+    assert server.delivery_for("full_build") == {
+        "background": True, "deliver": Deliver.INTERRUPT, "deliver_idle": DeliverIdle.ANSWER
+    }  # fmt: skip
+    assert server.delivery_for("lint")["deliver"] is Deliver.WHEN_IDLE
+    assert server.delivery_for("lint")["deliver_idle"] is DeliverIdle.NOTIFY
+
+
+def test_a_bad_delivery_names_its_field(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"mcpServers": {"b": {"command": "x", "deliver_idle": "later"}}}')
+    message = error(path)
+    assert message.startswith(str(path)) and "deliver_idle" in message and "\n" not in message
+    path = write(tmp_path, '{"mcpServers": {"b": {"command": "x", "tools": {"t": {"bg": 1}}}}}')
+    message = error(path)
+    assert "tools.t.bg" in message and "\n" not in message

@@ -11,8 +11,10 @@ from typing import Any
 import mcp_types as types
 import pytest
 
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
 from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.syntax import parse_call_body
+from asynclm_tui.core.settings.mcp_entry import ToolDelivery
 from asynclm_tui.core.tools.mcp.approvals import ApprovalStore
 from asynclm_tui.core.tools.mcp.config import ServerConfig
 from asynclm_tui.core.tools.mcp.naming import identifier, unique_identifiers
@@ -165,3 +167,15 @@ def test_approvals_persist_and_a_foreign_file_is_left_alone(tmp_path: Path) -> N
     broken = ApprovalStore(path)
     broken.allow_server(key)
     assert broken.allowed(key, "x") and path.read_text() == "not json"
+
+
+def test_specs_carry_the_servers_and_each_tools_delivery() -> None:
+    cfg = config(
+        deliver_idle=DeliverIdle.SILENT,
+        tool_delivery={"crawl": ToolDelivery(background=True), "gone": ToolDelivery()},
+    )
+    found, skipped = specs(cfg, [tool("crawl"), tool("ping")])
+    crawl, ping = found["my_server.crawl"], found["my_server.ping"]
+    assert crawl.background and crawl.deliver_idle is DeliverIdle.SILENT
+    assert not ping.background and ping.deliver is Deliver.INTERRUPT
+    assert "tools.gone: the server has no tool of that name" in skipped

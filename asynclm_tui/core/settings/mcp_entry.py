@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
+
 Transport = Literal["stdio", "http", "sse"]
 
 _REF = re.compile(r"\$\{([^}]*)\}")
@@ -51,6 +53,16 @@ UNSUPPORTED = {
 
 def _alias(*names: str) -> Any:
     return Field(default=None, validation_alias=AliasChoices(*names))
+
+
+class ToolDelivery(BaseModel):
+    """One MCP tool's delivery, over its server's (fields left out keep the server's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    background: bool | None = None
+    deliver: Deliver | None = None
+    deliver_idle: DeliverIdle | None = None
 
 
 class ServerEntry(BaseModel):
@@ -115,6 +127,15 @@ class ServerEntry(BaseModel):
     initialize handshake only, for servers that mishandle the probe."""
     description: str | None = None
     """A note for ``mcp list`` (Gemini CLI)."""
+    background: bool = False
+    """Answers end without waiting for this server's calls (as a tool file's
+    ``background``)."""
+    deliver: Deliver = Deliver.INTERRUPT
+    """Its results while an answer is written: ``interrupt`` or ``when_idle``."""
+    deliver_idle: DeliverIdle = DeliverIdle.ANSWER
+    """Its results while nothing is written: ``answer``, ``notify`` or ``silent``."""
+    tools: dict[str, ToolDelivery] = Field(default_factory=dict)
+    """Per tool (original names): ``background``, ``deliver``, ``deliver_idle``."""
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from asynclm_tui.core.settings.mcp_entry import ServerEntry, Transport
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
+from asynclm_tui.core.settings.mcp_entry import ServerEntry, ToolDelivery, Transport
 from asynclm_tui.core.settings.yaml_source import (
     LineMap,
     UserFileError,
@@ -66,6 +67,11 @@ class ServerConfig:
     max_description_chars: int = 300
     protocol: str = "auto"
     description: str = ""
+    background: bool = False
+    deliver: Deliver = Deliver.INTERRUPT
+    deliver_idle: DeliverIdle = DeliverIdle.ANSWER
+    tool_delivery: Mapping[str, ToolDelivery] = field(default_factory=dict)
+    """Per-tool delivery over the server's, by original tool name."""
     source: str = ""
     """``file:line`` where the server was declared (for messages)."""
 
@@ -75,6 +81,16 @@ class ServerConfig:
         remembered for a name are void once it runs something else."""
         what = "\0".join([self.transport, self.command or "", *self.args, self.url or ""])
         return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+    def delivery_for(self, tool: str) -> dict[str, Any]:
+        """``background``, ``deliver`` and ``deliver_idle`` of ``tool``'s
+        specs: its own entry under ``tools``, else the server's."""
+        own = self.tool_delivery.get(tool)
+        server = {"background": self.background, "deliver": self.deliver,
+                  "deliver_idle": self.deliver_idle}  # fmt: skip
+        if own is None:
+            return server
+        return {**server, **own.model_dump(exclude_none=True)}
 
     def wants_tool(self, tool: str) -> bool:
         """Whether ``include_tools``/``exclude_tools`` let ``tool`` through."""
@@ -126,6 +142,10 @@ def normalise(
         max_description_chars=mcp.max_description_chars,
         protocol=entry.protocol,
         description=entry.description or "",
+        background=entry.background,
+        deliver=entry.deliver,
+        deliver_idle=entry.deliver_idle,
+        tool_delivery=dict(entry.tools),
         source=source,
     )
 

@@ -110,6 +110,9 @@ def build_specs(
             skipped.append(f"{tool.name}: runs only as a 2025-11-25 task, which is not supported")
             continue
         wanted.append(tool)
+    offered = {t.name for t in tools}
+    for name in sorted(config.tool_delivery.keys() - offered):
+        skipped.append(f"tools.{name}: the server has no tool of that name")
     names = unique_identifiers(t.name for t in wanted)
     cap = min(config.max_tool_timeout_s + config.startup_timeout_s + 5, 86400)
     specs: dict[str, ToolSpec] = {}
@@ -128,6 +131,7 @@ def build_specs(
                 max_result_tokens=config.max_result_tokens,
                 handler=ref.run,
                 handled_by=f"mcp:{config.name}",
+                **config.delivery_for(tool.name),
             )
         except ValidationError as exc:
             err = exc.errors()[0]
