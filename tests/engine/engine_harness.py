@@ -126,12 +126,16 @@ def scripted(
     start: bool = True,
     backend: ScriptedBackend | None = None,
     delivery: dict[str, dict[str, Any]] | None = None,
+    wait_for_all: bool = False,
     **overrides: Any,
 ) -> Iterator[Run]:
     """A started engine whose model writes ``turns``; extra Python ``tools``
     are registered by name (description "test tool"), with the ``delivery``
-    settings (``background``, ``deliver``, ``deliver_idle``) given by name."""
+    settings (``background``, ``deliver``, ``deliver_idle``) given by name;
+    ``wait_for_all`` waits at each answer's end for every call (as ``run``)."""
     cfg = settings(**overrides)
+    if wait_for_all:
+        cfg.tools.wait_at_end_s = None
     backend = backend or ScriptedBackend(turns)
     registry = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)
     engine = Engine(cfg, registry, backend.factory(), interactive=interactive)

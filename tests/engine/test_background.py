@@ -124,3 +124,28 @@ def test_a_message_typed_before_the_result_carries_it() -> None:
     tool = [e for e in run.of(Interrupt) if e.kind is InterruptKind.TOOL]
     assert len(tool) == 1  # exactly once, whichever turn took it
     assert len(starts) in (2, 3)
+
+
+def test_waiting_for_every_call_includes_background_tools() -> None:
+    gate = Gate("whole")
+    with scripted([CALL + " Then it said whole."], tools={"ga": gate},
+                  delivery={"ga": {"background": True}}, wait_for_all=True) as run:  # fmt: skip
+        run.hooks.append(lambda e: gate.open() if type(e).__name__ == "Trapped" else None)
+        done = run.turn()
+    assert "[INTR] a [HEAD] whole [END]" in done.text
+    assert not run.of(CallBackgrounded) and len(run.of(TurnStarted)) == 1
+
+
+def test_a_when_idle_result_held_mid_answer_is_not_injected_at_its_end() -> None:
+    slow, quick = Gate("S"), Gate("Q")
+    script = "[CALL] s [HEAD] gs() [END] [CALL] q [HEAD] gq() [END] text<eos> More."
+    backend = ScriptedBackend([script, "Later."], step_s=0.01)
+    with scripted(backend=backend, tools={"gs": slow, "gq": quick},
+                  delivery={"gq": {"deliver": Deliver.WHEN_IDLE}},
+                  **{"tools.wait_at_end_s": 5}) as run:  # fmt: skip
+        run.hooks.append(lambda e: quick.open() if isinstance(e, CallIssued) else None)
+        run.hooks.append(lambda e: slow.open() if isinstance(e, ResultHeld) else None)
+        first = run.turn()
+        second = run.wait_for(TurnDone, 2)
+    assert "[INTR] s [HEAD] S [END]" in first.text and "Q" not in first.text
+    assert "[INTR] q [HEAD] Q [END]" in second.text

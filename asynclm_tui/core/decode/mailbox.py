@@ -307,14 +307,18 @@ class Mailbox:
                     self.stop.clear()
                 return item
 
-    def wait(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Block until ``predicate()`` holds, a stop is requested, or timeout;
-        a result held or landing meanwhile goes into the answer, which is not
-        being written while it waits.  False when it timed out."""
+    def wait(
+        self, predicate: Callable[[], bool], timeout: float | None = None, *, take_held: bool = True
+    ) -> bool:
+        """Block until ``predicate()`` holds, a stop is requested, or timeout.
+        With ``take_held``, a result held or landing meanwhile goes into the
+        answer, which is not being written while it waits.  False when it
+        timed out."""
         with self._cv:
-            self._waiting = True
-            self._ready.extend(self._later)
-            self._later.clear()
+            self._waiting = take_held
+            if take_held:
+                self._ready.extend(self._later)
+                self._later.clear()
             try:
                 return self._cv.wait_for(lambda: predicate() or self.stop.is_set(), timeout)
             finally:

@@ -22,7 +22,14 @@ from typing import Any
 
 from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.delivery import CallBackgrounded
-from asynclm_tui.core.api.enums import CallStatus, Deliver, Injection, InterruptKind, StopReason
+from asynclm_tui.core.api.enums import (
+    CallStatus,
+    Deliver,
+    Injection,
+    InterruptKind,
+    PauseReason,
+    StopReason,
+)
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
@@ -394,8 +401,8 @@ class Turn:
             self._end_deadline = now + limit
         timeout = None if self._end_deadline is None else max(0.0, self._end_deadline - now)
         due = self.session.outstanding
-        if due and all(self._leaves_early(i) for i in due):
-            timeout = 0.0
+        if limit is not None and due and all(self._leaves_early(i) for i in due):
+            timeout = 0.0  # (None: waits for every call, background ones too)
         if timeout != 0.0:
             self._pause(wait, timeout)
         if mailbox.stop.is_set():
@@ -440,7 +447,9 @@ class Turn:
         start = time.perf_counter()
         self.bus.emit(Trapped(self.bus.now(), wait.reason, pending))
         self.b.pause()
-        mailbox.wait(wait.ready, timeout)
+        # At a trap the model asks for results: held ones go in too.  At the
+        # answer's end, a when_idle result still waits for the answer to end.
+        mailbox.wait(wait.ready, timeout, take_held=wait.reason is not PauseReason.EOS)
         waited = time.perf_counter() - start
         self.stats.waited_s += waited
         self.bus.emit(Resumed(self.bus.now(), waited * 1000))
