@@ -202,6 +202,8 @@ def test_a_signal_that_ends_the_process_ends_its_tools_first(
         text=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"},
+        # Under nohup the signal is inherited ignored, and asynclm keeps it so.
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "running\n"

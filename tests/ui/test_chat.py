@@ -157,7 +157,9 @@ async def test_cancel_selected_call_from_keyboard() -> None:
         await wait_until(pilot, lambda: rec.landed_t is not None, 60, "landed")
         entry = app.chat.transcript.current
         assert entry is not None and "[INTR] s [HEAD]" in entry.raw_text
-        assert any(c.startswith("✗ s →") for c in chips(app, "error"))
+        await wait_until(  # the chip is drawn at the next paint after the state
+            pilot, lambda: any(c.startswith("✗ s →") for c in chips(app, "error")), 10, "chip"
+        )
         await pilot.press("escape")  # leaves the panel; the model keeps going
         assert app.focused is app.chat.prompt
         await pilot.press("escape")  # now stops
