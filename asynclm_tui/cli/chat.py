@@ -136,6 +136,7 @@ def read_prompt(prompt: str | None) -> str:
     "as_json",
     "raw",
     "user_at",
+    "no_wait",
     "approve_all",
     "max_tokens",
     "db",
@@ -168,6 +169,14 @@ def run(
         list[str] | None,
         typer.Option("--user-at", metavar="MS:TEXT", help="A user interrupt MS ms into the turn."),
     ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="End an answer at its end, with its calls still running; their results "
+            "start later turns, printed as they come (the run ends after the last).",
+        ),
+    ] = False,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, metavar="N", help="Most tokens to write.")
     ] = None,
@@ -179,7 +188,9 @@ def run(
     ] = False,
 ) -> None:
     """Run one prompt headless and stream the answer (saved as a session):
-    its text with a line per call and result, the raw CML stream or JSON."""
+    its text with a line per call and result, the raw CML stream or JSON.
+    Each answer waits for its calls; with --no-wait it ends without them and
+    the turns their results start follow."""
     from asynclm_tui.headless.run import TimedMessage, run_headless
 
     if raw and as_json:
@@ -194,6 +205,9 @@ def run(
         except ValueError as exc:
             raise CliError(f"--user-at: {exc}") from None
     settings = model.load_settings(tools, {"generation.max_tokens": max_tokens})
+    # A script wants complete answers: each waits for every call it made,
+    # whatever the chat's wait; --no-wait leaves them in the background at once.
+    settings.tools.wait_at_end_s = 0.0 if no_wait else None
     hub = tools.mcp_hub(settings)
     start_logging(debug, echo=debug)
     registry = load_tools(settings)

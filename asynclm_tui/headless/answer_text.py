@@ -20,6 +20,7 @@ from typing import TextIO
 from rich.cells import cell_len, chop_cells
 
 from asynclm_tui.core.api.chips import (
+    ENDED_VERBS,
     VALUE_CELLS,
     WAIT_WORDS,
     boundary,
@@ -27,11 +28,13 @@ from asynclm_tui.core.api.chips import (
     chip_line,
     ends_here,
     flat,
+    fmt_seconds,
     result_text,
     waits_for_sentence,
 )
+from asynclm_tui.core.api.delivery import ResultHeld
 from asynclm_tui.core.api.display import visible
-from asynclm_tui.core.api.enums import CallStatus, InterruptKind
+from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
@@ -104,6 +107,10 @@ class AnswerText:
         """Run time of each call that ran and ended."""
         self._failed: set[str] = set()
         """Calls that ended without a result (failed, refused, cancelled)."""
+        self._issued: dict[str, tuple[str, float]] = {}
+        """Each call's tool and when it was issued."""
+        self._ended: dict[str, CallFinished] = {}
+        """How each call that ended ended."""
 
     def write(self, event: Event) -> None:
         """Write what ``event`` adds to the answer."""
@@ -111,6 +118,7 @@ class AnswerText:
             case Token():
                 self._take(event.text)
             case CallIssued():
+                self._issued[event.id] = (event.fn, event.t)
                 self._place_held()
                 self._place_call()
                 self._held_call = call_text(event)
@@ -121,12 +129,17 @@ class AnswerText:
             case CallUpdated(status=CallStatus.RUNNING):
                 self._ran.add(event.id)
             case CallFinished():
+                self._ended[event.id] = event
                 if event.id in self._ran or event.status in (CallStatus.DONE, CallStatus.TIMED_OUT):
                     self._took[event.id] = event.ms
                 if not event.ok:
                     self._failed.add(event.id)
+            case Interrupt() if event.kind == InterruptKind.BACKGROUND:
+                self._land("info", f"{event.id} {flat(event.value)}")
             case Interrupt() if event.kind is not InterruptKind.USER:
                 self._landed(event)
+            case ResultHeld() if event.deliver_idle is not DeliverIdle.ANSWER:
+                self._land("info", self._held_text(event))
             case UserMessage():
                 self._land("user", f"you, mid-answer: {flat(event.text)}")
             case Trapped():
@@ -140,6 +153,8 @@ class AnswerText:
                 self._parser = CMLParser()
                 self.end_line()
                 self._fresh = True
+                if event.started_by:
+                    self._chip("info", self._started_text(event.started_by, event.t))
             case TurnDone() | TurnFailed():
                 text, _ = self._parser.flush()
                 self._text(text)
@@ -223,6 +238,25 @@ class AnswerText:
         self._out.write(visible(self._space + body))
         self._space = text[len(body) :]
         self._line_start = False
+
+    def _started_text(self, ids: tuple[str, ...], t: float) -> str:
+        """``a new turn, started by sleep c3 (finished after 2.10 s)``."""
+        parts = []
+        for call_id in ids:
+            fn, issued = self._issued.get(call_id, ("", t))
+            end = self._ended.get(call_id)
+            took = fmt_seconds(max(0.0, (end.t if end is not None else t) - issued) * 1000)
+            verb = ENDED_VERBS.get(end.status, "ended") if end is not None else "ended"
+            parts.append(f"{fn} {call_id} ({verb} after {took})" if fn else call_id)
+        return f"a new turn, started by {', '.join(parts)}"
+
+    def _held_text(self, event: ResultHeld) -> str:
+        """A result held for a message no run sends: shown, said so."""
+        end = self._ended.get(event.id)
+        value = clip(flat(end.value), VALUE_CELLS) if end is not None else "(no value)"
+        took = self._took.get(event.id)
+        text = result_text(event.id, value, took_ms=took)
+        return f"{text} · held for the next turn ({event.deliver_idle})"
 
     def _landed(self, event: Interrupt) -> None:
         tool = event.kind is InterruptKind.TOOL

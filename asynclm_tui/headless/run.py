@@ -29,6 +29,7 @@ from asynclm_tui.core.api.events import (
 from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.headless.answer_text import DIM, PLAIN, AnswerText
+from asynclm_tui.headless.background import IdleWatch, Outliving
 
 
 @dataclass(frozen=True)
@@ -83,79 +84,156 @@ def run_headless(
     Every ``user_at`` message is delivered: one due while the answer is written
     steers it; one due after it ended starts a turn of its own at its time, and
     one the answer ended without taking up is answered by the engine's
-    follow-up turn.  Each later turn is reported (``turn`` events in JSON, a
-    line on stderr otherwise), and the run ends once no turn runs, none is
-    queued and no message is still due."""
-    events: queue.Queue[Event] = queue.Queue()
+    follow-up turn.  A call that outlived its answer (``tools.wait_at_end_s``)
+    is waited for too, and the turn its result starts is printed like the
+    first (its ``turn`` event names the calls in ``started_by``).  Each later
+    turn is reported, and the run ends once no turn runs, none is queued, no
+    message is still due and no call still owes the model a turn (see
+    :mod:`~asynclm_tui.headless.background`).  Ctrl+C stops the answer being
+    written, or ends the wait for calls in the background (they are
+    cancelled)."""
+    events: queue.Queue[Event | None] = queue.Queue()  # None: the engine went idle
     engine.subscribe(events.put)
+    watch = IdleWatch(engine, lambda: events.put(None))
+    color = not as_json and out.isatty()
+    run = _Run(
+        engine,
+        events,
+        watch,
+        RawText(out, color=color) if raw else AnswerText(out, color=color),
+        as_json=as_json,
+        raw=raw,
+        user_at=user_at,
+        debug=debug,
+        out=out,
+        err=err,
+    )
     engine.start()
     engine.post(SendMessage(prompt))
-    timers: list[threading.Timer] = []
-    color = not as_json and out.isatty()
-    answer: AnswerText | RawText = (
-        RawText(out, color=color) if raw else AnswerText(out, color=color)
-    )
-    stopping = False
-    code: int | None = None
-    """Set once a turn ended: the exit code so far (None while the first runs)."""
     try:
         while True:
-            try:
-                event = events.get(timeout=0.2 if code is None else 0.02)
-            except queue.Empty:
-                if code is not None and _finished(engine, timers):
-                    return code
-                continue
+            try:  # (Ctrl+C may come while an event is written, too)
+                code = run.step(events.get())
             except KeyboardInterrupt:
-                if stopping:
-                    raise
-                stopping = True
-                _cancel(timers, user_at, err)
-                engine.post(StopGeneration())
-                continue
-            if isinstance(event, Prefilled) and not timers and not stopping:
-                for msg in user_at:
-                    timer = threading.Timer(msg.ms / 1000, engine.post, (SendMessage(msg.text),))
-                    timer.daemon = True
-                    timer.start()
-                    timers.append(timer)
-            if as_json:
-                if not isinstance(event, ModelLoading):
-                    out.write(json_line(event.to_json()) + "\n")
-                    out.flush()
-            else:
-                shown = visible_event(event)
-                if isinstance(shown, TurnFailed | ModelLoadFailed):
-                    answer.end_line()  # the error starts a line of its own
-                answer.write(shown)
-                _report(shown, err)
-            if debug and isinstance(event, TurnFailed) and event.detail:
-                err.write(visible(event.detail))
-            if isinstance(event, ModelLoadFailed):
-                return 1
-            if isinstance(event, TurnStarted) and stopping:
-                engine.post(StopGeneration())  # a message already sent: stop it too
-            if isinstance(event, TurnDone):
-                failed = event.reason in (StopReason.CONTEXT_FULL, StopReason.ERROR)
-                code = 1 if failed or code == 1 else 0
-                if stopping:
-                    return code
-                if user_at and not timers:
-                    err.write(
-                        f"asynclm: {len(user_at)} --user-at message(s) not sent: "
-                        "the answer ended before decoding started\n"
-                    )
-                    return code
+                code = run.interrupted()
+            if code is not None:
+                return code
     finally:
-        for timer in timers:
+        watch.close()
+        for timer in run.timers:
             timer.cancel()
         engine.close()
 
 
-def _finished(engine: EngineHandle, timers: list[threading.Timer]) -> bool:
-    """No message is still due and the engine has nothing running or queued
-    (a timer's ``finished`` is set once its message was posted)."""
-    return all(t.finished.is_set() for t in timers) and engine.wait_idle(0)
+class _Run:
+    """One run's state, event by event (on the calling thread)."""
+
+    def __init__(
+        self,
+        engine: EngineHandle,
+        events: queue.Queue[Event | None],
+        watch: IdleWatch,
+        answer: AnswerText | RawText,
+        *,
+        as_json: bool,
+        raw: bool,
+        user_at: tuple[TimedMessage, ...],
+        debug: bool,
+        out: TextIO,
+        err: TextIO,
+    ) -> None:
+        self.engine = engine
+        self.events = events
+        self.watch = watch
+        self.answer = answer
+        self.as_json, self.raw, self.debug = as_json, raw, debug
+        self.user_at = user_at
+        self.out, self.err = out, err
+        self.timers: list[threading.Timer] = []
+        self.outliving = Outliving()
+        self.stopping = False
+        self.code: int | None = None
+        """Set once a turn ended: the exit code so far (None while the first runs)."""
+
+    def step(self, event: Event | None) -> int | None:
+        """Show ``event``; the exit code once the run is over, else None."""
+        engine, err = self.engine, self.err
+        if event is None:  # the engine went idle: done, unless something is left
+            return self.code if self.code is not None and self._finished() else None
+        if isinstance(event, Prefilled) and not self.timers and not self.stopping:
+            for msg in self.user_at:
+                timer = threading.Timer(msg.ms / 1000, engine.post, (SendMessage(msg.text),))
+                timer.daemon = True
+                timer.start()
+                self.timers.append(timer)
+        self._show(event)
+        if isinstance(event, ModelLoadFailed):
+            return 1
+        if isinstance(event, TurnStarted) and self.stopping:
+            engine.post(StopGeneration())  # a message already sent: stop it too
+        if self.outliving.see(event):
+            self.watch.kick()
+        if isinstance(event, TurnDone):
+            failed = event.reason in (StopReason.CONTEXT_FULL, StopReason.ERROR)
+            self.code = 1 if failed or self.code == 1 else 0
+            if self.stopping:
+                return self.code
+            if self.user_at and not self.timers:
+                err.write(
+                    f"asynclm: {len(self.user_at)} --user-at message(s) not sent: "
+                    "the answer ended before decoding started\n"
+                )
+                return self.code
+            self.watch.kick()
+        return None
+
+    def _show(self, event: Event) -> None:
+        if self.as_json:
+            if not isinstance(event, ModelLoading):
+                self.out.write(json_line(event.to_json()) + "\n")
+                self.out.flush()
+        else:
+            shown = visible_event(event)
+            if isinstance(shown, TurnFailed | ModelLoadFailed):
+                self.answer.end_line()  # the error starts a line of its own
+            self.answer.write(shown)
+            _report(shown, self.err, raw=self.raw)
+        if self.debug and isinstance(event, TurnFailed) and event.detail:
+            self.err.write(visible(event.detail))
+
+    def interrupted(self) -> int | None:
+        """Ctrl+C: stop the answer being written (the run ends with it), or
+        end the wait for calls in the background; a second one raises."""
+        if self.stopping:
+            raise KeyboardInterrupt
+        self.stopping = True
+        _cancel(self.timers, self.user_at, self.err)
+        left = self.outliving.waiting(self.engine)
+        if left:
+            self.err.write(
+                f"asynclm: stopped; {len(left)} call(s) still in the background "
+                f"are cancelled: {', '.join(left)}\n"
+            )
+        snap = self.engine.snapshot()
+        if self.code is not None and not snap.busy and not snap.queued:
+            return self.code  # only calls in the background were left: closing ends them
+        self.engine.post(StopGeneration())
+        return None
+
+    def _finished(self) -> bool:
+        """No message is still due, the engine has nothing running or
+        queued, no call still owes the model a turn, and every event has been
+        shown (a timer's ``finished`` is set once its message was posted).
+
+        Checked in this order: a turn that ran after the engine went idle
+        (and took the last result) emitted its events before the check of
+        the queue, which then finds them and waits for that turn's end."""
+        return (
+            all(t.finished.is_set() for t in self.timers)
+            and self.engine.wait_idle(0)
+            and not self.outliving.waiting(self.engine)
+            and self.events.empty()
+        )
 
 
 def _cancel(timers: list[threading.Timer], user_at: tuple[TimedMessage, ...], err: TextIO) -> None:
@@ -204,9 +282,16 @@ class RawText:
             self._mid_line = False
 
 
-def _report(event: Event, err: TextIO) -> None:
-    """How the run goes, on stderr: the model, notices, errors, each turn's end."""
+def _report(event: Event, err: TextIO, *, raw: bool = False) -> None:
+    """How the run goes, on stderr: the model, notices, errors, each turn's
+    end; a turn results started is said here with ``raw`` (the readable text
+    says it in a line of its own)."""
     match event:
+        case TurnStarted() if event.started_by:
+            if raw:
+                err.write(
+                    f"[a new turn, started by the results of {', '.join(event.started_by)}]\n"
+                )
         case TurnFailed() | ModelLoadFailed():
             err.write(f"asynclm: {event.message}\n")
         case ContextSlid():

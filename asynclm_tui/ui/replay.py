@@ -177,6 +177,7 @@ async def replay(
         )
     )
     chat.transcript.scroll_end(animate=False)
+    chat.background.refresh()  # calls it left in the background, counted
     if split:
         chat.draw_history(
             _draw_older(chat, turns[:split], chat.transcript.children[first], lock, shown, holder)

@@ -12,7 +12,8 @@ from typing import Any
 from rich.cells import cell_len, chop_cells
 
 from asynclm_tui.core.api.chips import fmt_seconds as fmt_seconds
-from asynclm_tui.core.api.enums import CallStatus, InterruptKind
+from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
+from asynclm_tui.core.api.enums import CallStatus, Deliver, DeliverIdle, InterruptKind, StopReason
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
@@ -89,6 +90,23 @@ class CallRecord:
     """Set when its turn ended before the result: held back, kept or dropped."""
     progress: tuple[float, float | None, str] | None = None
     """The latest progress it reported: (done, total or None, message)."""
+    deliver: Deliver | None = None
+    """How its result reaches an answer being written (None: the engine has
+    not said; its tool's setting applies)."""
+    deliver_idle: DeliverIdle | None = None
+    """How its result is delivered while nothing is written (None: not said)."""
+    background_t: float | None = None
+    """When its answer ended without it (None: it did not outlive its answer)."""
+    result_held: DeliverIdle | None = None
+    """Set while its finished result waits for a turn, to how it goes in."""
+    landed_turn: int | None = None
+    """The turn its result went into."""
+
+    @property
+    def in_background(self) -> bool:
+        """It outlived its answer and the model has not had its result yet:
+        still running, or finished and held for a later turn."""
+        return self.background_t is not None and self.landed_t is None and self.held is None
 
     def signature(self, limit: int = 60) -> str:
         """The call's arguments as written, cut to ``limit`` characters."""
@@ -109,6 +127,8 @@ class TurnRecord:
     mode: str
     user_text: str
     start_t: float
+    started_by: tuple[str, ...] = ()
+    """Calls whose results started this turn (no message of the user's)."""
     prefill_t: float | None = None
     end_t: float | None = None
     pauses: list[tuple[float, float | None, str]] = field(default_factory=list)
@@ -171,7 +191,8 @@ class ChatState:
         """Fold one engine event into the state."""
         turn = self.current
         if isinstance(event, TurnStarted):
-            self.turns.append(TurnRecord(event.turn, event.mode, event.text, event.t))
+            record = TurnRecord(event.turn, event.mode, event.text, event.t, event.started_by)
+            self.turns.append(record)
             return
         if turn is None:
             return
@@ -218,10 +239,27 @@ class ChatState:
                 if not turn.appends or turn.appends[-1][1] != event.t:  # one span per append
                     turn.appends.append((start, event.t))
                 call = self.calls.get(event.id)
-                if call is not None and event.kind != InterruptKind.USER:
+                if call is None or event.kind == InterruptKind.USER:
+                    pass
+                elif event.kind == InterruptKind.BACKGROUND:  # the news, not its result
+                    if call.background_t is None:
+                        call.background_t = event.t
+                else:
                     call.landed_t = event.t
+                    call.landed_turn = turn.number
+                    call.result_held = None
                     call.result_tokens = event.result_tokens
                     call.cut_tokens = event.cut_tokens
+            case CallBackgrounded() if (call := self._call(event.id, event.session)) is not None:
+                call.deliver, call.deliver_idle = event.deliver, event.deliver_idle
+                # Sent as its answer ends (the [INTR] notice follows) or when
+                # the user changes its delivery: only the latter, once its
+                # answer has ended, is news that it runs on.
+                ended = not (turn.done is None and call.turn == turn.number)
+                if ended and call.background_t is None and call.landed_t is None:
+                    call.background_t = event.t
+            case ResultHeld() if (call := self._call(event.id, event.session)) is not None:
+                call.result_held = call.deliver_idle = event.deliver_idle
             case HeldResults():
                 for call_id in event.ids:
                     if call_id in self.calls:
@@ -234,6 +272,14 @@ class ChatState:
             case TurnDone():
                 turn.end_t = event.t
                 turn.done = event
+                if event.reason == StopReason.EOS:
+                    # An answer that ended by itself left every call it has
+                    # no result of in the background (a stop holds them back).
+                    for call_id in turn.calls:
+                        call = self.calls[call_id]
+                        waits = call.landed_t is None and call.held is None
+                        if call.wants_result and waits and call.background_t is None:
+                            call.background_t = event.t
                 for i, (start, end, reason) in enumerate(turn.pauses):
                     if end is None:
                         turn.pauses[i] = (start, event.t, reason)
@@ -254,7 +300,12 @@ class ChatState:
         calls_ms = 0.0
         for call_id in turn.calls:
             call = self.calls[call_id]
-            if not call.status.finished:
+            if call.background_t is not None and call.started_t is not None:
+                # Only its time within this answer: the rest overlapped
+                # later turns, or nothing.
+                stop = min(end, call.finished_t if call.finished_t is not None else now)
+                calls_ms += max(0.0, stop - call.started_t) * 1000
+            elif not call.status.finished:
                 calls_ms += call.elapsed_ms(now)
             elif call.ms is not None and (
                 call.landed_t is not None
@@ -266,6 +317,29 @@ class ChatState:
     def active_calls(self) -> list[CallRecord]:
         """Calls not yet finished."""
         return [c for c in self.calls.values() if not c.status.finished]
+
+    def background_calls(self) -> list[CallRecord]:
+        """Calls that outlived their answer whose results the model has not
+        had: running, or finished and held for a later turn."""
+        return [c for c in self.calls.values() if c.in_background]
+
+    def foreground_calls(self) -> list[CallRecord]:
+        """Calls not yet finished that are not in the background (those of
+        the running answer, or of a stopped one)."""
+        return [c for c in self.active_calls() if not c.in_background]
+
+    def carried_into(self, turn: TurnRecord) -> list[CallRecord]:
+        """Calls of earlier answers still in the background when ``turn``
+        started (their results came in it, later, or not yet)."""
+        return [
+            c
+            for c in self.calls.values()
+            if c.background_t is not None
+            and c.held is None
+            and c.issued_t < turn.start_t
+            and c.background_t <= turn.start_t
+            and (c.landed_t is None or c.landed_t >= turn.start_t)
+        ]
 
     def held_calls(self) -> list[CallRecord]:
         """Calls of a stopped turn whose results are held back from the model."""

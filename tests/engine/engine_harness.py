@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from asynclm_tui.core.api.events import Event, Input, SendMessage, SetTools, Token, TurnDone
+from asynclm_tui.core.api.events import (
+    CallFinished,
+    CallIssued,
+    Event,
+    Input,
+    SendMessage,
+    SetTools,
+    Token,
+    TurnDone,
+)
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.settings.config import Settings, load_settings
@@ -101,6 +110,26 @@ class Run:
         self.post(SendMessage(text))
         return self.wait_for(TurnDone, n)
 
+    def settle(self) -> None:
+        """Wait until every call issued so far finished, the current chat's
+        results reached the engine, and no turn runs or waits to run (a
+        result turn that issues calls is waited for as well)."""
+        deadline = time.monotonic() + WAIT_S
+        mailbox = self.engine._mailbox
+        while True:
+            with self._cv:
+                issued = {(e.session, e.id) for e in self.events if isinstance(e, CallIssued)}
+                done = {(e.session, e.id) for e in self.events if isinstance(e, CallFinished)}
+            chat = self.engine.snapshot().session
+            handed = all(mailbox.completed(i) for s, i in issued if s == chat)
+            if issued <= done and handed and self.engine.wait_idle(0):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"never settled: calls {sorted(issued - done)} running")
+            with self._cv:
+                self._cv.wait(min(left, 0.01))  # or a result reaching the engine
+
     def of(self, kind: type[E]) -> list[E]:
         """Every event of ``kind`` so far."""
         with self._cv:
@@ -127,17 +156,20 @@ def scripted(
     backend: ScriptedBackend | None = None,
     delivery: dict[str, dict[str, Any]] | None = None,
     wait_for_all: bool = False,
+    registry: ToolRegistry | None = None,
     **overrides: Any,
 ) -> Iterator[Run]:
     """A started engine whose model writes ``turns``; extra Python ``tools``
     are registered by name (description "test tool"), with the ``delivery``
     settings (``background``, ``deliver``, ``deliver_idle``) given by name;
-    ``wait_for_all`` waits at each answer's end for every call (as ``run``)."""
+    ``wait_for_all`` waits at each answer's end for every call (as ``run``);
+    ``registry`` replaces the tools loaded from the settings."""
     cfg = settings(**overrides)
     if wait_for_all:
         cfg.tools.wait_at_end_s = None
     backend = backend or ScriptedBackend(turns)
-    registry = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)
+    if registry is None:
+        registry = ToolRegistry.load(cfg.tool_paths(), cfg.tools.disabled)
     engine = Engine(cfg, registry, backend.factory(), interactive=interactive)
     run = Run(engine, backend)
     if tools:

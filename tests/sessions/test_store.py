@@ -211,11 +211,20 @@ def test_queued_messages_are_saved_with_their_chat(tmp_path: Path) -> None:
     assert reader.db.execute("SELECT COUNT(*) FROM queued").fetchone()[0] == 0
 
 
+AS_VERSION_2 = (
+    "ALTER TABLE turns DROP COLUMN started_by; ALTER TABLE calls DROP COLUMN background_t; "
+    "ALTER TABLE calls DROP COLUMN deliver; ALTER TABLE calls DROP COLUMN deliver_idle; "
+    "ALTER TABLE calls DROP COLUMN held_t;"
+)
+"""Turns a database of this schema into one of version 2 (before calls
+could outlive their answer)."""
+
+
 def test_a_version_1_database_gets_the_queue_table(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     sid = record(db, 1)
     con = sqlite3.connect(db)
-    con.executescript("DROP TABLE queued; PRAGMA user_version = 1;")
+    con.executescript(f"{AS_VERSION_2} DROP TABLE queued; PRAGMA user_version = 1;")
     con.close()
     store = SessionStore(db)
     assert store.load(sid).queued == [] and store.integrity() == "ok"

@@ -12,7 +12,16 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from asynclm_tui.core.api.enums import CallStatus, InterruptKind, Mode, PauseReason, StopReason
+from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
+from asynclm_tui.core.api.enums import (
+    CallStatus,
+    Deliver,
+    DeliverIdle,
+    InterruptKind,
+    Mode,
+    PauseReason,
+    StopReason,
+)
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
@@ -125,6 +134,45 @@ FINISHED: list[Event] = [
     *_text(3.6, "Done: the nap timer rang after 1.5 s."),
     TurnDone(4.0, StopReason.EOS, 512, 60, 20, 592, 2048, 3000.0, 2000.0, 30.0, ""),
 ]
+
+
+BG_NOTE = "still running; it goes on in the background and its result comes in a later turn"
+BACKGROUND: list[Event] = [
+    *LOADED,
+    TurnStarted(1.0, 1, Mode.ASYNC, "Start the long timer, a short one and an echo."),
+    Prefilled(1.2, 512, 512, 200.0),
+    *_text(1.3, "Starting them."),
+    Token(1.4, " [CALL] b1 [HEAD] sleep(ms=60000) [END]", " "),
+    CallIssued(1.4, "b1", "sleep", (), {"ms": 60000}, True, 60000.0),
+    CallUpdated(1.4, "b1", CallStatus.RUNNING),
+    Token(1.45, " [CALL] c2 [HEAD] sleep(ms=1500) [END]", " "),
+    CallIssued(1.45, "c2", "sleep", (), {"ms": 1500}, True, 1500.0),
+    CallUpdated(1.45, "c2", CallStatus.RUNNING),
+    Token(1.5, " [CALL] n3 [HEAD] echo(text='ping') [END]", " "),
+    CallIssued(1.5, "n3", "echo", (), {"text": "ping"}, True, 20.0),
+    CallUpdated(1.5, "n3", CallStatus.RUNNING),
+    *_text(1.6, "I will tell you when they are done."),
+    Trapped(1.8, PauseReason.EOS, ("b1", "c2", "n3")),
+    Resumed(1.9, 100.0),
+    CallBackgrounded(1.9, "b1", Deliver.INTERRUPT, DeliverIdle.ANSWER),
+    Interrupt(1.9, "b1", BG_NOTE, 20, 0.0, 1.0, InterruptKind.BACKGROUND),
+    CallBackgrounded(1.9, "c2", Deliver.INTERRUPT, DeliverIdle.ANSWER),
+    Interrupt(1.9, "c2", BG_NOTE, 20, 0.0, 1.0, InterruptKind.BACKGROUND),
+    CallBackgrounded(1.9, "n3", Deliver.INTERRUPT, DeliverIdle.NOTIFY),
+    Interrupt(1.9, "n3", BG_NOTE, 20, 0.0, 1.0, InterruptKind.BACKGROUND),
+    *_text(1.95, "They run on."),
+    TurnDone(2.0, StopReason.EOS, 512, 40, 60, 612, 2048, 1000.0, 600.0, 30.0, ""),
+    CallFinished(2.2, "n3", True, 700.0, CallStatus.DONE, "ping"),
+    ResultHeld(2.2, "n3", DeliverIdle.NOTIFY),
+    CallFinished(2.95, "c2", True, 1500.0, CallStatus.DONE, "slept 1500 ms"),
+    ResultHeld(2.95, "c2", DeliverIdle.ANSWER),
+    TurnStarted(3.0, 2, Mode.ASYNC, "", started_by=("c2",)),
+    Prefilled(3.1, 640, 28, 20.0),
+    Interrupt(3.15, "c2", "slept 1500 ms", 8, 0.2, 2.0, InterruptKind.TOOL),
+    *_text(3.2, "The short timer is done; the long one still runs."),
+    TurnDone(3.6, StopReason.EOS, 640, 12, 8, 660, 2048, 600.0, 400.0, 30.0, ""),
+]
+"""A call in the background, a notify result waiting, a turn a result started."""
 
 
 def replay_app(events: Sequence[Event], cfg: Settings | None = None) -> AsyncLMApp:

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "ui"))
 
 import pytest  # noqa: E402
 from replay import (  # noqa: E402
+    BACKGROUND,
     FINISHED,
     LOADED,
     MID_TURN,
@@ -76,6 +77,23 @@ def test_timeline_of_finished_turn(snap_compare: Any) -> None:
         await settle(pilot)
 
     assert snap_compare(replay_app(FINISHED), terminal_size=SIZE, run_before=run_before)
+
+
+def test_calls_in_the_background(snap_compare: Any) -> None:
+    """The panel's background group (one running, one result waiting), the
+    status bar's count, and the turn a result started."""
+    assert snap_compare(replay_app(BACKGROUND), terminal_size=(160, 45), run_before=play)
+
+
+def test_timeline_of_a_call_across_turns(snap_compare: Any) -> None:
+    """A call that outlived its answer drawn into the turn after it."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await play(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+
+    assert snap_compare(replay_app(BACKGROUND), terminal_size=SIZE, run_before=run_before)
 
 
 def test_help_screen_in_light_theme(snap_compare: Any) -> None:

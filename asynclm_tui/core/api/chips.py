@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from asynclm_tui.core.api.enums import PauseReason
+from asynclm_tui.core.api.enums import CallStatus, PauseReason
 from asynclm_tui.core.api.events import CallIssued
 
 CHIP_ICONS = {
@@ -36,6 +36,15 @@ WAIT_WORDS = {
     PauseReason.SYNC: "sync mode: waiting",
 }
 """How a pause's line starts, by its reason: ``waiting for clock1 …``."""
+
+ENDED_VERBS = {
+    CallStatus.DONE: "finished",
+    CallStatus.FAILED: "failed",
+    CallStatus.CANCELLED: "was cancelled",
+    CallStatus.TIMED_OUT: "timed out",
+    CallStatus.DENIED: "was denied",
+}
+"""How a call ended, in words: ``sleep c3 finished after 20.10 s``."""
 
 VALUE_CELLS = 80
 """A result's value is cut to about this many cells in its line."""

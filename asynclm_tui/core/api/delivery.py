@@ -34,7 +34,7 @@ class ResultHeld(Event):
     """A result that is not going into an answer now: it waits for the turn
     it starts (``answer``) or for the user's next message."""
 
-    name: ClassVar[str] = "held"
+    name: ClassVar[str] = "result_held"
     id: str
     deliver_idle: DeliverIdle
     session: int = field(default=0, metadata=NOT_IN_JSON)

@@ -55,10 +55,21 @@ def quiet_if_cancelled(result: CallResult, session: Session, mailbox: Mailbox) -
         mailbox.set_policy(result.id, policy)
 
 
-def announce_held(bus: EventBus, result: CallResult, held: Policy | None) -> None:
-    """Say that a result waits for a turn (None: it went into the answer)."""
+def announce_held(bus: EventBus, mailbox: Mailbox, result: CallResult, held: Policy | None) -> None:
+    """Say that a result waits for a turn (None: it went into the answer),
+    then let it start its turn."""
     if held is not None:
         bus.emit(ResultHeld(bus.now(), result.id, held.deliver_idle, result.session))
+        mailbox.offer_turn()
+
+
+def announce_held_again(
+    bus: EventBus, mailbox: Mailbox, ids: tuple[str, ...], session: int
+) -> None:
+    """Results a turn ended without taking wait for a later one (see
+    ``Mailbox.end_turn``)."""
+    for call_id in ids:
+        bus.emit(ResultHeld(bus.now(), call_id, mailbox.policy(call_id).deliver_idle, session))
 
 
 def tell_interrupted(mailbox: Mailbox, ids: tuple[str, ...]) -> None:

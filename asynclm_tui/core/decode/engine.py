@@ -71,6 +71,7 @@ from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.decode.background import (
     announce_held,
+    announce_held_again,
     change_delivery,
     policy_for,
     quiet_if_cancelled,
@@ -80,7 +81,7 @@ from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_bac
 from asynclm_tui.core.decode.follow_up import FollowUpWatch
 from asynclm_tui.core.decode.jump_forward import jump_forward_on
 from asynclm_tui.core.decode.kv_reuse import PrefillStopped
-from asynclm_tui.core.decode.mailbox import Mailbox, NewSessionMark
+from asynclm_tui.core.decode.mailbox import Inbound, Mailbox, NewSessionMark
 from asynclm_tui.core.decode.prefix_cache import warm_start
 from asynclm_tui.core.decode.prompt_reading import read_prompt, room_maker
 from asynclm_tui.core.decode.schedulers import scheduler_for
@@ -301,7 +302,8 @@ class Engine:
         )
         value = result.value if result.wants_result else None
         quiet_if_cancelled(result, self._session, self._mailbox)
-        announce_held(self._bus, result, self._withheld.post_result(self._session, result, value))
+        held = self._withheld.post_result(self._session, result, value)
+        announce_held(self._bus, self._mailbox, result, held)
 
     # ------------------------------------------------------------ decode thread
 
@@ -314,20 +316,25 @@ class Engine:
         mailbox = self._mailbox
         warmed = warm_start(backend, self._system_text(registry, gen), lambda: mailbox.closing)
         self._bus.emit(PromptWarmed(self._bus.now(), warmed.how, warmed.n_tokens))
-        mailbox = self._mailbox
         while True:
             item = mailbox.next_inbound()
             if item is None:
                 break
-            if isinstance(item, NewSessionMark):
-                self._new_session(item)
-                mailbox.mark_idle()
-                continue
-            try:  # a result-turn mark starts a turn with no message of the user's
-                self._run_turn(backend, item if isinstance(item, str) else None)
-            finally:
-                mailbox.end_turn()
+            self._take(backend, item)
         backend.close()
+
+    def _take(self, backend: Backend, item: Inbound) -> None:
+        """Act on one message or mark taken from the inbox (decode thread)."""
+        mailbox = self._mailbox
+        if isinstance(item, NewSessionMark):
+            self._new_session(item)
+            mailbox.mark_idle()
+            return
+        try:  # a result-turn mark starts a turn with no message of the user's
+            self._run_turn(backend, item if isinstance(item, str) else None)
+        finally:
+            again = mailbox.end_turn()
+        announce_held_again(self._bus, mailbox, again, self._session.serial)
 
     def _load_model(self) -> Backend | None:
         start = time.perf_counter()
@@ -374,7 +381,8 @@ class Engine:
                 serial=self._session.serial + 1,
                 messages=history,
                 ids=set(mark.call_ids),
-                turns=sum(1 for m in history if m.get("role") == "user"),
+                # One answer per turn (a turn started by results has no user message).
+                turns=sum(1 for m in history if m.get("role") == "assistant"),
                 anonymous=sum(1 for c in mark.call_ids if c.startswith("~")),
             )
             serial = self._session.serial

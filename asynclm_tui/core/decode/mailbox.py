@@ -13,12 +13,15 @@ when_idle``), or that lands while no answer is being written, waits in the
 *later* queue instead: every turn moves it to the ready queue as it starts
 (so it goes in right after the prompt), and a result whose call asks for an
 answer (``deliver_idle: answer``) puts a result-turn mark in the inbox, which
-starts that turn when nothing else would.  Every move happens under one lock,
-so a result is in exactly one queue at any time and is taken exactly once.
+starts that turn when nothing else would; one still in the ready queue when
+a turn ends (it landed too late for it) is held again.  Every move happens
+under one lock, so a result is in exactly one queue at any time and is taken
+exactly once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -83,6 +86,8 @@ class Mailbox:
         self._later: deque[Pending] = deque()
         """Results held until a turn starts (see the module's docstring)."""
         self._policy: dict[str, Policy] = {}
+        self._released: tuple[str, ...] = ()
+        """Held results the running turn started with."""
         self._waiting = False
         """The turn is paused for results (a trap, EOS): any result goes in."""
         self._running = False
@@ -131,7 +136,8 @@ class Mailbox:
         """A call of ``session`` finished; ``value`` None means nobody wants
         the result.  Dropped when the session is over.  Returns the call's
         policy when the result was held for later (not injected into the
-        answer being written), else None."""
+        answer being written; :meth:`offer_turn` then gives it its turn),
+        else None."""
         with self._cv:
             if session != self.session:
                 return None
@@ -145,10 +151,28 @@ class Mailbox:
                 else:
                     self._later.append(item)
                     held = policy
-                    if not self._running:
-                        self._ask_for_turn()
             self._cv.notify_all()
             return held
+
+    def offer_turn(self) -> None:
+        """Held results that ask for an answer get their turn, unless a turn
+        runs (it asks as it ends); called once the result was announced, so
+        the announcement comes before the turn it starts."""
+        with self._cv:
+            if not self._running:
+                self._ask_for_turn()
+                self._cv.notify_all()
+
+    def keep_result(self, session: int, item: Pending) -> None:
+        """A stopped turn's result the user keeps: it goes in with their next
+        message (it starts no turn of its own)."""
+        with self._cv:
+            if session != self.session:
+                return
+            policy = self._policy.get(item.id, Policy())
+            self._policy[item.id] = dataclasses.replace(policy, deliver_idle=DeliverIdle.SILENT)
+            self._later.append(item)
+            self._cv.notify_all()
 
     def set_policy(self, call_id: str, policy: Policy) -> None:
         """How ``call_id``'s result is delivered (set when its block closes,
@@ -165,14 +189,17 @@ class Mailbox:
         with self._cv:
             return self._policy.get(call_id, Policy())
 
-    def _ask_for_turn(self) -> None:
-        """A result-turn mark for held results that ask for an answer, unless
-        one already waits or a queued message will carry them (lock held)."""
-        wants = any(self._policy.get(p.id, Policy()).deliver_idle is DeliverIdle.ANSWER
-                    for p in self._later)  # fmt: skip
-        if wants and not self._inbox:
+    def _ask_for_turn(self, skip: Iterable[str] = ()) -> None:
+        """A result-turn mark for held results that ask for an answer (but
+        those in ``skip``), unless one already waits or a queued message will
+        carry them (lock held)."""
+        if self._wants_answer(set(skip)) and not self._inbox:
             self._inbox.append(ResultTurnMark())
             self.idle.clear()
+
+    def _wants_answer(self, skip: set[str]) -> bool:
+        return any(self._policy.get(p.id, Policy()).deliver_idle is DeliverIdle.ANSWER
+                   for p in self._later if p.id not in skip)  # fmt: skip
 
     def release_later(self) -> tuple[str, ...]:
         """A turn starts: every held result joins the ready queue, to go in
@@ -181,6 +208,7 @@ class Mailbox:
             ids = tuple(p.id for p in self._later)
             self._ready.extend(self._later)
             self._later.clear()
+            self._released = ids
             return ids
 
     def held(self) -> tuple[str, ...]:
@@ -235,17 +263,29 @@ class Mailbox:
             self._later.clear()
             self._policy.clear()
 
-    def end_turn(self) -> None:
+    def end_turn(self) -> tuple[str, ...]:
         """A turn ended: idle unless something arrived meanwhile (checked
-        under the lock, so a message posted concurrently is never stranded)."""
+        under the lock, so a message posted concurrently is never stranded).
+
+        Results the turn never took (they landed as it ended, or it was
+        stopped or failed before its prompt was read) are held again, and
+        held results that ask for an answer get their turn; but not those
+        the turn started with: Esc would start it again, a failure would
+        repeat.  Returns the ids held again."""
         with self._cv:
             self._running = False
             self._waiting = False
             if not self.closing:
                 self.stop.clear()
-            self._ask_for_turn()  # results held while the answer was written
+            left = [p for p in self._ready if p.kind is InterruptKind.TOOL]
+            for item in left:
+                self._ready.remove(item)
+            self._later.extendleft(reversed(left))
+            self._ask_for_turn(self._released)
+            self._released = ()
             if not self._inbox:
                 self.idle.set()
+            return tuple(p.id for p in left)
 
     def mark_idle(self) -> None:
         """Idle unless something waits in the inbox."""
@@ -286,19 +326,24 @@ class Mailbox:
                 items.append(Pending(USER_ID, text, InterruptKind.USER, now))
         return items
 
-    def next_inbound(self) -> Inbound | None:
-        """Block until a message or mark arrives (None when closing).
+    def next_inbound(self, timeout: float | None = None) -> Inbound | None:
+        """Block until a message or mark arrives (None when closing, or when
+        nothing came within ``timeout`` seconds).
 
         A message starts a turn at once, under the lock: a stop posted from
         here on applies to it, one posted before does not.  A result-turn
-        mark whose results another turn already took is skipped."""
+        mark is skipped when no held result asks for an answer any more
+        (another turn took them, or the user made them notify or silent)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cv:
             while True:
-                self._cv.wait_for(lambda: self._inbox or self.closing)
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not self._cv.wait_for(lambda: self._inbox or self.closing, left):
+                    return None
                 if self.closing:
                     return None
                 item = self._inbox.popleft()
-                if isinstance(item, ResultTurnMark) and not self._later:
+                if isinstance(item, ResultTurnMark) and not self._wants_answer(set()):
                     if not self._inbox and not self._running:
                         self.idle.set()
                     continue

@@ -60,8 +60,10 @@ from asynclm_tui.core.settings.config import GenerationSettings
 from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1
-BACKGROUND_NOTE = "still running; it goes on in the background and its result comes in a later turn"
-"""What the model reads about a call its answer ends without."""
+BACKGROUND_NOTE = "still running in the background; not done yet"
+"""What the model reads about a call its answer goes on without: short and
+result-like, since the bundled model copies instructions written here into its
+answer (docs/background.md)."""
 
 Injected = tuple[Pending, int, Fitted]
 """An interrupt appended in this step: the item, its token count, its value."""
@@ -171,8 +173,8 @@ class Turn:
         self._tail = ""
         """The last characters written (the ``[INTR`` guard looks at them)."""
         self._step_started = 0.0
-        self._end_deadline: float | None = None
-        """When the wait at the answer's end gives up (set at the first EOS)."""
+        self._waited_due = 0.0
+        """Seconds this answer waited at traps and at its end for results due."""
 
     # ------------------------------------------------------------ main loop
 
@@ -227,7 +229,9 @@ class Turn:
             injected: list[Injected] = []
             if not parser.in_block:
                 wait = self.scheduler.after_step(trapped)
-                if wait is not None:
+                if wait is not None and trapped:
+                    self._wait_due(wait, at_trap=True)
+                elif wait is not None:
                     self._pause(wait)
                 if mailbox.has_ready():
                     injected = self._inject_into(batch)
@@ -395,28 +399,41 @@ class Turn:
         wait = self.scheduler.at_eos()
         if wait is None:
             return True
-        mailbox, limit = self.mailbox, self.plan.wait_at_end_s
-        now = time.perf_counter()
-        if limit is not None and self._end_deadline is None:
-            self._end_deadline = now + limit
-        timeout = None if self._end_deadline is None else max(0.0, self._end_deadline - now)
-        due = self.session.outstanding
-        if limit is not None and due and all(self._leaves_early(i) for i in due):
-            timeout = 0.0  # (None: waits for every call, background ones too)
-        if timeout != 0.0:
-            self._pause(wait, timeout)
+        mailbox = self.mailbox
+        self._wait_due(wait, at_trap=False)
         if mailbox.stop.is_set():
             return False  # the loop's stop
-        if not mailbox.has_ready():
-            self._to_background(sorted(due))
         if mailbox.has_ready():
             self._inject_alone()
             return False
-        return not due
+        return not self.session.outstanding
 
-    def _leaves_early(self, call_id: str) -> bool:
+    def _wait_due(self, wait: Wait, *, at_trap: bool) -> None:
+        """Wait for results still due, for at most ``wait_at_end_s`` of waiting
+        over the whole answer, then leave the calls still running in the
+        background.
+
+        A trap waits the same way, so a long call never holds the user up
+        there either: the model reads at that step that it went on."""
+        mailbox, limit = self.mailbox, self.plan.wait_at_end_s
+        timeout = None if limit is None else max(0.0, limit - self._waited_due)
+        due = self.session.outstanding
+        if limit is not None and due and all(self._leaves_early(i, at_trap) for i in due):
+            timeout = 0.0  # (None: waits for every call, background ones too)
+        if timeout != 0.0:
+            if not at_trap:  # a when_idle result is held, never ready: done once all returned
+                ready = wait.ready
+                wait = Wait(wait.reason, lambda: ready() or all(map(mailbox.completed, due)))
+            start = time.perf_counter()
+            self._pause(wait, timeout)
+            self._waited_due += time.perf_counter() - start
+        if not mailbox.stop.is_set() and not mailbox.has_ready():
+            self._to_background(sorted(due))
+
+    def _leaves_early(self, call_id: str, at_trap: bool) -> bool:
+        # A trap asks for results: when_idle ones are awaited there too.
         policy = self.mailbox.policy(call_id)
-        return policy.background or policy.deliver is Deliver.WHEN_IDLE
+        return policy.background or (not at_trap and policy.deliver is Deliver.WHEN_IDLE)
 
     def _to_background(self, ids: list[str]) -> None:
         """The answer ends without these calls: they run on, and the model

@@ -53,12 +53,12 @@ class Withheld:
         return tuple(sorted(ids))
 
     def keep(self, session: Session) -> None:
-        """The user keeps them: finished ones are queued for injection,
+        """The user keeps them: finished ones go in with the next message,
         running ones are awaited like any pending call."""
         with self._lock:
             ids = tuple(sorted(session.withheld))
             for item in session.withheld_results.values():
-                self._mailbox.post_result(session.serial, item.id, item.value, item.budget)
+                self._mailbox.keep_result(session.serial, item)
             session.outstanding |= session.withheld - session.withheld_results.keys()
             session.withheld.clear()
             session.withheld_results.clear()

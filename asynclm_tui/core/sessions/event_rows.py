@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
+from asynclm_tui.core.api.enums import CallStatus, InterruptKind
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
@@ -29,6 +30,7 @@ from asynclm_tui.core.api.events import (
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.sessions.records import to_record
 from asynclm_tui.core.sessions.store import SessionStore
+from asynclm_tui.core.tools.executor import AT_EXIT
 
 TITLE_CHARS = 80
 
@@ -177,7 +179,30 @@ class EventRows:
                         item.id,
                     ),
                 )
+            case CallBackgrounded():
+                db.execute(
+                    "UPDATE calls SET deliver = ?, deliver_idle = ? "
+                    "WHERE session_id = ? AND call_id = ?",
+                    (item.deliver.value, item.deliver_idle.value, st.session_id, item.id),
+                )
+            case ResultHeld():
+                row = db.execute(
+                    "SELECT status, result FROM calls WHERE session_id = ? AND call_id = ?",
+                    (st.session_id, item.id),
+                ).fetchone()
+                if row is not None and row[0] == CallStatus.CANCELLED and AT_EXIT in (row[1] or ""):
+                    return  # asynclm quit while it ran: no result waits for anything
+                db.execute(
+                    "UPDATE calls SET held_t = ? WHERE session_id = ? AND call_id = ?",
+                    (item.t, st.session_id, item.id),
+                )
             case Interrupt():
+                if item.kind == InterruptKind.BACKGROUND:  # its answer ends without it
+                    db.execute(
+                        "UPDATE calls SET background_t = COALESCE(background_t, ?) "
+                        "WHERE session_id = ? AND call_id = ?",
+                        (item.t, st.session_id, item.id),
+                    )
                 turn.raw.append(format_interrupt(item.id, item.value))
                 turn.dirty = True
                 offset = turn.n_prompt + turn.n_generated + turn.n_injected
@@ -238,9 +263,9 @@ class EventRows:
             (st.session_id,),
         ).fetchone()
         cur = db.execute(
-            "INSERT INTO turns (session_id, number, mode, user_text, started) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (st.session_id, number, item.mode, item.text, time.time()),
+            "INSERT INTO turns (session_id, number, mode, user_text, started, started_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (st.session_id, number, item.mode, item.text, time.time(), json.dumps(item.started_by)),
         )
         assert cur.lastrowid is not None
         st.turn = TurnRows(cur.lastrowid)

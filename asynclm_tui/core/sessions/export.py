@@ -6,13 +6,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from asynclm_tui.core.api.chips import ENDED_VERBS, fmt_seconds
 from asynclm_tui.core.api.display import escape_json_controls, json_line
+from asynclm_tui.core.api.enums import CallStatus
 from asynclm_tui.core.api.events import CallIssued, format_args
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.sessions.records import from_record
-from asynclm_tui.core.sessions.store import StoredSession, StoredTurn
+from asynclm_tui.core.sessions.stored import StoredCall, StoredSession, StoredTurn
+from asynclm_tui.core.tools.executor import AT_EXIT
 
 FORMATS = ("md", "json", "jsonl")
 
@@ -44,6 +48,9 @@ def _turn_markdown(turn: StoredTurn) -> list[str]:
                 name = f"{event.id} = " if event.wants_result else ""
                 args = format_args(event.args, event.kwargs, 10**6)
                 out.append(f"> ⚙ `{name}{event.fn}({args})`")
+            case "interrupt" if data.get("kind") == "background":
+                para()
+                out.append(_quote(f"⏳ {data.get('id')} goes on in the background"))
             case "interrupt" if data.get("kind") != "user":
                 para()
                 c = calls.get(str(data.get("id")))
@@ -56,6 +63,9 @@ def _turn_markdown(turn: StoredTurn) -> list[str]:
                 para()
                 out.append(_quote(f"✗ {data.get('message', '')}"))
     para()
+    for call in turn.calls:
+        if call.wants_result and call.interrupted_at_exit:
+            out.append(_quote(f"✗ {call.call_id}: {AT_EXIT} (asynclm quit while it ran)"))
     if not turn.complete:
         out.append("*(this answer was cut off when asynclm closed)*")
     elif turn.reason == "stopped":
@@ -63,13 +73,39 @@ def _turn_markdown(turn: StoredTurn) -> list[str]:
     return out
 
 
+def started_line(turn: StoredTurn, calls: Mapping[str, StoredCall]) -> str:
+    """``*(started by sleep c3, finished after 20.1 s)*``: what stands for
+    the user's message in a turn that results started."""
+    parts = []
+    for call_id in turn.started_by:
+        call = calls.get(call_id)
+        if call is None:  # (issued in a turn this file does not hold)
+            parts.append(call_id)
+            continue
+        took = call.took_s()
+        after = f", {_ended(call)} after {fmt_seconds(took * 1000)}" if took is not None else ""
+        parts.append(f"{call.fn} {call_id}{after}")
+    return f"*(started by {'; '.join(parts)})*"
+
+
+def _ended(call: StoredCall) -> str:
+    try:
+        return ENDED_VERBS.get(CallStatus(call.status), "ended")
+    except ValueError:  # a status this version does not know
+        return "ended"
+
+
 def to_markdown(session: StoredSession) -> str:
     """A readable transcript."""
     info = session.info
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created))
     lines = [f"# {info.title or 'Untitled chat'}", "", f"*{when} · {info.model or 'model'}*", ""]
+    calls = session.calls()
     for turn in session.turns:
-        lines += [f"## You (turn {turn.number})", "", turn.user_text, "", "## Assistant", ""]
+        if turn.started_by:
+            lines += [f"## Assistant (turn {turn.number})", "", started_line(turn, calls), ""]
+        else:
+            lines += [f"## You (turn {turn.number})", "", turn.user_text, "", "## Assistant", ""]
         for block in _turn_markdown(turn):
             lines += [block, ""]
     if session.queued:
@@ -115,7 +151,8 @@ def to_jsonl(session: StoredSession) -> list[dict[str, Any]]:
             if at >= 0 and end > at:
                 spans.append([at, end])
                 start = end
-        history = [*history, {"role": "user", "content": turn.user_text}]
+        if not turn.started_by:  # a turn results started answers no message
+            history = [*history, {"role": "user", "content": turn.user_text}]
         records.append(
             {
                 "messages": [*history, {"role": "assistant", "content": answer}],
@@ -123,6 +160,7 @@ def to_jsonl(session: StoredSession) -> list[dict[str, Any]]:
                     "source": f"session:{session.info.id}",
                     "turn": turn.number,
                     "mode": turn.mode,
+                    "started_by": list(turn.started_by),
                     "complete": turn.complete,
                     "interrupt_spans": spans,
                     "calls": len(turn.calls),

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallUpdated,
@@ -128,7 +129,8 @@ class Recorder(EventRows):
         if isinstance(event, TurnStarted):
             self._engine_session = event.session
         elif (
-            isinstance(event, CallUpdated | CallFinished) and event.session != self._engine_session
+            isinstance(event, CallUpdated | CallFinished | CallBackgrounded | ResultHeld)
+            and event.session != self._engine_session
         ):
             return
         if event.name in REPLAYED or isinstance(event, ModelLoaded):
@@ -357,6 +359,8 @@ class ChatSessions:
 
 
 def resume_into(engine: EngineHandle, stored: StoredSession) -> None:
-    """Give the engine a saved chat's context (a ``NewSession`` with history)."""
-    ids = frozenset(c.call_id for t in stored.turns for c in t.calls)
-    engine.post(NewSession(tuple(stored.messages()), ids))
+    """Give the engine a saved chat's context (a ``NewSession`` with history):
+    its call ids, and the calls asynclm quit while they ran, whose outcome
+    the model is told at the next turn."""
+    ids = frozenset(stored.calls())
+    engine.post(NewSession(tuple(stored.messages()), ids, stored.interrupted_at_exit()))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from enum import StrEnum
 from typing import Any
 
 from asynclm_tui.core.api import events as ev
-from asynclm_tui.core.api.enums import CallStatus
+from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
+from asynclm_tui.core.api.enums import CallStatus, Deliver, DeliverIdle
 from asynclm_tui.core.api.events import (
     Event,
 )
@@ -34,9 +36,19 @@ REPLAYED: dict[str, type[Event]] = {
         ev.TurnDone,
         ev.TurnFailed,
         ev.ContextSlid,
+        CallBackgrounded,
+        ResultHeld,
     )
 }
 """Event kinds kept in the replay log, by their ``name``."""
+
+
+_ENUMS: dict[str, type[StrEnum]] = {
+    "status": CallStatus,
+    "deliver": Deliver,
+    "deliver_idle": DeliverIdle,
+}
+"""Fields stored as their enum's value."""
 
 
 def to_record(event: Event) -> tuple[str, str]:
@@ -52,12 +64,13 @@ def from_record(kind: str, data: dict[str, Any]) -> Event | None:
         return None
     known = {f.name: f for f in dataclasses.fields(cls)}
     args = {k: v for k, v in data.items() if k in known}
-    if "status" in args:
-        try:
-            args["status"] = CallStatus(args["status"])
-        except ValueError:
-            return None
-    for name in ("pending", "args"):
+    for name, enum in _ENUMS.items():
+        if name in args:
+            try:
+                args[name] = enum(args[name])
+            except ValueError:
+                return None
+    for name in ("pending", "args", "started_by"):
         if isinstance(args.get(name), list):
             args[name] = tuple(args[name])
     if cls is ev.CallIssued and isinstance(args.get("args"), dict):

@@ -111,6 +111,13 @@ class Copied:
     """Tables whose rows could not be read (a damaged file)."""
 
 
+_CALL_COLUMNS = (
+    "fn, args, wants_result, estimate_ms, status, issued_t, started_t, finished_t, ms, ok, "
+    "result, background_t, deliver, deliver_idle, held_t"
+)
+"""The columns of a call :func:`copy_session` copies as they are."""
+
+
 def copy_session(src: sqlite3.Connection, dst: SessionStore, session_id: int) -> Copied:
     """Copy session ``session_id`` (turns, calls, interrupts, the replay log
     and the queue) from ``src`` into ``dst`` under new ids, in one transaction.
@@ -154,7 +161,7 @@ def copy_session(src: sqlite3.Connection, dst: SessionStore, session_id: int) ->
         turns: dict[int, int] = {}
         for old, *fields in rows(
             "SELECT id, number, mode, user_text, raw_text, visible_text, started, ended, "
-            "reason, n_prompt, n_generated, n_injected, tok_s FROM turns "
+            "reason, n_prompt, n_generated, n_injected, tok_s, started_by FROM turns "
             "WHERE session_id = ? ORDER BY number",
             (session_id,),
             "turns",
@@ -162,22 +169,20 @@ def copy_session(src: sqlite3.Connection, dst: SessionStore, session_id: int) ->
             cur = db.execute(
                 "INSERT INTO turns (session_id, number, mode, user_text, raw_text, "
                 "visible_text, started, ended, reason, n_prompt, n_generated, n_injected, "
-                "tok_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "tok_s, started_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (new_id, *fields),
             )
             assert cur.lastrowid is not None and isinstance(old, int)
             turns[old] = cur.lastrowid
         for call_id, turn_id, *fields in rows(
-            "SELECT call_id, turn_id, fn, args, wants_result, estimate_ms, status, issued_t, "
-            "started_t, finished_t, ms, ok, result FROM calls WHERE session_id = ?",
+            f"SELECT call_id, turn_id, {_CALL_COLUMNS} FROM calls WHERE session_id = ?",
             (session_id,),
             "calls",
         ):
             if turn_id in turns:
                 db.execute(
-                    "INSERT INTO calls (session_id, call_id, turn_id, fn, args, wants_result, "
-                    "estimate_ms, status, issued_t, started_t, finished_t, ms, ok, result) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO calls (session_id, call_id, turn_id, {_CALL_COLUMNS}) "
+                    f"VALUES ({','.join('?' * (3 + _CALL_COLUMNS.count(',') + 1))})",
                     (new_id, call_id, turns[turn_id], *fields),  # type: ignore[index]
                 )
         for old, new in turns.items():

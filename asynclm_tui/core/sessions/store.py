@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,11 @@ from asynclm_tui.core.sessions.db_file import (
 )
 from asynclm_tui.core.sessions.db_file import describe as describe
 from asynclm_tui.core.sessions.records import record_data
+from asynclm_tui.core.sessions.stored import SessionInfo as SessionInfo
+from asynclm_tui.core.sessions.stored import StoredCall as StoredCall
+from asynclm_tui.core.sessions.stored import StoredInterrupt as StoredInterrupt
+from asynclm_tui.core.sessions.stored import StoredSession as StoredSession
+from asynclm_tui.core.sessions.stored import StoredTurn as StoredTurn
 from asynclm_tui.core.settings import paths
 
 DB_NAME = "sessions.db"
@@ -106,119 +110,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, position)
     );
     """,
+    # 3: calls that outlive their answer: the turns their results start, and
+    # each call's time in the background, its delivery and its held result.
+    """
+    ALTER TABLE turns ADD COLUMN started_by TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE calls ADD COLUMN background_t REAL;
+    ALTER TABLE calls ADD COLUMN deliver TEXT;
+    ALTER TABLE calls ADD COLUMN deliver_idle TEXT;
+    ALTER TABLE calls ADD COLUMN held_t REAL;
+    """,
 )
+BACKGROUND_SCHEMA = 3
+"""The first schema with the columns of calls that outlive their answer."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def default_db_path() -> Path:
     """``$XDG_DATA_HOME/asynclm/sessions.db`` (or the platform equivalent)."""
     return paths.user_data_dir() / DB_NAME
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """One row of ``asynclm sessions list``."""
-
-    id: int
-    title: str
-    created: float
-    updated: float
-    turns: int
-    model: str = ""
-    source: str = "chat"
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``--json`` shape."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "created": _iso(self.created),
-            "updated": _iso(self.updated),
-            "turns": self.turns,
-            "model": self.model,
-            "source": self.source,
-        }
-
-
-@dataclass
-class StoredCall:
-    """A call as recorded: tool, arguments, status, timings and result."""
-
-    call_id: str
-    fn: str
-    args: dict[str, Any]
-    wants_result: bool
-    status: str
-    issued_t: float
-    started_t: float | None
-    finished_t: float | None
-    ms: float | None
-    ok: bool | None
-    result: str | None
-    estimate_ms: float = 0.0
-
-
-@dataclass
-class StoredInterrupt:
-    """Where an interrupt landed: its KV-cache token offset and its text."""
-
-    call_id: str
-    kind: str
-    value: str
-    n_tokens: int
-    token_offset: int
-    t: float
-
-
-@dataclass
-class StoredTurn:
-    """One turn with everything needed to show it and to continue after it."""
-
-    number: int
-    mode: str
-    user_text: str
-    raw_text: str
-    visible_text: str
-    started: float
-    ended: float | None
-    reason: str | None
-    n_prompt: int
-    n_generated: int
-    n_injected: int
-    tok_s: float | None
-    calls: list[StoredCall] = field(default_factory=list)
-    interrupts: list[StoredInterrupt] = field(default_factory=list)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    """The replay log: (kind, fields) of the turn's events, text coalesced."""
-
-    @property
-    def complete(self) -> bool:
-        """False when the process ended before the turn did."""
-        return self.ended is not None
-
-
-@dataclass
-class StoredSession:
-    """A whole chat."""
-
-    info: SessionInfo
-    system: str
-    turns: list[StoredTurn]
-    queued: list[str] = field(default_factory=list)
-    """Messages the user had queued for after the answer, not yet sent."""
-
-    def messages(self) -> list[dict[str, str]]:
-        """The chat history the model saw: system, then user/assistant pairs
-        (the assistant's raw CML text, interrupts included)."""
-        out = [{"role": "system", "content": self.system}] if self.system else []
-        for turn in self.turns:
-            out.append({"role": "user", "content": turn.user_text})
-            out.append({"role": "assistant", "content": turn.raw_text})
-        return out
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts))
 
 
 class SessionStore:
@@ -385,18 +294,25 @@ class SessionStore:
         if not row:
             raise StoreError(f"no session {session_id} (see `asynclm sessions list`)")
         r = row[0]
+        # An old file opened read-only is not migrated: its turns and calls
+        # lack the background columns, read as their defaults.
+        new = self.version >= BACKGROUND_SCHEMA
+        started_by = "started_by" if new else "'[]'"
+        background = "background_t, deliver, deliver_idle, held_t" if new else "NULL, " * 3 + "NULL"
         turns: dict[int, StoredTurn] = {}
         for t in self._read(
             "SELECT id, number, mode, user_text, raw_text, visible_text, started, ended, "
-            "reason, n_prompt, n_generated, n_injected, tok_s FROM turns "
+            "reason, n_prompt, n_generated, n_injected, tok_s, "
+            f"{started_by} FROM turns "
             "WHERE session_id = ? ORDER BY number",
             [session_id],
         ):
-            turns[t[0]] = StoredTurn(*t[1:])
+            turn = turns[t[0]] = StoredTurn(*t[1:-1])
+            turn.started_by = _ids(t[-1])
         for c in self._read(
             "SELECT turn_id, call_id, fn, args, wants_result, status, issued_t, started_t, "
-            "finished_t, ms, ok, result, estimate_ms FROM calls WHERE session_id = ? "
-            "ORDER BY issued_t",
+            "finished_t, ms, ok, result, estimate_ms, "
+            f"{background} FROM calls WHERE session_id = ? ORDER BY issued_t",
             [session_id],
         ):
             if c[0] in turns:
@@ -415,6 +331,7 @@ class SessionStore:
                         ok,
                         c[11],
                         c[12],
+                        *c[13:],
                     )
                 )
         ids = ",".join(str(i) for i in turns) or "NULL"
@@ -469,6 +386,15 @@ class SessionStore:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(describe(self.path, exc)) from None
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    """A stored JSON list of call ids (damaged text reads as none)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ()
+    return tuple(str(i) for i in data) if isinstance(data, list) else ()
 
 
 def newer(path: Path, version: int) -> str:

@@ -21,7 +21,11 @@ screen update encoded for a terminal and written to /dev/null
   neither side: an attached window ends after the render it scheduled, and
   the backlog held in a detached window is drawn between windows;
 - **time to first token**: from sending the message to its first token, for
-  the first turn after launch and for later ones.
+  the first turn after launch and for later ones;
+- **with background calls**: key to screen while composing and while the
+  answer streams, and time to first token, with five calls running in the
+  background against none, as ratios with their 95 % intervals
+  (:mod:`asynclm_tui.lab.bench.ui_background`).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from asynclm_tui.core.api.events import (
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.settings.config import Settings
 from asynclm_tui.headless.tables import print_table
-from asynclm_tui.lab.bench import flood
+from asynclm_tui.lab.bench import flood, ui_background
 from asynclm_tui.lab.bench.ui_latency_stats import ThreadsResult, Window, summary
 
 if TYPE_CHECKING:
@@ -192,13 +196,20 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
     settings = settings.model_copy(deep=True)
     settings.model.n_threads = threads
     tool_dir = flood.write_tool(Path(tempfile.mkdtemp(prefix="asynclm-bench-")))
-    settings.tools.dirs = [*settings.tools.dirs, tool_dir]
+    settings.tools.dirs = [*settings.tools.dirs, tool_dir, ui_background.tool_file()]
     settings.tools.max_concurrency = max(settings.tools.max_concurrency, FLOOD_CALLS)
-    texts = [bench_text(chars)] * (2 * rounds + 1) + [flood_text()]
+    settings.tools.wait_at_end_s = ui_background.WAIT_AT_END_S
+    pairs = 2 * rounds
+    background_texts = ui_background.script_turns(pairs, bench_text(max(400, chars // 4)))
+    texts = [bench_text(chars)] * (2 * rounds + 1) + [flood_text(), *background_texts]
     engine = build_engine(settings, script=Script(texts), interactive=True)
     app = BenchApp(settings, engine, start_engine=False)
     turns = _Turns(asyncio.get_running_loop())
     engine.subscribe(turns)
+    watch = ui_background.Watch(asyncio.get_running_loop())
+    engine.subscribe(watch)
+    background = ui_background.BackgroundResult()
+    result.background = background
     stop = threading.Event()
     keys = threading.Thread(target=typist, args=(app, stop), daemon=True)
 
@@ -249,9 +260,20 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
                     ttft()
                     result.add_turn(windows, typing)
                     result.n_tokens = done.n_generated
-                    await app.chat.action_new_chat()  # every turn renders the same transcript
+                    await new_chat(app)  # every turn renders the same transcript
             progress("tool flood")
             await _flood(app, turns, send, result)
+            await new_chat(app)
+            await ui_background.measure_background(
+                app,
+                engine,
+                watch,
+                background,
+                pairs=pairs,
+                prompt=PROMPT,
+                new_chat=lambda: new_chat(app),
+                progress=progress,
+            )
             stop.set()
             await asyncio.to_thread(engine.close)  # no events while the app closes
     finally:
@@ -260,6 +282,14 @@ async def _measure(settings: Settings, threads: int, chars: int, rounds: int) ->
             engine.close()
         flood.rearm()
     return result
+
+
+async def new_chat(app: BenchApp) -> None:
+    """Clear the chat as Ctrl+N does: pressed again when the first press only
+    asked (a chat with turns)."""
+    await app.chat.action_new_chat()
+    if app.chat.state.turns:
+        await app.chat.action_new_chat()
 
 
 async def _flood(
@@ -378,6 +408,17 @@ def _table(results: list[ThreadsResult]) -> Table:
     )
     row("first token ms, later (p50)", [_ms(summary(r.ttft_ms[1:]), "p50") for r in results])
     row("UI thread, share of a core", [f"{(d['ui_cpu_share_watching'] or 0):.1%}" for d in data])
+    for measure in ui_background.MEASURES:
+        row(
+            f"{ui_background.LABELS[measure]} p50, none -> {ui_background.CALLS} in background",
+            [
+                ui_background.table_cells(r.background, measure)
+                if isinstance(r.background, ui_background.BackgroundResult)
+                else "-"
+                for r in results
+            ],
+            "unchanged: low end of the busy/none 95 % interval <= 1",
+        )
     for name, cells, target in rows:
         table.add_row(name, *cells, target)
     missed = [[name for name, ok in r.checks().items() if ok is False] for r in results]

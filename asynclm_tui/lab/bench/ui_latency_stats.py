@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from asynclm_tui.lab.bench.bfcl.report import percentile
 from asynclm_tui.lab.bench.bootstrap import median_ci95
@@ -77,6 +77,19 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+class Comparison(Protocol):
+    """A measured comparison reported with a setting's results
+    (``ui_background.BackgroundResult``)."""
+
+    def checks(self, key_p95_ms: float, key_max_ms: float) -> dict[str, bool | None]:
+        """Its targets, each met or not (null where nothing was measured)."""
+        ...
+
+    def to_json(self, key_p95_ms: float, key_max_ms: float) -> dict[str, Any]:
+        """Its part of the setting's JSON."""
+        ...
+
+
 @dataclass
 class ThreadsResult:
     """What ``bench ui`` measured with llama.cpp on ``threads`` of ``cpus`` CPUs."""
@@ -95,6 +108,8 @@ class ThreadsResult:
     keys_load_ms: list[float] = field(default_factory=list)
     ttft_ms: list[float] = field(default_factory=list)
     """Message to first token, per turn; the first is the first after launch."""
+    background: Comparison | None = None
+    """The next message with and without calls running in the background."""
 
     @property
     def spare_core(self) -> bool:
@@ -169,6 +184,8 @@ class ThreadsResult:
                 if p95 is None or top is None
                 else p95 <= target["key_p95_ms"] and top <= target["key_max_ms"]
             )
+        if self.background is not None:
+            out |= self.background.checks(target["key_p95_ms"], target["key_max_ms"])
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -199,6 +216,9 @@ class ThreadsResult:
             "ttft_ms_later_turns": summary(self.ttft_ms[1:]),
             "ui_cpu_share_watching": _rounded(self._cpu(self.watching, True), 4),
             "ui_cpu_share_detached": _rounded(self._cpu(both, False), 4),
+            "background": (
+                None if self.background is None else self.background.to_json(KEY_P95_MS, KEY_MAX_MS)
+            ),
             "targets": self.targets(),
             "met": self.checks(),
         }

@@ -167,10 +167,12 @@ class CallsLayout:
             self._set_calls_open(False)
 
     def update_summary(self) -> None:
-        """``calls · 2 running · 1 to approve`` in the panel's title and the strip."""
-        active = self._state.active_calls()
-        summary = calls_summary(active)
+        """``calls · 2 running · 1 to approve · 1 in background`` in the
+        panel's title and the strip."""
+        active = self._state.foreground_calls()
+        summary = calls_summary(active, len(self._state.background_calls()))
         self._title.update(" · ".join(["calls", *summary]) + (" (ctrl+l)" if summary else ""))
+        waiting = self._state.active_calls()  # (one in the background may ask too)
         self._strip.show(
-            summary, awaiting=any(c.status is CallStatus.AWAITING_APPROVAL for c in active)
+            summary, awaiting=any(c.status is CallStatus.AWAITING_APPROVAL for c in waiting)
         )

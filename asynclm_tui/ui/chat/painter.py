@@ -24,11 +24,13 @@ from asynclm_tui.core.api.events import (
 )
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.decode.budget import PROMPT_TOO_LONG
+from asynclm_tui.ui.delivery_words import background_chip, result_turn_text
 from asynclm_tui.ui.state import ChatState, clip, fmt_seconds, slid_text
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.transcript import (
     AssistantEntry,
     NoticeEntry,
+    ResultTurnEntry,
     Staging,
     Transcript,
     UserEntry,
@@ -82,6 +84,10 @@ class ChatPainter:
                 if entry is not None:
                     entry.add_raw(event.text)
                     entry.add_text(event.visible)
+            case TurnStarted() if event.started_by:  # results started it, not a message
+                text = result_turn_text(self.state.calls, event.started_by, event.t)
+                await into.mount(ResultTurnEntry(text))
+                await into.add_turn(AssistantEntry(event.turn, raw=self.raw))
             case TurnStarted():
                 await into.mount(UserEntry(event.text))
                 await into.add_turn(AssistantEntry(event.turn, raw=self.raw))
@@ -126,6 +132,10 @@ class ChatPainter:
         if event.kind == InterruptKind.USER:
             return  # shown by the UserMessage event
         call = self.state.calls.get(event.id)
+        if event.kind == InterruptKind.BACKGROUND:  # the answer ends without it
+            await entry.add_chip("background", background_chip(event.id, call))
+            self._calls.update_call(event.id)
+            return
         value = clip(flat(event.value), VALUE_CELLS)
         # The time of this call's own result only: not for an error about a
         # later block reusing its id (an ERROR interrupt), nor for a call that

@@ -6,8 +6,9 @@ input is a non-blocking :meth:`~asynclm_tui.core.api.handle.EngineHandle.post`.
 
 The screen holds the widgets, the keys and the message handlers (that is
 where Textual looks for them) and hands the work to its parts: steering
-(steer, queue and stop, see :mod:`.steering`), the painter, the layout, the
-status, the stream render and the copy picker.
+(steer, queue and stop, see :mod:`.steering`), the painter, the calls side
+(panel, layout, calls in the background: :mod:`.calls_side`), the status,
+the stream render and the copy picker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -24,17 +25,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Static
 
 from asynclm_tui.core.api.display import visible_event
-from asynclm_tui.core.api.enums import MODES, Decision, Mode
+from asynclm_tui.core.api.enums import MODES, Mode
 from asynclm_tui.core.api.events import (
-    ApproveCall,
-    CallFinished,
-    CallIssued,
-    CallProgress,
-    CallUpdated,
-    CancelCall,
     Configure,
     Event,
     ModelLoaded,
@@ -45,11 +39,12 @@ from asynclm_tui.core.api.events import (
     TurnFailed,
     TurnStarted,
 )
+from asynclm_tui.ui.chat.calls_side import CallsSide
 from asynclm_tui.ui.chat.copying import CopyPicker
 from asynclm_tui.ui.chat.effect_runner import EffectRunner
 from asynclm_tui.ui.chat.effects import Effect, Notify
 from asynclm_tui.ui.chat.footer import FooterRefresh
-from asynclm_tui.ui.chat.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS, CallsLayout
+from asynclm_tui.ui.chat.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS
 from asynclm_tui.ui.chat.painter import ChatPainter, failure_text
 from asynclm_tui.ui.chat.rendering import StreamRender
 from asynclm_tui.ui.chat.status import ChatStatus
@@ -60,6 +55,7 @@ from asynclm_tui.ui.screens.call_detail import CallDetailScreen
 from asynclm_tui.ui.screens.edit_queued import EditQueuedScreen
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.streaming.quiet_gc import QuietGC
+from asynclm_tui.ui.widgets.call_row import CallDecision
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel, CallsStrip
 from asynclm_tui.ui.widgets.prompt_input import PromptInput
 from asynclm_tui.ui.widgets.queue_view import QueueView
@@ -136,27 +132,30 @@ class ChatScreen(Screen[None]):
         """The conversation view."""
         self.prompt = PromptInput(id="prompt")
         """The message box."""
-        self.calls = CallsPanel(clock, id="calls")
-        if mcp is not None:
-            self.calls.is_mcp_tool = mcp.is_mcp_tool
-        self._calls_title = Static("calls", id="calls-title")
-        self._strip = CallsStrip(id="calls-strip")
+        self.side = CallsSide(
+            self,
+            engine,
+            state,
+            clock,
+            bar=self.status,
+            prompt=self.prompt,
+            mcp=mcp,
+            shown=calls_shown,
+            open_for_approval=open_calls_for_approval,
+        )
+        """The calls panel and everything around it."""
+        self.calls = self.side.panel
+        """The calls panel."""
+        self.calls_layout = self.side.layout
+        """Where the calls panel is."""
+        self.background = self.side.background
+        """Calls that outlived their answer: grouped, counted, their delivery changed."""
         self.steering = Steering(state, keymap)
         """Steer, queue and stop (its queue is the user's: the app saves it)."""
         self.queue_view = QueueView(self.steering.queue, id="queue")
         """Queued messages and held results, above the message box."""
         self.painter = ChatPainter(state, self.transcript, self.calls, raw=raw)
         """Draws events into the transcript (live, or a saved chat's)."""
-        self.calls_layout = CallsLayout(
-            self,
-            panel=self.calls,
-            strip=self._strip,
-            title=self._calls_title,
-            prompt=self.prompt,
-            state=state,
-            shown=calls_shown,
-            open_for_approval=open_calls_for_approval,
-        )
         self._status_view = ChatStatus(
             self.status,
             self.transcript,
@@ -187,11 +186,11 @@ class ChatScreen(Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield self.transcript
-                yield self._strip
+                yield self.side.strip
                 yield self.queue_view
                 yield self.prompt
             with Vertical(id="side"):
-                yield self._calls_title
+                yield self.side.title
                 yield self.calls
         yield self.status
         yield SteadyFooter()
@@ -261,14 +260,11 @@ class ChatScreen(Screen[None]):
             case TurnStarted():
                 self.quiet_gc.hold("turn")
                 self._status_view.turn_started(event)
-            case CallIssued():
-                self.calls_layout.update_summary()
-            case CallUpdated() | CallProgress() | CallFinished():
-                self.calls_layout.call_changed(event)
             case TurnDone():
                 self._status_view.turn_done(event, self.engine.snapshot().mode)
                 self.set_timer(GC_AFTER_TURN_S, self._collect_if_idle)
         if not isinstance(event, Token):
+            self.side.follow(event)
             await self.run_effects(self.steering.observe(event))
 
     async def _on_loaded(self, event: ModelLoaded) -> None:
@@ -384,22 +380,15 @@ class ChatScreen(Screen[None]):
 
     @on(CallsPanel.CancelRequested)
     def _cancel(self, event: CallsPanel.CancelRequested) -> None:
-        self.engine.post(CancelCall(event.call_id))
-        self.notify(f"Cancelling {event.call_id}; the model gets an error result.", timeout=3)
+        self.side.cancel(event.call_id)
+
+    @on(CallsPanel.DeliveryRequested)
+    def _cycle_delivery(self, event: CallsPanel.DeliveryRequested) -> None:
+        self.background.cycle(event.call_id)
 
     @on(CallsPanel.Decision)
-    def _decide(self, event: CallsPanel.Decision) -> None:
-        decision = event.decision
-        if decision in ("always", "server") and self.mcp is not None:
-            scope: Literal["tool", "server"] = "server" if decision == "server" else "tool"
-            if self.mcp.remember(event.tool, scope):
-                what = f"every tool of {event.tool.partition('.')[0]}"
-                if scope == "tool":
-                    what = event.tool
-                self.notify(f"Remembered: {what} runs without asking from now on.", timeout=4)
-        if decision == "server":
-            decision = "always"  # for this call and this chat, whatever was remembered
-        self.engine.post(ApproveCall(event.call_id, Decision(decision)))
+    def _decide(self, event: CallDecision) -> None:
+        self.side.decide(event)
         self.prompt.focus()
 
     @on(ModeChip.Clicked)
@@ -487,7 +476,8 @@ class ChatScreen(Screen[None]):
             self._erase_asked = now
             self.notify(
                 f"Press Ctrl+N again within {CONFIRM_NEW_CHAT_S:.0f} s to erase this "
-                "chat from the screen and the model's context.",
+                "chat from the screen and the model's context."
+                + self.background.new_chat_warning(),
                 title="New chat?",
                 severity="warning",
                 timeout=CONFIRM_NEW_CHAT_S,
@@ -525,7 +515,6 @@ class ChatScreen(Screen[None]):
         self.state.turns.clear()
         self.state.calls.clear()
         await self.transcript.clear()
-        await self.calls.clear_calls()
-        self.calls_layout.update_summary()
+        await self.side.clear()
         await self.run_effects(self.steering.chat_cleared())
         self._status_view.cleared()

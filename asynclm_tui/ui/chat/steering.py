@@ -6,7 +6,10 @@
   turn, in order, after an answer that ended by itself.
 - Esc stops writing; Esc again (the footer then shows "Cancel calls") cancels
   the calls still running. Results of a stopped answer are shown in it but
-  held back from the next one unless the user keeps them (Ctrl+G).
+  held back from the next one unless the user keeps them (Ctrl+G).  Calls
+  that outlived an answer that ended by itself run on in the background:
+  Esc leaves them alone (the calls panel cancels one), and a message is
+  sent as a new turn while they run.
 - After a stop or an error, queued messages go back into the message box
   rather than being sent: nothing typed is ever dropped or sent unasked.
   A message the engine could not take (``MessageReturned``) goes back too.
@@ -127,7 +130,7 @@ class Steering:
 
     def check_action(self, action: str) -> bool:
         """Which of Esc's two meanings applies now, and whether keep does."""
-        calls_running = bool(self.state.active_calls())
+        calls_running = bool(self.state.foreground_calls())
         if action == "stop":
             writing = self._generating and not self._stop_requested
             return writing or not calls_running
@@ -179,9 +182,14 @@ class Steering:
         return [Focus("prompt")]
 
     def cancel_calls(self) -> list[Effect]:
-        """Esc after a stop: cancel every call still running."""
-        names = ", ".join(c.id for c in self.state.active_calls()) or "nothing"
-        return [PostInput(CancelCall(None)), Notify(f"Cancelling {names}.", timeout=3)]
+        """Esc after a stop: cancel every call still running but those in the
+        background (the user let them run on; the calls panel cancels one)."""
+        calls = self.state.foreground_calls()
+        names = ", ".join(c.id for c in calls) or "nothing"
+        note = Notify(f"Cancelling {names}.", timeout=3)
+        if not self.state.background_calls():
+            return [PostInput(CancelCall(None)), note]
+        return [*(PostInput(CancelCall(c.id)) for c in calls), note]
 
     def keep_results(self) -> list[Effect]:
         """Ctrl+G: the held results go to the next answer."""
@@ -257,7 +265,8 @@ class Steering:
                 return []
             case TurnStarted():
                 self._generating = True
-                self._starting = max(0, self._starting - 1)
+                if not event.started_by:  # a result turn answers no message sent
+                    self._starting = max(0, self._starting - 1)
                 self._stop_requested = False
                 self._restored = False
                 out = [self._held_view()]

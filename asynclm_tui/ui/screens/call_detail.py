@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
 from asynclm_tui.core.api.events import HeldState, format_args
+from asynclm_tui.ui.delivery_words import detail_sentence
 from asynclm_tui.ui.state import CallRecord, fmt_seconds
 
 
@@ -22,6 +23,9 @@ def delivery(rec: CallRecord) -> str:
         return "Held back: its answer was stopped. Ctrl+G in the chat keeps it for the next answer."
     if rec.held is HeldState.DROPPED:
         return "Never given to the model: the next answer started without it."
+    background = detail_sentence(rec)
+    if background is not None:
+        return background
     if rec.landed_t is None:
         return "Not in the model's context yet."
     if rec.cut_tokens:

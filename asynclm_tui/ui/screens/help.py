@@ -25,6 +25,18 @@ stopped answer show in it but stay out of the next one unless you keep them
 Long results are cut to tools.max_result_tokens for the model; Ctrl+L, then
 Enter on a call shows the whole result.
 
+Calls that outlive the answer: at its end an answer waits at most
+tools.wait_at_end_s for its calls (a tool marked background: true, not at all),
+then ends; they run on in the background (the calls panel groups them, the
+status bar counts them) and you can chat meanwhile. A result that comes in
+while nothing is written is delivered as its tool's deliver_idle says:
+  answer  a new answer starts with it (the transcript says which call finished)
+  notify  a toast and a mark in the panel; it goes in with your next message
+  silent  it goes in with your next message, without a word
+A turn a result starts is like any other: Esc stops it, Enter steers it.
+A tool with deliver: when_idle holds a result that lands mid-answer until the
+answer ends. In the calls panel, r steps the selected call through the three.
+
 Remap any key in the config file, e.g.
   ui:
     keymap:

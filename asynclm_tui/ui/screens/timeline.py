@@ -34,7 +34,9 @@ class TimelineScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(
             "Timeline: decoding vs calls. In async mode calls overlap decoding; "
-            "the saving is call time that did not block the model.",
+            "the saving is call time that did not block the model. A call that "
+            "outlives its answer (▸) runs on into the turns that follow (↳) until "
+            "its result lands (◆).",
             id="timeline-title",
         )
         with VerticalScroll(id="timeline-turns"):
@@ -57,6 +59,12 @@ class TimelineScreen(Screen[None]):
         for turn in turns[self._shown :]:
             await container.mount(TurnTimeline(self.state, turn, self.clock))
         self._shown = len(turns)
-        for widget in container.query(TurnTimeline):
-            if widget.turn.end_t is None or widget is container.query(TurnTimeline).last():
+        # Live: the running turn, and those since the oldest call still in
+        # the background was issued (their lanes' timers run).
+        waiting = self.state.background_calls()
+        since = min((c.issued_t for c in waiting), default=None)
+        widgets = list(container.query(TurnTimeline))
+        for widget in widgets:
+            end = widget.turn.end_t
+            if end is None or (since is not None and end >= since) or widget is widgets[-1]:
                 widget.refresh(layout=True)

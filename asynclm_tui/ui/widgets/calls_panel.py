@@ -2,9 +2,13 @@
 
 Rows render from :class:`~asynclm_tui.ui.state.CallRecord` objects owned by the
 app's :class:`~asynclm_tui.ui.state.ChatState`; the panel only reads them.
+Calls that outlived their answer are grouped at the panel's end, under a
+heading, until their results are delivered; then they go back among the
+others, in the order they were issued.
 Selected rows can be cancelled or, when awaiting approval, allowed or denied,
-without stopping the model, and opened in full: the panel posts messages, and
-the chat screen talks to the engine and opens the call's screen.
+their delivery changed, without stopping the model, and opened in full: the
+panel posts messages, and the chat screen talks to the engine and opens the
+call's screen.
 """
 
 from __future__ import annotations
@@ -12,65 +16,47 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.events import Click
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widgets import Button, Static
+from textual.widgets import Static
 
 from asynclm_tui.core.api.enums import CallStatus
-from asynclm_tui.core.api.events import (
-    HeldState,
-)
-from asynclm_tui.ui.state import CallRecord, fmt_seconds
+from asynclm_tui.ui.delivery_words import refusal
+from asynclm_tui.ui.state import CallRecord
+from asynclm_tui.ui.widgets.call_row import CallDecision, CallRow
 from asynclm_tui.ui.widgets.keep_place import KeepsPlace
 
-STATUS_ICONS = {
-    CallStatus.COLLECTED: "◌",
-    CallStatus.QUEUED: "◌",
-    CallStatus.AWAITING_APPROVAL: "?",
-    CallStatus.RUNNING: "▶",
-    CallStatus.DONE: "✓",
-    CallStatus.FAILED: "✗",
-    CallStatus.CANCELLED: "⊘",
-    CallStatus.TIMED_OUT: "⌛",
-    CallStatus.DENIED: "⊘",
-}
 
-BAR_WIDTH = 12
-PREVIEW_CHARS = 60
-"""A finished call's preview: two lines in a narrow panel (Enter shows it all)."""
-
-
-def progress_bar(elapsed_ms: float, estimate_ms: float, width: int = BAR_WIDTH) -> tuple[str, str]:
-    """A bar of ``elapsed / estimate`` and the part beyond the estimate.
-
-    Returns the filled-and-empty bar and a marker for overrun (``+`` cells are
-    shown in the warning colour by the caller).
-    """
-    if estimate_ms <= 0:
-        return "─" * width, ""
-    fraction = elapsed_ms / estimate_ms
-    filled = min(width, int(fraction * width))
-    bar = "█" * filled + "░" * (width - filled)
-    return bar, ("»" if fraction > 1 else "")
-
-
-def calls_summary(active: Iterable[CallRecord]) -> list[str]:
-    """``["2 running", "1 to approve"]`` for the calls not yet finished."""
+def calls_summary(active: Iterable[CallRecord], background: int = 0) -> list[str]:
+    """``["2 running", "1 to approve", "1 in background"]``: the calls not yet
+    finished (``active``, those of the answers) and the ``background`` ones."""
     counts: dict[str, int] = {}
     for call in active:
         waiting = call.status is CallStatus.AWAITING_APPROVAL
         label = "to approve" if waiting else call.status.value
         counts[label] = counts.get(label, 0) + 1
-    return [f"{n} {status}" for status, n in sorted(counts.items())]
+    summary = [f"{n} {status}" for status, n in sorted(counts.items())]
+    return [*summary, f"{background} in background"] if background else summary
+
+
+def group_title(records: Iterable[CallRecord]) -> str:
+    """The background group's heading: ``in the background · 1 running · 1 result waiting``."""
+    records = list(records)
+    running = sum(not c.status.finished for c in records)
+    waiting = len(records) - running
+    parts = ["in the background"]
+    if running:
+        parts.append(f"{running} running")
+    if waiting:
+        parts.append(f"{waiting} result{'' if waiting == 1 else 's'} waiting")
+    return " · ".join(parts)
 
 
 class CallsStrip(Static):
@@ -97,128 +83,6 @@ class CallsStrip(Static):
         self.post_message(self.Clicked())
 
 
-def slug(status: CallStatus) -> str:
-    """CSS-friendly status name: ``awaiting approval`` -> ``awaiting-approval``."""
-    return status.value.replace(" ", "-")
-
-
-class CallRow(Vertical):
-    """One call: status line, timer bar, result preview, approval buttons."""
-
-    def __init__(self, record: CallRecord, is_mcp_tool: Callable[[str], bool]) -> None:
-        super().__init__(classes="call-row", id=f"call-{_css_id(record.id)}")
-        self.record = record
-        self._is_mcp_tool = is_mcp_tool
-        self._body = Static("", classes="call-body", markup=False)
-        self._lines = -1
-        self._status: CallStatus | None = None
-        self._approval: Horizontal | None = None
-        """The approval buttons, only while the call awaits approval: four
-        widgets on every finished row slowed the opening of a long chat."""
-
-    def compose(self) -> ComposeResult:
-        yield self._body
-
-    def _show_approval(self, show: bool) -> None:
-        # Rows are redrawn only once mounted (see CallsPanel.add_call).
-        if show and self._approval is None:
-            buttons = [
-                Button("Allow once", id="approve-once", compact=True, variant="success"),
-                Button("Always", id="approve-always", compact=True, variant="primary"),
-                Button("Deny", id="approve-deny", compact=True, variant="error"),
-            ]
-            if self._is_mcp_tool(self.record.fn):
-                server = Button("Whole server", id="approve-server", compact=True)
-                buttons.insert(2, server)
-            self._approval = Horizontal(*buttons, classes="approval")
-            self.mount(self._approval)
-        elif not show and self._approval is not None:
-            self._approval.remove()
-            self._approval = None
-
-    def refresh_row(self, now: float) -> None:
-        """Redraw from the record (``now`` in engine seconds)."""
-        rec = self.record
-        if rec.status is not self._status:
-            # One restyle for the swap, not one per class.
-            if self._status is not None:
-                self.remove_class(f"status-{slug(self._status)}", update=False)
-            self.add_class(f"status-{slug(rec.status)}")
-            self._status = rec.status
-        self._show_approval(rec.status is CallStatus.AWAITING_APPROVAL)
-        elapsed = rec.elapsed_ms(now)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{STATUS_ICONS[rec.status]} ", style="bold")
-        text.append(rec.id if rec.wants_result else "·", style="bold")
-        text.append(f"  {rec.fn}", style="italic")
-        text.append(f"({rec.signature(40)})\n")
-        est = f" / ~{fmt_seconds(rec.estimate_ms)}" if rec.estimate_ms > 0 else ""
-        if rec.status in (CallStatus.AWAITING_APPROVAL, CallStatus.QUEUED, CallStatus.COLLECTED):
-            # Not running yet: a bar against the estimate would mislead.
-            text.append(f"{rec.status.value} for {fmt_seconds(elapsed)}")
-            if rec.status is CallStatus.AWAITING_APPROVAL:
-                server = " · s whole server" if self._is_mcp_tool(rec.fn) else ""
-                text.append(f"\nneeds approval: a once · A always{server} · d deny", style="bold")
-        elif rec.status is CallStatus.DENIED or (rec.status.finished and rec.started_t is None):
-            # It never ran (refused, unknown tool, bad arguments, cancelled in
-            # the queue): no bar, and no run time (the wait was not a run).
-            text.append(f"{rec.status.value}, never ran\n")
-            preview = " ".join(rec.value.split())
-            if preview:
-                text.append(preview, style="bold")
-        else:
-            if rec.status is CallStatus.DONE:
-                # Done: the whole bar, whatever the estimate said.
-                bar, over = "█" * BAR_WIDTH, ""
-            elif rec.progress is not None and rec.progress[1]:
-                # The tool says how far it is: its word over the estimate.
-                done, total, _ = rec.progress
-                bar, over = progress_bar(done, total or 1.0)
-            else:
-                # Running, or ended short (cancelled, timed out, failed): how
-                # far it got against the estimate.
-                bar, over = progress_bar(elapsed, rec.estimate_ms)
-            text.append(bar)
-            text.append(over, style="bold")
-            text.append(f" {fmt_seconds(elapsed)}{est}\n")
-            if rec.progress is not None and not rec.status.finished:
-                done, total, message = rec.progress
-                text.append(message or (f"{done:g} of {total:g}" if total else f"{done:g} done"))
-                text.append("\n")
-            if rec.status.finished:
-                preview = " ".join(rec.value[: PREVIEW_CHARS * 2].split())
-                if len(preview) > PREVIEW_CHARS:
-                    preview = preview[: PREVIEW_CHARS - 1] + "…"
-                landed = rec.landed_t is not None or not rec.wants_result
-                text.append(f"{rec.status.value} " + ("→ " if landed else "⋯ "))
-                text.append(preview or "(no output)", style="italic" if rec.ok else "bold")
-                if rec.cut_tokens:
-                    kept = rec.result_tokens - rec.cut_tokens
-                    text.append(f"\nmodel saw {kept:,} of {rec.result_tokens:,} tokens · enter")
-                elif rec.held is HeldState.HELD:
-                    text.append("\nheld back from the model · ctrl+g keeps", style="bold")
-                elif rec.held is HeldState.DROPPED:
-                    text.append("\nnot given to the model (answer stopped)")
-            else:
-                text.append(rec.status.value)
-        # While a call runs only its timer changes; same line count means
-        # same size, so skip the layout pass (this runs 10 times a second).
-        lines = text.plain.count("\n")
-        self._body.update(text, layout=lines != self._lines)
-        self._lines = lines
-
-    @on(Button.Pressed)
-    def _approve(self, event: Button.Pressed) -> None:
-        decision = (event.button.id or "").removeprefix("approve-")
-        event.stop()
-        self.post_message(CallsPanel.Decision(self.record.id, decision, self.record.fn))
-
-
-def _css_id(call_id: str) -> str:
-    """Call ids may hold ``~`` (anonymous calls); keep DOM ids valid."""
-    return "".join(ch if ch.isalnum() or ch in "_-" else f"_{ord(ch)}_" for ch in call_id)
-
-
 class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
     """All calls of the session, newest at the bottom; keyboard-selectable."""
 
@@ -231,6 +95,8 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         Binding("A,shift+a", "decide('always')", "Allow always", id="calls.allow_always"),
         Binding("s", "decide('server')", "Allow its MCP server", id="calls.allow_server"),
         Binding("d", "decide('deny')", "Deny", id="calls.deny"),
+        # Not d (deny): a mistaken press must not refuse a call.
+        Binding("r", "cycle_delivery", "Delivery", id="calls.delivery"),
         # Escape leaves the panel rather than stopping the model: a user who
         # just cancelled or approved a call wants the input back, not a stop.
         Binding("escape", "back", "Back to input", id="calls.back"),
@@ -239,15 +105,8 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
     selected: reactive[int] = reactive(-1)
     """Index of the selected row (-1: none)."""
 
-    @dataclass
-    class Decision(Message):
-        """The user answered an approval: ``once``, ``always`` (this tool),
-        ``server`` (every tool of the call's MCP server) or ``deny``."""
-
-        call_id: str
-        decision: str
-        tool: str = ""
-        """The call's tool, for remembering an MCP approval."""
+    Decision = CallDecision
+    """The user answered an approval (posted by a row's buttons or the keys)."""
 
     @dataclass
     class CancelRequested(Message):
@@ -260,6 +119,12 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         """The user asked for a call's full result and what the model saw of it."""
 
         record: CallRecord
+
+    @dataclass
+    class DeliveryRequested(Message):
+        """The user asked for the call's next delivery (answer -> notify -> silent)."""
+
+        call_id: str
 
     @dataclass
     class BackRequested(Message):
@@ -277,9 +142,15 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
             "No calls yet.\nTools the model calls show up here with a live timer.",
             classes="calls-empty",
         )
+        self._heading = Static("", classes="calls-group", markup=False)
+        """Heads the calls that outlived their answer, at the panel's end."""
+        self._heading.display = False
+        self._group: set[str] = set()
+        """Ids of the rows under the heading."""
 
     def compose(self) -> ComposeResult:
         yield self._empty
+        yield self._heading
 
     def on_mount(self) -> None:
         """Tick running timers; 10 Hz is smooth enough and cheap."""
@@ -301,8 +172,15 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
 
     @property
     def rows(self) -> list[CallRow]:
-        """Rows in display order."""
-        return list(self._rows.values())
+        """Rows in display order (those in the background last)."""
+        if not self._group:
+            return list(self._rows.values())
+        return [row for row in self.children if isinstance(row, CallRow)]
+
+    @property
+    def background_rows(self) -> list[CallRow]:
+        """Rows under the background heading, in display order."""
+        return [row for row in self.rows if row.record.id in self._group]
 
     @property
     def ticking(self) -> bool:
@@ -313,12 +191,16 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         """Add a row for a newly issued call and select it."""
         self._empty.display = False
         row = CallRow(record, self.is_mcp_tool)
-        await self.mount(row)
+        await self.mount(row, before=self._heading)
         self._rows[record.id] = row  # only after mounting: tick() redraws rows
         row.refresh_row(self._clock())
         self._wake(record)
+        # The newest row is last, or last before the background group.
+        position = len(self._rows) - 1 - len(self._group)
         if self.selected < 0 or not self.has_focus:
-            self.selected = len(self._rows) - 1
+            self.selected = position
+        elif self.selected >= position:
+            self.selected += 1  # a row of the group, one further down now
 
     async def add_earlier(self, records: list[CallRecord]) -> None:
         """Add rows for finished calls above the others (older turns of a
@@ -327,14 +209,14 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
             return
         self._empty.display = False
         rows = [CallRow(record, self.is_mcp_tool) for record in records]
-        first = next(iter(self._rows.values()), None)
-        await self.mount_all(rows, before=first)
+        await self.mount_all(rows, after=self._empty)
         now = self._clock()
         for row in rows:
             row.refresh_row(now)
         self._rows = {**{row.record.id: row for row in rows}, **self._rows}
         if self.selected >= 0:
             self.selected += len(rows)
+        self.regroup()  # a saved chat's call may still wait for its result
 
     def update_call(self, call_id: str) -> None:
         """Redraw one row after its record changed."""
@@ -352,8 +234,45 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
         """Forget every row (new chat)."""
         await self.query_children(CallRow).remove()
         self._rows.clear()
+        self._group.clear()
+        self._heading.display = False
         self.selected = -1
         self._empty.display = True
+
+    def regroup(self) -> None:
+        """Move rows into the background group (calls that outlived their
+        answer, results not yet delivered) or back among the others, in the
+        order they were issued; the selection stays on its call."""
+        now = self._clock()
+        want = {cid for cid, row in self._rows.items() if row.record.in_background}
+        joining, leaving = want - self._group, self._group - want
+        if joining or leaving:
+            chosen = self.selected_record
+            order = list(self._rows)
+            self.moved_on_purpose({self._rows[cid] for cid in joining | leaving})
+            for cid in sorted(joining | leaving, key=order.index):
+                row = self._rows[cid]
+                later = order[order.index(cid) + 1 :]
+                if cid in want:
+                    # Before the next call of the group, or at the end.
+                    after = next((self._rows[c] for c in later if c in self._group), None)
+                    if after is not None:
+                        self.move_child(row, before=after)
+                    elif self.children[-1] is not row:
+                        self.move_child(row, after=self.children[-1])
+                    self._group.add(cid)
+                else:
+                    self._group.discard(cid)
+                    # Back before the next call not in the group, or the heading.
+                    ahead = next((self._rows[c] for c in later if c not in self._group), None)
+                    self.move_child(row, before=ahead or self._heading)
+                row.set_class(cid in want, "-background")
+                row.refresh_row(now)
+            if chosen is not None:
+                self.selected = [r.record.id for r in self.rows].index(chosen.id)
+        self._heading.display = bool(want)
+        if want:
+            self._heading.update(group_title(self._rows[c].record for c in want))
 
     def tick(self) -> None:
         """Advance the timers of calls that are still going."""
@@ -429,6 +348,18 @@ class CallsPanel(VerticalScroll, KeepsPlace, can_focus=True):
             self.notify(f"{rec.fn} is not an MCP server's tool.", severity="warning")
             return
         self.post_message(self.Decision(rec.id, decision, rec.fn))
+
+    def action_cycle_delivery(self) -> None:
+        """Step the selected call's delivery: answer -> notify -> silent."""
+        rec = self.selected_record
+        if rec is None:
+            self.notify("No call selected.", severity="warning", timeout=3)
+            return
+        problem = refusal(rec)
+        if problem is not None:
+            self.notify(problem, severity="warning", timeout=4, markup=False)
+            return
+        self.post_message(self.DeliveryRequested(rec.id))
 
     def action_back(self) -> None:
         """Return focus to the message box."""

@@ -19,6 +19,13 @@ class KeepsPlace(Widget):
     _placed: tuple[dict[Widget, Region], int] | None = None
     """Each child's region at the last layout, and that layout's width."""
 
+    def moved_on_purpose(self, widgets: set[Widget]) -> None:
+        """``widgets`` were moved elsewhere in the view (not pushed by what is
+        above them): the next layout keeps the place of a child that stayed."""
+        if self._placed is not None:
+            regions, width = self._placed
+            self._placed = ({w: r for w, r in regions.items() if w not in widgets}, width)
+
     def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
         """Textual's layout; then keep the child at the top of the view where
         it was, in the same frame: moved by as much as what is above it grew
@@ -49,7 +56,9 @@ class KeepsPlace(Widget):
         into = y - was.y
         if width != size.width:
             into = into / max(1, was.height) * now.height
-        target = max(0, round(now.y + into))
+        # Never past the end: content that fits the view has no place to keep.
+        end = max(0, result.total_region.bottom - size.height)
+        target = max(0, min(end, round(now.y + into)))
         if target != round(y):
             self.set_scroll(None, target)
             self.set_reactive(Widget.scroll_target_y, target)

@@ -1,5 +1,6 @@
-"""The status bar: state, mode, context, tokens/s (and whether a busy CPU
-slowed them), MCP servers, where the model runs and its name.
+"""The status bar: state, calls in the background, mode, context, tokens/s
+(and whether a busy CPU slowed them), MCP servers, where the model runs and
+its name.
 
 A narrow terminal drops parts by priority (the order of :data:`PRIORITY`)
 rather than cutting the line at its right edge: what the user acts on (state,
@@ -18,9 +19,9 @@ from textual.events import Click, Resize
 from textual.message import Message
 from textual.widgets import Static
 
-PRIORITY = ("state", "mode", "ctx", "speed", "cpu", "mcp", "device", "model")
+PRIORITY = ("state", "bg", "mode", "ctx", "speed", "cpu", "mcp", "device", "model")
 """Parts in the order they survive a narrow terminal."""
-ORDER = ("state", "model", "device", "speed", "cpu", "ctx", "mcp", "mode")
+ORDER = ("state", "bg", "model", "device", "speed", "cpu", "ctx", "mcp", "mode")
 """Parts left to right."""
 FIXED_WIDTH = {"speed": 13, "ctx": 26}
 """Cells (padding included) of the parts whose text changes while decoding,
@@ -103,8 +104,8 @@ class StatusBar(Horizontal):
         yield from self._parts.values()
 
     def text(self, part: str) -> str:
-        """Plain text of a part (``state``, ``model``, ``device``, ``speed``,
-        ``cpu``, ``ctx``, ``mcp``, ``mode``), shown or not."""
+        """Plain text of a part (``state``, ``bg``, ``model``, ``device``,
+        ``speed``, ``cpu``, ``ctx``, ``mcp``, ``mode``), shown or not."""
         return self._texts.get(part, "")
 
     def shown(self, part: str) -> bool:
@@ -149,6 +150,11 @@ class StatusBar(Horizontal):
         state = self._parts["state"]
         for name in ("idle", "busy", "wait", "error", "loading"):
             state.set_class(kind == name, f"-{name}")
+
+    def set_background(self, count: int) -> None:
+        """Calls that outlived their answer, running or with a result waiting
+        (none: the part is hidden)."""
+        self._set("bg", f"{count} in background" if count else "")
 
     def set_model(self, name: str, device: str) -> None:
         """Model file name and where it runs (``CPU``, ``GPU 31 layers``, or a

@@ -3,8 +3,11 @@
 Lanes share one time axis: the decode lane shows prefill, decoding, paused
 (waiting) spans and the decode calls that appended results (their prefill);
 each call lane shows queued, running and its result landing in the context
-(◆).  The summary compares the turn's wall time with a synchronous run, where
-every call would block decoding for its whole duration.
+(◆).  A call that outlived its answer runs on across the turns that follow:
+its lane ends in ▸ where it goes on, and each later turn draws it again (↳)
+from its left edge, in the background (━) and then held (┄) until its result
+lands (◆).  The summary compares the turn's wall time with a synchronous run,
+where every call would block decoding for its whole duration.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from asynclm_tui.core.api.enums import CallStatus
-from asynclm_tui.ui.state import ChatState, TurnRecord, clip, fmt_seconds
+from asynclm_tui.ui.state import CallRecord, ChatState, TurnRecord, clip, fmt_seconds
 
 LABEL_WIDTH = 26
 """Cells for a lane's label: room for ``id fn(arg=value)`` of a typical call."""
@@ -64,6 +67,8 @@ class TurnTimeline(Widget):
         "timeline--done",
         "timeline--failed",
         "timeline--land",
+        "timeline--background",
+        "timeline--held",
         "timeline--saved",
         "timeline--muted",
     }
@@ -73,10 +78,31 @@ class TurnTimeline(Widget):
         self.state = state
         self.turn = turn
         self._clock = clock
+        self._carried: list[CallRecord] | None = None
+
+    @property
+    def carried(self) -> list[CallRecord]:
+        """Calls of earlier answers still in the background when this turn
+        started (the same calls once it has ended: kept, not searched for
+        at every frame of a long chat's timeline)."""
+        if self._carried is not None:
+            return self._carried
+        carried = self.state.carried_into(self.turn)
+        if self.turn.end_t is not None:
+            self._carried = carried
+        return carried
+
+    @property
+    def outlived(self) -> bool:
+        """Whether a lane is a call that outlived its answer (its legend shows)."""
+        own = (self.state.calls[c] for c in self.turn.calls)
+        return bool(self.carried) or any(c.background_t is not None for c in own)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        """Title, axis, decode lane, one lane per call, summary, legend."""
-        return 5 + max(1, len(self.turn.calls))
+        """Title, axis, decode lane, one lane per call, summary, legend (two
+        lines with calls that outlived their answer)."""
+        lanes = max(1, len(self.turn.calls) + len(self.carried))
+        return 5 + lanes + self.outlived
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"timeline--{name}")
@@ -134,9 +160,16 @@ class TurnTimeline(Widget):
             if call.landed_t is not None and call.landed_t <= end:  # (kept: a later turn)
                 c = col(call.landed_t)
                 lane[c], kinds[c] = "◆", "land"
+            elif call.background_t is not None and call.held is None:
+                lane[-1], kinds[-1] = "▸", "background"  # it goes on after this answer
             label = call_label(call.id, call.fn, call.signature(LABEL_WIDTH), LABEL_WIDTH - 2)
             self._lane(out, label, lane, kinds, fmt_seconds(call.elapsed_ms(now)))
-        if not turn.calls:
+        carried = self.carried
+        for call in carried:
+            lane, kinds = self._carried_lane(call, cells, col, (turn.start_t, end))
+            label = call_label(call.id, call.fn, call.signature(LABEL_WIDTH), LABEL_WIDTH - 4)
+            self._lane(out, f"↳ {label}", lane, kinds, fmt_seconds(call.elapsed_ms(now)))
+        if not turn.calls and not carried:
             out.append(" " * LABEL_WIDTH + "(no calls this turn)\n", self._style("muted"))
 
         s = self.state.savings(turn, now)
@@ -153,7 +186,8 @@ class TurnTimeline(Widget):
                 self._style("muted"),
             )
         else:
-            out.append("nothing to overlap\n", self._style("muted"))
+            own = "no calls of its own (↳: an earlier answer's)"
+            out.append(f"{own if carried else 'nothing to overlap'}\n", self._style("muted"))
         out.append(" " * LABEL_WIDTH)
         for glyph, name, label in (
             ("▒", "prefill", "prefill"),
@@ -168,7 +202,40 @@ class TurnTimeline(Widget):
         ):
             out.append(glyph, self._style(name))
             out.append(f" {label}  ", self._style("muted"))
+        if self.outlived:
+            out.append("\n" + " " * LABEL_WIDTH)
+            for glyph, name, label in (
+                ("▸", "background", "goes on after the answer"),
+                ("↳", "muted", "from an earlier answer"),
+                ("━", "background", "in the background"),
+                ("┄", "held", "result held"),
+            ):
+                out.append(glyph, self._style(name))
+                out.append(f" {label}  ", self._style("muted"))
         return out
+
+    @staticmethod
+    def _carried_lane(
+        call: CallRecord, cells: int, col: Callable[[float], int], span: tuple[float, float]
+    ) -> tuple[list[str], list[str]]:
+        """The lane of a call carried in from an earlier answer (``span``:
+        this turn's start and end): running in the background from the left
+        edge, then held, until it lands."""
+        start, end = span
+        lane = ["━"] * cells
+        kinds = ["background"] * cells
+        if call.finished_t is not None and call.finished_t <= end:
+            first = 0 if call.finished_t <= start else col(call.finished_t) + 1
+            for c in range(first, cells):
+                lane[c], kinds[c] = "┄", "held"
+        if call.landed_t is not None and call.landed_t <= end:
+            landed = col(call.landed_t)
+            lane[landed], kinds[landed] = "◆", "land"
+            for c in range(landed + 1, cells):
+                lane[c], kinds[c] = " ", "muted"
+        else:
+            lane[-1] = "▸"  # still not delivered when this turn ended (or now)
+        return lane, kinds
 
     def _axis(self, span: float, cells: int) -> str:
         step = nice_step(span, cells)

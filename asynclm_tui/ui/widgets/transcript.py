@@ -68,6 +68,14 @@ class UserEntry(Static):
         self.border_title = "you"
 
 
+class ResultTurnEntry(Static):
+    """Where a turn was started by results rather than a message of the
+    user's: one line naming the calls and how long they took."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(text), classes="result-turn")
+
+
 class NoticeEntry(Static):
     """A line from the app itself (errors, model ready, new chat)."""
 
@@ -275,7 +283,9 @@ class AssistantEntry(Vertical, LayoutOnce):
             await self._flush_unlocked()
             self._held.append(chip)
             sentence = waits_for_sentence((c.kind for c in self._held), self._held_chars)
-            if now or self._done or ends_here(self._tail, "", sentence):
+            # Before the answer's first word there is no sentence to keep whole
+            # (a result that started the turn, one kept from a stopped answer).
+            if now or self._done or not self.shown or ends_here(self._tail, "", sentence):
                 await self._mount_held()
         return chip
 
