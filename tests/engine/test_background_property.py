@@ -51,7 +51,7 @@ from asynclm_tui.core.api.events import (
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.cml.syntax import format_interrupt
 from asynclm_tui.core.decode.engine import Engine
-from asynclm_tui.core.decode.turn import Session
+from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.tools.registry import ToolRegistry
 
 STEPPED_CASES = 10_000

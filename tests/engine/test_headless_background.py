@@ -18,8 +18,8 @@ import pytest
 from asynclm_tui.core.api.enums import DeliverIdle
 from asynclm_tui.core.api.events import Event, TurnDone
 from asynclm_tui.core.backends.scripted import ScriptedBackend
+from asynclm_tui.core.decode.due_calls import BACKGROUND_NOTE
 from asynclm_tui.core.decode.engine import Engine
-from asynclm_tui.core.decode.turn import BACKGROUND_NOTE
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.headless.run import run_headless
 from tests.engine.engine_harness import Gate, settings

@@ -33,7 +33,7 @@ from asynclm_tui.core.api.events import (
     TurnDone,
     TurnStarted,
 )
-from asynclm_tui.core.decode import turn as turn_module
+from asynclm_tui.core.decode import due_calls as note_module
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.decode.from_settings import build_engine
 from asynclm_tui.core.settings.config import Settings, load_settings
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every run here")
     args = parser.parse_args(argv)
     if args.note:
-        turn_module.BACKGROUND_NOTE = args.note
+        note_module.BACKGROUND_NOTE = args.note
     runs: list[Run] = []
     for prompt in args.prompt or PROMPTS:
         for seed in seeds(args.seeds):
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = summary(runs)
     print(json.dumps(totals, indent=1))
     if args.json is not None:
-        report = {"note": turn_module.BACKGROUND_NOTE, "ms": args.ms, "summary": totals}
+        report = {"note": note_module.BACKGROUND_NOTE, "ms": args.ms, "summary": totals}
         report["runs"] = [asdict(r) for r in runs]
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0

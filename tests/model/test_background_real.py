@@ -29,9 +29,9 @@ from asynclm_tui.core.api.events import (
     TurnStarted,
 )
 from asynclm_tui.core.cml.script import Script
+from asynclm_tui.core.decode.due_calls import BACKGROUND_NOTE
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.decode.from_settings import build_engine
-from asynclm_tui.core.decode.turn import BACKGROUND_NOTE
 from tests.conftest import small_settings, tool_registry
 
 pytestmark = pytest.mark.model

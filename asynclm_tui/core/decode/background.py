@@ -16,7 +16,7 @@ from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld, SetDelivery
 from asynclm_tui.core.api.enums import CallStatus, DeliverIdle
 from asynclm_tui.core.decode.mailbox import Mailbox, Policy
-from asynclm_tui.core.decode.turn import Session
+from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.tools.executor import CallResult
 from asynclm_tui.core.tools.registry import ToolRegistry
 

@@ -25,7 +25,8 @@ from asynclm_tui.core.api.enums import InterruptKind, StopReason
 from asynclm_tui.core.api.events import MessageReturned, TurnFailed
 from asynclm_tui.core.decode.follow_up import FollowUpWatch, follow_up_text
 from asynclm_tui.core.decode.mailbox import Mailbox
-from asynclm_tui.core.decode.turn import Session, Turn
+from asynclm_tui.core.decode.session import Session
+from asynclm_tui.core.decode.turn import Turn
 
 
 def give_back(turn: Turn, session: Session, mailbox: Mailbox) -> None:

@@ -22,7 +22,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
 from asynclm_tui.core.api.bus import EventBus, Sink
 from asynclm_tui.core.api.delivery import SetDelivery
@@ -40,7 +39,6 @@ from asynclm_tui.core.api.events import (
     Input,
     KeepResults,
     MessageReturned,
-    ModelLoaded,
     ModelLoadFailed,
     ModelLoading,
     NewSession,
@@ -50,12 +48,11 @@ from asynclm_tui.core.api.events import (
     SessionStarted,
     SetTools,
     StopGeneration,
-    TurnDone,
     TurnFailed,
     TurnStarted,
 )
 from asynclm_tui.core.api.handle import EngineSnapshot, LoadState
-from asynclm_tui.core.backends.adapter import applied_adapter, prompt_style_for
+from asynclm_tui.core.backends.adapter import prompt_style_for
 from asynclm_tui.core.backends.base import (
     Backend,
     BackendError,
@@ -66,7 +63,6 @@ from asynclm_tui.core.backends.base import (
 )
 from asynclm_tui.core.backends.cpu_meter import tool_ended, tool_started
 from asynclm_tui.core.backends.thread_governor import take_contention
-from asynclm_tui.core.cml.constrain import tool_shape
 from asynclm_tui.core.cml.prompt import system_prompt
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.decode.background import (
@@ -77,15 +73,17 @@ from asynclm_tui.core.decode.background import (
     quiet_if_cancelled,
     tell_interrupted,
 )
+from asynclm_tui.core.decode.call_grammar import call_grammar
 from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_back
 from asynclm_tui.core.decode.follow_up import FollowUpWatch
-from asynclm_tui.core.decode.jump_forward import jump_forward_on
 from asynclm_tui.core.decode.kv_reuse import PrefillStopped
 from asynclm_tui.core.decode.mailbox import Inbound, Mailbox, NewSessionMark
 from asynclm_tui.core.decode.prefix_cache import warm_start
 from asynclm_tui.core.decode.prompt_reading import read_prompt, room_maker
+from asynclm_tui.core.decode.reports import model_loaded, turn_done
 from asynclm_tui.core.decode.schedulers import scheduler_for
-from asynclm_tui.core.decode.turn import Session, Turn, TurnPlan, TurnStats
+from asynclm_tui.core.decode.session import Session
+from asynclm_tui.core.decode.turn import Turn, TurnPlan, TurnStats
 from asynclm_tui.core.decode.withheld import Withheld
 from asynclm_tui.core.settings.config import GenerationSettings, Settings
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
@@ -93,9 +91,6 @@ from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.core.tools.spec import ToolSpec
 
 BackendFactory = Callable[[ProgressFn], Backend]
-
-SMALL_MODEL_PARAMS = 3_000_000_000
-"""Below this size ``constrain_calls`` defaults to on."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -351,22 +346,7 @@ class Engine:
         with self._lock:
             self._backend, self._load = backend, LoadState.READY
             tools = tuple(sorted(self._registry.tools))
-        info = backend.info
-        bus.emit(
-            ModelLoaded(
-                bus.now(),
-                info.model,
-                info.n_ctx,
-                info.n_gpu_layers,
-                info.gpu_available and info.n_gpu_layers > 0,
-                (time.perf_counter() - start) * 1000,
-                info.n_threads,
-                tools,
-                str(info.extra.get("notice", "")),
-                Path(applied_adapter(info)).name,  # '' when none
-                server=str(info.extra.get("host", "")),
-            )
-        )
+        bus.emit(model_loaded(backend, (time.perf_counter() - start) * 1000, tools, bus.now()))
         self._loaded.set()
         return backend
 
@@ -375,15 +355,9 @@ class Engine:
         serial, are dropped by the mailbox whenever they arrive) and start the
         next one, with a saved chat's history if the mark carries one."""
         self._executor.cancel(None)
-        history = [dict(m) for m in mark.history]
         with self._lock:
-            self._session = Session(
-                serial=self._session.serial + 1,
-                messages=history,
-                ids=set(mark.call_ids),
-                # One answer per turn (a turn started by results has no user message).
-                turns=sum(1 for m in history if m.get("role") == "assistant"),
-                anonymous=sum(1 for c in mark.call_ids if c.startswith("~")),
+            self._session = Session.continuing(
+                self._session.serial + 1, mark.history, mark.call_ids
             )
             serial = self._session.serial
         self._mailbox.start_session(serial)
@@ -413,13 +387,6 @@ class Engine:
         return system_prompt(
             registry.tools.values(), self._executor.estimate_ms, gen.system_prompt, style
         )
-
-    def _constrain_calls(self, backend: Backend, gen: GenerationSettings) -> bool:
-        if not backend.info.has_logits:
-            return False  # a remote server: no logits to mask
-        if gen.constrain_calls is not None:
-            return gen.constrain_calls
-        return backend.info.n_params < SMALL_MODEL_PARAMS
 
     def _offered_tools(self) -> list[ToolSpec]:
         with self._lock:
@@ -525,34 +492,7 @@ class Engine:
             bus.emit(failure)
         elif turn is not None:  # an unanswered message typed mid-answer goes next
             self._follow_up_next = follow_up_next(self._follow, self._mailbox, stats.reason)
-        end = time.perf_counter()
-        decode_s = max(end - t_start - stats.waited_s, 1e-9)
-        n_past = 0
-        with contextlib.suppress(Exception):  # a broken backend still ends the turn
-            n_past = backend.n_past
-        cpu = take_contention(backend)
-        bus.emit(
-            TurnDone(
-                bus.now(),
-                reason=stats.reason,
-                n_prompt=n_prompt,
-                n_generated=stats.n_generated,
-                n_injected=stats.n_injected,
-                n_past=n_past,
-                n_ctx=backend.info.n_ctx,
-                elapsed_ms=(end - t_start) * 1000,
-                decode_ms=decode_s * 1000,
-                tok_s=stats.n_generated / decode_s,
-                text=answer,
-                n_forced=stats.n_forced,
-                call_blocks=stats.blocks.blocks,
-                block_sampled=stats.blocks.sampled,
-                block_forced=stats.blocks.forced,
-                block_ms=stats.blocks.ms,
-                cpu_busy=cpu is not None and cpu.slowed,
-                threads=cpu.min_threads if cpu is not None else 0,
-            )
-        )
+        bus.emit(turn_done(backend, stats, n_prompt, t_start, answer, bus.now()))
         if withheld:  # after TurnDone: the turn's end is shown first, then what is held
             bus.emit(HeldResults(bus.now(), withheld, HeldState.HELD))
         if returned is not None:  # after TurnDone, like the queue the UI hands back
@@ -571,11 +511,7 @@ class Engine:
             script_text = self._script.next_turn()
             if script_text is not None:  # once the script is used up, generate freely
                 forced = backend.tokenize(script_text)
-        mask = self._constrain_calls(backend, gen)
-        jump = jump_forward_on(gen.jump_forward, mask=mask, has_logits=backend.info.has_logits)
-        shapes = None
-        if mask or jump:
-            shapes = {name: tool_shape(spec.parameters) for name, spec in registry.tools.items()}
+        mask, jump, shapes = call_grammar(backend, gen, registry)
         return TurnPlan(
             gen=gen,
             seed=self._settings.model.seed + session.turns,

@@ -18,7 +18,7 @@ from asynclm_tui.core.backends.base import Backend, throttled_counts
 from asynclm_tui.core.decode.budget import PromptTooLong, prompt_parts
 from asynclm_tui.core.decode.context_window import fit, headroom, slide
 from asynclm_tui.core.decode.kv_reuse import reuse_prefix
-from asynclm_tui.core.decode.turn import Session
+from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.settings.config import GenerationSettings
 from asynclm_tui.core.tools.spec import ToolSpec
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -21,10 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asynclm_tui.core.api.bus import EventBus
-from asynclm_tui.core.api.delivery import CallBackgrounded
 from asynclm_tui.core.api.enums import (
     CallStatus,
-    Deliver,
     Injection,
     InterruptKind,
     PauseReason,
@@ -51,45 +48,20 @@ from asynclm_tui.core.cml.syntax import (
     format_interrupt,
 )
 from asynclm_tui.core.decode.budget import Fitted, fit_result
+from asynclm_tui.core.decode.due_calls import DueCalls
 from asynclm_tui.core.decode.jump_forward import BlockMeter, GrammarFollower, JumpForward
 from asynclm_tui.core.decode.kv_reuse import reuse_prefix
 from asynclm_tui.core.decode.mailbox import Mailbox, Pending, Policy
 from asynclm_tui.core.decode.sampling import TokenPicker, sampling_params
 from asynclm_tui.core.decode.schedulers import Scheduler, Wait
+from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.settings.config import GenerationSettings
 from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1
-BACKGROUND_NOTE = "still running in the background; not done yet"
-"""What the model reads about a call its answer goes on without: short and
-result-like, since the bundled model copies instructions written here into its
-answer (docs/background.md)."""
 
 Injected = tuple[Pending, int, Fitted]
 """An interrupt appended in this step: the item, its token count, its value."""
-
-
-@dataclass
-class Session:
-    """What persists across turns: history, used ids, calls still due."""
-
-    serial: int = 1
-    """Tags this session's calls, so a later session never sees their results."""
-    messages: list[dict[str, str]] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    outstanding: set[str] = field(default_factory=set)
-    """Calls whose results have not been injected yet (across turns)."""
-    turns: int = 0
-    anonymous: int = 0
-    withheld: set[str] = field(default_factory=set)
-    """Calls left by a turn that ended early: their results stay out of the
-    context unless the user keeps them (``KeepResults``)."""
-    withheld_results: dict[str, Pending] = field(default_factory=dict)
-    """Finished results of ``withheld`` calls."""
-    dropped: set[str] = field(default_factory=set)
-    """Withheld calls the next turn started without: never injected."""
-    background: set[str] = field(default_factory=set)
-    """Calls that outlived their answer and whose results are not in yet."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +145,8 @@ class Turn:
         self._tail = ""
         """The last characters written (the ``[INTR`` guard looks at them)."""
         self._step_started = 0.0
-        self._waited_due = 0.0
-        """Seconds this answer waited at traps and at its end for results due."""
+        self.due = DueCalls(mailbox, bus, session, plan.wait_at_end_s)
+        """Results the answer waits for, and the calls it leaves in the background."""
 
     # ------------------------------------------------------------ main loop
 
@@ -230,7 +202,7 @@ class Turn:
             if not parser.in_block:
                 wait = self.scheduler.after_step(trapped)
                 if wait is not None and trapped:
-                    self._wait_due(wait, at_trap=True)
+                    self.due.wait(wait, self._pause, at_trap=True)
                 elif wait is not None:
                     self._pause(wait)
                 if mailbox.has_ready():
@@ -400,61 +372,13 @@ class Turn:
         if wait is None:
             return True
         mailbox = self.mailbox
-        self._wait_due(wait, at_trap=False)
+        self.due.wait(wait, self._pause, at_trap=False)
         if mailbox.stop.is_set():
             return False  # the loop's stop
         if mailbox.has_ready():
             self._inject_alone()
             return False
         return not self.session.outstanding
-
-    def _wait_due(self, wait: Wait, *, at_trap: bool) -> None:
-        """Wait for results still due, for at most ``wait_at_end_s`` of waiting
-        over the whole answer, then leave the calls still running in the
-        background.
-
-        A trap waits the same way, so a long call never holds the user up
-        there either: the model reads at that step that it went on."""
-        mailbox, limit = self.mailbox, self.plan.wait_at_end_s
-        timeout = None if limit is None else max(0.0, limit - self._waited_due)
-        due = self.session.outstanding
-        if limit is not None and due and all(self._leaves_early(i, at_trap) for i in due):
-            timeout = 0.0  # (None: waits for every call, background ones too)
-        if timeout != 0.0:
-            if not at_trap:  # a when_idle result is held, never ready: done once all returned
-                ready = wait.ready
-                wait = Wait(wait.reason, lambda: ready() or all(map(mailbox.completed, due)))
-            start = time.perf_counter()
-            self._pause(wait, timeout)
-            self._waited_due += time.perf_counter() - start
-        if not mailbox.stop.is_set() and not mailbox.has_ready():
-            self._to_background(sorted(due))
-
-    def _leaves_early(self, call_id: str, at_trap: bool) -> bool:
-        # A trap asks for results: when_idle ones are awaited there too.
-        policy = self.mailbox.policy(call_id)
-        return policy.background or (not at_trap and policy.deliver is Deliver.WHEN_IDLE)
-
-    def _to_background(self, ids: list[str]) -> None:
-        """The answer ends without these calls: they run on, and the model
-        reads so, in an ``[INTR]`` of their own."""
-        session, mailbox = self.session, self.mailbox
-        held = mailbox.held()
-        for call_id in ids:
-            if mailbox.completed(call_id) and call_id not in held:
-                continue  # its result is in the ready queue after all
-            session.outstanding.discard(call_id)
-            session.background.add(call_id)
-            if call_id in held:
-                continue  # finished, waiting until the answer is done
-            policy = dataclasses.replace(mailbox.policy(call_id), background=True)
-            mailbox.set_policy(call_id, policy)
-            self.bus.emit(
-                CallBackgrounded(
-                    self.bus.now(), call_id, policy.deliver, policy.deliver_idle, session.serial
-                )
-            )
-            mailbox.post_error(call_id, BACKGROUND_NOTE, InterruptKind.BACKGROUND)
 
     def _pause(self, wait: Wait, timeout: float | None = None) -> None:
         """Block decoding until the scheduler's condition holds (or a stop,

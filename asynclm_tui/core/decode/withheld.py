@@ -15,7 +15,7 @@ from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.enums import InterruptKind
 from asynclm_tui.core.api.events import HeldResults, HeldState
 from asynclm_tui.core.decode.mailbox import Mailbox, Pending, Policy
-from asynclm_tui.core.decode.turn import Session
+from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.tools.executor import CallResult
 
 

@@ -108,6 +108,7 @@ class CallRow(Vertical):
         self._note.display = False
         self._note_text = ("", "")
         self._lines = -1
+        self._text: Text | None = None
         self._status: CallStatus | None = None
         self._approval: Horizontal | None = None
         """The approval buttons, only while the call awaits approval: four
@@ -151,7 +152,16 @@ class CallRow(Vertical):
             self._status = rec.status
         self._show_approval(rec.status is CallStatus.AWAITING_APPROVAL)
         self._refresh_note()
+        if rec.in_background:
+            # Seconds are enough for a call that outlived its answer; the
+            # same text is not redrawn, so several of them cost next to
+            # nothing while the user types.
+            start = rec.started_t or rec.issued_t
+            now = start + int(now - start)
         text = self._body_text(rec, now)
+        if text == self._text:
+            return
+        self._text = text
         # While a call runs only its timer changes; same line count means
         # same size, so skip the layout pass (this runs 10 times a second).
         lines = text.plain.count("\n")
