@@ -11,6 +11,8 @@ from asynclm_tui.cli.errors import CliError
 from asynclm_tui.cli.flatten import flatten
 from asynclm_tui.cli.options import ModelOptions, ToolOptions, start_logging
 from asynclm_tui.cli.plain_help import PlainArgsCommand
+from asynclm_tui.core.api.enums import Deliver, DeliverIdle
+from asynclm_tui.core.tools.spec import ToolSpec
 
 tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
 
@@ -45,6 +47,7 @@ def tools_list(model: ModelOptions, tools: ToolOptions) -> None:
     table.columns[2].justify = "right"
     for spec in reg.tools.values():
         flags = " (asks first)" if spec.confirm else ""
+        flags += delivery_flags(spec)
         table.add_row(
             spec.name,
             spec.runner,
@@ -107,3 +110,14 @@ def context_size(model: ModelOptions) -> int:
         return plan_load(model_path(settings), settings.model, gpu=False).n_ctx
     except ModelLoadError:
         return FALLBACK_CTX
+
+
+def delivery_flags(spec: ToolSpec) -> str:
+    """`` (background, when done: notify)``: how a tool's results are
+    delivered, where it is not the default."""
+    parts = ["background"] if spec.background else []
+    if spec.deliver is not Deliver.INTERRUPT:
+        parts.append(spec.deliver.value.replace("_", " "))
+    if spec.deliver_idle is not DeliverIdle.ANSWER:
+        parts.append(f"when done: {spec.deliver_idle.value}")
+    return f" ({', '.join(parts)})" if parts else ""

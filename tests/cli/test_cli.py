@@ -179,6 +179,20 @@ def test_tools_list_shows_shipped_tools() -> None:
         assert name in proc.stdout
 
 
+def test_tools_list_says_how_results_are_delivered(tmp_path: Path) -> None:
+    (tmp_path / "jobs.yaml").write_text(
+        "- {name: build, description: Builds., background: true, command: [echo]}\n"
+        "- {name: crawl, description: Crawls., deliver: when_idle, deliver_idle: notify,"
+        " command: [echo]}\n"
+    )
+    proc = asynclm("tools", "list", "--tools", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    assert "Builds. (background)" in lines["build"]
+    assert "Crawls. (when idle, when done: notify)" in lines["crawl"]
+    assert "(" not in lines["clock"]
+
+
 @pytest.mark.model
 def test_doctor_reports_model_gpu_threads_context() -> None:
     proc = asynclm("doctor")

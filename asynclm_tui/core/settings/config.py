@@ -160,9 +160,9 @@ class ToolSettings(_Section):
     cut with a marker saying how much (a tool's own ``max_result_tokens`` wins).
     The full result stays viewable in the calls panel."""
     wait_at_end_s: float | None = Field(default=5.0, ge=0, le=86400)
-    """How long an answer that reached its end waits for calls still running
-    before it ends and leaves them in the background (their results come in
-    later turns); empty (null) waits for every call, as ``asynclm run`` does."""
+    """How long in all an answer waits for calls still running (at its end
+    and at traps) before it leaves them in the background (their results come
+    in later turns); empty (null) waits for every call, as ``asynclm run`` does."""
 
 
 class UISettings(_Section):
