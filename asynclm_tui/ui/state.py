@@ -105,8 +105,15 @@ class CallRecord:
     @property
     def in_background(self) -> bool:
         """It outlived its answer and the model has not had its result yet:
-        still running, or finished and held for a later turn."""
-        return self.background_t is not None and self.landed_t is None and self.held is None
+        still running, or finished and held for a later turn (not one that
+        ended with the app, as a resumed chat's calls interrupted at exit)."""
+        waiting = not self.status.finished or self.result_held is not None
+        return (
+            self.background_t is not None
+            and self.landed_t is None
+            and self.held is None
+            and waiting
+        )
 
     def signature(self, limit: int = 60) -> str:
         """The call's arguments as written, cut to ``limit`` characters."""

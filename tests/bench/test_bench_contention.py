@@ -12,7 +12,7 @@ import time
 import pytest
 
 from asynclm_tui.core.settings.config import Settings
-from asynclm_tui.core.tools.runners import run_command
+from asynclm_tui.core.tools.runners import SILENT_SUCCESS, run_command
 from asynclm_tui.lab.bench.contention import (
     TARGETS,
     Cell,
@@ -130,4 +130,4 @@ def test_the_compile_like_load_runs_in_its_own_group_and_ends_with_it() -> None:
 def test_the_burn_tool_computes_and_returns() -> None:
     started = time.perf_counter()
     out = asyncio.run(run_command(burn_tool(), {"seconds": 0.2}))
-    assert out == "" and time.perf_counter() - started >= 0.2
+    assert out == SILENT_SUCCESS and time.perf_counter() - started >= 0.2

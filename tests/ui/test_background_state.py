@@ -22,10 +22,12 @@ from asynclm_tui.core.api.events import (
     TurnDone,
     TurnStarted,
 )
+from asynclm_tui.core.decode.due_calls import BACKGROUND_NOTE
+from asynclm_tui.core.tools.executor import AT_EXIT
 from asynclm_tui.ui.delivery_words import next_delivery, result_turn_text
 from asynclm_tui.ui.state import ChatState
 
-NOTE = "still running; it goes on in the background and its result comes in a later turn"
+NOTE = BACKGROUND_NOTE
 
 
 def done(t: float, reason: StopReason = StopReason.EOS) -> TurnDone:
@@ -135,3 +137,13 @@ def test_the_delivery_key_cycles_through_the_three() -> None:
     for _ in range(3):
         order.append(next_delivery(order[-1]))
     assert order == [DeliverIdle.ANSWER, DeliverIdle.NOTIFY, DeliverIdle.SILENT, DeliverIdle.ANSWER]
+
+
+def test_a_call_that_ended_with_the_app_is_not_counted_as_running_on() -> None:
+    cut = CallFinished(9.0, "b1", False, 7800.0, CallStatus.CANCELLED, f"error: {AT_EXIT}")
+    state = play([*FIRST, cut])
+    assert not state.calls["b1"].in_background and state.background_calls() == []
+    held = play(
+        [*FIRST, CallFinished(9.0, "b1", True, 7800.0), ResultHeld(9.0, "b1", DeliverIdle.NOTIFY)]
+    )
+    assert held.background_calls() == [held.calls["b1"]]  # finished, its result waiting

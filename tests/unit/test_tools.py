@@ -12,7 +12,13 @@ import pytest
 from asynclm_tui.core.settings.paths import shipped_tools_dir
 from asynclm_tui.core.settings.yaml_source import UserFileError
 from asynclm_tui.core.tools.registry import ArgumentError, ToolRegistry
-from asynclm_tui.core.tools.runners import ToolFailure, build_argv, run_command, run_http
+from asynclm_tui.core.tools.runners import (
+    SILENT_SUCCESS,
+    ToolFailure,
+    build_argv,
+    run_command,
+    run_http,
+)
 from asynclm_tui.core.tools.spec import load_tool_file
 
 
@@ -136,6 +142,12 @@ async def test_command_failure_and_output_cap(tmp_path: Path) -> None:
     )
     out = await run_command(spec, {})
     assert out.startswith("y\ny") and "cut at 100 bytes" in out
+
+
+async def test_a_command_that_prints_nothing_says_it_succeeded() -> None:
+    reg = ToolRegistry.load([Path(__file__).parent.parent / "fixtures" / "tools"])
+    quiet = reg.tools["fail_cmd"].model_copy(update={"command": ["sh", "-c", "echo '  '"]})
+    assert await run_command(quiet, {}) == SILENT_SUCCESS
 
 
 @pytest.fixture

@@ -98,6 +98,10 @@ class _ExitAware(asyncio.subprocess.SubprocessStreamProtocol):
             self.exited.set_result(None)
 
 
+SILENT_SUCCESS = "done (exit status 0, no output)"
+"""The result of a command that succeeded without printing anything."""
+
+
 async def run_command(spec: ToolSpec, args: Mapping[str, Any], grace: float = KILL_GRACE_S) -> str:
     """Run the tool's argv with no shell; stdout is the result.
 
@@ -150,7 +154,9 @@ async def run_command(spec: ToolSpec, args: Mapping[str, Any], grace: float = KI
     if code != 0:
         detail = _cap(bytes(err or out), 2000).strip()
         raise ToolFailure(f"exit status {code}" + (f": {detail}" if detail else ""))
-    return _cap(bytes(out), limit).rstrip("\n")
+    text = _cap(bytes(out), limit).rstrip("\n")
+    # An empty result reads to the model as if nothing happened.
+    return text if text.strip() else SILENT_SUCCESS
 
 
 async def _read_capped(stream: asyncio.StreamReader, limit: int, buf: bytearray) -> None:
