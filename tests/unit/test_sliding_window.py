@@ -49,6 +49,22 @@ def chat(turns: int) -> list[dict[str, str]]:
     return [*messages, {"role": "user", "content": "now"}]
 
 
+def test_a_turn_started_by_results_goes_whole_and_alone() -> None:
+    backend = CharBackend(200)
+    messages = chat(3)
+    # Turn 2 was started by a result: an answer with no user message before it.
+    messages.insert(3, {"role": "assistant", "content": "r" * 30})
+    fitted = fit(backend, messages, need=60)  # type: ignore[arg-type]
+    assert fitted is not None and fitted.dropped_turns >= 2
+    roles = [m["role"] for m in messages]
+    assert roles[0] == "system" and roles[1] == "user" and roles[-1] == "user"
+    assert all(not (a == b == "user") for a, b in zip(roles, roles[1:], strict=False))
+    # During a turn that results started, the last answer is an earlier turn's.
+    answered = [{"role": "system", "content": "S"}, *chat(2)[1:-1]]
+    fitted = fit(backend, answered, tail=[0] * 150, need=20)  # type: ignore[arg-type]
+    assert fitted is not None and [m["role"] for m in answered] == ["system"]
+
+
 def test_fit_drops_the_oldest_whole_turns_only() -> None:
     backend = CharBackend(200)
     messages = chat(5)

@@ -58,7 +58,7 @@ def fit(
     need: int,
     at_least: int = 0,
 ) -> Fitted | None:
-    """Drop the oldest user/assistant pairs from ``messages`` (in place) until
+    """Drop the oldest turns from ``messages`` (in place) until
     the rendered history, then ``tail`` (the turn written so far), then
     ``need`` more tokens fit in the window; when nothing more can go, settle
     for ``at_least`` more tokens.
@@ -72,16 +72,26 @@ def fit(
     n_full = len(tokens) + len(tail)
     first = 1 if kept and kept[0]["role"] == "system" else 0
     while len(tokens) + len(tail) + need > n_ctx:
-        # The last message is the current user's; only whole earlier turns go.
-        if len(kept) - first < 3:
+        # Only whole earlier turns go, never the current user's message.
+        droppable = len(kept) - first - (1 if kept and kept[-1]["role"] == "user" else 0)
+        size = _oldest_turn(kept, first)
+        if droppable <= 0 or size > droppable:
             if len(tokens) + len(tail) + at_least <= n_ctx:
                 break
             return None
-        del kept[first : first + 2]
+        del kept[first : first + size]
         dropped += 1
         tokens = _prompt_tokens(backend, kept)
     messages[:] = kept
     return Fitted(dropped, tokens, n_full)
+
+
+def _oldest_turn(messages: Sequence[dict[str, str]], first: int) -> int:
+    """Messages of the oldest turn from ``first``: a user message and its
+    answer, or an answer alone (a turn that results started)."""
+    if first + 1 < len(messages) and messages[first]["role"] == "user":
+        return 2 if messages[first + 1]["role"] == "assistant" else 1
+    return 1
 
 
 def headroom(n_ctx: int, max_tokens: int) -> int:
