@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,7 +12,9 @@ from asynclm_tui.cli.flatten import flatten
 from asynclm_tui.cli.options import ModelOptions, ToolOptions, start_logging
 from asynclm_tui.cli.plain_help import PlainArgsCommand
 from asynclm_tui.core.api.enums import Deliver, DeliverIdle
-from asynclm_tui.core.tools.spec import ToolSpec
+
+if TYPE_CHECKING:
+    from asynclm_tui.core.tools.spec import ToolSpec
 
 tools_app = typer.Typer(help="List and check YAML tools.", no_args_is_help=True)
 

@@ -217,7 +217,10 @@ class CallRow(Vertical):
             bar, over = progress_bar(elapsed, rec.estimate_ms)
         text.append(bar)
         text.append(over, style="bold")
-        text.append(f" {fmt_seconds(elapsed)}{est}\n")
+        # A call running in the background is redrawn once a second.
+        whole = rec.in_background and not rec.status.finished and elapsed < 60_000
+        text.append(f" {int(elapsed / 1000) if whole else fmt_seconds(elapsed)}")
+        text.append(f"{' s' if whole else ''}{est}\n")
         if rec.progress is not None and not rec.status.finished:
             done, total, message = rec.progress
             text.append(message or (f"{done:g} of {total:g}" if total else f"{done:g} done"))
