@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from asynclm_tui.core.sessions.store import SessionStore
 from asynclm_tui.core.sessions.stored import StoredSession, StoredTurn
 from asynclm_tui.core.settings.paths import shipped_tools_dir
 from tests.e2e.test_tmux import ASYNCLM, TMUX, capture, send, session, wait_for
+from tests.faults.test_tool_processes import wait_until
 
 pytestmark = [pytest.mark.tmux, pytest.mark.model]
 
@@ -95,13 +95,14 @@ def wait_saved(
     name: str, db: Path, check: Callable[[list[tuple[str, str, float | None]]], bool], what: str
 ) -> None:
     """Poll the saved turns until ``check`` holds (the chat commits every half second)."""
-    deadline = time.monotonic() + 120
     turns: list[tuple[str, str, float | None]] = []
-    while time.monotonic() < deadline:
-        turns = saved_turns(db)
-        if check(turns):
-            return
-        time.sleep(0.25)  # polling until the deadline
+
+    def holds() -> bool:
+        turns[:] = saved_turns(db)
+        return check(turns)
+
+    if wait_until(holds, 120):
+        return
     raise AssertionError(
         f"timed out waiting for {what}; saved turns: {turns}; screen:\n{capture(name)}"
     )
@@ -134,9 +135,7 @@ def test_a_long_call_reports_in_a_turn_of_its_own(session: tuple[str, Path]) -> 
     screen = wait_for(name, lambda s: "slept 2" in s and idle(s), 30, "the report on screen")
     assert "Traceback" not in screen
     send(name, "C-q")
-    deadline = time.monotonic() + 20
-    while not code_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)  # the shell writes it right after the chat exits
+    assert wait_until(code_file.exists, 20)  # the shell writes it right after the chat exits
     assert code_file.read_text().strip() == "0"
 
     chat = saved(db)
