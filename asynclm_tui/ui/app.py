@@ -393,12 +393,19 @@ class AsyncLMApp(App[None]):
         except StoreError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        resume_into(self.engine, stored)
-        if self.sessions.recorder is not None:
-            self.sessions.recorder.new_session(session_id)
-        self.sessions.resumed = stored
-        await self.chat.clear_view()
-        await replay(self.chat, stored, self._draining, self.first_frame)
+        recorder = self.sessions.recorder
+        rejoin = recorder.engine_session_of(session_id) if recorder is not None else None
+        running = self.engine.snapshot().away.get(rejoin, ()) if rejoin is not None else ()
+        self.chat.background.leaving()
+        # No engine event is drawn until the chat is: the session's start
+        # (and what the chat takes back) then finds its calls on screen.
+        async with self._draining:
+            if recorder is not None:
+                recorder.new_session(session_id)
+            resume_into(self.engine, stored, rejoin)
+            self.sessions.resumed = stored
+            await self.chat.clear_view()
+            await replay(self.chat, stored, self._draining, self.first_frame, frozenset(running))
         await self.chat.restore_queue(stored.queued)
 
     def on_chat_screen_chat_cleared(self) -> None:

@@ -66,6 +66,14 @@ def notify_text(call: CallRecord) -> str:
     return f"{call_name(call)} {ended_verb(call)}: its result goes in with your next message"
 
 
+def away_text(name: str, title: str, width: int = 40) -> str:
+    """The toast for a call of a chat no longer on screen that just ended."""
+    title = " ".join(title.split())
+    if len(title) > width:
+        title = title[: width - 1] + "…"
+    return f"{name} ended: its result waits in the chat “{title}” (Ctrl+S opens it)"
+
+
 def background_chip(call_id: str, call: CallRecord | None) -> str:
     """The transcript's line where an answer ended without ``call_id``."""
     idle = call.deliver_idle if call is not None else None

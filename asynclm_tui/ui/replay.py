@@ -46,10 +46,11 @@ BATCH_TURNS = 4
 """Older turns built and mounted per step (each step holds the UI briefly)."""
 
 
-def turn_events(turn: StoredTurn) -> list[Event]:
+def turn_events(turn: StoredTurn, running: frozenset[str] = frozenset()) -> list[Event]:
     """A stored turn's events; a turn cut off by a crash or quit gets an end,
     and unfinished calls end as cancelled, interrupted at exit, so nothing
-    looks still alive."""
+    looks still alive (but those in ``running``: calls of a chat opened again
+    in the run that left them in the background)."""
     out: list[Event] = []
     for kind, data in turn.events:
         event = from_record(kind, data)
@@ -70,7 +71,7 @@ def turn_events(turn: StoredTurn) -> list[Event]:
     # carries the session of its own events: the chat state matches on it.
     sessions = {e.id: e.session for e in out if isinstance(e, CallIssued)}
     for call in turn.calls:
-        if not CallStatus(call.status).finished:
+        if not CallStatus(call.status).finished and call.call_id not in running:
             # One that had started ran at least until the last thing saved.
             ran_s = 0.0 if call.started_t is None else max(0.0, t - call.started_t)
             out.append(
@@ -148,12 +149,17 @@ def least_rows(events: Sequence[Event], width: int) -> int:
 
 
 async def replay(
-    chat: ChatScreen, stored: StoredSession, lock: asyncio.Lock, shown: asyncio.Event
+    chat: ChatScreen,
+    stored: StoredSession,
+    lock: asyncio.Lock,
+    shown: asyncio.Event,
+    running: frozenset[str] = frozenset(),
 ) -> None:
     """Draw ``stored`` into ``chat`` (before the engine starts): the recent
     turns now, older ones in the background once ``shown`` (a frame has
-    reached the terminal) is set (``lock``: the app's event lock)."""
-    turns = [turn_events(turn) for turn in stored.turns]
+    reached the terminal) is set (``lock``: the app's event lock;
+    ``running``: its calls that still run)."""
+    turns = [turn_events(turn, running) for turn in stored.turns]
     # Until the oldest turn is drawn; the name is this replay's own, since the
     # drawing of a chat opened before it may still be ending.
     holder = f"replay {id(turns)}"

@@ -26,6 +26,7 @@ from asynclm_tui.core.api.events import (
     Interrupt,
     Prefilled,
     Resumed,
+    SessionStarted,
     Token,
     Trapped,
     TurnDone,
@@ -201,6 +202,9 @@ class ChatState:
             record = TurnRecord(event.turn, event.mode, event.text, event.t, event.started_by)
             self.turns.append(record)
             return
+        if isinstance(event, SessionStarted):
+            self.rebind(event.session)
+            return
         if turn is None:
             return
         match event:
@@ -290,6 +294,13 @@ class ChatState:
                 for i, (start, end, reason) in enumerate(turn.pauses):
                     if end is None:
                         turn.pauses[i] = (start, event.t, reason)
+
+    def rebind(self, session: int) -> None:
+        """The chat on screen is engine session ``session`` from now on (a
+        saved chat opened, or the engine started it): the events of its
+        calls, those it took back still running included, carry that serial."""
+        for call in self.calls.values():
+            call.session = session
 
     def _call(self, call_id: str, session: int) -> CallRecord | None:
         """The record of call ``call_id`` if it belongs to ``session``."""

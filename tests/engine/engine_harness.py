@@ -14,6 +14,7 @@ from asynclm_tui.core.api.events import (
     Event,
     Input,
     SendMessage,
+    SessionStarted,
     SetTools,
     Token,
     TurnDone,
@@ -117,11 +118,16 @@ class Run:
         deadline = time.monotonic() + WAIT_S
         mailbox = self.engine._mailbox
         while True:
-            with self._cv:
-                issued = {(e.session, e.id) for e in self.events if isinstance(e, CallIssued)}
-                done = {(e.session, e.id) for e in self.events if isinstance(e, CallFinished)}
+            with self._cv:  # a chat opened again is the chat its calls came from
+                events = list(self.events)
+            starts = [e for e in events if isinstance(e, SessionStarted)]
+            root = {e.session: e.rejoins or e.session for e in starts}
+            finished = [e for e in events if isinstance(e, CallFinished)]
+            calls = [e for e in events if isinstance(e, CallIssued)]
+            issued = {(root.get(e.session, e.session), e.id) for e in calls}
+            done = {(root.get(e.session, e.session), e.id) for e in finished}
             chat = self.engine.snapshot().session
-            handed = all(mailbox.completed(i) for s, i in issued if s == chat)
+            handed = all(mailbox.completed(e.id) for e in finished if e.session == chat)
             if issued <= done and handed and self.engine.wait_idle(0):
                 return
             left = deadline - time.monotonic()

@@ -24,7 +24,7 @@ import itertools
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -35,6 +35,7 @@ from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.decode import engine as engine_module
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.decode.mailbox import Mailbox
+from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.settings.config import load_settings
 from asynclm_tui.core.tools.executor import CallRequest, CallResult
 from asynclm_tui.core.tools.registry import ToolRegistry
@@ -172,6 +173,8 @@ class Stepped:
         action of that step)."""
         self.resumes: deque[tuple[str, ...]] = deque()
         """Interrupted ids of each NewSession posted, in order."""
+        self.sessions: dict[int, Session] = {}
+        """Each session serial's state, as of its last turn (the test keeps it)."""
         executor = self.engine._executor
         executor.submit = self._submit  # type: ignore[method-assign]
         executor.cancel = self._cancel  # type: ignore[method-assign]
@@ -188,11 +191,12 @@ class Stepped:
     def post_at(self, when: int, inp: Input) -> None:
         """Post ``inp`` to the engine at ``when``."""
         if isinstance(inp, NewSession):
-            self.at(when, repr(inp), lambda: self._new_session(inp))
+            self.at(when, repr(inp), lambda: self.post_new_session(inp))
         else:
             self.at(when, repr(inp), lambda: self.engine.post(inp))
 
-    def _new_session(self, inp: NewSession) -> None:
+    def post_new_session(self, inp: NewSession) -> None:
+        """Post a new chat now (its interrupted ids are noted in :attr:`resumes`)."""
         self.resumes.append(inp.interrupted)
         self.engine.post(inp)
 
@@ -230,8 +234,10 @@ class Stepped:
         done = functools.partial(self._finish, call, CallStatus.DONE)
         self.at(self.clock + self.result_delay(), f"result of {request.id}", done)
 
-    def _cancel(self, call_id: str | None = None) -> None:
+    def _cancel(self, call_id: str | None = None, *, keep: Collection[str] = ()) -> None:
         for call in list(self.calls.values()):
+            if call.request.id in keep:
+                continue
             if call.posted is None and not call.cancelled and call_id in (None, call.request.id):
                 call.cancelled = True  # its result comes soon, as cancelled
                 cancelled = functools.partial(self._finish, call, CallStatus.CANCELLED)

@@ -113,21 +113,47 @@ def check(
     interrupted: dict[int, tuple[str, ...]],
 ) -> tuple[list[str], int]:
     """Problems with exactly-once delivery (and the count delivered):
-    ``results`` maps each call id to (its chat, its result's value)."""
+    ``results`` maps each call id to (its chat, its result's value).
+
+    A chat opened again (``SessionStarted.rejoins``) is the same chat: its
+    serials are one *lineage*, named by the first.  When the user leaves a
+    chat, its calls in the background and its held results wait for it;
+    its other calls are cancelled (their results may never arrive)."""
     problems: list[str] = []
     chat = 1
+    root: dict[int, int] = {}
     injected: Counter[tuple[int, str]] = Counter()
     errors: Counter[tuple[int, str]] = Counter()
     values: dict[str, str] = {}
     dropped: set[str] = set()
     slid: set[int] = set()
+    issued: dict[str, int] = {}
+    waits: set[str] = set()
+    """Calls that went to the background or whose result was held."""
+    lost: set[str] = set()
+    """Calls of a chat the user left while they were neither."""
     for event in events:
-        if isinstance(event, TurnStarted):
+        if isinstance(event, SessionStarted):
+            done = {i for (_, i) in injected}
+            lineage = root.get(chat, chat)
+            lost |= {
+                i
+                for i, c in issued.items()
+                if root.get(c, c) == lineage and i not in done and i not in waits
+            }
+            root[event.session] = event.rejoins if event.rejoins is not None else event.session
+        elif isinstance(event, TurnStarted):
             chat = event.session
+        elif isinstance(event, CallIssued) and event.wants_result:
+            issued[event.id] = event.session
+        elif isinstance(event, ResultHeld):
+            waits.add(event.id)
         elif isinstance(event, ContextSlid):
-            slid.add(chat)
+            slid.add(root.get(chat, chat))
+        elif isinstance(event, Interrupt) and event.kind is InterruptKind.BACKGROUND:
+            waits.add(event.id)
         elif isinstance(event, Interrupt) and event.kind is InterruptKind.TOOL:
-            injected[chat, event.id] += 1
+            injected[root.get(chat, chat), event.id] += 1
             values[event.id] = event.value
         elif isinstance(event, Interrupt) and event.kind is InterruptKind.ERROR:
             errors[chat, event.id] += 1
@@ -140,25 +166,27 @@ def check(
             problems.append(f"{call_id} was injected but never finished")
             continue
         owner, value = results[call_id]
-        if into != owner:
+        if into != root.get(owner, owner):
             problems.append(f"{call_id} of chat {owner} was injected into chat {into}")
         if n > 1:
             problems.append(f"{call_id} was injected {n} times")
         if values[call_id] != value:
             problems.append(f"{call_id} was injected as {values[call_id]!r}, not {value!r}")
     delivered = 0
+    final = root.get(final_chat, final_chat)
     for call_id, (owner, value) in results.items():
-        n = injected[owner, call_id]
+        lineage = root.get(owner, owner)
+        n = injected[lineage, call_id]
         delivered += n
-        if n == 0 and owner == final_chat and call_id not in dropped:
+        if n == 0 and lineage == final and call_id not in dropped | lost:
             problems.append(f"{call_id}'s result never reached chat {owner}")
         if n and call_id in dropped:
             problems.append(f"{call_id} was dropped, yet injected")
-        session = sessions.get(owner)
+        session = sessions.get(lineage)
         if session is not None:  # what the chat's history (and so the model) holds
             said = "".join(m["content"] for m in session.messages if m["role"] == "assistant")
             held = said.count(format_interrupt(call_id, value))
-            if held > n or (held < n and owner not in slid):  # a slide drops old turns
+            if held > n or (held < n and lineage not in slid):  # a slide drops old turns
                 problems.append(f"{call_id}: chat {owner}'s history holds it {held}x, not {n}x")
     for owner, ids in interrupted.items():
         for call_id in ids:
@@ -189,9 +217,12 @@ def schedule(st: Stepped, rng: random.Random) -> None:
         st.post_at(rng.randint(0, HORIZON), SendMessage(f"u{i + 1}"))
     for _ in range(rng.choice((0, 0, 1, 2))):
         st.post_at(rng.randint(0, HORIZON), StopGeneration())
-    for i in range(rng.choice((0, 0, 1, 1, 2))):
-        chat = resume(i) if rng.random() < 0.4 else NewSession()
-        st.post_at(rng.randint(0, HORIZON), chat)
+    for i in range(rng.choice((0, 0, 1, 1, 2, 3))):
+        roll = rng.random()
+        if roll < 0.35:
+            st.at(rng.randint(0, HORIZON), "open an earlier chat", lambda: rejoin(st))
+        else:
+            st.post_at(rng.randint(0, HORIZON), resume(i) if roll < 0.6 else NewSession())
     for _ in range(rng.choice((0, 1, 2))):
         idle = rng.choice(list(DeliverIdle))
         deliver = rng.choice((None, *Deliver))
@@ -200,6 +231,25 @@ def schedule(st: Stepped, rng: random.Random) -> None:
         st.post_at(rng.randint(0, HORIZON), KeepResults())
     if rng.random() < 0.3:
         st.at(rng.randint(0, HORIZON), "cancel a call", lambda: cancel(st))
+
+
+def rejoin(st: Stepped) -> None:
+    """The user opens an earlier chat of this run again, as the app does:
+    its saved history and ids, and its serial (a new chat when there is none
+    yet)."""
+    if st.mailbox.running or st.mailbox.queued():  # the app opens a chat only while idle
+        st.at(st.clock + 5, "open an earlier chat", lambda: rejoin(st))
+        return
+    earlier = sorted({e.session for e in st.events if isinstance(e, TurnStarted)})
+    if not earlier:
+        st.post_new_session(NewSession())
+        return
+    serial = st.rng.choice(earlier)
+    roots = {e.session: e.rejoins for e in st.events if isinstance(e, SessionStarted) and e.rejoins}
+    lineage = roots.get(serial, serial)
+    left = st.sessions[max(s for s in earlier if roots.get(s, s) == lineage)]  # saved as of now
+    history = tuple(left.messages)
+    st.post_new_session(NewSession(history, frozenset(left.ids), rejoin=serial))
 
 
 def change(st: Stepped, idle: DeliverIdle, deliver: Deliver | None) -> None:
@@ -244,9 +294,12 @@ def run_case(seed: int) -> Outcome:
     sessions: dict[int, Session] = {}
     interrupted: dict[int, tuple[str, ...]] = {}
 
+    roots: dict[int, int] = {}
+
     def watch(event: Event) -> None:
         if isinstance(event, TurnStarted):
-            sessions[event.session] = st.engine._session
+            st.sessions[event.session] = st.engine._session
+            sessions[roots.get(event.session, event.session)] = st.engine._session
             if event.started_by:
                 wants = [st.mailbox.policy(i).deliver_idle for i in event.started_by]
                 if DeliverIdle.ANSWER not in wants:
@@ -255,6 +308,8 @@ def run_case(seed: int) -> Outcome:
                 out.problems.append("a turn started with neither a message nor results")
         elif isinstance(event, SessionStarted):
             interrupted[event.session] = st.resumes.popleft()
+            if event.rejoins is not None:
+                roots[event.session] = event.rejoins
 
     st.watchers.append(watch)
     schedule(st, rng)
@@ -323,7 +378,15 @@ def stranded(events: list[Event], engine: Engine) -> list[str]:
 def moments(events: list[Event]) -> Counter[str]:
     """The states of interest one case went through."""
     seen: Counter[str] = Counter()
+    issued: dict[str, int] = {}
+    chat = 1
     for event in events:
+        if isinstance(event, TurnStarted):
+            chat = event.session
+        if isinstance(event, CallIssued):
+            issued[event.id] = event.session
+        elif isinstance(event, Interrupt) and event.kind is InterruptKind.TOOL:
+            seen["delivered to the chat opened again"] += issued.get(event.id, chat) != chat
         if isinstance(event, TurnStarted) and event.started_by:
             seen["result turns"] += 1
         elif isinstance(event, ResultHeld):
@@ -335,6 +398,7 @@ def moments(events: list[Event]) -> Counter[str]:
             seen["stopped before a token"] += event.n_generated == 0
         elif isinstance(event, SessionStarted):
             seen["new chats"] += 1
+            seen["rejoined"] += event.rejoins is not None
         elif isinstance(event, ContextSlid):
             seen["slides"] += 1
         elif isinstance(event, HeldResults) and event.state is HeldState.DROPPED:
@@ -361,9 +425,15 @@ def test_every_result_is_delivered_exactly_once_to_its_chat() -> None:
     # The schedules reach the states that matter, not just the easy ones.
     assert seen["results"] > 2 * STEPPED_CASES
     assert seen["delivered"] < seen["results"]  # some chats were left first
-    for state in ("result turns", "held", "backgrounded", "stopped", "new chats"):
+    for state in ("result turns", "held", "backgrounded", "stopped", "new chats", "rejoined"):
         assert seen[state] > STEPPED_CASES // 10, state
-    for state in ("stopped before a token", "withheld, dropped", "told interrupted", "slides"):
+    for state in (
+        "stopped before a token",
+        "withheld, dropped",
+        "told interrupted",
+        "slides",
+        "delivered to the chat opened again",
+    ):
         assert seen[state] > STEPPED_CASES // 100, state
 
 
@@ -414,8 +484,10 @@ def user_actions(rng: random.Random) -> list[Input]:
             actions.append(SendMessage(f"u{n + 1}"))
         elif roll < 0.7:
             actions.append(StopGeneration())
-        elif roll < 0.85:
+        elif roll < 0.8:
             actions.append(NewSession())
+        elif roll < 0.88:  # the first chat opened again (its calls come back to it)
+            actions.append(NewSession(rejoin=1))
         else:
             actions.append(KeepResults())
     return actions

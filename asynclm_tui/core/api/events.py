@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from asynclm_tui.core.api.enums import (
     CallStatus,
     Decision,
+    DeliverIdle,
     Injection,
     InterruptKind,
     Mode,
@@ -122,6 +123,9 @@ class SessionStarted(Event):
 
     name: ClassVar[str] = "session"
     session: int
+    rejoins: int | None = None
+    """An earlier chat of this run opened again: the serial it began with
+    (its calls and results are this session's from now on)."""
 
 
 @dataclass(frozen=True)
@@ -454,9 +458,11 @@ class SetTools(Input):
 
 @dataclass(frozen=True)
 class NewSession(Input):
-    """Forget the conversation: a running turn stops, its calls are cancelled
-    and their results are never injected into the new session.  Messages
-    posted after this belong to the new session.
+    """Forget the conversation: a running turn stops and its calls are
+    cancelled, but those in the background run on for their chat (their
+    results wait for it: core.decode.other_chats); nothing of the old chat
+    reaches the new one.  Messages posted after this belong to the new
+    session.
 
     ``history`` continues a saved chat instead (system message first; the
     next turn's one prefill evaluates it) and ``call_ids`` are the ids it
@@ -467,6 +473,23 @@ class NewSession(Input):
     interrupted: tuple[str, ...] = ()
     """Calls of the saved chat that were still running when asynclm quit:
     the model is told so at the start of the next turn."""
+    results: tuple[WaitingResult, ...] = ()
+    """Results of the saved chat that the model never read (they came in
+    after the chat was left, or waited for a turn when asynclm quit):
+    delivered as their calls' ``deliver_idle`` says, once."""
+    rejoin: int | None = None
+    """A serial this chat had earlier in this run (``SessionStarted``): its
+    calls still running in the background, and results that came in while
+    it was away, are its own again."""
+
+
+@dataclass(frozen=True)
+class WaitingResult:
+    """A saved chat's result that the model has not read yet."""
+
+    call_id: str
+    value: str
+    deliver_idle: DeliverIdle = DeliverIdle.ANSWER
 
 
 @dataclass(frozen=True)

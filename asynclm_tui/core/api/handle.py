@@ -8,6 +8,7 @@ typed :class:`~asynclm_tui.core.api.events.Event` values and read a frozen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -54,6 +55,9 @@ class EngineSnapshot:
     background: tuple[str, ...]
     """Calls that outlived their answer and whose results the model has not
     received yet (running, or held for a later turn)."""
+    away: Mapping[int, tuple[str, ...]]
+    """Calls still running for chats not on screen, by the session serial
+    each chat was left as (their results wait for it)."""
     tools: tuple[str, ...]
     """Tools offered to the model, sorted."""
     tool_errors: tuple[str, ...]

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable
 
 from asynclm_tui.core.api.bus import EventBus, Sink
-from asynclm_tui.core.api.delivery import SetDelivery
+from asynclm_tui.core.api.delivery import ResultHeld, SetDelivery
 from asynclm_tui.core.api.enums import CallStatus, Injection, StopReason
 from asynclm_tui.core.api.events import (
     ApproveCall,
@@ -78,6 +78,7 @@ from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_bac
 from asynclm_tui.core.decode.follow_up import FollowUpWatch
 from asynclm_tui.core.decode.kv_reuse import PrefillStopped
 from asynclm_tui.core.decode.mailbox import Inbound, Mailbox, NewSessionMark
+from asynclm_tui.core.decode.other_chats import OtherChats, take_back
 from asynclm_tui.core.decode.prefix_cache import warm_start
 from asynclm_tui.core.decode.prompt_reading import read_prompt, room_maker
 from asynclm_tui.core.decode.reports import model_loaded, turn_done
@@ -122,6 +123,8 @@ class Engine:
         self._bus = EventBus()
         self._session = Session()
         self._mailbox.start_session(self._session.serial)
+        self._other = OtherChats(self._session.serial)
+        """Calls running, and results waiting, for chats not on screen."""
         self._backend: Backend | None = None
         self._load = LoadState.LOADING
         self._load_error: str | None = None
@@ -185,8 +188,12 @@ class Engine:
                 self._withheld.keep(self._session)
             case ApproveCall(call_id=call_id, decision=decision):
                 self._executor.approve(call_id, decision)
-            case NewSession(history=history, call_ids=call_ids, interrupted=interrupted):
-                self._mailbox.post_new_session(NewSessionMark(history, call_ids, interrupted))
+            case NewSession():
+                self._mailbox.post_new_session(
+                    NewSessionMark(
+                        inp.history, inp.call_ids, inp.interrupted, inp.results, inp.rejoin
+                    )
+                )
             case SetDelivery():
                 change_delivery(inp, self._mailbox, self._bus, self._session.serial)
             case Configure(mode=mode, injection=injection, generation=generation):
@@ -226,6 +233,7 @@ class Engine:
                 turns=session.turns,
                 outstanding=tuple(sorted(session.outstanding)),
                 background=tuple(sorted(session.background)),
+                away=self._other.away(),
                 tools=tuple(sorted(registry.tools)),
                 tool_errors=self._tool_errors,
                 system_prompt=self._system_text(registry, gen),
@@ -264,13 +272,14 @@ class Engine:
     def _on_progress(
         self, req: CallRequest, progress: float, total: float | None, message: str | None
     ) -> None:
-        self._bus.emit(
-            CallProgress(self._bus.now(), req.id, progress, total, message or "", req.session)
-        )
+        serial = self._other.current(req.session, req.id)
+        bus = self._bus
+        bus.emit(CallProgress(bus.now(), req.id, progress, total, message or "", serial))
 
     def _on_status(self, req: CallRequest, status: CallStatus) -> None:
         self._mark_cpu_work(req, status)
-        self._bus.emit(CallUpdated(self._bus.now(), req.id, status, req.session))
+        serial = self._other.current(req.session, req.id)
+        self._bus.emit(CallUpdated(self._bus.now(), req.id, status, serial))
 
     def _mark_cpu_work(self, req: CallRequest, status: CallStatus) -> None:
         """A ``command:`` tool's process may take a whole CPU: decoding makes
@@ -284,21 +293,30 @@ class Engine:
             tool_ended(self._cpu_work.pop(key))
 
     def _on_result(self, result: CallResult) -> None:
-        self._bus.emit(
-            CallFinished(
-                self._bus.now(),
-                result.id,
-                result.ok,
-                result.ms,
-                result.status,
-                result.value,
-                result.session,
+        with self._other.lock:  # before or after a change of chat, never during one
+            serial = self._other.current(result.session, result.id)
+            result = dataclasses.replace(result, session=serial)
+            self._bus.emit(
+                CallFinished(
+                    self._bus.now(),
+                    result.id,
+                    result.ok,
+                    result.ms,
+                    result.status,
+                    result.value,
+                    result.session,
+                )
             )
-        )
-        value = result.value if result.wants_result else None
-        quiet_if_cancelled(result, self._session, self._mailbox)
-        held = self._withheld.post_result(self._session, result, value)
-        announce_held(self._bus, self._mailbox, result, held)
+            away = self._other.keep(result)
+            if away is not None:  # its chat is not on screen: the result waits for it
+                if result.wants_result:
+                    held_for = ResultHeld(self._bus.now(), result.id, away.deliver_idle, serial)
+                    self._bus.emit(held_for)
+                return
+            value = result.value if result.wants_result else None
+            quiet_if_cancelled(result, self._session, self._mailbox)
+            held = self._withheld.post_result(self._session, result, value)
+            announce_held(self._bus, self._mailbox, result, held)
 
     # ------------------------------------------------------------ decode thread
 
@@ -351,18 +369,29 @@ class Engine:
         return backend
 
     def _new_session(self, mark: NewSessionMark) -> None:
-        """Cancel the old session's calls (their results, tagged with the old
-        serial, are dropped by the mailbox whenever they arrive) and start the
-        next one, with a saved chat's history if the mark carries one."""
-        self._executor.cancel(None)
+        """End the old session: its calls in the background run on for it
+        (core.decode.other_chats), the rest are cancelled (their results,
+        tagged with the old serial, are dropped whenever they arrive).  Start
+        the next one, with a saved chat's history, results and calls (still
+        running in this run, or interrupted when asynclm quit) if the mark
+        carries them."""
+        old = self._session
+        serial = old.serial + 1
+        self._withheld.drop(old)  # a stopped answer's results: the user moved on
+        with self._other.lock:
+            self._other.leave(old.serial, self._mailbox.start_session(serial, old.background))
+            back = self._other.begin(serial, mark.rejoin)
+        keep = self._other.running_ids() | (back.running.keys() if back else set())
+        self._executor.cancel(None, keep=keep)
         with self._lock:
-            self._session = Session.continuing(
-                self._session.serial + 1, mark.history, mark.call_ids
-            )
-            serial = self._session.serial
-        self._mailbox.start_session(serial)
-        tell_interrupted(self._mailbox, mark.interrupted)
-        self._bus.emit(SessionStarted(self._bus.now(), serial))
+            self._session = Session.continuing(serial, mark.history, mark.call_ids | keep)
+        root = None if mark.rejoin is None else self._other.root(serial)
+        self._bus.emit(SessionStarted(self._bus.now(), serial, root))
+        take_back(self._session, self._mailbox, self._bus, back, mark.results)
+        tell_interrupted(
+            self._mailbox, tuple(i for i in mark.interrupted if not (back and i in back.running))
+        )
+        self._mailbox.offer_turn()
 
     def _system_message(
         self, session: Session, registry: ToolRegistry, gen: GenerationSettings

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from asynclm_tui.core.api.enums import Deliver, DeliverIdle, InterruptKind
+from asynclm_tui.core.api.events import WaitingResult
 from asynclm_tui.core.cml.syntax import USER_ID
 
 
@@ -53,6 +54,10 @@ class NewSessionMark:
     call_ids: frozenset[str] = frozenset()
     interrupted: tuple[str, ...] = ()
     """Its calls that were running when the app quit (the model is told)."""
+    results: tuple[WaitingResult, ...] = ()
+    """Its results the model never read (delivered as their policy says)."""
+    rejoin: int | None = None
+    """A serial the chat had earlier in this run (it takes its calls back)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,16 @@ class Policy:
     background: bool = False
     """Its answer ends without waiting for it (``background: true``, or the
     answer waited ``wait_at_end_s`` in vain)."""
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a session leaves in the mailbox as the next one starts."""
+
+    running: dict[str, Policy]
+    """Its calls in the background that have not finished, with their policies."""
+    held: tuple[tuple[Pending, Policy], ...]
+    """Its results held for a later turn."""
 
 
 Inbound = str | NewSessionMark | ResultTurnMark
@@ -254,14 +269,33 @@ class Mailbox:
 
     # --------------------------------------------------------- decode thread
 
-    def start_session(self, session: int) -> None:
-        """Accept only ``session``'s results from now on; forget the rest."""
+    def start_session(self, session: int, background: Iterable[str] = ()) -> Handover:
+        """Accept only ``session``'s results from now on and forget the rest;
+        returns what the old one leaves: its results held, and those of its
+        ``background`` calls still running, with their policies."""
         with self._cv:
+            policy = self._policy
+            handover = Handover(
+                {i: policy.get(i, Policy()) for i in background if i not in self._completed},
+                tuple((p, policy.get(p.id, Policy())) for p in self._later),
+            )
             self.session = session
             self._completed.clear()
             self._ready.clear()
             self._later.clear()
-            self._policy.clear()
+            self._policy = {}
+            return handover
+
+    def hold(self, items: Iterable[tuple[Pending, Policy]]) -> None:
+        """Results of this session that wait for a turn (a chat opened again
+        finds them): held as if they had just landed; :meth:`offer_turn`
+        then gives those that ask for an answer their turn."""
+        with self._cv:
+            for item, policy in items:
+                self._policy[item.id] = policy
+                self._completed.add(item.id)
+                self._later.append(item)
+            self._cv.notify_all()
 
     def end_turn(self) -> tuple[str, ...]:
         """A turn ended: idle unless something arrived meanwhile (checked

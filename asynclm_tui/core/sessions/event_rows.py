@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from asynclm_tui.core.api.events import (
     Interrupt,
     ModelLoaded,
     Prefilled,
+    SessionStarted,
     Token,
     TurnDone,
     TurnStarted,
@@ -47,6 +49,43 @@ class QueuedMark:
     """Queue marker: the user's queued messages are now ``texts``."""
 
     texts: tuple[str, ...]
+
+
+class EngineChats:
+    """Which saved chat each engine session writes to.  A chat opened again
+    gets a new session serial (``SessionStarted.rejoins`` names the first),
+    and a call of a chat no longer on screen still reports on it; the
+    writer thread updates this, :meth:`serial_of` is read from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._root: dict[int, int] = {}
+        self._db: dict[int, int] = {}
+        self.current = 0
+        """The engine session of the turns being written."""
+
+    def started(self, event: SessionStarted) -> None:
+        """An engine session began (one that continues a chat of this run)."""
+        if event.rejoins is not None:
+            with self._lock:
+                self._root[event.session] = event.rejoins
+
+    def turn(self, serial: int, db_id: int) -> None:
+        """Session ``serial``'s turns are written into saved chat ``db_id``."""
+        self.current = serial
+        with self._lock:
+            self._db[self._root.get(serial, serial)] = db_id
+
+    def db_of(self, serial: int) -> int | None:
+        """The saved chat of engine session ``serial`` (None: not known)."""
+        with self._lock:
+            return self._db.get(self._root.get(serial, serial))
+
+    def serial_of(self, db_id: int) -> int | None:
+        """The engine session saved chat ``db_id`` began with in this run
+        (None: it was not open in this run)."""
+        with self._lock:
+            return next((root for root, db in self._db.items() if db == db_id), None)
 
 
 @dataclass
@@ -98,6 +137,7 @@ class EventRows:
     _state: RowState
     _system: Callable[[], str]
     _source: str
+    _chats: EngineChats
 
     def _apply(self, item: Event | NewSessionMark | QueuedMark) -> None:
         st = self._state
@@ -117,8 +157,20 @@ class EventRows:
         if isinstance(item, ModelLoaded):
             st.model = item.model
             return
+        if isinstance(item, SessionStarted):
+            self._chats.started(item)
+            return
+        if isinstance(item, CallUpdated | CallFinished | CallBackgrounded | ResultHeld) and (
+            item.session != self._chats.current
+        ):  # a call of a chat not on screen (or not yet written to) reports on it
+            away = self._chats.db_of(item.session)
+            if away is not None:
+                self._call_row(item, away)
+            return
         if isinstance(item, TurnStarted):
             self._start_turn(item)
+            assert st.session_id is not None
+            self._chats.turn(item.session, st.session_id)
         turn = st.turn
         if turn is None or st.session_id is None:
             return
@@ -158,44 +210,9 @@ class EventRows:
                         item.t,
                     ),
                 )
-            case CallUpdated():
-                started = item.t if item.status is CallStatus.RUNNING else None
-                db.execute(
-                    "UPDATE calls SET status = ?, started_t = COALESCE(started_t, ?) "
-                    "WHERE session_id = ? AND call_id = ?",
-                    (item.status.value, started, st.session_id, item.id),
-                )
-            case CallFinished():
-                db.execute(
-                    "UPDATE calls SET status = ?, finished_t = ?, ms = ?, ok = ?, result = ? "
-                    "WHERE session_id = ? AND call_id = ?",
-                    (
-                        item.status.value,
-                        item.t,
-                        item.ms,
-                        int(item.ok),
-                        item.value,
-                        st.session_id,
-                        item.id,
-                    ),
-                )
-            case CallBackgrounded():
-                db.execute(
-                    "UPDATE calls SET deliver = ?, deliver_idle = ? "
-                    "WHERE session_id = ? AND call_id = ?",
-                    (item.deliver.value, item.deliver_idle.value, st.session_id, item.id),
-                )
-            case ResultHeld():
-                row = db.execute(
-                    "SELECT status, result FROM calls WHERE session_id = ? AND call_id = ?",
-                    (st.session_id, item.id),
-                ).fetchone()
-                if row is not None and row[0] == CallStatus.CANCELLED and AT_EXIT in (row[1] or ""):
-                    return  # asynclm quit while it ran: no result waits for anything
-                db.execute(
-                    "UPDATE calls SET held_t = ? WHERE session_id = ? AND call_id = ?",
-                    (item.t, st.session_id, item.id),
-                )
+            case CallUpdated() | CallFinished() | CallBackgrounded() | ResultHeld():
+                if not self._call_row(item, st.session_id):
+                    return
             case Interrupt():
                 if item.kind == InterruptKind.BACKGROUND:  # its answer ends without it
                     db.execute(
@@ -240,6 +257,53 @@ class EventRows:
                 )
         self._close_text()
         self._event_row(*to_record(item))
+
+    def _call_row(
+        self, item: CallUpdated | CallFinished | CallBackgrounded | ResultHeld, session_id: int
+    ) -> bool:
+        """Update call ``item.id``'s row of saved chat ``session_id``; False
+        when the event changes nothing (a result held of a call asynclm quit)."""
+        db = self.store.db
+        match item:
+            case CallUpdated():
+                started = item.t if item.status is CallStatus.RUNNING else None
+                db.execute(
+                    "UPDATE calls SET status = ?, started_t = COALESCE(started_t, ?) "
+                    "WHERE session_id = ? AND call_id = ?",
+                    (item.status.value, started, session_id, item.id),
+                )
+            case CallFinished():
+                db.execute(
+                    "UPDATE calls SET status = ?, finished_t = ?, ms = ?, ok = ?, result = ? "
+                    "WHERE session_id = ? AND call_id = ?",
+                    (
+                        item.status.value,
+                        item.t,
+                        item.ms,
+                        int(item.ok),
+                        item.value,
+                        session_id,
+                        item.id,
+                    ),
+                )
+            case CallBackgrounded():
+                db.execute(
+                    "UPDATE calls SET deliver = ?, deliver_idle = ? "
+                    "WHERE session_id = ? AND call_id = ?",
+                    (item.deliver.value, item.deliver_idle.value, session_id, item.id),
+                )
+            case ResultHeld():
+                row = db.execute(
+                    "SELECT status, result FROM calls WHERE session_id = ? AND call_id = ?",
+                    (session_id, item.id),
+                ).fetchone()
+                if row is not None and row[0] == CallStatus.CANCELLED and AT_EXIT in (row[1] or ""):
+                    return False  # asynclm quit while it ran: no result waits for anything
+                db.execute(
+                    "UPDATE calls SET held_t = ? WHERE session_id = ? AND call_id = ?",
+                    (item.t, session_id, item.id),
+                )
+        return True
 
     def _write_queued(self) -> None:
         """Store the queue with the session (kept in memory until one exists)."""

@@ -23,17 +23,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
 from asynclm_tui.core.api.events import (
-    CallFinished,
-    CallUpdated,
     Event,
     ModelLoaded,
     NewSession,
-    TurnStarted,
+    SessionStarted,
 )
 from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.sessions.event_rows import (
+    EngineChats,
     EventRows,
     NewSessionMark,
     QueuedMark,
@@ -104,8 +102,7 @@ class Recorder(EventRows):
         self._closed = threading.Event()
         self._wake = threading.Event()
         self._failing = False
-        self._engine_session = 0
-        """The engine session of the turns being written."""
+        self._chats = EngineChats()
         self._opened = identity(db_path)
         """The file opened, to notice another one (or none) at its path."""
         self._lost: SavingStopped | None = None
@@ -124,17 +121,14 @@ class Recorder(EventRows):
 
     def __call__(self, event: Event) -> None:
         """The engine sink: queue the event (thread-safe, never blocks).  A
-        call event of an earlier engine session (a call cancelled by a new
-        chat) is not this chat's and is left out."""
-        if isinstance(event, TurnStarted):
-            self._engine_session = event.session
-        elif (
-            isinstance(event, CallUpdated | CallFinished | CallBackgrounded | ResultHeld)
-            and event.session != self._engine_session
-        ):
-            return
-        if event.name in REPLAYED or isinstance(event, ModelLoaded):
+        call of a chat no longer on screen is written into that chat."""
+        if event.name in REPLAYED or isinstance(event, ModelLoaded | SessionStarted):
             self._queue.put(event)
+
+    def engine_session_of(self, session_id: int) -> int | None:
+        """The engine session saved chat ``session_id`` had in this run, for
+        ``NewSession.rejoin`` (None: it was not open in this run)."""
+        return self._chats.serial_of(session_id)
 
     def new_session(self, session_id: int | None = None) -> None:
         """The next turn belongs to a new session (a new chat), or continues
@@ -358,9 +352,17 @@ class ChatSessions:
     """A line to show when the chat opens (e.g. nothing to continue)."""
 
 
-def resume_into(engine: EngineHandle, stored: StoredSession) -> None:
+def resume_into(engine: EngineHandle, stored: StoredSession, rejoin: int | None = None) -> None:
     """Give the engine a saved chat's context (a ``NewSession`` with history):
-    its call ids, and the calls asynclm quit while they ran, whose outcome
-    the model is told at the next turn."""
-    ids = frozenset(stored.calls())
-    engine.post(NewSession(tuple(stored.messages()), ids, stored.interrupted_at_exit()))
+    its call ids, the calls asynclm quit while they ran (the model is told at
+    the next turn), the results it never read, and (``rejoin``) the engine
+    session it had earlier in this run, whose calls it takes back."""
+    engine.post(
+        NewSession(
+            tuple(stored.messages()),
+            frozenset(stored.calls()),
+            stored.interrupted_at_exit(),
+            stored.waiting_results(),
+            rejoin,
+        )
+    )

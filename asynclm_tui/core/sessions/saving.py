@@ -73,9 +73,9 @@ def open_chat_sessions(
                 resumed = store.load(wanted)
         finally:
             store.close()
-        if resumed is not None:
-            resume_into(engine, resumed)
     recorder = None
-    if save:
+    if save:  # first: the turn a waiting result starts at once is saved too
         recorder = open_recorder(engine, path, session_id=resumed.info.id if resumed else None)
+    if resumed is not None:
+        resume_into(engine, resumed)
     return ChatSessions(path, recorder, resumed, notice)

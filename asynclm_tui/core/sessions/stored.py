@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from asynclm_tui.core.api.enums import CallStatus, InterruptKind
+from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
+from asynclm_tui.core.api.events import WaitingResult
 from asynclm_tui.core.tools.executor import AT_EXIT
 
 
@@ -164,6 +165,21 @@ class StoredSession:
             c.call_id
             for c in self.calls().values()
             if c.wants_result and c.interrupted_at_exit and c.call_id not in told
+        )
+
+    def waiting_results(self) -> tuple[WaitingResult, ...]:
+        """Results the model never read that were waiting for a turn: held
+        when asynclm quit, or landed after the chat was left for another.
+        A continued chat delivers them as their calls said, once."""
+        told = {i.call_id for t in self.turns for i in t.interrupts if i.tells_result}
+        return tuple(
+            WaitingResult(c.call_id, c.result, DeliverIdle(c.deliver_idle or DeliverIdle.ANSWER))
+            for c in self.calls().values()
+            if c.wants_result
+            and c.held_t is not None
+            and c.result is not None
+            and not c.interrupted_at_exit
+            and c.call_id not in told
         )
 
 

@@ -14,7 +14,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -158,9 +158,10 @@ class Executor:
         """Start ``request`` (validation, approval, queueing) on the tool loop."""
         self.host.call(self._accept, request, time.perf_counter())
 
-    def cancel(self, call_id: str | None = None) -> None:
-        """Cancel one call, or every pending call when ``call_id`` is None."""
-        self.host.call(self._cancel, call_id)
+    def cancel(self, call_id: str | None = None, *, keep: Collection[str] = ()) -> None:
+        """Cancel one call, or every pending call when ``call_id`` is None
+        (but those in ``keep``)."""
+        self.host.call(self._cancel, call_id, frozenset(keep))
 
     def shut_down(self) -> None:
         """Cancel every call because the program is ending: each ends as
@@ -332,11 +333,11 @@ class Executor:
             return await run_http(spec, req.kwargs, self._client)
         return await run_python(spec, req.kwargs)
 
-    def _cancel(self, call_id: str | None) -> None:
+    def _cancel(self, call_id: str | None, keep: frozenset[str] = frozenset()) -> None:
         if call_id is None:
             self._cancel_early.clear()
         ids = [call_id] if call_id else [*self._queued, *self._running, *self._approvals]
-        for cid in ids:
+        for cid in (i for i in ids if i not in keep):
             if cid in self._running:
                 self._running[cid].cancel()
             elif cid in self._approvals:

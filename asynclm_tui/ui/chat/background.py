@@ -22,7 +22,7 @@ from asynclm_tui.core.api.events import (
     TurnStarted,
 )
 from asynclm_tui.ui.chat.layout import CallsLayout
-from asynclm_tui.ui.delivery_words import next_delivery, notify_text
+from asynclm_tui.ui.delivery_words import away_text, call_name, next_delivery, notify_text
 from asynclm_tui.ui.state import ChatState
 from asynclm_tui.ui.widgets.calls_panel import CallsPanel
 from asynclm_tui.ui.widgets.status_bar import StatusBar
@@ -63,6 +63,9 @@ class BackgroundView:
         """Calls whose delivery the key asked the engine for, to step it."""
         self._wanted: dict[str, DeliverIdle] = {}
         """Deliveries asked for, until the engine says it took them."""
+        self._away: dict[tuple[int, str], tuple[str, str]] = {}
+        """(session, id) of calls running for chats no longer on screen ->
+        (the call's name, its chat's title), for the toast when it ends."""
 
     def follow(self, event: Event) -> None:
         """Show what ``event`` changed (after the state took it)."""
@@ -70,6 +73,10 @@ class BackgroundView:
             case CallBackgrounded():
                 self._panel.update_call(event.id)
                 self._changed(event)
+            case ResultHeld() if (event.session, event.id) in self._away:
+                name, title = self._away.pop((event.session, event.id))
+                self._toast(away_text(name, title), "Result of another chat", NOTIFY_TIMEOUT_S)
+                return
             case ResultHeld():
                 self._panel.update_call(event.id)
                 call = self._state.calls.get(event.id)
@@ -95,12 +102,24 @@ class BackgroundView:
         self.refresh()
 
     def new_chat_warning(self) -> str:
-        """What a new chat costs the calls in the background ('' if none)."""
+        """What a new chat means for the calls in the background ('' if none)."""
         n = len(self._state.background_calls())
         if not n:
             return ""
         calls = "call runs" if n == 1 else "calls run"
-        return f" {n} {calls} in the background: no result of this chat reaches the new one."
+        return (
+            f" {n} {calls} in the background: they go on, and their results wait in "
+            "this chat (Ctrl+S opens it again)."
+        )
+
+    def leaving(self) -> None:
+        """The chat on screen is left for another: its calls still running
+        get a toast when they end (their results wait in it)."""
+        turns = self._state.turns
+        title = next((t.user_text for t in turns if t.user_text), "an earlier chat")
+        for call in self._state.background_calls():
+            if not call.status.finished:
+                self._away[call.session, call.id] = (call_name(call), title)
 
     def cycle(self, call_id: str) -> None:
         """The panel's key: the call's next delivery (answer -> notify -> silent).

@@ -485,6 +485,7 @@ class ChatScreen(Screen[None]):
             return
         self._erase_asked = 0.0
         self.app.clear_notifications()  # the "press again" question is answered
+        self.background.leaving()
         self.engine.post(NewSession())
         self.post_message(self.ChatCleared())
         await self.clear_view()

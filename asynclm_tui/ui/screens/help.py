@@ -36,6 +36,8 @@ while nothing is written is delivered as its tool's deliver_idle says:
 A turn a result starts is like any other: Esc stops it, Enter steers it.
 A tool with deliver: when_idle holds a result that lands mid-answer until the
 answer ends. In the calls panel, r steps the selected call through the three.
+A new chat (or another saved one) leaves them running: a toast says when one
+ends, and its result waits in its own chat until you open it again (Ctrl+S).
 
 Remap any key in the config file, e.g.
   ui:

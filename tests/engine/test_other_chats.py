@@ -1,0 +1,154 @@
+"""A chat's calls outlive the chat on screen (issue 31): a new chat leaves the
+old one's background calls running, their results wait for the old chat, and
+opening it again (in this run, or with --continue in a later one) delivers
+them to it, once, as their delivery says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine_harness import Gate, scripted
+
+from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
+from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
+from asynclm_tui.core.api.events import (
+    CallFinished,
+    CallUpdated,
+    Interrupt,
+    NewSession,
+    SendMessage,
+    SessionStarted,
+    TurnDone,
+    TurnStarted,
+    WaitingResult,
+)
+from asynclm_tui.core.sessions.recorder import Recorder, resume_into
+from asynclm_tui.core.sessions.store import SessionStore
+
+CALL = "[CALL] b1 [HEAD] build() [END] I will tell you when it is done.<eos>"
+WAIT = {"tools.wait_at_end_s": 0}
+
+
+def injected(run_events: list[object], session: int) -> list[Interrupt]:
+    """Tool results injected into engine session ``session``."""
+    out, chat = [], 1
+    for event in run_events:
+        if isinstance(event, TurnStarted):
+            chat = event.session
+        elif isinstance(event, Interrupt) and event.kind is InterruptKind.TOOL and chat == session:
+            out.append(event)
+    return out
+
+
+def test_a_new_chat_leaves_the_old_chats_background_call_running() -> None:
+    gate = Gate("built")
+    with scripted([CALL, "Hi."], tools={"build": gate}, **WAIT) as run:
+        run.turn("Build it")
+        run.wait_for(CallBackgrounded, id="b1")
+        run.post(NewSession())
+        run.wait_for(SessionStarted)
+        assert run.engine.snapshot().away == {1: ("b1",)}
+        run.turn("Hello")
+        gate.open()
+        held = run.wait_for(ResultHeld, id="b1")
+        assert run.engine.wait_idle(5)
+    finished = run.wait_for(CallFinished, id="b1")
+    assert finished.status is CallStatus.DONE and finished.session == 1
+    assert held.session == 1  # it waits for chat 1, announced as that chat's
+    assert len(run.of(TurnStarted)) == 2  # no turn of chat 2 for it
+    assert not injected(run.events, 2)
+    assert run.engine.snapshot().away == {}
+
+
+def test_opening_the_chat_again_delivers_what_came_in_while_it_was_away() -> None:
+    gate = Gate("built")
+    with scripted([CALL, "Hi.", "The build finished."], tools={"build": gate}, **WAIT) as run:
+        run.turn("Build it")
+        run.post(NewSession())
+        run.turn("Hello")
+        gate.open()
+        run.wait_for(ResultHeld, id="b1")
+        run.post(NewSession(rejoin=1))
+        back = run.wait_for(SessionStarted, 2)
+        started = run.wait_for(TurnStarted, 3)
+        run.wait_for(TurnDone, 3)
+    assert back.session == 3 and back.rejoins == 1
+    assert started.session == 3 and started.started_by == ("b1",)
+    assert [e.value for e in injected(run.events, 3)] == ["built"]
+    again = [e for e in run.of(CallFinished) if e.session == 3]
+    assert [e.id for e in again] == ["b1"]  # the chat's view learns that it ended
+
+
+def test_a_call_still_running_rejoins_its_chat_and_delivers_there() -> None:
+    gate = Gate("built")
+    with scripted([CALL, "Hi.", "The build finished."], tools={"build": gate}, **WAIT) as run:
+        run.turn("Build it")
+        run.post(NewSession())
+        run.turn("Hello")
+        run.post(NewSession(rejoin=1, interrupted=("b1",)))
+        run.wait_for(SessionStarted, 2)
+        back = run.wait(lambda e: isinstance(e, CallBackgrounded) and e.session == 3)
+        assert run.engine.snapshot().background == ("b1",)
+        gate.open()
+        started = run.wait_for(TurnStarted, 3)
+        run.wait_for(TurnDone, 3)
+    assert isinstance(back, CallBackgrounded) and back.id == "b1"
+    assert started.started_by == ("b1",)
+    assert [e.value for e in injected(run.events, 3)] == ["built"]
+    # Still running, so not "interrupted at exit", whatever the saved chat said.
+    assert not [e for e in run.of(Interrupt) if e.kind is InterruptKind.ERROR]
+    ran = [e for e in run.of(CallUpdated) if e.id == "b1" and e.status is CallStatus.RUNNING]
+    assert ran[-1].session in (1, 3)
+    assert [e.session for e in run.of(CallFinished) if e.id == "b1"] == [3]
+
+
+def test_the_old_chats_other_calls_are_cancelled_with_it() -> None:
+    slow, gate = Gate("late"), Gate("built")
+    turns = ["[CALL] s1 [HEAD] slow() [END] waiting [TRAP][END]", "Hi."]
+    with scripted(turns, tools={"slow": slow, "build": gate}) as run:
+        run.post(SendMessage("Go"))
+        run.wait_for(CallUpdated, id="s1")
+        run.post(NewSession())
+        cancelled = run.wait_for(CallFinished, id="s1")
+        run.turn("Hello")
+    assert cancelled.status is CallStatus.CANCELLED
+    assert run.engine.snapshot().away == {}
+
+
+def test_a_result_that_lands_after_its_chat_was_left_waits_in_its_record(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "chats.db"
+    gate = Gate("built")
+    with scripted([CALL, "Hi."], tools={"build": gate}, **WAIT) as run:
+        recorder = Recorder(db)
+        run.engine.subscribe(recorder)
+        run.turn("Build it")
+        recorder.flush()
+        first = recorder.session_id
+        run.post(NewSession())
+        recorder.new_session()
+        run.turn("Hello")
+        gate.open()
+        run.wait_for(ResultHeld, id="b1")
+        recorder.flush()
+        assert recorder.engine_session_of(first) == 1
+        recorder.close()
+    assert first is not None
+    store = SessionStore(db)
+    try:
+        stored = store.load(first)
+    finally:
+        store.close()
+    (call,) = stored.turns[0].calls
+    assert (call.status, call.result) == ("done", "built") and call.held_t is not None
+    assert stored.waiting_results() == (WaitingResult("b1", "built", DeliverIdle.ANSWER),)
+    assert stored.interrupted_at_exit() == ()
+
+    # A later run (--continue): the chat's first turn is the result's.
+    with scripted(["The build you asked for finished."]) as later:
+        resume_into(later.engine, stored)
+        started = later.wait_for(TurnStarted)
+        done = later.wait_for(TurnDone)
+    assert started.started_by == ("b1",)
+    assert "[INTR] b1 [HEAD] built [END]" in done.text
