@@ -25,10 +25,10 @@ from collections.abc import Callable
 
 from asynclm_tui.core.api.bus import EventBus, Sink
 from asynclm_tui.core.api.delivery import ResultHeld, SetDelivery
+from asynclm_tui.core.api.display import one_line
 from asynclm_tui.core.api.enums import CallStatus, Injection, StopReason
 from asynclm_tui.core.api.events import (
     ApproveCall,
-    CallFinished,
     CallProgress,
     CallUpdated,
     CancelCall,
@@ -81,7 +81,7 @@ from asynclm_tui.core.decode.mailbox import Inbound, Mailbox, NewSessionMark
 from asynclm_tui.core.decode.other_chats import OtherChats, take_back
 from asynclm_tui.core.decode.prefix_cache import warm_start
 from asynclm_tui.core.decode.prompt_reading import read_prompt, room_maker
-from asynclm_tui.core.decode.reports import model_loaded, turn_done
+from asynclm_tui.core.decode.reports import call_finished, model_loaded, turn_done
 from asynclm_tui.core.decode.schedulers import scheduler_for
 from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.decode.turn import Turn, TurnPlan, TurnStats
@@ -92,13 +92,6 @@ from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.core.tools.spec import ToolSpec
 
 BackendFactory = Callable[[ProgressFn], Backend]
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` (the user's view of a failure)."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class Engine:
@@ -296,17 +289,7 @@ class Engine:
         with self._other.lock:  # before or after a change of chat, never during one
             serial = self._other.current(result.session, result.id)
             result = dataclasses.replace(result, session=serial)
-            self._bus.emit(
-                CallFinished(
-                    self._bus.now(),
-                    result.id,
-                    result.ok,
-                    result.ms,
-                    result.status,
-                    result.value,
-                    result.session,
-                )
-            )
+            self._bus.emit(call_finished(result, self._bus.now()))
             away = self._other.keep(result)
             if away is not None:  # its chat is not on screen: the result waits for it
                 if result.wants_result:

@@ -15,6 +15,7 @@ this run (its *root*) names it across all of them.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field
 from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
 from asynclm_tui.core.api.enums import InterruptKind
-from asynclm_tui.core.api.events import CallFinished, WaitingResult
+from asynclm_tui.core.api.events import WaitingResult
 from asynclm_tui.core.decode.mailbox import Handover, Mailbox, Pending, Policy
+from asynclm_tui.core.decode.reports import call_finished
 from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.tools.executor import CallResult
 
@@ -154,11 +156,7 @@ def take_back(
             bus.emit(CallBackgrounded(now(), call_id, policy.deliver, policy.deliver_idle, serial))
         for item, policy, result in back.finished:
             if result is not None:  # the chat's view never saw it end
-                bus.emit(
-                    CallFinished(
-                        now(), result.id, result.ok, result.ms, result.status, result.value, serial
-                    )
-                )
+                bus.emit(call_finished(dataclasses.replace(result, session=serial), now()))
             waiting.append((item, policy))
     known = {item.id for item, _ in waiting} | (back.running.keys() if back else set())
     for r in saved:

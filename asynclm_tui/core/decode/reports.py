@@ -1,4 +1,4 @@
-"""Events that report what the decode thread did: a model's load, a turn."""
+"""Events that report what the engine did: a model's load, a turn, a call's end."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ import contextlib
 import time
 from pathlib import Path
 
-from asynclm_tui.core.api.events import ModelLoaded, TurnDone
+from asynclm_tui.core.api.events import CallFinished, ModelLoaded, TurnDone
 from asynclm_tui.core.backends.adapter import applied_adapter
 from asynclm_tui.core.backends.base import Backend
 from asynclm_tui.core.backends.thread_governor import take_contention
 from asynclm_tui.core.decode.turn import TurnStats
+from asynclm_tui.core.tools.executor import CallResult
+
+
+def call_finished(result: CallResult, t: float) -> CallFinished:
+    """The event of a call's end (tagged with ``result.session``)."""
+    return CallFinished(
+        t, result.id, result.ok, result.ms, result.status, result.value, result.session
+    )
 
 
 def turn_done(

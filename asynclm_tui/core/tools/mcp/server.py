@@ -33,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from asynclm_tui import __version__
+from asynclm_tui.core.api.display import one_line
 from asynclm_tui.core.tools.call_context import ProgressReport, ToolTimeout
 from asynclm_tui.core.tools.mcp import stdio_groups
 from asynclm_tui.core.tools.mcp.config import ServerConfig
@@ -242,11 +243,11 @@ class McpServer:
                 await self._serve(client, lost)
         except Exception as exc:  # noqa: BLE001 - the SDK's teardown must not kill the hub
             if not ready.done():
-                failure = exc if isinstance(exc, StartFailed) else StartFailed(_one_line(exc))
+                failure = exc if isinstance(exc, StartFailed) else StartFailed(one_line(exc))
                 self._failed(str(failure))
                 ready.set_exception(failure)
             else:
-                log.info("MCP server %s: connection ended: %s", self.name, _one_line(exc))
+                log.info("MCP server %s: connection ended: %s", self.name, one_line(exc))
         finally:
             self._client = None
             await stdio_groups.end_groups(groups)  # what the SDK's shutdown left
@@ -297,7 +298,7 @@ class McpServer:
         except OSError as exc:
             raise StartFailed(f"cannot start {config.command!r}: {exc.strerror or exc}") from None
         except Exception as exc:  # noqa: BLE001 - any failure to start is reported, not raised
-            raise StartFailed(self._with_stderr(_one_line(exc))) from None
+            raise StartFailed(self._with_stderr(one_line(exc))) from None
         finally:
             if self._stderr is not None:
                 self._stderr.close_writer()
@@ -383,7 +384,7 @@ class McpServer:
                     "MCP server %s wrote something that is not MCP (ignored, %d so far): %s",
                     self.name,
                     self._garbage,
-                    _one_line(message)[:200],
+                    one_line(message)[:200],
                 )
         elif isinstance(message, types.ToolListChangedNotification):
             self._schedule_refresh()
@@ -402,7 +403,7 @@ class McpServer:
                 async for _event in subscription:
                     self._schedule_refresh()
         except Exception as exc:  # noqa: BLE001 - no listening is no refresh, not a failure
-            log.info("MCP server %s: list_changed stream ended: %s", self.name, _one_line(exc))
+            log.info("MCP server %s: list_changed stream ended: %s", self.name, one_line(exc))
 
     def _schedule_refresh(self) -> None:
         if self._refresh is None or self._refresh.done():
@@ -415,7 +416,7 @@ class McpServer:
         try:
             self.tools = await self._list_tools(client)
         except Exception as exc:  # noqa: BLE001 - keep the old list
-            log.warning("MCP server %s: tools/list failed: %s", self.name, _one_line(exc))
+            log.warning("MCP server %s: tools/list failed: %s", self.name, one_line(exc))
             return
         log.info("MCP server %s: tool list changed (%d tools)", self.name, len(self.tools))
         self.on_change(self)
@@ -451,11 +452,9 @@ class McpServer:
             raise
         except DEAD_TRANSPORT as exc:
             self._lost.set()
-            raise ToolFailure(
-                f"MCP server {self.name}: connection lost: {_one_line(exc)}"
-            ) from None
+            raise ToolFailure(f"MCP server {self.name}: connection lost: {one_line(exc)}") from None
         except Exception as exc:  # noqa: BLE001 - a malformed result is this call's error
-            raise ToolFailure(f"MCP server {self.name}: bad result: {_one_line(exc)}") from None
+            raise ToolFailure(f"MCP server {self.name}: bad result: {one_line(exc)}") from None
         self._failures = 0
         return result_text(result, self.config.max_result_bytes)
 
@@ -465,10 +464,3 @@ class McpServer:
         self._lost.set()
         await self._stderr_drained()
         return f"MCP server {self.name} {self._lost_reason()} during the call"
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        return _one_line(exc.exceptions[0])
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
