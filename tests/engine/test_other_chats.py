@@ -75,8 +75,9 @@ def test_opening_the_chat_again_delivers_what_came_in_while_it_was_away() -> Non
     assert back.session == 3 and back.rejoins == 1
     assert started.session == 3 and started.started_by == ("b1",)
     assert [e.value for e in injected(run.events, 3)] == ["built"]
-    again = [e for e in run.of(CallFinished) if e.session == 3]
-    assert [e.id for e in again] == ["b1"]  # the chat's view learns that it ended
+    ended = [e for e in run.of(CallFinished) if e.id == "b1"]
+    assert [e.session for e in ended] == [1, 3]  # the chat's view learns that it ended,
+    assert ended[0].t == ended[1].t  # and when
 
 
 def test_a_call_still_running_rejoins_its_chat_and_delivers_there() -> None:

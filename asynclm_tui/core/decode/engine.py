@@ -289,8 +289,9 @@ class Engine:
         with self._other.lock:  # before or after a change of chat, never during one
             serial = self._other.current(result.session, result.id)
             result = dataclasses.replace(result, session=serial)
-            self._bus.emit(call_finished(result, self._bus.now()))
-            away = self._other.keep(result)
+            ended = call_finished(result, self._bus.now())
+            self._bus.emit(ended)
+            away = self._other.keep(result, ended)
             if away is not None:  # its chat is not on screen: the result waits for it
                 if result.wants_result:
                     held_for = ResultHeld(self._bus.now(), result.id, away.deliver_idle, serial)

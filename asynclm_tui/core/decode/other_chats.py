@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
 from asynclm_tui.core.api.enums import InterruptKind
-from asynclm_tui.core.api.events import WaitingResult
+from asynclm_tui.core.api.events import CallFinished, WaitingResult
 from asynclm_tui.core.decode.mailbox import Handover, Mailbox, Pending, Policy
-from asynclm_tui.core.decode.reports import call_finished
 from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.tools.executor import CallResult
 
@@ -37,9 +36,9 @@ class LeftChat:
     serial: int
     """The session it was left as."""
     running: dict[str, Policy] = field(default_factory=dict)
-    finished: dict[str, tuple[Pending, Policy, CallResult | None]] = field(default_factory=dict)
-    """Results waiting for it, with the call's outcome when it came in while
-    the chat was away (None: it was already held when the chat was left)."""
+    finished: dict[str, tuple[Pending, Policy, CallFinished | None]] = field(default_factory=dict)
+    """Results waiting for it, with the call's end when it came while the
+    chat was away (None: it was already held when the chat was left)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Rejoined:
     """What a chat takes back when it is opened again."""
 
     running: dict[str, Policy]
-    finished: tuple[tuple[Pending, Policy, CallResult | None], ...]
+    finished: tuple[tuple[Pending, Policy, CallFinished | None], ...]
 
 
 class OtherChats:
@@ -104,7 +103,7 @@ class OtherChats:
             return self._latest.get(root, session)
         return session
 
-    def keep(self, result: CallResult) -> Policy | None:
+    def keep(self, result: CallResult, ended: CallFinished) -> Policy | None:
         """A result whose chat is away waits for it: its policy (None: the
         result is not a left chat's; ``result.session`` is already
         :meth:`current`) (lock held)."""
@@ -120,7 +119,7 @@ class OtherChats:
             value = Pending(
                 result.id, result.value, InterruptKind.TOOL, result.finished_at, result.budget
             )
-            chat.finished[result.id] = (value, policy, result)
+            chat.finished[result.id] = (value, policy, ended)
         return policy
 
     def running_ids(self) -> frozenset[str]:
@@ -154,9 +153,9 @@ def take_back(
             session.background.add(call_id)
             mailbox.set_policy(call_id, policy)
             bus.emit(CallBackgrounded(now(), call_id, policy.deliver, policy.deliver_idle, serial))
-        for item, policy, result in back.finished:
-            if result is not None:  # the chat's view never saw it end
-                bus.emit(call_finished(dataclasses.replace(result, session=serial), now()))
+        for item, policy, ended in back.finished:
+            if ended is not None:  # the chat's view never saw it end (when it did: ``ended.t``)
+                bus.emit(dataclasses.replace(ended, session=serial))
             waiting.append((item, policy))
     known = {item.id for item, _ in waiting} | (back.running.keys() if back else set())
     for r in saved:
