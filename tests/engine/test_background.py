@@ -11,9 +11,11 @@ from asynclm_tui.core.api.enums import Deliver, DeliverIdle, InterruptKind, Stop
 from asynclm_tui.core.api.events import (
     CallFinished,
     CallIssued,
+    Event,
     Interrupt,
     NewSession,
     SendMessage,
+    Token,
     TurnDone,
     TurnStarted,
 )
@@ -149,3 +151,35 @@ def test_a_when_idle_result_held_mid_answer_is_not_injected_at_its_end() -> None
         second = run.wait_for(TurnDone, 2)
     assert "[INTR] s [HEAD] S [END]" in first.text and "Q" not in first.text
     assert "[INTR] q [HEAD] Q [END]" in second.text
+
+
+def test_a_result_the_full_context_could_not_take_waits_for_the_next_turn() -> None:
+    """The answer fills the window just as the result is taken: it is held,
+    not lost, and the next turn (in a slid window) delivers it, once."""
+    gate = Gate("R" + " result words" * 8)
+    backend = ScriptedBackend(
+        ["[CALL] a [HEAD] ga() [END]" + " word" * 30 + "<eos>", "It said R."],
+        n_ctx=270,  # the compact prompt (247), the call and a few words
+        step_s=0.05,  # the result is in well before the next step
+    )
+    after_call: list[Token] = []
+
+    def open_late(event: Event) -> None:  # a few words after the call: the window is near full
+        if isinstance(event, Token) and run.of(CallIssued):
+            after_call.append(event)
+            if len(after_call) == 3:
+                gate.open()
+
+    with scripted(backend=backend, tools={"ga": gate},
+                  **{"generation.prompt_style": "compact"}) as run:  # fmt: skip
+        run.hooks.append(open_late)
+        first = run.turn()
+        assert first.reason is StopReason.CONTEXT_FULL
+        held = run.wait_for(ResultHeld, id="a")
+        report = run.wait_for(TurnDone, 2)
+    assert held.deliver_idle is DeliverIdle.ANSWER
+    assert "[INTR] a [HEAD] " not in first.text
+    results = [e for e in run.of(Interrupt) if e.kind is InterruptKind.TOOL]
+    assert [e.id for e in results] == ["a"]
+    assert run.of(TurnStarted)[1].started_by == ("a",)
+    assert "[INTR] a [HEAD] R result words" in report.text

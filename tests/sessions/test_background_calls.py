@@ -85,8 +85,10 @@ def test_a_turn_started_by_a_result_is_saved_as_such_and_reads_back(tmp_path: Pa
     first, second = chat.turns
     assert (first.started_by, first.user_text) == ((), "Build it.")
     assert (second.started_by, second.user_text) == (("a",), "")
-    # No message of the user's: the model read the result in its answer.
-    assert [m["role"] for m in chat.messages()] == ["system", "user", "assistant", "assistant"]
+    # No message of the user's: the model answered the result's notice.
+    roles = [m["role"] for m in chat.messages()]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+    assert chat.messages()[3]["content"] == "a finished."
     assert chat.messages()[-1]["content"].lstrip().startswith("[INTR] a [HEAD] built [END]")
     assert [(i.call_id, i.kind) for i in first.interrupts] == [("a", "background")]
     assert [(i.call_id, i.kind) for i in second.interrupts] == [("a", "tool")]

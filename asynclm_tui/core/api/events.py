@@ -142,7 +142,8 @@ class TurnStarted(Event):
     ended without taking up (the engine's rule, ``core.decode.follow_up``)."""
     started_by: tuple[str, ...] = ()
     """Calls whose results started this turn, with no message of the user's
-    (``text`` is then empty): they outlived an earlier answer."""
+    (``text`` is then empty; the model reads ``result_notice`` in its place):
+    they outlived an earlier answer."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ GGUF) by the backend; this module only writes the system message's text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from asynclm_tui.core.tools.spec import ToolSpec
 
@@ -104,3 +104,12 @@ def launch_system_prompt(
     """The system prompt a session starts with, before any call has run (each
     tool's declared estimate): what training data and benchmarks reproduce."""
     return system_prompt(tools.values(), lambda name: tools[name].expected_ms(), extra, style)
+
+
+def result_notice(ids: Sequence[str]) -> str:
+    """What a turn started by results answers, in the user's place: the
+    calls that finished (their results follow as ``[INTR]`` at the answer's
+    start).  The transcript shows the same news where a message would be.
+    With it the bundled model reports the result (docs/background.md); with
+    no user message it more often repeated its previous answer."""
+    return f"{', '.join(ids)} finished."

@@ -17,6 +17,10 @@ got into the context, or as ``[INTR] user`` appended mid-answer (a
   hands nothing back.
 - Stopping an answer once its prompt is in returns nothing: what was taken
   had already gone in.
+
+A tool result taken but never appended (the context filled, or Esc) is held
+for a later turn, like one that lands as a turn ends (core.decode.mailbox);
+after a failure it is dropped, since it may be what failed.
 """
 
 from __future__ import annotations
@@ -29,17 +33,20 @@ from asynclm_tui.core.decode.session import Session
 from asynclm_tui.core.decode.turn import Turn
 
 
-def give_back(turn: Turn, session: Session, mailbox: Mailbox) -> None:
-    """After a turn ends: held calls end as cancelled, messages taken but
-    never appended go back to the front of the inbox, results that never got
-    in settle their call."""
+def give_back(turn: Turn, session: Session, mailbox: Mailbox, reason: StopReason) -> None:
+    """After a turn ends (for ``reason``): held calls end as cancelled,
+    messages taken but never appended go back to the front of the inbox, and
+    results that never got in wait for a later turn (the turn's end holds
+    them), but after a failure: the result may be what failed."""
     turn.drop_held()
     texts = [p.value for p in turn.unsent if p.kind is InterruptKind.USER]
-    for item in turn.unsent:
-        if item.kind is InterruptKind.TOOL:
-            session.outstanding.discard(item.id)
+    results = [p for p in turn.unsent if p.kind is InterruptKind.TOOL]
+    for item in results:
+        session.outstanding.discard(item.id)
     turn.unsent.clear()
     mailbox.requeue_user(texts)
+    if reason is not StopReason.ERROR:
+        mailbox.requeue_results(results)
 
 
 def hand_back(text: str, why: TurnFailed, *, follow_up: bool) -> MessageReturned | None:

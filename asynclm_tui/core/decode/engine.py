@@ -63,7 +63,7 @@ from asynclm_tui.core.backends.base import (
 )
 from asynclm_tui.core.backends.cpu_meter import tool_ended, tool_started
 from asynclm_tui.core.backends.thread_governor import take_contention
-from asynclm_tui.core.cml.prompt import system_prompt
+from asynclm_tui.core.cml.prompt import result_notice, system_prompt
 from asynclm_tui.core.cml.script import Script
 from asynclm_tui.core.decode.background import (
     announce_held,
@@ -414,11 +414,12 @@ class Engine:
             injection, registry = self._injection, self._registry
             forced, self._forced_next = self._forced_next, None
         self._system_message(session, registry, gen)
-        if text is not None:
-            session.messages.append({"role": "user", "content": text})
         session.turns += 1
         self._withheld.drop(session)
         held = self._mailbox.release_later()  # they go in right after the prompt
+        # A turn the results start answers their notice (docs/background.md).
+        said = text if text is not None else result_notice(held)
+        session.messages.append({"role": "user", "content": said})
         follow_up, self._follow_up_next = self._follow_up_next, False
         self._follow.start()
         bus.emit(
@@ -491,14 +492,13 @@ class Engine:
             )
         returned: MessageReturned | None = None
         if turn is not None:
-            give_back(turn, session, self._mailbox)
+            give_back(turn, session, self._mailbox, stats.reason)
         withheld = self._withheld.withhold(session) if session.outstanding else ()
         answer = "".join(stats.text)
         if turn is None:  # the prompt never got in: keep the chat usable
-            if text is not None:  # (a result turn's results stay ready for the next)
-                session.messages.pop()
-                if ended is not None:
-                    returned = hand_back(text, ended, follow_up=follow_up)
+            session.messages.pop()  # (a result turn's results stay ready for the next)
+            if text is not None and ended is not None:
+                returned = hand_back(text, ended, follow_up=follow_up)
         else:
             session.messages.append({"role": "assistant", "content": answer})
         if failure is not None:

@@ -145,6 +145,14 @@ class Mailbox:
                 self.idle.clear()
             self._cv.notify_all()
 
+    def requeue_results(self, items: Iterable[Pending]) -> None:
+        """Results a turn took but never appended (its context filled, or it
+        failed) go back to the front of the ready queue: the turn's end holds
+        them for a later turn (:meth:`end_turn`)."""
+        with self._cv:
+            self._ready.extendleft(reversed(list(items)))
+            self._cv.notify_all()
+
     def post_result(
         self, session: int, call_id: str, value: str | None, budget: int | None = None
     ) -> Policy | None:

@@ -66,14 +66,17 @@ def read_prompt(
         ms = (time.perf_counter() - t_eval) * 1000
         bus.emit(PrefillProgress(bus.now(), done, total, ms))
 
-    n_evaluated = reuse_prefix(backend, tokens, throttled_counts(evaluated), stopped)
-    if fitted is not None and fitted.dropped_turns:
-        ms = (time.perf_counter() - t0) * 1000
-        bus.emit(
-            ContextSlid(
-                bus.now(), fitted.dropped_turns, fitted.n_full, len(tokens), n_evaluated, ms
+    n_evaluated = 0
+    try:
+        n_evaluated = reuse_prefix(backend, tokens, throttled_counts(evaluated), stopped)
+    finally:  # the turns are gone from the chat even when Esc stopped the reading
+        if fitted is not None and fitted.dropped_turns:
+            ms = (time.perf_counter() - t0) * 1000
+            bus.emit(
+                ContextSlid(
+                    bus.now(), fitted.dropped_turns, fitted.n_full, len(tokens), n_evaluated, ms
+                )
             )
-        )
     return len(tokens), n_evaluated
 
 

@@ -42,7 +42,7 @@ class Session:
             serial=serial,
             messages=messages,
             ids=ids,
-            # One answer per turn (a turn started by results has no user message).
+            # One answer per turn (a turn started by results answers their notice).
             turns=sum(1 for m in messages if m.get("role") == "assistant"),
             anonymous=sum(1 for c in ids if c.startswith("~")),
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
 from asynclm_tui.core.api.events import WaitingResult
+from asynclm_tui.core.cml.prompt import result_notice
 from asynclm_tui.core.tools.executor import AT_EXIT
 
 
@@ -142,14 +143,13 @@ class StoredSession:
     def messages(self) -> list[dict[str, str]]:
         """The chat history the model saw: system, then user/assistant pairs
         (the assistant's raw CML text, interrupts included).  A turn started
-        by results has no user message: the model read them in its answer."""
+        by results answers their notice (``result_notice``) in the user's place."""
         out = [{"role": "system", "content": self.system}] if self.system else []
         for turn in self.turns:
-            if turn.started_by:
-                if turn.raw_text:  # (empty: its prompt never got in)
-                    out.append({"role": "assistant", "content": turn.raw_text})
-                continue
-            out.append({"role": "user", "content": turn.user_text})
+            if turn.started_by and not turn.raw_text:
+                continue  # its prompt never got in
+            said = result_notice(turn.started_by) if turn.started_by else turn.user_text
+            out.append({"role": "user", "content": said})
             out.append({"role": "assistant", "content": turn.raw_text})
         return out
 
