@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_harness import Gate, scripted
+from engine_harness import Gate, Run, scripted
 
 from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
 from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
@@ -40,6 +40,13 @@ def injected(run_events: list[object], session: int) -> list[Interrupt]:
     return out
 
 
+def leave_for_a_new_chat(run: Run) -> None:
+    """Chat 1 asks for the build (it goes on in the background); chat 2 says hello."""
+    run.turn("Build it")
+    run.post(NewSession())
+    run.turn("Hello")
+
+
 def test_a_new_chat_leaves_the_old_chats_background_call_running() -> None:
     gate = Gate("built")
     with scripted([CALL, "Hi."], tools={"build": gate}, **WAIT) as run:
@@ -63,9 +70,7 @@ def test_a_new_chat_leaves_the_old_chats_background_call_running() -> None:
 def test_opening_the_chat_again_delivers_what_came_in_while_it_was_away() -> None:
     gate = Gate("built")
     with scripted([CALL, "Hi.", "The build finished."], tools={"build": gate}, **WAIT) as run:
-        run.turn("Build it")
-        run.post(NewSession())
-        run.turn("Hello")
+        leave_for_a_new_chat(run)
         gate.open()
         run.wait_for(ResultHeld, id="b1")
         run.post(NewSession(rejoin=1))
@@ -83,9 +88,7 @@ def test_opening_the_chat_again_delivers_what_came_in_while_it_was_away() -> Non
 def test_a_call_still_running_rejoins_its_chat_and_delivers_there() -> None:
     gate = Gate("built")
     with scripted([CALL, "Hi.", "The build finished."], tools={"build": gate}, **WAIT) as run:
-        run.turn("Build it")
-        run.post(NewSession())
-        run.turn("Hello")
+        leave_for_a_new_chat(run)
         run.post(NewSession(rejoin=1, interrupted=("b1",)))
         run.wait_for(SessionStarted, 2)
         back = run.wait(lambda e: isinstance(e, CallBackgrounded) and e.session == 3)

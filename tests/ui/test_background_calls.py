@@ -12,6 +12,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -20,6 +21,7 @@ from uiharness import SIZE, ui_settings, wait_until
 from asynclm_tui.core.api.enums import DeliverIdle, StopReason
 from asynclm_tui.core.backends.scripted import ScriptedBackend
 from asynclm_tui.core.decode.engine import Engine
+from asynclm_tui.core.sessions.saving import open_chat_sessions
 from asynclm_tui.core.tools.registry import ToolRegistry
 from asynclm_tui.ui.app import AsyncLMApp, create_app
 from asynclm_tui.ui.chat.status import IDLE_TITLE
@@ -55,12 +57,16 @@ def tools(gate: Gate, **delivery: Any) -> ToolRegistry:
 
 @asynccontextmanager
 async def chat(
-    turns: list[str], registry: ToolRegistry, step_s: float = 0.0
+    turns: list[str], registry: ToolRegistry, step_s: float = 0.0, db: Path | None = None
 ) -> AsyncIterator[tuple[AsyncLMApp, Pilot[Any], Engine]]:
-    """The app on the scripted backend; answers end without waiting for calls."""
+    """The app on the scripted backend; answers end without waiting for calls
+    (``db``: chats are saved there)."""
     settings = ui_settings(**{"tools.wait_at_end_s": 0})
     engine = Engine(settings, registry, ScriptedBackend(turns, step_s=step_s).factory())
-    app = create_app(settings, engine)
+    sessions = None
+    if db is not None:
+        sessions = open_chat_sessions(engine, db, session_id=None, latest=False, save=True)
+    app = create_app(settings, engine, sessions=sessions)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.chat.status_text("state") == "ready", 10, "ready")

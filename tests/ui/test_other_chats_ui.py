@@ -5,38 +5,27 @@ the call still runs, the chat shows it running, not interrupted."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from test_background_calls import CALL, Gate, grouped, row_text, send, toasts, tools, turn_over
+from test_background_calls import (
+    CALL,
+    Gate,
+    chat,
+    grouped,
+    row_text,
+    send,
+    toasts,
+    tools,
+    turn_over,
+)
 from textual.pilot import Pilot
-from uiharness import SIZE, ui_settings, wait_until
+from uiharness import wait_until
 
-from asynclm_tui.core.backends.scripted import ScriptedBackend
-from asynclm_tui.core.decode.engine import Engine
-from asynclm_tui.core.sessions.saving import open_chat_sessions
-from asynclm_tui.ui.app import AsyncLMApp, create_app
+from asynclm_tui.ui.app import AsyncLMApp
 from asynclm_tui.ui.widgets.transcript import ResultTurnEntry
 
 TURNS = [CALL, "Hello to you.", "The build you asked for finished: built."]
-
-
-@asynccontextmanager
-async def saved_chat(db: Path, gate: Gate) -> AsyncIterator[tuple[AsyncLMApp, Pilot[Any], Engine]]:
-    """The app on the scripted backend, saving chats to ``db``."""
-    settings = ui_settings(**{"tools.wait_at_end_s": 0})
-    engine = Engine(settings, tools(gate), ScriptedBackend(TURNS).factory())
-    sessions = open_chat_sessions(engine, db, session_id=None, latest=False, save=True)
-    app = create_app(settings, engine, sessions=sessions)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: app.chat.status_text("state") == "ready", 10, "ready")
-            yield app, pilot, engine
-    finally:
-        await asyncio.to_thread(engine.close)
 
 
 async def leave_for_a_new_chat(app: AsyncLMApp, pilot: Pilot[Any]) -> int:
@@ -62,7 +51,7 @@ async def test_a_left_chats_result_is_announced_and_reported_when_it_is_opened(
     tmp_path: Path,
 ) -> None:
     gate = Gate()
-    async with saved_chat(tmp_path / "s.db", gate) as (app, pilot, engine):
+    async with chat(TURNS, tools(gate), db=tmp_path / "s.db") as (app, pilot, _):
         first = await leave_for_a_new_chat(app, pilot)
         gate.open()
         await wait_until(
@@ -84,7 +73,7 @@ async def test_a_left_chats_result_is_announced_and_reported_when_it_is_opened(
 
 async def test_a_chat_opened_while_its_call_runs_shows_it_running(tmp_path: Path) -> None:
     gate = Gate()
-    async with saved_chat(tmp_path / "s.db", gate) as (app, pilot, engine):
+    async with chat(TURNS, tools(gate), db=tmp_path / "s.db") as (app, pilot, _):
         first = await leave_for_a_new_chat(app, pilot)
         await app.open_saved(first)
         await wait_until(pilot, lambda: grouped(app) == ["b1"], 5, "b1 in the background again")
