@@ -187,6 +187,8 @@ class AsyncLMApp(App[None]):
         for err in self.engine.snapshot().tool_errors:
             self.notify(f"Tool skipped: {err}", severity="error", timeout=10)
         self.engine.subscribe(self.receive)
+        # A continued chat's session may have started before we listened.
+        self.chat.state.rebind(self.engine.snapshot().session)
         self._end_on_signals()
         self.call_after_refresh(self._after_first_frame)
 
