@@ -84,3 +84,22 @@ async def test_a_chat_opened_while_its_call_runs_shows_it_running(tmp_path: Path
         assert app.state.turns[1].started_by == ("b1",)
         assert app.state.calls["b1"].value == "built"
         assert not [t for t in toasts(app) if "waits in the chat" in t]
+
+
+async def test_a_chat_left_twice_still_gets_its_running_call_back(tmp_path: Path) -> None:
+    gate = Gate()
+    turns = [CALL, "Hello to you.", "Hello again.", "The build finished: built."]
+    async with chat(turns, tools(gate), db=tmp_path / "s.db") as (app, pilot, _):
+        first = await leave_for_a_new_chat(app, pilot)
+        await app.open_saved(first)
+        await wait_until(pilot, lambda: grouped(app) == ["b1"], 5, "b1 back the first time")
+        await pilot.press("ctrl+n", "ctrl+n")
+        await wait_until(pilot, lambda: not app.state.turns, 5, "another new chat")
+        await send(app, pilot, "Hi again.")
+        await wait_until(pilot, turn_over(app, 1), 10, "its answer")
+        await app.open_saved(first)
+        await wait_until(pilot, lambda: grouped(app) == ["b1"], 5, "b1 back the second time")
+        assert not app.state.calls["b1"].status.finished
+        gate.open()
+        await wait_until(pilot, turn_over(app, 2), 10, "the report")
+        assert app.state.calls["b1"].value == "built"

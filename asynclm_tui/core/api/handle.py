@@ -56,8 +56,9 @@ class EngineSnapshot:
     """Calls that outlived their answer and whose results the model has not
     received yet (running, or held for a later turn)."""
     away: Mapping[int, tuple[str, ...]]
-    """Calls still running for chats not on screen, by the session serial
-    each chat was left as (their results wait for it)."""
+    """Calls still running for chats not on screen (their results wait for
+    them), by the serial each chat began with in this run (what
+    ``NewSession.rejoin`` takes)."""
     tools: tuple[str, ...]
     """Tools offered to the model, sorted."""
     tool_errors: tuple[str, ...]

@@ -129,9 +129,9 @@ class OtherChats:
             return frozenset(i for chat in self._left.values() for i in chat.running)
 
     def away(self) -> dict[int, tuple[str, ...]]:
-        """Calls running for chats that are away, by the serial each was left as."""
+        """Calls running for chats that are away, by each chat's root."""
         with self.lock:
-            return {c.serial: tuple(sorted(c.running)) for c in self._left.values() if c.running}
+            return {root: tuple(sorted(c.running)) for root, c in self._left.items() if c.running}
 
 
 def take_back(
