@@ -234,11 +234,18 @@ class Stepped:
         done = functools.partial(self._finish, call, CallStatus.DONE)
         self.at(self.clock + self.result_delay(), f"result of {request.id}", done)
 
-    def _cancel(self, call_id: str | None = None, *, keep: Collection[str] = ()) -> None:
+    def _cancel(
+        self,
+        call_id: str | None = None,
+        *,
+        session: int | None = None,
+        keep: Collection[tuple[int, str]] = (),
+    ) -> None:
         for call in list(self.calls.values()):
-            if call.request.id in keep:
+            req = call.request
+            if (req.session, req.id) in keep or session not in (None, req.session):
                 continue
-            if call.posted is None and not call.cancelled and call_id in (None, call.request.id):
+            if call.posted is None and not call.cancelled and call_id in (None, req.id):
                 call.cancelled = True  # its result comes soon, as cancelled
                 cancelled = functools.partial(self._finish, call, CallStatus.CANCELLED)
                 self.at(

@@ -5,6 +5,7 @@ them to it, once, as their delivery says."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from engine_harness import Gate, Run, scripted
@@ -13,7 +14,9 @@ from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
 from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
 from asynclm_tui.core.api.events import (
     CallFinished,
+    CallIssued,
     CallUpdated,
+    CancelCall,
     Interrupt,
     NewSession,
     SendMessage,
@@ -156,3 +159,42 @@ def test_a_result_that_lands_after_its_chat_was_left_waits_in_its_record(
         done = later.wait_for(TurnDone)
     assert started.started_by == ("b1",)
     assert "[INTR] b1 [HEAD] built [END]" in done.text
+
+
+class TwoBuilds:
+    """The build tool, each call waiting for its own gate (the first call's, then the second's)."""
+
+    def __init__(self) -> None:
+        self.gates = [Gate("old build"), Gate("new build")]
+        self.n = -1
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            self.n += 1
+            gate = self.gates[self.n]
+        return gate()
+
+
+def test_a_new_chat_may_use_an_id_that_another_chat_still_runs() -> None:
+    builds = TwoBuilds()
+    with scripted([CALL, CALL, "New one done."], tools={"build": builds}, **WAIT) as run:
+        leave_for_a_new_chat_calling(run)
+        assert not [e for e in run.of(Interrupt) if e.kind is InterruptKind.ERROR]
+        issued = [(e.session, e.id) for e in run.of(CallIssued)]
+        assert issued == [(1, "b1"), (2, "b1")]
+        run.post(CancelCall())  # Esc twice in chat 2: chat 1's build is not its to cancel
+        cancelled = run.wait(lambda e: isinstance(e, CallFinished) and e.session == 2)
+        builds.gates[0].open()
+        held = run.wait(lambda e: isinstance(e, ResultHeld) and e.session == 1)
+    assert isinstance(cancelled, CallFinished) and cancelled.status is CallStatus.CANCELLED
+    assert isinstance(held, ResultHeld) and held.id == "b1"  # chat 1's build, for chat 1
+    ended = {e.session: e.status for e in run.of(CallFinished)}
+    assert ended == {1: CallStatus.DONE, 2: CallStatus.CANCELLED}
+
+
+def leave_for_a_new_chat_calling(run: Run) -> None:
+    """Chat 1 asks for the build; chat 2 asks for one too (its model picks the same id)."""
+    run.turn("Build it")
+    run.post(NewSession())
+    run.turn("Build mine")

@@ -76,12 +76,3 @@ def visible_event(event: E) -> E:
         if shown != value:
             changed[field.name] = shown
     return dataclasses.replace(event, **changed) if changed else event  # type: ignore[type-var]
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` (the user's view of a failure; a
-    group of exceptions by its first)."""
-    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        return one_line(exc.exceptions[0])
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

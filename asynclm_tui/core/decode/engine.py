@@ -25,7 +25,6 @@ from collections.abc import Callable
 
 from asynclm_tui.core.api.bus import EventBus, Sink
 from asynclm_tui.core.api.delivery import ResultHeld, SetDelivery
-from asynclm_tui.core.api.display import one_line
 from asynclm_tui.core.api.enums import CallStatus, Injection, StopReason
 from asynclm_tui.core.api.events import (
     ApproveCall,
@@ -89,6 +88,7 @@ from asynclm_tui.core.decode.withheld import Withheld
 from asynclm_tui.core.settings.config import GenerationSettings, Settings
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
 from asynclm_tui.core.tools.registry import ToolRegistry
+from asynclm_tui.core.tools.runners import one_line
 from asynclm_tui.core.tools.spec import ToolSpec
 
 BackendFactory = Callable[[ProgressFn], Backend]
@@ -175,12 +175,16 @@ class Engine:
                 self._mailbox.post_user(text)
             case StopGeneration():
                 self._mailbox.stop_turn()
-            case CancelCall(call_id=call_id):
-                self._executor.cancel(call_id)
+            case CancelCall(call_id=None):  # all of this chat's, none of another's
+                self._executor.cancel(None, keep=self._other.away_keys())
+            case CancelCall(call_id=str(call_id)):
+                origin = self._other.origin(self._session.serial, call_id)
+                self._executor.cancel(call_id, session=origin)
             case KeepResults():
                 self._withheld.keep(self._session)
             case ApproveCall(call_id=call_id, decision=decision):
-                self._executor.approve(call_id, decision)
+                origin = self._other.origin(self._session.serial, call_id)
+                self._executor.approve(call_id, decision, session=origin)
             case NewSession():
                 self._mailbox.post_new_session(
                     NewSessionMark(
@@ -365,10 +369,9 @@ class Engine:
         with self._other.lock:
             self._other.leave(old.serial, self._mailbox.start_session(serial, old.background))
             back = self._other.begin(serial, mark.rejoin)
-        keep = self._other.running_ids() | (back.running.keys() if back else set())
-        self._executor.cancel(None, keep=keep)
+        self._executor.cancel(None, keep=self._other.running_keys())
         with self._lock:
-            self._session = Session.continuing(serial, mark.history, mark.call_ids | keep)
+            self._session = Session.continuing(serial, mark.history, mark.call_ids)
         root = None if mark.rejoin is None else self._other.root(serial)
         self._bus.emit(SessionStarted(self._bus.now(), serial, root))
         take_back(self._session, self._mailbox, self._bus, back, mark.results)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.delivery import CallBackgrounded, ResultHeld
-from asynclm_tui.core.api.enums import InterruptKind
+from asynclm_tui.core.api.enums import CallStatus, DeliverIdle, InterruptKind
 from asynclm_tui.core.api.events import CallFinished, WaitingResult
 from asynclm_tui.core.decode.mailbox import Handover, Mailbox, Pending, Policy
 from asynclm_tui.core.decode.session import Session
@@ -62,9 +62,10 @@ class OtherChats:
         """Root -> the chat's newest serial (the one its events carry)."""
         self._left: dict[int, LeftChat] = {}
         """Root -> what the chat left, while it is away."""
-        self._moved: set[tuple[int, str]] = set()
-        """(root, call id) of running calls a chat took back: their events
-        carry its newest serial."""
+        self._origin: dict[tuple[int, str], int] = {}
+        """(root, call id) -> the session that issued it, for each call that
+        went on past a change of chat and still runs: its events carry its
+        chat's newest serial, and the executor knows it by its origin."""
 
     def root(self, serial: int) -> int:
         """The serial a chat began with in this run (its name across serials)."""
@@ -75,9 +76,12 @@ class OtherChats:
         (lock held)."""
         if not handover.running and not handover.held:
             return
+        root = self.root(serial)
+        for call_id in handover.running:
+            self._origin.setdefault((root, call_id), serial)
         chat = LeftChat(serial, dict(handover.running))
         chat.finished = {p.id: (p, policy, None) for p, policy in handover.held}
-        self._left[self.root(serial)] = chat
+        self._left[root] = chat
 
     def begin(self, serial: int, rejoin: int | None) -> Rejoined | None:
         """Session ``serial`` starts, a new chat or (``rejoin``: any serial
@@ -92,29 +96,34 @@ class OtherChats:
         chat = self._left.pop(root, None)
         if chat is None:
             return Rejoined({}, ())
-        self._moved |= {(root, call_id) for call_id in chat.running}
         return Rejoined(chat.running, tuple(chat.finished.values()))
 
     def current(self, session: int, call_id: str) -> int:
         """The serial that events of call ``call_id`` issued in ``session``
-        carry now: its chat's newest one once the chat took it back."""
+        carry now: its chat's newest one once it went on past a change of chat."""
         root = self.root(session)
-        if (root, call_id) in self._moved:
+        if (root, call_id) in self._origin:
             return self._latest.get(root, session)
         return session
+
+    def origin(self, session: int, call_id: str) -> int:
+        """The session that issued call ``call_id`` of session ``session``'s chat."""
+        return self._origin.get((self.root(session), call_id), session)
 
     def keep(self, result: CallResult, ended: CallFinished) -> Policy | None:
         """A result whose chat is away waits for it: its policy (None: the
         result is not a left chat's; ``result.session`` is already
         :meth:`current`) (lock held)."""
         root = self.root(result.session)
-        self._moved.discard((root, result.id))
+        self._origin.pop((root, result.id), None)
         chat = self._left.get(root)
         if chat is None or chat.serial != result.session:
             return None
         policy = chat.running.pop(result.id, None)
         if policy is None:  # cancelled with its chat (it was not in the background)
             return None
+        if result.status is CallStatus.CANCELLED:  # the user's doing: no turn of its own
+            policy = dataclasses.replace(policy, deliver_idle=DeliverIdle.SILENT)
         if result.wants_result:
             value = Pending(
                 result.id, result.value, InterruptKind.TOOL, result.finished_at, result.budget
@@ -122,11 +131,21 @@ class OtherChats:
             chat.finished[result.id] = (value, policy, ended)
         return policy
 
-    def running_ids(self) -> frozenset[str]:
-        """Ids of calls still running for chats that are away: no other call
-        may take them while they run (the executor knows a call by its id)."""
+    def running_keys(self) -> frozenset[tuple[int, str]]:
+        """(session, id) of the calls that went on past a change of chat and
+        still run: a new chat cancels its old one's calls but these."""
         with self.lock:
-            return frozenset(i for chat in self._left.values() for i in chat.running)
+            return frozenset((origin, call_id) for (_, call_id), origin in self._origin.items())
+
+    def away_keys(self) -> frozenset[tuple[int, str]]:
+        """(session, id) of the calls running for chats that are away (the
+        chat on screen cancelling all its calls leaves these alone)."""
+        with self.lock:
+            return frozenset(
+                (origin, call_id)
+                for (root, call_id), origin in self._origin.items()
+                if root in self._left
+            )
 
     def away(self) -> dict[int, tuple[str, ...]]:
         """Calls running for chats that are away, by each chat's root."""

@@ -73,6 +73,9 @@ class CallResult:
     """Most tokens of ``value`` to inject (the tool's ``max_result_tokens``)."""
 
 
+CallKey = tuple[int, str]
+"""A call as the executor knows it: (its session, its id)."""
+
 StatusSink = Callable[[CallRequest, CallStatus], None]
 ResultSink = Callable[[CallResult], None]
 ProgressSink = Callable[[CallRequest, float, float | None, str | None], None]
@@ -141,10 +144,11 @@ class Executor:
         self._observed: dict[str, float] = {}
         self._ready: list[tuple[float, int, CallRequest, float]] = []
         self._seq = itertools.count()
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._approvals: dict[str, asyncio.Future[Decision]] = {}
-        self._queued: set[str] = set()
-        self._cancel_early: set[str] = set()
+        # Calls are known by (session, id): two chats may each have a "sleep1".
+        self._running: dict[CallKey, asyncio.Task[None]] = {}
+        self._approvals: dict[CallKey, asyncio.Future[Decision]] = {}
+        self._queued: set[CallKey] = set()
+        self._cancel_early: set[tuple[int | None, str]] = set()
         """Ids cancelled before they reached the loop (a cancel posted as the
         call was issued): they end as cancelled when they arrive."""
         self._client: httpx.AsyncClient | None = None
@@ -158,10 +162,16 @@ class Executor:
         """Start ``request`` (validation, approval, queueing) on the tool loop."""
         self.host.call(self._accept, request, time.perf_counter())
 
-    def cancel(self, call_id: str | None = None, *, keep: Collection[str] = ()) -> None:
-        """Cancel one call, or every pending call when ``call_id`` is None
-        (but those in ``keep``)."""
-        self.host.call(self._cancel, call_id, frozenset(keep))
+    def cancel(
+        self,
+        call_id: str | None = None,
+        *,
+        session: int | None = None,
+        keep: Collection[CallKey] = (),
+    ) -> None:
+        """Cancel call ``call_id`` of ``session`` (None: of any session), or
+        every pending call when ``call_id`` is None (but those in ``keep``)."""
+        self.host.call(self._cancel, call_id, session, frozenset(keep))
 
     def shut_down(self) -> None:
         """Cancel every call because the program is ending: each ends as
@@ -170,11 +180,11 @@ class Executor:
 
     def _shut_down(self) -> None:
         self._cancelled_why = AT_EXIT
-        self._cancel(None)
+        self._cancel(None, None)
 
-    def approve(self, call_id: str, decision: Decision) -> None:
+    def approve(self, call_id: str, decision: Decision, *, session: int | None = None) -> None:
         """Answer an approval request: ``once``, ``always`` or ``deny``."""
-        self.host.call(self._approve, call_id, decision)
+        self.host.call(self._approve, call_id, session, decision)
 
     def estimate_ms(
         self, name: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
@@ -202,8 +212,9 @@ class Executor:
     # ------------------------------------------------ on the tool loop
 
     def _accept(self, req: CallRequest, t0: float) -> None:
-        if req.id in self._cancel_early:
-            self._cancel_early.discard(req.id)
+        early = {(req.session, req.id), (None, req.id)} & self._cancel_early
+        if early:
+            self._cancel_early -= early
             self._finish(req, t0, CallStatus.CANCELLED, "cancelled")
             return
         spec = self.registry.get(req.name)
@@ -228,14 +239,14 @@ class Executor:
                 return
             if self.approval == "ask":
                 fut: asyncio.Future[Decision] = self.host.loop.create_future()
-                self._approvals[req.id] = fut
+                self._approvals[req.session, req.id] = fut
                 self.on_status(req, CallStatus.AWAITING_APPROVAL)
                 fut.add_done_callback(lambda f: self._approved(req, t0, f))
                 return
         self._enqueue(req, t0)
 
     def _approved(self, req: CallRequest, t0: float, fut: asyncio.Future[Decision]) -> None:
-        self._approvals.pop(req.id, None)
+        self._approvals.pop((req.session, req.id), None)
         if fut.cancelled():
             self._finish(req, t0, CallStatus.CANCELLED, "cancelled before approval")
         elif fut.result() == Decision.DENY:
@@ -245,15 +256,15 @@ class Executor:
                 self.allowed_always.add(req.name)
             self._enqueue(req, t0)
 
-    def _approve(self, call_id: str, decision: Decision) -> None:
-        fut = self._approvals.get(call_id)
+    def _approve(self, call_id: str, session: int | None, decision: Decision) -> None:
+        fut = next((f for k, f in self._approvals.items() if _matches(k, call_id, session)), None)
         if fut is not None and not fut.done():
             fut.set_result(decision)
 
     def _enqueue(self, req: CallRequest, t0: float) -> None:
         estimate = self.estimate_ms(req.name, req.args, req.kwargs)
         heapq.heappush(self._ready, (-estimate, next(self._seq), req, t0))
-        self._queued.add(req.id)
+        self._queued.add((req.session, req.id))
         self.on_status(req, CallStatus.QUEUED)
         self._dispatch()
 
@@ -261,25 +272,26 @@ class Executor:
         # Longest estimated processing time first, as in the paper's LPT rule.
         while self._ready and len(self._running) < self.max_concurrency:
             _, _, req, t0 = heapq.heappop(self._ready)
-            if req.id not in self._queued:  # cancelled while queued
+            key = (req.session, req.id)
+            if key not in self._queued:  # cancelled while queued
                 continue
-            self._queued.discard(req.id)
+            self._queued.discard(key)
             task = self.host.loop.create_task(self._run(req, t0))
             task.add_done_callback(functools.partial(self._never_ran, req=req, t0=t0))
-            self._running[req.id] = task
+            self._running[key] = task
 
     def _never_ran(self, task: asyncio.Task[None], *, req: CallRequest, t0: float) -> None:
         """A task cancelled before its first step never runs ``_run``'s own
         handler: report it here, so every call ends with a result."""
-        if task.cancelled() and self._running.get(req.id) is task:
-            self._running.pop(req.id)
+        if task.cancelled() and self._running.get((req.session, req.id)) is task:
+            self._running.pop((req.session, req.id))
             self._finish(req, t0, CallStatus.CANCELLED, self._cancelled_why)
             self._dispatch()
 
     async def _run(self, req: CallRequest, t0: float) -> None:
         spec = self.registry.get(req.name)
         if spec is None:  # the tool set changed (an MCP server's list) while it queued
-            self._running.pop(req.id, None)
+            self._running.pop((req.session, req.id), None)
             self._finish(req, t0, CallStatus.FAILED, f"tool {req.name!r} is no longer available")
             self._dispatch()
             return
@@ -303,7 +315,7 @@ class Executor:
         if status is CallStatus.DONE:
             old = self._observed.get(req.name, spec.estimated_ms)
             self._observed[req.name] = (1 - EMA_WEIGHT) * old + EMA_WEIGHT * ran_ms
-        self._running.pop(req.id, None)
+        self._running.pop((req.session, req.id), None)
         self._finish(req, t0, status, value)
         self._dispatch()
 
@@ -317,7 +329,7 @@ class Executor:
     def _progress(
         self, req: CallRequest, progress: float, total: float | None, message: str | None
     ) -> None:
-        if self.on_progress is not None and req.id in self._running:
+        if self.on_progress is not None and (req.session, req.id) in self._running:
             self.on_progress(req, progress, total, message)
 
     async def _invoke(self, req: CallRequest, spec: ToolSpec) -> str:
@@ -333,22 +345,25 @@ class Executor:
             return await run_http(spec, req.kwargs, self._client)
         return await run_python(spec, req.kwargs)
 
-    def _cancel(self, call_id: str | None, keep: frozenset[str] = frozenset()) -> None:
+    def _cancel(
+        self, call_id: str | None, session: int | None, keep: frozenset[CallKey] = frozenset()
+    ) -> None:
         if call_id is None:
             self._cancel_early.clear()
-        ids = [call_id] if call_id else [*self._queued, *self._running, *self._approvals]
-        for cid in (i for i in ids if i not in keep):
-            if cid in self._running:
-                self._running[cid].cancel()
-            elif cid in self._approvals:
-                self._approvals[cid].cancel()
-            elif cid in self._queued:
-                self._queued.discard(cid)
+        pending = [*self._queued, *self._running, *self._approvals]
+        keys = [k for k in pending if call_id is None or _matches(k, call_id, session)]
+        for key in (k for k in keys if k not in keep):
+            if key in self._running:
+                self._running[key].cancel()
+            elif key in self._approvals:
+                self._approvals[key].cancel()
+            elif key in self._queued:
+                self._queued.discard(key)
                 for _, _, req, t0 in self._ready:
-                    if req.id == cid:
+                    if (req.session, req.id) == key:
                         self._finish(req, t0, CallStatus.CANCELLED, self._cancelled_why)
-            else:
-                self._cancel_early.add(cid)
+        if call_id is not None and not keys:  # it has not reached the loop yet
+            self._cancel_early.add((session, call_id))
 
     def _finish(self, req: CallRequest, t0: float, status: CallStatus, value: str) -> None:
         now = time.perf_counter()
@@ -373,3 +388,8 @@ class Executor:
                 budget=budget,
             )
         )
+
+
+def _matches(key: CallKey, call_id: str, session: int | None) -> bool:
+    """Whether ``key`` is call ``call_id`` of ``session`` (None: any session)."""
+    return key[1] == call_id and (session is None or key[0] == session)

@@ -37,6 +37,15 @@ class ToolFailure(Exception):
     """The tool ran but failed; the message goes back to the model."""
 
 
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (the user's view of a failure; a
+    group of exceptions by its first)."""
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        return one_line(exc.exceptions[0])
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value

@@ -33,14 +33,13 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from asynclm_tui import __version__
-from asynclm_tui.core.api.display import one_line
 from asynclm_tui.core.tools.call_context import ProgressReport, ToolTimeout
 from asynclm_tui.core.tools.mcp import stdio_groups
 from asynclm_tui.core.tools.mcp.config import ServerConfig
 from asynclm_tui.core.tools.mcp.results import result_text
 from asynclm_tui.core.tools.mcp.status import ServerState
 from asynclm_tui.core.tools.mcp.tasks import TaskEnded, TasksClient, task_report
-from asynclm_tui.core.tools.runners import ToolFailure
+from asynclm_tui.core.tools.runners import ToolFailure, one_line
 
 log = logging.getLogger("asynclm.mcp")
 
