@@ -157,10 +157,14 @@ class StoredSession:
         """Every call of the chat by id, in the order issued."""
         return {c.call_id: c for t in self.turns for c in t.calls}
 
+    def _told(self) -> set[str]:
+        """Calls whose outcome the model read (an interrupt that tells it)."""
+        return {i.call_id for t in self.turns for i in t.interrupts if i.tells_result}
+
     def interrupted_at_exit(self) -> tuple[str, ...]:
         """Calls that asynclm quit (or was killed) while they ran and whose
         outcome the model never read: a continued chat tells it, once."""
-        told = {i.call_id for t in self.turns for i in t.interrupts if i.tells_result}
+        told = self._told()
         return tuple(
             c.call_id
             for c in self.calls().values()
@@ -171,7 +175,7 @@ class StoredSession:
         """Results the model never read that were waiting for a turn: held
         when asynclm quit, or landed after the chat was left for another.
         A continued chat delivers them as their calls said, once."""
-        told = {i.call_id for t in self.turns for i in t.interrupts if i.tells_result}
+        told = self._told()
         return tuple(
             WaitingResult(c.call_id, c.result, DeliverIdle(c.deliver_idle or DeliverIdle.ANSWER))
             for c in self.calls().values()
