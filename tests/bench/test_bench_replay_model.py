@@ -73,15 +73,15 @@ def test_replay_limit_two_through_the_real_engine(tmp_path: Path) -> None:
     # The same text is forced in every strategy: sync never traps, the others
     # trap at least once, so they decode a few more tokens, never fewer.
     assert rows["async"]["tokens_decoded"] >= rows["sync"]["tokens_decoded"]
-    # Jump-forward writes the same blocks with fewer sampled tokens; the
-    # clients' baseline samples every one.
+    # Jump-forward (and drafts) write the same blocks with fewer tokens
+    # sampled in a step of their own; the clients' baseline samples every one.
     for name in ("sync", "async"):
         with_jf, without = rows[name], rows[f"{name}_nojf"]
         assert with_jf["tokens_decoded"] == without["tokens_decoded"]
         assert with_jf["forced_per_block"] > 0 == without["forced_per_block"]
-        assert with_jf["sampled_per_block"] + with_jf["forced_per_block"] == pytest.approx(
-            without["sampled_per_block"]
-        )
+        assert with_jf["drafted_per_block"] > 0 == without["drafted_per_block"]
+        written = sum(with_jf[f"{k}_per_block"] for k in ("sampled", "forced", "drafted"))
+        assert written == pytest.approx(without["sampled_per_block"])
     assert rows["sync_api"]["forced_per_block"] == 0
     jumps = {j["strategy"]: j for j in data["jump_forward"]}
     assert set(jumps) == {"sync", "async"} and jumps["async"]["sampled_ratio"] < 1

@@ -1,5 +1,6 @@
-"""Jump-forward on the bundled model with the shipped adapter: real calls are
-written with the same tokens, fewer of them sampled, and still run."""
+"""Jump-forward and drafts on the bundled model with the shipped adapter: real
+calls are written with the same tokens, fewer of them in a step of their own,
+and still run."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ def test_greedy_calls_are_the_same_with_and_without_jump_forward() -> None:
     assert data["off"]["blocks"] == data["on"]["blocks"] >= 2
     assert data["same_calls"] == data["same_block_tokens"] == 2
     assert data["on"]["forced_per_block"] > 0 == data["off"]["forced_per_block"]
+    assert data["on"]["drafted_per_block"] > 0 == data["off"]["drafted_per_block"]
     assert data["on"]["sampled_per_block"] < data["off"]["sampled_per_block"]
+    on = data["on"]
+    written = on["sampled_per_block"] + on["forced_per_block"] + on["drafted_per_block"]
+    assert written == pytest.approx(data["off"]["sampled_per_block"])
     for run in runs:
         assert run.calls and "[INTR]" in run.text  # the calls ran and their results came back
     # The engine's rule appends exactly what the model went on to write.

@@ -182,6 +182,9 @@ class Token(Event):
     forced: int = field(default=0, metadata=NOT_IN_JSON)
     """Tokens the call grammar forced (jump-forward: appended in one batch,
     ``text`` holds them all); 0 for a sampled token."""
+    checked: bool = field(default=False, metadata=NOT_IN_JSON)
+    """Sampled at a position of a decode call that also held drafted tokens
+    (a kept draft, or the token after them): it took no step of its own."""
 
 
 @dataclass(frozen=True)
@@ -326,12 +329,18 @@ class TurnDone(Event):
     text: str = field(default="", repr=False, metadata=NOT_IN_JSON)
     n_forced: int = 0
     """Of ``n_generated``, tokens the call grammar forced (jump-forward)."""
+    n_drafted: int = 0
+    """Of ``n_generated``, drafted tokens the model's samples kept (checked in
+    an earlier token's decode call, no step of their own)."""
     call_blocks: int = 0
     """Call blocks written in the turn."""
     block_sampled: int = 0
-    """Tokens sampled in call blocks (the ``[CALL]`` opener included)."""
+    """Tokens sampled in call blocks, each in a decode step of its own (the
+    ``[CALL]`` opener included)."""
     block_forced: int = 0
     """Tokens forced in call blocks."""
+    block_drafted: int = 0
+    """Drafted tokens kept in call blocks."""
     block_ms: float = 0.0
     """Time spent writing call blocks, each from the step that picked its
     first token to the call's hand-off to the scheduler."""

@@ -48,6 +48,9 @@ class BackendInfo:
     """Tokens one evaluation batch holds: a longer prompt is appended in
     pieces of this size so its progress can be reported (0: in one piece,
     e.g. a remote server that evaluates it on its side)."""
+    verifies: bool = False
+    """It implements :class:`Verifying`: drafted tokens can be checked in one
+    decode call (see :mod:`asynclm_tui.core.decode.drafts`)."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,20 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Free the model."""
+
+
+class Verifying(Protocol):
+    """A backend that evaluates a batch with logits at several positions and
+    samples at any of them: the engine appends drafted tokens in one decode
+    call and keeps those the model would have written (``info.verifies``)."""
+
+    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
+        """Evaluate ``tokens`` (one decode call), keeping the logits after
+        each of the last ``rows`` of them; :meth:`read_row` picks one."""
+
+    def read_row(self, row: int | None) -> None:
+        """Make ``sample``/``logits`` read the logits after token ``row`` of
+        the last ``rows`` appended (0 = the first of them); None: the last."""
 
 
 class Pieces(Protocol):

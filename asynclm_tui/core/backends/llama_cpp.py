@@ -240,6 +240,7 @@ class LlamaCppBackend:
             gpu_available=gpu,
             n_threads=self.llm.n_threads,
             prefill_batch=int(self.llm.n_batch),
+            verifies=True,
             extra={
                 "path": str(path),
                 "system": llama_cpp.llama_print_system_info().decode(errors="replace"),
@@ -269,6 +270,8 @@ class LlamaCppBackend:
 
         self._as_array = numpy.ctypeslib.as_array
         self._sampler: Any = None
+        self._row = -1  # the batch index sample() and logits() read
+        self._rows_at = 0  # batch index of the first kept row of the last append_rows
         self._eos = self._find_eos()
         self._pieces: dict[int, bytes] = {}
         self._last_append = AppendStats(0, 0)
@@ -342,6 +345,7 @@ class LlamaCppBackend:
         if n < self.llm.n_tokens:
             self.llm._ctx.kv_cache_seq_rm(-1, n, -1)
             self.llm.n_tokens = n
+        self._row = -1
 
     def append(self, tokens: Sequence[int]) -> None:
         if self.llm.n_tokens + len(tokens) > self.info.n_ctx:
@@ -350,8 +354,35 @@ class LlamaCppBackend:
         governor = self._governor
         governor.before_step()  # the threads for this call (the CPU may be busy)
         start = time.perf_counter()
+        self._row = -1
         self.llm.eval(tokens)
         governor.after_step(len(tokens), time.perf_counter() - start)
+
+    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
+        """One decode call with logits kept after each of the last ``rows``
+        tokens (Llama.eval keeps only the last one)."""
+        llm = self.llm
+        n, n_past = len(tokens), int(llm.n_tokens)
+        if not 0 < rows <= n <= llm.n_batch:
+            raise ValueError(f"append_rows: {n} tokens, {rows} rows")
+        if n_past + n > self.info.n_ctx:
+            raise ContextFullError(self.info.n_ctx)
+        self._last_append = AppendStats(n_past, n)
+        self._governor.before_step()
+        start = time.perf_counter()
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        # Llama.eval's own steps, with the logits flags set per token.
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
+        for i in range(n - rows, n):
+            llm._batch.batch.logits[i] = True
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + n] = tokens
+        llm.n_tokens = n_past + n
+        self._rows_at, self._row = n - rows, -1
+        self._governor.after_step(n, time.perf_counter() - start)
+
+    def read_row(self, row: int | None) -> None:
+        self._row = -1 if row is None else self._rows_at + row
 
     def _set_threads(self, n_threads: int, n_threads_batch: int) -> None:
         self.llm._ctx.set_n_threads(n_threads, n_threads_batch)
@@ -381,12 +412,12 @@ class LlamaCppBackend:
     def sample(self) -> int:
         if self._sampler is None:
             self.start_sampling(SamplingParams())
-        return int(self._sampler.sample(self.llm._ctx, -1))
+        return int(self._sampler.sample(self.llm._ctx, self._row))
 
     def logits(self) -> npt.NDArray[np.float32]:
         import numpy  # already loaded after llama_cpp (see import_llama_cpp): a dict lookup
 
-        ptr = self.llm._ctx.get_logits_ith(-1)
+        ptr = self.llm._ctx.get_logits_ith(self._row)
         # as_array is typed loosely in some numpy versions: asarray pins the type (no copy).
         return numpy.asarray(self._as_array(ptr, shape=(self._n_vocab,)), dtype=numpy.float32)
 

@@ -61,6 +61,7 @@ class ScriptedBackend:
         faults: Mapping[str, int] | None = None,
         poison: str | None = None,
         model: str = "scripted.gguf",
+        verifies: bool = True,
     ) -> None:
         self.info = BackendInfo(
             model=model,
@@ -71,6 +72,7 @@ class ScriptedBackend:
             gpu_available=False,
             n_threads=1,
             prefill_batch=prefill_batch,
+            verifies=verifies,
             extra={},
         )
         self.turns: deque[str] = deque(turns)
@@ -99,6 +101,10 @@ class ScriptedBackend:
         self._proposed_at = 0
         """Where the proposal would go in the KV cache."""
         self._logits: npt.NDArray[np.float32] | None = None
+        self._rows_at = 0
+        """KV position of the first kept row of the last :meth:`append_rows`."""
+        self._row_next: int | None = None
+        """Where a token sampled at the row being read goes (None: the end)."""
 
     # ------------------------------------------------------------- test side
 
@@ -164,6 +170,7 @@ class ScriptedBackend:
 
     def truncate(self, n: int) -> None:
         del self._kv[n:]
+        self._row_next = None
 
     def append(self, tokens: Sequence[int]) -> None:
         self._fault("append")
@@ -183,8 +190,19 @@ class ScriptedBackend:
             self._script.popleft()
         self._proposed = None
         self._logits = None
+        self._row_next = None
         self._kv.extend(batch)
         self.appends.append(batch)
+
+    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
+        """Append as one batch; sampling then reads any of the last ``rows``
+        positions (a drafted token the script writes there is written)."""
+        self.append(tokens)
+        self._rows_at = len(self._kv) - rows
+
+    def read_row(self, row: int | None) -> None:
+        self._row_next = None if row is None else self._rows_at + row + 1
+        self._logits = None
 
     def append_stats(self) -> AppendStats:
         return AppendStats(n_cached=None, n_evaluated=len(self.appends[-1]) if self.appends else 0)
@@ -220,9 +238,18 @@ class ScriptedBackend:
         token = self._next()
         if self._logits is not None and self._logits[token] == float("-inf"):
             token = EOS  # the caller forbade the scripted token
-        self._proposed = token
-        self._proposed_at = len(self._kv)
+        self._propose(token)
         return token
+
+    def _propose(self, token: int) -> None:
+        at = len(self._kv) if self._row_next is None else self._row_next
+        written = at < len(self._kv) and self._kv[at] == token
+        if written and self._script and self._script[0] == token:
+            self._script.popleft()  # a draft the script writes: written
+            self._proposed = None
+            return
+        self._proposed = token
+        self._proposed_at = at
 
     def logits(self) -> npt.NDArray[np.float32]:
         if self._logits is None:
@@ -233,8 +260,7 @@ class ScriptedBackend:
         return self._logits
 
     def accept(self, token: int) -> None:
-        self._proposed = token
-        self._proposed_at = len(self._kv)
+        self._propose(token)
 
     def note_forced(self, tokens: Sequence[int]) -> None:
         """The script moves past the forced text (after the proposal, which

@@ -137,6 +137,12 @@ class BlockGrammar:
         self.state = trial
         return True
 
+    def clone(self) -> BlockGrammar:
+        """An independent copy at the same point."""
+        twin = BlockGrammar(self.tools)
+        twin.state = self.state.copy()
+        return twin
+
     def accepts(self, text: str) -> bool:
         """True when ``text`` would keep the block viable (state unchanged)."""
         trial = self.state.copy()

@@ -22,6 +22,13 @@ def constrain_calls(backend: Backend, gen: GenerationSettings) -> bool:
     return backend.info.n_params < SMALL_MODEL_PARAMS
 
 
+def drafts_on(backend: Backend, gen: GenerationSettings, jump: bool) -> bool:
+    """Whether call text is drafted and checked (``draft_calls``): as set,
+    else with jump-forward; only where the backend can check a batch."""
+    wanted = gen.draft_calls if gen.draft_calls is not None else jump
+    return wanted and backend.info.verifies
+
+
 def call_grammar(
     backend: Backend, gen: GenerationSettings, registry: ToolRegistry
 ) -> tuple[bool, bool, dict[str, ToolShape] | None]:

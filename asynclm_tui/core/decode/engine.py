@@ -72,7 +72,7 @@ from asynclm_tui.core.decode.background import (
     quiet_if_cancelled,
     tell_interrupted,
 )
-from asynclm_tui.core.decode.call_grammar import call_grammar
+from asynclm_tui.core.decode.call_grammar import call_grammar, drafts_on
 from asynclm_tui.core.decode.delivery import follow_up_next, give_back, hand_back
 from asynclm_tui.core.decode.follow_up import FollowUpWatch
 from asynclm_tui.core.decode.kv_reuse import PrefillStopped
@@ -83,7 +83,8 @@ from asynclm_tui.core.decode.prompt_reading import read_prompt, room_maker
 from asynclm_tui.core.decode.reports import call_finished, model_loaded, turn_done
 from asynclm_tui.core.decode.schedulers import scheduler_for
 from asynclm_tui.core.decode.session import Session
-from asynclm_tui.core.decode.turn import Turn, TurnPlan, TurnStats
+from asynclm_tui.core.decode.turn import Turn
+from asynclm_tui.core.decode.turn_plan import TurnPlan, TurnStats
 from asynclm_tui.core.decode.withheld import Withheld
 from asynclm_tui.core.settings.config import GenerationSettings, Settings
 from asynclm_tui.core.tools.executor import CallRequest, CallResult, Executor, ToolHost
@@ -528,6 +529,7 @@ class Engine:
             if script_text is not None:  # once the script is used up, generate freely
                 forced = backend.tokenize(script_text)
         mask, jump, shapes = call_grammar(backend, gen, registry)
+        asked = [m["content"] for m in session.messages if m["role"] == "user"]
         return TurnPlan(
             gen=gen,
             seed=self._settings.model.seed + session.turns,
@@ -535,6 +537,8 @@ class Engine:
             shapes=shapes,
             mask_calls=mask,
             jump_forward=jump,
+            drafts=drafts_on(backend, gen, jump) and shapes is not None and forced is None,
+            request=asked[-1] if asked else "",
             forced=forced,
             estimate=self._executor.estimate_ms,
             wait_at_end_s=self._settings.tools.wait_at_end_s,

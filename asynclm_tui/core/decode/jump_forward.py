@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from asynclm_tui.core.backends.base import Pieces
@@ -44,6 +44,22 @@ _MERGES: weakref.WeakKeyDictionary[Pieces, dict[tuple[int, str], bool]] = (
 """Per backend: whether a token merges with any of some following characters."""
 
 
+def exact_tokens(backend: Pieces, text: str) -> list[int]:
+    """``text`` tokenized, cut at the first token that is not exactly the
+    next piece of it: nothing the grammar did not force is ever written
+    (a tokenizer that adds a leading space, say, forces nothing)."""
+    want = text.encode("utf-8")
+    pos = 0
+    out: list[int] = []
+    for token in backend.tokenize(text):
+        piece = backend.piece(token)
+        if not piece or not want.startswith(piece, pos):
+            break
+        out.append(token)
+        pos += len(piece)
+    return out
+
+
 class JumpForward:
     """Turns a grammar's forced text into the tokens to append (one turn's
     helper; caches what it learns about the vocabulary)."""
@@ -63,7 +79,7 @@ class JumpForward:
     def plan(self, text: str, following: Callable[[], str | None]) -> list[int]:
         """Tokens for the forced ``text`` under the rule; ``following`` gives
         the characters viable right after it (None: any)."""
-        tokens = self._prefix_tokens(text)
+        tokens = exact_tokens(self.backend, text)
         if not tokens or self.rule == "whole":
             return tokens
         if self.rule == "hold_last":
@@ -75,21 +91,6 @@ class JumpForward:
         if self._may_merge(tokens[-1], after):
             tokens.pop()
         return tokens
-
-    def _prefix_tokens(self, text: str) -> list[int]:
-        """``text`` tokenized, cut at the first token that is not exactly the
-        next piece of it: nothing the grammar did not force is ever written
-        (a tokenizer that adds a leading space, say, forces nothing)."""
-        want = text.encode("utf-8")
-        pos = 0
-        out: list[int] = []
-        for token in self.backend.tokenize(text):
-            piece = self.backend.piece(token)
-            if not piece or not want.startswith(piece, pos):
-                break
-            out.append(token)
-            pos += len(piece)
-        return out
 
     def _may_merge(self, token: int, following: str | None) -> bool:
         """Whether the model could write ``token`` fused with a character that
@@ -140,42 +141,49 @@ class GrammarFollower:
         self._alive = False
 
 
+Taken = Literal["sampled", "forced", "drafted"]
+"""How the model's tokens went in: sampled in a step of their own; forced by
+the grammar (jump-forward); drafted, and kept because the sample at their
+position equalled them (no step of their own)."""
+SAMPLED: Taken = "sampled"
+FORCED: Taken = "forced"
+DRAFTED: Taken = "drafted"
+
+
 @dataclass
 class BlockMeter:
-    """Per call block: tokens sampled and forced, and the time from the step
-    that picked its first token (the opener's) to the call's hand-off."""
+    """Per call block: tokens sampled, forced and drafted, and the time from
+    the step that picked its first token (the opener's) to the call's hand-off."""
 
     blocks: int = 0
     sampled: int = 0
     forced: int = 0
+    drafted: int = 0
     ms: float = 0.0
-    per_block: list[tuple[int, int, float]] = field(default_factory=list)
-    """(sampled, forced, ms) of each call block, in order."""
-    _open: list[float] | None = None  # [start, sampled, forced] of the block being written
+    _open: list[float] | None = None  # [start, sampled, forced, drafted] of the open block
 
     def token(
-        self, count: int, *, forced: bool, in_block: bool, closed_call: bool, started: float
+        self, count: int, *, kind: Taken, in_block: bool, closed_call: bool, started: float
     ) -> None:
-        """``count`` tokens were taken (one sampled, or a forced run), after
-        which the parser is ``in_block`` and a call block closed or not;
-        ``started``: when their decode step began."""
+        """``count`` tokens were taken (one sampled or drafted, or a forced
+        run), after which the parser is ``in_block`` and a call block closed
+        or not; ``started``: when their decode step began."""
         if self._open is None and (in_block or closed_call):
-            self._open = [started, 0, 0]
+            self._open = [started, 0, 0, 0]
         if self._open is not None:
-            self._open[2 if forced else 1] += count
+            self._open[{SAMPLED: 1, FORCED: 2, DRAFTED: 3}[kind]] += count
         if closed_call and self._open is not None:
             self._close(started)
         if not in_block:
             self._open = None
 
     def _close(self, started: float) -> None:
-        start, sampled, forced = self._open or (started, 0, 0)
-        ms = (time.perf_counter() - start) * 1000
+        start, sampled, forced, drafted = self._open or (started, 0, 0, 0)
         self.blocks += 1
         self.sampled += int(sampled)
         self.forced += int(forced)
-        self.ms += ms
-        self.per_block.append((int(sampled), int(forced), ms))
+        self.drafted += int(drafted)
+        self.ms += (time.perf_counter() - start) * 1000
         self._open = None
 
 

@@ -10,7 +10,7 @@ from asynclm_tui.core.api.events import CallFinished, ModelLoaded, TurnDone
 from asynclm_tui.core.backends.adapter import applied_adapter
 from asynclm_tui.core.backends.base import Backend
 from asynclm_tui.core.backends.thread_governor import take_contention
-from asynclm_tui.core.decode.turn import TurnStats
+from asynclm_tui.core.decode.turn_plan import TurnStats
 from asynclm_tui.core.tools.executor import CallResult
 
 
@@ -45,9 +45,11 @@ def turn_done(
         tok_s=stats.n_generated / decode_s,
         text=answer,
         n_forced=stats.n_forced,
+        n_drafted=stats.n_drafted,
         call_blocks=stats.blocks.blocks,
         block_sampled=stats.blocks.sampled,
         block_forced=stats.blocks.forced,
+        block_drafted=stats.blocks.drafted,
         block_ms=stats.blocks.ms,
         cpu_busy=cpu is not None and cpu.slowed,
         threads=cpu.min_threads if cpu is not None else 0,

@@ -15,9 +15,7 @@ import codecs
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from asynclm_tui.core.api.bus import EventBus
 from asynclm_tui.core.api.enums import (
@@ -37,8 +35,7 @@ from asynclm_tui.core.api.events import (
     Trapped,
     UserMessage,
 )
-from asynclm_tui.core.backends.base import Backend, skip_text
-from asynclm_tui.core.cml.constrain import ToolShape
+from asynclm_tui.core.backends.base import Backend, Verifying, skip_text
 from asynclm_tui.core.cml.syntax import (
     ERROR_ID,
     BlockError,
@@ -48,67 +45,28 @@ from asynclm_tui.core.cml.syntax import (
     format_interrupt,
 )
 from asynclm_tui.core.decode.budget import Fitted, fit_result
+from asynclm_tui.core.decode.drafts import Draft, Drafter
 from asynclm_tui.core.decode.due_calls import DueCalls
-from asynclm_tui.core.decode.jump_forward import BlockMeter, GrammarFollower, JumpForward
+from asynclm_tui.core.decode.jump_forward import (
+    DRAFTED,
+    FORCED,
+    SAMPLED,
+    GrammarFollower,
+    JumpForward,
+    Taken,
+)
 from asynclm_tui.core.decode.kv_reuse import reuse_prefix
-from asynclm_tui.core.decode.mailbox import Mailbox, Pending, Policy
+from asynclm_tui.core.decode.mailbox import Mailbox, Pending
 from asynclm_tui.core.decode.sampling import TokenPicker, sampling_params
 from asynclm_tui.core.decode.schedulers import Scheduler, Wait
 from asynclm_tui.core.decode.session import Session
-from asynclm_tui.core.settings.config import GenerationSettings
+from asynclm_tui.core.decode.turn_plan import TurnPlan, TurnStats
 from asynclm_tui.core.tools.executor import CallRequest
 
 _END_OF_SCRIPT = -1
 
 Injected = tuple[Pending, int, Fitted]
 """An interrupt appended in this step: the item, its token count, its value."""
-
-
-@dataclass(frozen=True)
-class TurnPlan:
-    """Everything fixed for one turn."""
-
-    gen: GenerationSettings
-    seed: int
-    injection: Injection = Injection.KV
-    shapes: dict[str, ToolShape] | None = None
-    """Call grammars per tool; None: call blocks are not followed by a grammar."""
-    mask_calls: bool = True
-    """Sample call blocks under the grammar (``constrain_calls``); False: the
-    grammar only follows what the model writes (for jump-forward)."""
-    jump_forward: bool = False
-    """Append what the grammar forces as one batch (jump-forward decoding)."""
-    forced: list[int] | None = None
-    """Teacher-forced tokens (a script); None: the model samples."""
-    estimate: Callable[[str, tuple[Any, ...], Mapping[str, Any]], float] = (
-        lambda name, args, kwargs: 0.0
-    )
-    """Expected duration of a call (tool, positional and keyword arguments),
-    shown with it."""
-    make_room: Callable[[int], bool] | None = None
-    """Called when ``n`` more tokens would overflow the window; True once it
-    made room (the oldest turns left the context, see context_window)."""
-    wait_at_end_s: float | None = None
-    """Most seconds the answer waits at its end for calls still running
-    before it leaves them in the background (None: waits for all)."""
-    policy_for: Callable[[str], Policy] = lambda name: Policy()
-    """How a tool's results are delivered (``background``, ``deliver``...)."""
-
-
-@dataclass
-class TurnStats:
-    """Counters for the ``done`` event."""
-
-    n_generated: int = 0
-    """Tokens the model wrote: sampled and grammar-forced."""
-    n_forced: int = 0
-    """Of those, appended by jump-forward without a decode step of their own."""
-    n_injected: int = 0
-    waited_s: float = 0.0
-    reason: StopReason = StopReason.EOS
-    text: list[str] = field(default_factory=list)
-    blocks: BlockMeter = field(default_factory=BlockMeter)
-    """Call blocks: tokens sampled and forced, time to write each."""
 
 
 class Turn:
@@ -142,6 +100,13 @@ class Turn:
         self.follower = GrammarFollower(plan.shapes) if plan.shapes is not None else None
         """The call grammar, in step with the open block."""
         self.jump = JumpForward(backend) if plan.jump_forward and plan.shapes is not None else None
+        self.drafter = (
+            Drafter(backend, plan.shapes, self.jump)
+            if plan.drafts and self.jump is not None and plan.shapes is not None
+            else None
+        )
+        self._pending: int | None = None
+        """The token sampled at the end of a checked draft: the next one."""
         self._tail = ""
         """The last characters written (the ``[INTR`` guard looks at them)."""
         self._step_started = 0.0
@@ -181,7 +146,9 @@ class Turn:
                 st.reason = StopReason.MAX_TOKENS
                 break
             self._step_started = time.perf_counter()
-            token = self._pick(self._tail)
+            checked = self._pending is not None
+            token = self._pending if self._pending is not None else self._pick(self._tail)
+            self._pending = None
             if token == _END_OF_SCRIPT or token in eos:
                 if self._at_end():
                     st.reason = StopReason.EOS
@@ -191,11 +158,11 @@ class Turn:
                 st.reason = StopReason.CONTEXT_FULL
                 break
             batch = [token]
-            trapped = self._take(batch, decoder, forced=False)
+            trapped = self._take(batch, decoder, kind=SAMPLED, checked=checked)
             jumped = self._jump()
             if jumped:
                 # Only inside a block, so never where an interrupt could go.
-                trapped = self._take(jumped, decoder, forced=True) or trapped
+                trapped = self._take(jumped, decoder, kind=FORCED) or trapped
                 batch += jumped
             own = len(batch)
             injected: list[Injected] = []
@@ -213,21 +180,44 @@ class Turn:
                 b.append(batch[:own])
                 st.reason = StopReason.CONTEXT_FULL
                 break
-            self._append(batch, injected)
+            drafts = self._drafts(len(batch)) if not injected else []
+            if drafts:
+                self._check(batch, drafts, decoder)
+            else:
+                self._append(batch, injected)
 
-    def _take(self, tokens: list[int], decoder: codecs.IncrementalDecoder, *, forced: bool) -> bool:
-        """Feed tokens the model wrote (one sampled, or a forced run) to the
-        parser and the grammar, announce them and hand calls on; True when
-        they closed a trap."""
+    def _take(
+        self,
+        tokens: list[int],
+        decoder: codecs.IncrementalDecoder,
+        *,
+        kind: Taken,
+        checked: bool = False,
+    ) -> bool:
+        """Feed tokens the model wrote (one sampled or drafted, or a forced
+        run) to the parser and the grammar, announce them and hand calls on;
+        True when they closed a trap.  ``checked``: sampled at a position of
+        a decode call that held drafts."""
         st = self.stats
         text = decoder.decode(b"".join(self.b.piece(t) for t in tokens))
         visible, events = self.parser.feed(text)
         self._tail = (self._tail + text)[-8:]
         st.text.append(text)
-        self.bus.emit(Token(self.bus.now(), text, visible, forced=len(tokens) if forced else 0))
+        forced = kind == FORCED
+        self.bus.emit(
+            Token(
+                self.bus.now(),
+                text,
+                visible,
+                forced=len(tokens) if forced else 0,
+                checked=checked or kind == DRAFTED,
+            )
+        )
         st.n_generated += len(tokens)
         if forced:
             st.n_forced += len(tokens)
+        elif kind == DRAFTED:
+            st.n_drafted += len(tokens)
         trapped = closed_call = False
         for ev in events:
             if isinstance(ev, CallBlock):
@@ -241,7 +231,7 @@ class Turn:
             self.follower.follow(self.parser)
         st.blocks.token(
             len(tokens),
-            forced=forced,
+            kind=kind,
             in_block=self.parser.in_block,
             closed_call=closed_call,
             started=self._step_started,
@@ -267,6 +257,52 @@ class Turn:
             self.forced = rest
         self.b.note_forced(tokens)
         return tokens
+
+    def _drafts(self, n_batch: int) -> list[Draft]:
+        """What to check after this step's ``n_batch`` tokens (inside a block)."""
+        if self.drafter is None or not self.parser.in_block:
+            return []
+        info = self.b.info
+        room = min(
+            self.gen.max_tokens - self.stats.n_generated,
+            info.n_ctx - self.b.n_past - n_batch,
+            (info.prefill_batch or info.n_ctx) - n_batch,  # one decode call
+        )
+        follower = self.follower
+        return self.drafter.draft(
+            self.parser.block_kind,
+            self.parser.block_tail,
+            follower.active if follower is not None else None,
+            self.plan.request + "".join(self.stats.text),
+            room - 1,
+        )
+
+    def _check(
+        self, batch: list[int], drafts: list[Draft], decoder: codecs.IncrementalDecoder
+    ) -> None:
+        """Append ``batch`` and ``drafts`` in one decode call, then sample at
+        each draft's position as a step would: keep drafts while the sample
+        equals them; the first sample that differs (or the one after the
+        last draft) is the next token."""
+        b = cast(Verifying, self.b)
+        start = self.b.n_past
+        b.append_rows([*batch, *(d.token for d in drafts)], len(drafts) + 1)
+        self.unsent.clear()
+        for row, draft in enumerate(drafts):
+            if draft.forced:
+                self.b.note_forced([draft.token])
+                self._take([draft.token], decoder, kind=FORCED)
+                continue
+            b.read_row(row)
+            token = self._pick(self._tail)
+            if token != draft.token:
+                self.b.truncate(start + len(batch) + row)
+                b.read_row(row)  # the next pick, if this one is not taken, reads here
+                self._pending = token
+                return
+            self._take([token], decoder, kind=DRAFTED)
+        b.read_row(len(drafts))
+        self._pending = self._pick(self._tail)
 
     def _fits(self, n: int) -> bool:
         """Whether ``n`` more tokens fit, after sliding the window if need be."""

@@ -133,6 +133,12 @@ class GenerationSettings(_Section):
     name, ``=``, `` [END]``...) as one batch instead of sampling it token by
     token; empty means on wherever calls are constrained, and over a server;
     false samples every token (for comparison)."""
+    draft_calls: bool | None = None
+    """Guess the rest of a call block where it is predictable but not forced
+    (``ALL]`` after ``[C``, the tool an id like ``calc1`` names, the next
+    parameter, an argument copied from the request) and check the guess in
+    the same decode call, keeping only what the model itself writes; empty
+    means on with jump-forward on the in-process model; false for comparison."""
     system_prompt: str = ""
     """Extra instructions added to the system prompt."""
     prompt_style: Literal["auto", "full", "compact"] = "auto"

@@ -2,10 +2,11 @@
 
 The held-out tool requests (``bench tools``' single- and two-tool ones) are
 answered by the loaded model, greedily, with the shipped tools' offline
-stand-ins, once with jump-forward and once without (the order alternates per
-request); the engine's done event says how many tokens each call block
-sampled and how many the grammar forced, and how long each block took to
-write.  Sync mode makes a result land at the same place on both sides, so
+stand-ins, once with jump-forward (and the drafts that come with it) and
+once without (the order alternates per request); the engine's done event says
+how many tokens each call block sampled in a step of their own, how many the
+grammar forced and how many drafted ones the model kept, and how long each
+block took to write.  Sync mode makes a result land at the same place on both sides, so
 the two answers can be compared word for word.
 
 The runs without jump-forward also measure the boundary rules
@@ -59,9 +60,11 @@ class CallRun:
     jump: bool
     blocks: int = 0
     sampled: int = 0
-    """Tokens sampled in its call blocks."""
+    """Tokens sampled in its call blocks, each in a decode step of its own."""
     forced: int = 0
     """Tokens forced in its call blocks."""
+    drafted: int = 0
+    """Drafted tokens kept in its call blocks."""
     block_ms: float = 0.0
     """Time spent writing its call blocks."""
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
@@ -109,6 +112,7 @@ class _Sink:
                 run.text = event.text
                 run.blocks, run.sampled = event.call_blocks, event.block_sampled
                 run.forced, run.block_ms = event.block_forced, event.block_ms
+                run.drafted = event.block_drafted
                 self.done.set()
 
 
@@ -263,6 +267,7 @@ def summary(runs: Sequence[CallRun], tallies: Sequence[RuleTally]) -> dict[str, 
             "blocks": blocks,
             "sampled_per_block": _per(sum(r.sampled for r in mine), blocks),
             "forced_per_block": _per(sum(r.forced for r in mine), blocks),
+            "drafted_per_block": _per(sum(r.drafted for r in mine), blocks),
             "ms_per_block": _per(sum(r.block_ms for r in mine), blocks),
         }
     # Paired by request, where both sides wrote as many blocks.
@@ -332,6 +337,7 @@ def print_call_blocks(data: Mapping[str, Any]) -> None:
         "blocks",
         "sampled/block",
         "forced/block",
+        "drafted/block",
         "ms/block",
         title=f"call blocks: {data['requests']} held-out tool requests, greedy, sync mode",
     )
@@ -342,6 +348,7 @@ def print_call_blocks(data: Mapping[str, Any]) -> None:
             str(side["blocks"]),
             f(side["sampled_per_block"], ".1f"),
             f(side["forced_per_block"], ".1f"),
+            f(side.get("drafted_per_block"), ".1f"),
             f(side["ms_per_block"], ".0f"),
         )
     print_table(table)

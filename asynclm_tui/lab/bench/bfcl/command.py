@@ -418,6 +418,7 @@ def _run_entry(r: RunResult, bounds: Bounds, side: str) -> dict[str, Any]:
         "call_blocks": r.call_blocks,
         "block_sampled": r.block_sampled,
         "block_forced": r.block_forced,
+        "block_drafted": r.block_drafted,
         "block_ms": round(r.block_ms, 2),
         "tau_ms": round(r.tau_ms, 3),
         "error": r.error,

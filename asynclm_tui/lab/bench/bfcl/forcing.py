@@ -14,11 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
-from asynclm_tui.core.backends.base import AppendStats, Backend, BackendInfo, SamplingParams
+from asynclm_tui.core.backends.base import (
+    AppendStats,
+    Backend,
+    BackendInfo,
+    SamplingParams,
+    Verifying,
+)
 from asynclm_tui.lab.tasks.oracle import Oracle
 
 
@@ -68,6 +75,14 @@ class ForcingBackend:
     def append(self, tokens: Sequence[int]) -> None:
         """Evaluate ``tokens`` on top of the KV cache."""
         self.inner.append(tokens)
+
+    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
+        """Evaluate ``tokens`` keeping the logits of the last ``rows``."""
+        cast(Verifying, self.inner).append_rows(tokens, rows)
+
+    def read_row(self, row: int | None) -> None:
+        """Sample at another kept position (the oracle still picks)."""
+        cast(Verifying, self.inner).read_row(row)
 
     def start_sampling(self, params: SamplingParams) -> None:
         """Set up the real sampler chain."""

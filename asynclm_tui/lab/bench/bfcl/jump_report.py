@@ -27,7 +27,10 @@ class JumpRow:
     sampled_off: float
     """Tokens sampled per call block without jump-forward."""
     sampled_on: float
+    """Tokens sampled per call block with it, each in a step of its own."""
     forced_on: float
+    drafted_on: float
+    """Drafted tokens kept per call block (no step of their own)."""
     sampled_ratio: float | None
     sampled_ratio_ci95: Interval
     ms_off: float
@@ -87,6 +90,7 @@ def jump_rows(dataset: str, runs: Sequence[RunResult], side: str = "") -> list[J
                 sampled_off=sum(r.block_sampled for r in b) / blocks_off,
                 sampled_on=sum(r.block_sampled for r in a) / blocks_on,
                 forced_on=sum(r.block_forced for r in a) / blocks_on,
+                drafted_on=sum(r.block_drafted for r in a) / blocks_on,
                 sampled_ratio=_ratio(s_on, s_off),
                 sampled_ratio_ci95=ratio_ci95(s_on, s_off),
                 ms_off=sum(r.block_ms for r in b) / blocks_off,
@@ -115,8 +119,9 @@ def format_jump_table(rows: Sequence[JumpRow]) -> Table:
     """Per call block: tokens sampled and forced, time, with and without."""
     table = Table(
         title="jump-forward: with / without, paired by task",
-        caption="per call block (opener included): tokens sampled without -> with "
-        "jump-forward (+ forced), their ratio; ms to write a block, its ratio; latency "
+        caption="per call block (opener included): tokens sampled in a step of their own, "
+        "without -> with jump-forward (+ forced + drafted and kept), their ratio; "
+        "ms to write a block, its ratio; latency "
         "speedup (without / with); [95 % paired bootstrap interval]",
         caption_justify="left",
     )
@@ -132,7 +137,7 @@ def format_jump_table(rows: Sequence[JumpRow]) -> Table:
             r.strategy,
             str(r.n),
             f"{r.blocks:.1f}",
-            f"{r.sampled_off:.1f} -> {r.sampled_on:.1f} (+{r.forced_on:.1f})",
+            f"{r.sampled_off:.1f} -> {r.sampled_on:.1f} (+{r.forced_on:.1f} +{r.drafted_on:.1f})",
             _ci(r.sampled_ratio, r.sampled_ratio_ci95),
             f"{r.ms_off:.0f} -> {r.ms_on:.0f}",
             _ci(r.ms_ratio, r.ms_ratio_ci95),

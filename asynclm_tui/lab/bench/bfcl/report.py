@@ -62,6 +62,8 @@ class Row:
     """Tokens sampled per call block (the ``[CALL]`` opener included)."""
     forced_per_block: float | None = None
     """Tokens jump-forward appended per call block."""
+    drafted_per_block: float | None = None
+    """Drafted tokens kept per call block (no decode step of their own)."""
     ms_per_block: float | None = None
     """Time to write a call block, from its first token's step to the call's hand-off."""
     gain_share: float | None = None
@@ -169,6 +171,7 @@ def build_rows(
         if blocks:
             row.sampled_per_block = sum(r.block_sampled for r in rs) / blocks
             row.forced_per_block = sum(r.block_forced for r in rs) / blocks
+            row.drafted_per_block = sum(r.block_drafted for r in rs) / blocks
             row.ms_per_block = sum(r.block_ms for r in rs) / blocks
         sync = lat.get("sync")
         if sync and all(i is not None for i in ideal):

@@ -43,7 +43,7 @@ from asynclm_tui.core.api.handle import EngineHandle
 from asynclm_tui.core.backends import backend_factory
 from asynclm_tui.core.backends.base import Backend, ProgressFn
 from asynclm_tui.core.cml.constrain import tool_shape
-from asynclm_tui.core.cml.syntax import RESERVED_IDS
+from asynclm_tui.core.cml.syntax import RESERVED_IDS, format_interrupt
 from asynclm_tui.core.decode.engine import Engine
 from asynclm_tui.core.decode.sampling import sampling_params
 from asynclm_tui.core.settings.config import Settings
@@ -157,6 +157,8 @@ class RunResult:
     """Tokens sampled in call blocks (their ``[CALL]`` openers included)."""
     block_forced: int = 0
     """Tokens the grammar forced in call blocks (jump-forward)."""
+    block_drafted: int = 0
+    """Drafted tokens kept in call blocks (checked in an earlier token's step)."""
     block_ms: float = 0.0
     """Time writing call blocks, each from the step that picked its first
     token to the call's hand-off."""
@@ -206,7 +208,7 @@ class _Recorder:
         nothing else in between (a plain step)."""
         self._quiet = False
         self._n = 0  # the context's length, followed through the events
-        self.blocks = [0, 0, 0]
+        self.blocks = [0, 0, 0, 0]
         self.block_ms = 0.0
         self.events: list[Event] = []
         self.timers: list[threading.Timer] = []
@@ -220,7 +222,7 @@ class _Recorder:
             if event.text:
                 self.tokens.append(event.t)
                 if not event.forced:
-                    if self._quiet and self.sampled:
+                    if self._quiet and self.sampled and not event.checked:
                         self.plain.append((event.t - self.sampled[-1], self._n - 1))
                     self.sampled.append(event.t)
                 self._quiet = not event.forced
@@ -248,6 +250,7 @@ class _Recorder:
                 self.blocks[0] += event.call_blocks
                 self.blocks[1] += event.block_sampled
                 self.blocks[2] += event.block_forced
+                self.blocks[3] += event.block_drafted
                 self.block_ms += event.block_ms
             case TurnFailed(message=message) | ModelLoadFailed(message=message):
                 self.error = message
@@ -340,6 +343,7 @@ class BenchSession:
                 # only follows it, for jump-forward.
                 "constrain_calls": False,
                 "jump_forward": jump,
+                "draft_calls": jump,
                 "system_prompt": "",
                 # The oracle writes every token, so the long rules would only
                 # add prefill (and re-prefill for the naive baselines).
@@ -359,6 +363,7 @@ class BenchSession:
             overrides = {
                 "constrain_calls": None,
                 "jump_forward": None if jump else False,
+                "draft_calls": None if jump else False,
                 "system_prompt": cheat_sheet,
                 # What the loaded model expects: compact with a CML adapter, else full.
                 "prompt_style": "auto",
@@ -375,11 +380,6 @@ class BenchSession:
             if user_mode
             else []
         )
-        steps: dict[str, Steps] = {}
-        if oracle is not None:
-            shapes = {name: tool_shape(spec.parameters) for name, spec in registry.tools.items()}
-            for text, toks in oracle.tokens.items():
-                steps[text] = segment_steps(toks, backend, shapes) if jump else plain_steps(toks)
         rec = _Recorder(engine, oracle, later)
         self._sink = rec
         try:
@@ -391,7 +391,18 @@ class BenchSession:
             self._sink = None
             backend.oracle = None
         res = self._result(task, strategy, order, rec, tools, oracle, call_ids)
-        res.jump, res.segment_steps = jump, steps
+        res.jump = jump
+        if oracle is not None:
+            # What the engine drafted from: the requests and what went in.
+            source = "".join(
+                [first, *(text for _, text in later)]
+                + [format_interrupt(e.id, e.value) for e in rec.events if isinstance(e, Interrupt)]
+            )
+            shapes = {name: tool_shape(spec.parameters) for name, spec in registry.tools.items()}
+            res.segment_steps = {
+                text: segment_steps(toks, backend, shapes, source) if jump else plain_steps(toks)
+                for text, toks in oracle.tokens.items()
+            }
         return res
 
     def _wait(self, rec: _Recorder) -> None:
@@ -426,7 +437,7 @@ class BenchSession:
         res.error = rec.error
         res.durations = tools.durations()
         res.n_generated, res.n_injected = rec.n_generated, rec.n_injected
-        res.call_blocks, res.block_sampled, res.block_forced = rec.blocks
+        res.call_blocks, res.block_sampled, res.block_forced, res.block_drafted = rec.blocks
         res.block_ms = rec.block_ms
         res.plain = [(gap * 1000, n) for gap, n in rec.plain]
         if res.plain:
