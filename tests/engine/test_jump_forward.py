@@ -32,7 +32,12 @@ TWO_CALLS = (
 
 
 def _settings(jump: bool | None, constrain: bool = True) -> dict[str, Any]:
-    return {"generation.jump_forward": jump, "generation.constrain_calls": constrain}
+    # Jump-forward alone: drafts (tests/engine/test_drafts.py) add to its batches.
+    return {
+        "generation.jump_forward": jump,
+        "generation.constrain_calls": constrain,
+        "generation.draft_calls": False,
+    }
 
 
 def _answer(run: Run) -> str:

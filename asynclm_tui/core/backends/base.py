@@ -205,13 +205,14 @@ class Verifying(Protocol):
     samples at any of them: the engine appends drafted tokens in one decode
     call and keeps those the model would have written (``info.verifies``)."""
 
-    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
+    def append_rows(self, tokens: Sequence[int], keep: Sequence[int]) -> None:
         """Evaluate ``tokens`` (one decode call), keeping the logits after
-        each of the last ``rows`` of them; :meth:`read_row` picks one."""
+        each ``tokens[i]`` for ``i`` in ``keep`` (the last one included);
+        :meth:`read_row` picks one."""
 
-    def read_row(self, row: int | None) -> None:
-        """Make ``sample``/``logits`` read the logits after token ``row`` of
-        the last ``rows`` appended (0 = the first of them); None: the last."""
+    def read_row(self, index: int | None) -> None:
+        """Make ``sample``/``logits`` read the logits after ``tokens[index]``
+        of the last :meth:`append_rows`; None: after its last token."""
 
 
 class Pieces(Protocol):

@@ -271,7 +271,6 @@ class LlamaCppBackend:
         self._as_array = numpy.ctypeslib.as_array
         self._sampler: Any = None
         self._row = -1  # the batch index sample() and logits() read
-        self._rows_at = 0  # batch index of the first kept row of the last append_rows
         self._eos = self._find_eos()
         self._pieces: dict[int, bytes] = {}
         self._last_append = AppendStats(0, 0)
@@ -358,13 +357,13 @@ class LlamaCppBackend:
         self.llm.eval(tokens)
         governor.after_step(len(tokens), time.perf_counter() - start)
 
-    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
-        """One decode call with logits kept after each of the last ``rows``
-        tokens (Llama.eval keeps only the last one)."""
+    def append_rows(self, tokens: Sequence[int], keep: Sequence[int]) -> None:
+        """One decode call with the logits kept after each ``tokens[i]``,
+        ``i`` in ``keep`` (Llama.eval keeps only the last)."""
         llm = self.llm
         n, n_past = len(tokens), int(llm.n_tokens)
-        if not 0 < rows <= n <= llm.n_batch:
-            raise ValueError(f"append_rows: {n} tokens, {rows} rows")
+        if not 0 < n <= llm.n_batch or not all(0 <= i < n for i in keep):
+            raise ValueError(f"append_rows: {n} tokens, rows {list(keep)}")
         if n_past + n > self.info.n_ctx:
             raise ContextFullError(self.info.n_ctx)
         self._last_append = AppendStats(n_past, n)
@@ -373,16 +372,16 @@ class LlamaCppBackend:
         llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
         # Llama.eval's own steps, with the logits flags set per token.
         llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
-        for i in range(n - rows, n):
+        for i in keep:
             llm._batch.batch.logits[i] = True
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past : n_past + n] = tokens
         llm.n_tokens = n_past + n
-        self._rows_at, self._row = n - rows, -1
+        self._row = -1
         self._governor.after_step(n, time.perf_counter() - start)
 
-    def read_row(self, row: int | None) -> None:
-        self._row = -1 if row is None else self._rows_at + row
+    def read_row(self, index: int | None) -> None:
+        self._row = -1 if index is None else index
 
     def _set_threads(self, n_threads: int, n_threads_batch: int) -> None:
         self.llm._ctx.set_n_threads(n_threads, n_threads_batch)

@@ -102,7 +102,7 @@ class ScriptedBackend:
         """Where the proposal would go in the KV cache."""
         self._logits: npt.NDArray[np.float32] | None = None
         self._rows_at = 0
-        """KV position of the first kept row of the last :meth:`append_rows`."""
+        """KV length before the last :meth:`append_rows`."""
         self._row_next: int | None = None
         """Where a token sampled at the row being read goes (None: the end)."""
 
@@ -194,14 +194,14 @@ class ScriptedBackend:
         self._kv.extend(batch)
         self.appends.append(batch)
 
-    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
-        """Append as one batch; sampling then reads any of the last ``rows``
-        positions (a drafted token the script writes there is written)."""
+    def append_rows(self, tokens: Sequence[int], keep: Sequence[int]) -> None:
+        """Append as one batch; sampling then reads after any token of it (a
+        drafted token the script writes where it is sampled is written)."""
+        self._rows_at = len(self._kv)
         self.append(tokens)
-        self._rows_at = len(self._kv) - rows
 
-    def read_row(self, row: int | None) -> None:
-        self._row_next = None if row is None else self._rows_at + row + 1
+    def read_row(self, index: int | None) -> None:
+        self._row_next = None if index is None else self._rows_at + index + 1
         self._logits = None
 
     def append_stats(self) -> AppendStats:

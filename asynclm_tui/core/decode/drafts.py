@@ -31,13 +31,13 @@ from asynclm_tui.core.decode.jump_forward import JumpForward, exact_tokens
 
 MAX_DRAFT = 6
 """Most tokens a draft holds: a wrong guess costs its positions in the batch."""
-LENGTHS: dict[str, int] = {"opener": 6, "id": 6, "tool": 6, "param": 3, "lookup": 2, "": 0}
+LENGTHS: dict[str, int] = {"opener": 6, "id": 6, "tool": 6, "param": 3, "lookup": 1, "": 0}
 """Most tokens drafted per kind of guess.  On a CPU each token past the first
 in a decode call costs about 0.4 of a step, so a guess is kept short where
 it is often wrong past its start: an argument copied from the request runs
 on past where the model ends it.  Chosen by replaying the BFCL sets' call
 blocks through the drafter (docs/benchmarks.md)."""
-_MIN_LOOKUP = 2
+_MIN_LOOKUP = 3
 """Characters of an argument needed before it is looked up in the request."""
 _LOOKUP_CHARS = 40
 _OPENERS = (CALL, TRAP + END)

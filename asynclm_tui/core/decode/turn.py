@@ -285,23 +285,25 @@ class Turn:
         equals them; the first sample that differs (or the one after the
         last draft) is the next token."""
         b = cast(Verifying, self.b)
-        start = self.b.n_past
-        b.append_rows([*batch, *(d.token for d in drafts)], len(drafts) + 1)
-        self.unsent.clear()
-        for row, draft in enumerate(drafts):
+        start, last = self.b.n_past, len(batch) - 1
+        # Logits where a guess is checked and after the last token; a forced
+        # draft needs none (the sampler is not asked there).
+        keep = [last + j for j, d in enumerate(drafts) if not d.forced]
+        b.append_rows([*batch, *(d.token for d in drafts)], [*keep, last + len(drafts)])
+        for j, draft in enumerate(drafts):
             if draft.forced:
                 self.b.note_forced([draft.token])
                 self._take([draft.token], decoder, kind=FORCED)
                 continue
-            b.read_row(row)
+            b.read_row(last + j)
             token = self._pick(self._tail)
             if token != draft.token:
-                self.b.truncate(start + len(batch) + row)
-                b.read_row(row)  # the next pick, if this one is not taken, reads here
+                self.b.truncate(start + last + 1 + j)
+                b.read_row(last + j)  # the next pick, if this one is not taken, reads here
                 self._pending = token
                 return
             self._take([token], decoder, kind=DRAFTED)
-        b.read_row(len(drafts))
+        b.read_row(None)
         self._pending = self._pick(self._tail)
 
     def _fits(self, n: int) -> bool:

@@ -76,13 +76,13 @@ class ForcingBackend:
         """Evaluate ``tokens`` on top of the KV cache."""
         self.inner.append(tokens)
 
-    def append_rows(self, tokens: Sequence[int], rows: int) -> None:
-        """Evaluate ``tokens`` keeping the logits of the last ``rows``."""
-        cast(Verifying, self.inner).append_rows(tokens, rows)
+    def append_rows(self, tokens: Sequence[int], keep: Sequence[int]) -> None:
+        """Evaluate ``tokens`` keeping the logits after those in ``keep``."""
+        cast(Verifying, self.inner).append_rows(tokens, keep)
 
-    def read_row(self, row: int | None) -> None:
+    def read_row(self, index: int | None) -> None:
         """Sample at another kept position (the oracle still picks)."""
-        cast(Verifying, self.inner).read_row(row)
+        cast(Verifying, self.inner).read_row(index)
 
     def start_sampling(self, params: SamplingParams) -> None:
         """Set up the real sampler chain."""
