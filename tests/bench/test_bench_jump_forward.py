@@ -73,6 +73,10 @@ def test_gain_share_and_its_interval() -> None:
     assert share == pytest.approx(0.5)
     assert ci is not None and ci[0] <= 0.5 <= ci[1]
     assert gain_share(sync, sync, sync) == (None, None)  # no gain to take
+    # A task whose sync run came in under the bound: resamples of it alone
+    # have no gain to share, so the interval has no lower tail to give.
+    share, ci = gain_share([100.0, 200.0, 90.0], [95.0, 180.0, 95.0], [90.0, 150.0, 100.0])
+    assert share is not None and ci is None
 
 
 def _run(task: str, strategy: str, sampled: int, forced: int, ms: float, lat: float) -> RunResult:

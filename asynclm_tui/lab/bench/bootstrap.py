@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections.abc import Callable, Sequence
@@ -13,12 +14,16 @@ def bootstrap_ci95(
     n: int, statistic: Callable[[list[int]], float], *, seed: int = 0
 ) -> tuple[float, float] | None:
     """Percentile interval of ``statistic`` over resampled index lists of
-    ``range(n)`` (None without a sample)."""
+    ``range(n)``; None without a sample, or where the statistic is undefined
+    (NaN) on more than 5 % of the resamples, so that one tail is unknown."""
     if n == 0:
         return None
     rng = random.Random(seed)
-    values = sorted(statistic(rng.choices(range(n), k=n)) for _ in range(BOOTSTRAP_SAMPLES))
-    return values[int(0.025 * BOOTSTRAP_SAMPLES)], values[int(0.975 * BOOTSTRAP_SAMPLES)]
+    drawn = (statistic(rng.choices(range(n), k=n)) for _ in range(BOOTSTRAP_SAMPLES))
+    values = sorted(v for v in drawn if not math.isnan(v))
+    if len(values) < 0.95 * BOOTSTRAP_SAMPLES:
+        return None
+    return values[int(0.025 * len(values))], values[int(0.975 * len(values))]
 
 
 def median_ci95(values: Sequence[float]) -> tuple[float, float] | None:
