@@ -38,6 +38,22 @@ def test_segment_steps_put_forced_runs_with_the_token_before_them() -> None:
     assert segment_steps(words, vocab, SHAPES) == plain_steps(words)
 
 
+def test_segment_steps_with_drafts_take_fewer_steps_and_charge_wrong_guesses() -> None:
+    vocab = ScriptedBackend()
+    block = " [CALL] calc1 [HEAD] calc(expression='1+1') [END]"
+    tokens = vocab.tokenize(block)
+    jumped = segment_steps(tokens, vocab, SHAPES)
+    drafted = segment_steps(tokens, vocab, SHAPES, source="")
+    # The id's end drafts " [HEAD] calc(" and the parameter "expression=":
+    # every guess kept, so no position is wasted and fewer steps are taken.
+    assert sum(drafted) == sum(jumped) == len(tokens)
+    assert len(drafted) < len(jumped)
+    # A guess the oracle does not write still goes in with its step.
+    other = vocab.tokenize(" [CALL] calc1 [HEAD] clock(tz='x') [END]")
+    steps = segment_steps(other, vocab, SHAPES, source="")
+    assert sum(steps) > len(other)
+
+
 @pytest.mark.parametrize(("rule", "points", "agree"), [("whole", 5, 3), ("hold_merge", 3, 3)])
 def test_rule_tally_compares_with_the_models_own_tokens(rule: str, points: int, agree: int) -> None:
     vocab = ScriptedBackend()

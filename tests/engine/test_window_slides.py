@@ -40,7 +40,10 @@ def test_the_oldest_turns_leave_and_a_running_call_survives_the_slide() -> None:
         dones = [run.turn("one"), run.turn("two"), run.turn("three")]
     assert not run.of(TurnFailed)
     assert [d.reason for d in dones] == [StopReason.EOS] * 3
-    assert dones[2].text.endswith("[TRAP][END] [INTR] a [HEAD] gate result [END] Done.")
+    # The result lands wherever decoding is when the gate opens (a slide
+    # happens mid-answer, the trap comes later); the answer still ends.
+    assert " [INTR] a [HEAD] gate result [END]" in dones[2].text
+    assert dones[2].text.endswith("Done.") and "[TRAP][END]" in dones[2].text
     assert all(d.n_past <= n_prompt + ROOM for d in dones)
     slides = run.of(ContextSlid)
     third = run.index(lambda e: isinstance(e, Prefilled) and e is run.of(Prefilled)[2])

@@ -2,11 +2,11 @@
 
 Under jump-forward a step appends the token the oracle chose plus whatever
 the call grammar forces after it, and the call text the engine drafts after
-that, in one decode call.  The calibrated bound
-charges each step the cost of its batch, so it needs the batch sizes of
-every segment; they follow from the text alone (the grammar, the boundary
-rule and the tokenizer are deterministic), so they are worked out here the
-way the engine and the replay oracle do it, token by token.
+that, in one decode call.  The calibrated bound charges each step the cost
+of its batch, so it needs the batch sizes of every segment; they follow from
+the text and what the drafts are copied from (the grammar, the boundary rule,
+the drafter and the tokenizer are deterministic), so they are worked out
+here the way the engine and the replay oracle do it, token by token.
 """
 
 from __future__ import annotations
