@@ -29,14 +29,14 @@ from asynclm_tui.core.cml.constrain import BlockGrammar, ToolShape
 from asynclm_tui.core.cml.syntax import CALL, END, HEAD, TRAP
 from asynclm_tui.core.decode.jump_forward import JumpForward, exact_tokens
 
-MAX_DRAFT = 6
-"""Most tokens a draft holds: a wrong guess costs its positions in the batch."""
 LENGTHS: dict[str, int] = {"opener": 6, "id": 6, "tool": 6, "param": 3, "lookup": 1, "": 0}
 """Most tokens drafted per kind of guess.  On a CPU each token past the first
 in a decode call costs about 0.4 of a step, so a guess is kept short where
 it is often wrong past its start: an argument copied from the request runs
 on past where the model ends it.  Chosen by replaying the BFCL sets' call
 blocks through the drafter (docs/benchmarks.md)."""
+MAX_DRAFT = max(LENGTHS.values())
+"""Most tokens a draft holds: a wrong guess costs its positions in the batch."""
 _MIN_LOOKUP = 3
 """Characters of an argument needed before it is looked up in the request."""
 _LOOKUP_CHARS = 40
@@ -70,7 +70,6 @@ class Drafter:
         parser's open block and its text so far, ``grammar`` its call grammar
         (None outside a call block or when it is not followed), ``source`` the
         text arguments may be copied from (the request, the answer so far)."""
-        limit = min(limit, MAX_DRAFT)
         if limit <= 0:
             return []
         if kind is None:

@@ -529,7 +529,7 @@ class Engine:
             if script_text is not None:  # once the script is used up, generate freely
                 forced = backend.tokenize(script_text)
         mask, jump, shapes = call_grammar(backend, gen, registry)
-        asked = [m["content"] for m in session.messages if m["role"] == "user"]
+        asked = next((m["content"] for m in reversed(session.messages) if m["role"] == "user"), "")
         return TurnPlan(
             gen=gen,
             seed=self._settings.model.seed + session.turns,
@@ -538,7 +538,7 @@ class Engine:
             mask_calls=mask,
             jump_forward=jump,
             drafts=drafts_on(backend, gen, jump) and shapes is not None and forced is None,
-            request=asked[-1] if asked else "",
+            request=asked,
             forced=forced,
             estimate=self._executor.estimate_ms,
             wait_at_end_s=self._settings.tools.wait_at_end_s,

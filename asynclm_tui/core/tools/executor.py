@@ -149,8 +149,9 @@ class Executor:
         self._approvals: dict[CallKey, asyncio.Future[Decision]] = {}
         self._queued: set[CallKey] = set()
         self._cancel_early: set[tuple[int | None, str]] = set()
-        """Ids cancelled before they reached the loop (a cancel posted as the
-        call was issued): they end as cancelled when they arrive."""
+        """(session or None for any, id) of calls cancelled before they reached
+        the loop (a cancel posted as the call was issued): they end as
+        cancelled when they arrive."""
         self._client: httpx.AsyncClient | None = None
         self._cancelled_why = "cancelled"
         """The value of a cancelled call (:data:`AT_EXIT` once shutting down)."""
